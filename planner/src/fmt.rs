@@ -1,0 +1,1 @@
+//! `ss fmt`: canonical formatting of spec files.

@@ -1,0 +1,30 @@
+//! The contract between the `ss` core and its providers.
+//!
+//! This crate deliberately has no cloud SDK and no async runtime dependency: the planner and
+//! state crates depend on it alone, and every provider crate implements [`Provider`].
+//!
+//! The pieces:
+//! - [`Value`]: a configuration value that is known, unknown ("known after apply") or sensitive.
+//! - [`schema`]: what a resource type accepts and exports, which attributes force replacement.
+//! - [`component`]: the portable components (`network`, `postgres`, …), their shared schemas and
+//!   validation, identical on every provider.
+//! - [`Expansion`]: how a provider decomposes one resource (portable or native) into native
+//!   resources with internal edges.
+//! - [`Provider`]: the request/response operations a provider implements.
+
+pub mod component;
+mod diag;
+mod expansion;
+mod identity;
+mod provider;
+pub mod schema;
+mod value;
+
+pub use diag::{Diagnostic, Severity};
+pub use expansion::{Binding, Expansion, NativeSpec};
+pub use identity::deterministic_name;
+pub use provider::{
+    Attrs, CreateRequest, Identity, PlanRequest, PlanResponse, Provider, ProviderError,
+    ResourceState, default_plan, same,
+};
+pub use value::{Value, ValueKind};

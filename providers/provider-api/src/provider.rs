@@ -1,0 +1,269 @@
+//! The provider interface: one request/response pair per operation.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::diag::Diagnostic;
+use crate::expansion::Expansion;
+use crate::schema::{ProviderSchema, ResourceSchema};
+use crate::value::Value;
+
+/// Attribute name → value.
+pub type Attrs = BTreeMap<String, Value>;
+
+/// A real object as the provider sees it: its cloud id and every attribute (configured and
+/// computed), wholly known. Attributes the schema marks sensitive carry the sensitive mark.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceState {
+    pub id: String,
+    pub attrs: Attrs,
+}
+
+/// Who a native resource is, independent of any cloud id: enough for the provider to derive the
+/// deterministic name / client token under which it creates the object and finds it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub stack: String,
+    pub address: String,
+}
+
+impl Identity {
+    /// The deterministic name for this resource, at most `max_len` characters.
+    pub fn name(&self, max_len: usize) -> String {
+        crate::identity::deterministic_name(&self.stack, &self.address, max_len)
+    }
+}
+
+pub struct CreateRequest<'a> {
+    pub type_name: &'a str,
+    pub identity: &'a Identity,
+    pub config: &'a Attrs,
+}
+
+pub struct PlanRequest<'a> {
+    pub type_name: &'a str,
+    pub prior: Option<&'a ResourceState>,
+    /// The configuration, defaults applied; may contain unknown values.
+    pub proposed: &'a Attrs,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanResponse {
+    /// The attributes after the change: configured values, prior values of computed attributes
+    /// that stay, and [`Value::Unknown`] for what is only known after apply.
+    pub planned: Attrs,
+    /// Attributes whose change forces replacement, empty for an in-place update.
+    pub requires_replace: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ProviderError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("throttled: {0}")]
+    Throttled(String),
+    #[error("transient failure: {0}")]
+    Transient(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("request rejected: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ProviderError {
+    /// Throttling, 5xx-like failures and timeouts may succeed when retried.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Throttled(_) | ProviderError::Transient(_) | ProviderError::Timeout(_)
+        )
+    }
+}
+
+/// A cloud provider. All mutating operations must be idempotent with respect to the resource's
+/// [`Identity`]: a `create` for an identity whose object already exists adopts that object
+/// instead of making a second one.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The name used in `provider "NAME" { … }`.
+    fn name(&self) -> &str;
+
+    fn schema(&self) -> &ProviderSchema;
+
+    /// Provider-specific checks of a resource's configuration (portable component rules are
+    /// checked by [`crate::component::validate`] before this).
+    fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        let _ = (type_name, config);
+        Vec::new()
+    }
+
+    /// Decomposes one resource instance into native resources. Must be deterministic.
+    /// For native types the default is the identity expansion.
+    fn expand(
+        &self,
+        address: &str,
+        type_name: &str,
+        config: &Attrs,
+    ) -> Result<Expansion, Vec<Diagnostic>> {
+        let _ = address;
+        match self.schema().resources.get(type_name) {
+            Some(schema) => Ok(Expansion::identity(schema, config)),
+            None => Err(vec![Diagnostic::error(format!(
+                "provider {:?} has no resource type {type_name:?}",
+                self.name()
+            ))]),
+        }
+    }
+
+    /// Normalises a proposed change and says whether it needs replacement.
+    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, Vec<Diagnostic>> {
+        match self.schema().resources.get(req.type_name) {
+            Some(schema) => Ok(default_plan(schema, req.prior, req.proposed)),
+            None => Err(vec![Diagnostic::error(format!(
+                "provider {:?} has no resource type {:?}",
+                self.name(),
+                req.type_name
+            ))]),
+        }
+    }
+
+    /// Creates the object (or adopts the one that already exists under this identity) and
+    /// waits until it is ready.
+    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError>;
+
+    /// Looks an object up by its identity (used to adopt after an interrupted create).
+    async fn find(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<ResourceState>, ProviderError>;
+
+    /// Reads many objects of one type at once; the answer has one entry per id, in order,
+    /// `None` for objects that no longer exist.
+    async fn read_many(
+        &self,
+        type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<ResourceState>>, ProviderError>;
+
+    /// Changes an object in place.
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &ResourceState,
+        config: &Attrs,
+    ) -> Result<ResourceState, ProviderError>;
+
+    /// Deletes an object and waits until it is gone. Deleting what is already gone succeeds.
+    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError>;
+
+    /// Reads an existing object by cloud id so it can be brought under management.
+    async fn import(&self, type_name: &str, id: &str) -> Result<ResourceState, ProviderError> {
+        let found = self.read_many(type_name, &[id.to_string()]).await?;
+        found
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| ProviderError::NotFound(format!("{type_name} {id}")))
+    }
+}
+
+/// The schema-driven plan every provider can use: configured values as given, computed values
+/// kept from the prior object or unknown on create, sensitive attributes marked, and
+/// replacement when a `force_new` attribute changes.
+pub fn default_plan(
+    schema: &ResourceSchema,
+    prior: Option<&ResourceState>,
+    proposed: &Attrs,
+) -> PlanResponse {
+    let mut planned = Attrs::new();
+    let mut requires_replace = Vec::new();
+    for (name, attr) in &schema.body.attributes {
+        let configured = proposed.get(name).filter(|v| !v.is_null()).cloned();
+        let prior_value = prior.and_then(|p| p.attrs.get(name));
+        let value = match (configured, attr.is_computed()) {
+            (Some(v), _) => attr.ty.convert(v),
+            (None, true) => match prior_value {
+                Some(p) => p.clone(),
+                None => Value::Unknown,
+            },
+            (None, false) => Value::Null,
+        };
+        if let Some(p) = prior_value
+            && attr.force_new
+            && value.is_wholly_known()
+            && !same(p, &value)
+        {
+            requires_replace.push(name.clone());
+        }
+        planned.insert(name.clone(), value.mark_if(attr.sensitive));
+    }
+    for (name, block) in &schema.body.blocks {
+        let value = proposed.get(name).cloned().unwrap_or(Value::Null);
+        if let Some(p) = prior.and_then(|p| p.attrs.get(name))
+            && block.force_new
+            && value.is_wholly_known()
+            && !same(p, &value)
+        {
+            requires_replace.push(name.clone());
+        }
+        planned.insert(name.clone(), value);
+    }
+    PlanResponse {
+        planned,
+        requires_replace,
+    }
+}
+
+/// Equality that ignores sensitive marks.
+pub fn same(a: &Value, b: &Value) -> bool {
+    a.clone().unmark().0 == b.clone().unmark().0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{AttrType, AttributeSchema, Body};
+
+    fn schema() -> ResourceSchema {
+        ResourceSchema::native(
+            "t",
+            "test",
+            Body::default()
+                .attr("name", AttributeSchema::required(AttrType::String, "").force_new())
+                .attr("size", AttributeSchema::optional(AttrType::Number, ""))
+                .attr("secret", AttributeSchema::optional_computed(AttrType::String, "").sensitive())
+                .attr("id", AttributeSchema::computed(AttrType::String, "")),
+        )
+    }
+
+    #[test]
+    fn create_marks_computed_unknown() {
+        let proposed = Attrs::from([("name".into(), Value::from("a"))]);
+        let r = default_plan(&schema(), None, &proposed);
+        assert_eq!(r.planned["id"], Value::Unknown);
+        assert_eq!(r.planned["secret"], Value::Unknown.sensitive());
+        assert_eq!(r.planned["size"], Value::Null);
+        assert!(r.requires_replace.is_empty());
+    }
+
+    #[test]
+    fn force_new_change_requires_replace_and_computed_are_kept() {
+        let prior = ResourceState {
+            id: "i-1".into(),
+            attrs: Attrs::from([
+                ("name".into(), Value::from("a")),
+                ("id".into(), Value::from("i-1")),
+                ("secret".into(), Value::from("pw").sensitive()),
+            ]),
+        };
+        let proposed = Attrs::from([("name".into(), Value::from("b"))]);
+        let r = default_plan(&schema(), Some(&prior), &proposed);
+        assert_eq!(r.requires_replace, vec!["name".to_string()]);
+        assert_eq!(r.planned["id"], Value::from("i-1"));
+        assert!(r.planned["secret"].is_sensitive());
+    }
+}

@@ -1,0 +1,126 @@
+//! The state: what ss knows exists in the cloud. This is also the on-disk JSON layout of the
+//! current format version.
+
+use std::collections::BTreeMap;
+
+use provider_api::Value;
+use serde::{Deserialize, Serialize};
+
+/// The current state format version. Older versions are upgraded one step at a time on read.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    /// Random id given when the state is first created; a plan or write for another lineage is
+    /// refused.
+    pub lineage: String,
+    /// Incremented on every write; a write must follow the stored serial.
+    pub serial: u64,
+    /// Version of ss that last wrote the state.
+    pub ss_version: String,
+    /// One record per native resource, sorted by address.
+    pub resources: Vec<ResourceRecord>,
+    pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+/// One native resource: a real cloud object under management.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    /// The native address (`postgres.meta.sandbox_pg_replica.r0`, or `sandbox_object.a`).
+    pub address: String,
+    /// The resource block's type (`postgres`, or the native type for native blocks).
+    pub block_type: String,
+    /// The native type.
+    pub type_name: String,
+    pub provider: String,
+    /// The cloud id.
+    pub id: String,
+    /// Every attribute, as plain JSON (sensitive ones included: state files are 0600 and may be
+    /// encrypted).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Top-level attribute names whose values are sensitive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<String>,
+    /// Native addresses this resource depended on when last applied: deletes run before those
+    /// of its dependencies, even after the spec forgot both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    pub value: serde_json::Value,
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+impl State {
+    /// A new, empty state with a fresh lineage and serial 0.
+    pub fn new() -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            ss_version: env!("CARGO_PKG_VERSION").to_string(),
+            resources: Vec::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    pub fn resource(&self, address: &str) -> Option<&ResourceRecord> {
+        self.resources.iter().find(|r| r.address == address)
+    }
+
+    /// Inserts or replaces the record with the same address, keeping the list sorted.
+    pub fn upsert(&mut self, record: ResourceRecord) {
+        match self
+            .resources
+            .binary_search_by(|r| r.address.as_str().cmp(&record.address))
+        {
+            Ok(i) => self.resources[i] = record,
+            Err(i) => self.resources.insert(i, record),
+        }
+    }
+
+    pub fn remove(&mut self, address: &str) -> Option<ResourceRecord> {
+        let i = self.resources.iter().position(|r| r.address == address)?;
+        Some(self.resources.remove(i))
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+impl ResourceRecord {
+    /// The attributes as values, with the sensitive ones marked.
+    pub fn attrs(&self) -> BTreeMap<String, Value> {
+        self.attributes
+            .iter()
+            .map(|(k, v)| {
+                let v = Value::from_json(v);
+                let sensitive = self.sensitive_attributes.iter().any(|s| s == k);
+                (k.clone(), v.mark_if(sensitive))
+            })
+            .collect()
+    }
+
+    /// Stores attribute values (which must be wholly known), remembering which are sensitive.
+    /// Unknown values are stored as null.
+    pub fn set_attrs(&mut self, attrs: &BTreeMap<String, Value>) {
+        self.attributes = attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json().unwrap_or(serde_json::Value::Null)))
+            .collect();
+        self.sensitive_attributes = attrs
+            .iter()
+            .filter(|(_, v)| v.is_sensitive())
+            .map(|(k, _)| k.clone())
+            .collect();
+    }
+}
