@@ -1,0 +1,1 @@
+//! The built-in functions of the spec language.
