@@ -1,1 +1,54 @@
-fn main() {}
+//! `ss`: the command-line entry point. Parses arguments, installs logging, runs the command on
+//! a tokio runtime and maps the outcome to an exit code (0 success, 1 error, 2 changes present
+//! with `--detailed-exitcode`, decided by the command).
+
+mod cli;
+mod commands;
+mod logging;
+mod progress;
+mod render;
+mod report;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // Usage errors are errors (exit 1); `--help` and `--version` are not. clap's own
+            // exit code 2 would read as "changes present".
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let color = cli::color_allowed(cli.no_color) && std::io::stderr().is_terminal();
+    if let Err(err) = logging::init(cli.verbose, color) {
+        report::print_error(&err, color);
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            report::print_error(&anyhow::Error::new(err).context("starting the async runtime"), color);
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::debug!(error = ?err, "command failed");
+            report::print_error(&err, color);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -5,7 +5,16 @@
 //! through [`provider_api::Provider`].
 
 pub mod addr;
+pub mod apply;
+pub mod dag;
+pub mod engine;
 pub mod events;
 pub mod fmt;
+pub mod graph;
 pub mod plan;
+pub mod refresh;
 pub mod spec;
+pub mod walk;
+
+pub use engine::{Engine, ProviderRegistry};
+pub use walk::{PlanError, PlanOptions, plan};

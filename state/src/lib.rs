@@ -1,7 +1,29 @@
 //! State: the model, its on-disk format versions, backends (local file today) and locking.
 //!
 //! Architecture invariant: no cloud SDK and no spec parsing here.
+//!
+//! Every backend implements [`Backend`]: read, a serial-checked write, and a lock that names its
+//! holder. The format (JSON, versioned, upgraded one step at a time) lives in [`codec`] and
+//! [`upgrade`] so that remote backends store exactly the same bytes as the local file.
 
+// `StateError::Locked` carries the holder's full record by value (the API the binary matches
+// on); errors are rare and never on a hot path, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod atomic;
+pub mod backend;
+pub mod codec;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod error;
+pub mod local;
+pub mod lock;
 pub mod model;
+pub mod upgrade;
 
+pub use atomic::write_atomic;
+pub use backend::{Backend, LockGuard};
+pub use error::StateError;
+pub use local::LocalBackend;
+pub use lock::LockInfo;
 pub use model::{FORMAT_VERSION, OutputRecord, ResourceRecord, State};

@@ -1,0 +1,489 @@
+//! The evaluated spec with its configured providers: everything plan and apply share.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use provider_api::schema::{Body, ResourceKind, ResourceSchema};
+use provider_api::{Attrs, Expansion, Provider, Value, component};
+
+use crate::addr::{ComponentAddr, InstanceKey};
+use crate::dag::Dag;
+use crate::graph::{self, ComponentGraph, Node, suggest};
+use crate::spec::{
+    self, BlockBody, Config, Diagnostics, EvalContext, ResourceBlock, Span, SpecDiagnostic,
+};
+
+/// What the binary knows how to build. The planner never names a concrete provider.
+pub trait ProviderRegistry: Send + Sync {
+    /// Every provider name, e.g. `["sandbox"]`.
+    fn names(&self) -> Vec<String>;
+    /// The schema of a provider block.
+    fn config_schema(&self, name: &str) -> Option<Body>;
+    /// Builds a provider from its evaluated block (empty when the spec has none).
+    fn configure(
+        &self,
+        name: &str,
+        config: &Attrs,
+        dir: &Path,
+    ) -> Result<Arc<dyn Provider>, Vec<provider_api::Diagnostic>>;
+}
+
+/// Values available to expressions while walking the graph.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub locals: BTreeMap<String, Value>,
+    pub resources: BTreeMap<(String, String), Value>,
+}
+
+/// One evaluated instance of a resource block.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub addr: ComponentAddr,
+    pub block_type: String,
+    pub provider: String,
+    pub config: Attrs,
+    pub expansion: Expansion,
+    /// Local names of the expansion, dependencies first.
+    pub order: Vec<String>,
+}
+
+pub struct Engine {
+    pub config: Config,
+    pub variables: BTreeMap<String, Value>,
+    pub graph: ComponentGraph,
+    pub providers: BTreeMap<String, Arc<dyn Provider>>,
+    pub stack: String,
+    pub workspace: String,
+}
+
+/// Turns a provider's attribute-path diagnostics into spec diagnostics at the right spot.
+pub fn provider_diags(
+    body: &BlockBody,
+    at: Span,
+    what: &str,
+    diags: Vec<provider_api::Diagnostic>,
+) -> Diagnostics {
+    Diagnostics(
+        diags
+            .into_iter()
+            .map(|d| {
+                let span = spec::span_of_path(body, &d.path).unwrap_or(at);
+                let summary = format!("{what}: {d}");
+                let mut out = if d.severity == provider_api::Severity::Error {
+                    SpecDiagnostic::error(summary, Some(span))
+                } else {
+                    SpecDiagnostic::warning(summary, Some(span))
+                };
+                out.detail = d.detail;
+                out
+            })
+            .collect(),
+    )
+}
+
+fn stack_name(config: &Config) -> String {
+    if let Some((s, _)) = &config.settings.stack {
+        return s.clone();
+    }
+    let dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone());
+    dir.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+impl Engine {
+    /// Checks the graph and configures every provider the spec needs.
+    pub fn new(
+        config: Config,
+        variables: BTreeMap<String, Value>,
+        registry: &dyn ProviderRegistry,
+        workspace: &str,
+        state_providers: &BTreeSet<String>,
+    ) -> Result<Engine, Diagnostics> {
+        let mut graph = graph::build(&config, &registry.names())?;
+        // Providers of resources the state still holds are needed to refresh or delete them.
+        graph.providers.extend(state_providers.iter().cloned());
+        let stack = stack_name(&config);
+        let mut engine = Engine {
+            config,
+            variables,
+            graph,
+            providers: BTreeMap::new(),
+            stack,
+            workspace: workspace.to_string(),
+        };
+        engine.configure_providers(registry)?;
+        Ok(engine)
+    }
+
+    /// Provider blocks may refer to variables and to locals that do not depend on resources.
+    fn configure_providers(&mut self, registry: &dyn ProviderRegistry) -> Result<(), Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut scope = Scope::default();
+        for node in self.graph.order.clone() {
+            if let Node::Local(name) = &node {
+                let depends_on_blocks = self
+                    .graph
+                    .dag
+                    .ancestors(&node)
+                    .iter()
+                    .any(|n| matches!(n, Node::Block(..)));
+                if depends_on_blocks {
+                    continue;
+                }
+                if let Some(local) = self.config.locals.iter().find(|l| &l.name == name) {
+                    match spec::eval(&local.expr, &self.context(&scope, None, None)) {
+                        Ok(v) => {
+                            scope.locals.insert(name.clone(), v);
+                        }
+                        Err(d) => diags.extend(d),
+                    }
+                }
+            }
+        }
+        for name in self.graph.providers.clone() {
+            let schema = registry.config_schema(&name).unwrap_or_default();
+            let block = self.config.providers.iter().find(|p| p.name == name);
+            let attrs = match block {
+                Some(b) => {
+                    match spec::eval_body(&b.body, &schema, &self.context(&scope, None, None), b.span)
+                    {
+                        Ok(a) => a,
+                        Err(d) => {
+                            diags.extend(d);
+                            continue;
+                        }
+                    }
+                }
+                None => schema
+                    .attributes
+                    .iter()
+                    .filter_map(|(k, a)| a.default.clone().map(|d| (k.clone(), d)))
+                    .collect(),
+            };
+            match registry.configure(&name, &attrs, &self.config.dir) {
+                Ok(p) => {
+                    self.providers.insert(name, p);
+                }
+                Err(ds) => match block {
+                    Some(b) => diags.extend(provider_diags(
+                        &b.body,
+                        b.span,
+                        &format!("provider {name}"),
+                        ds,
+                    )),
+                    None => {
+                        for d in ds {
+                            diags.push(SpecDiagnostic::error(
+                                format!("provider {name}: {d}"),
+                                None,
+                            ));
+                        }
+                    }
+                },
+            }
+        }
+        if diags.has_errors() { Err(diags) } else { Ok(()) }
+    }
+
+    pub fn context<'a>(
+        &'a self,
+        scope: &'a Scope,
+        count_index: Option<i64>,
+        each: Option<(String, Value)>,
+    ) -> EvalContext<'a> {
+        EvalContext {
+            variables: &self.variables,
+            locals: &scope.locals,
+            resources: &scope.resources,
+            count_index,
+            each,
+            workspace: &self.workspace,
+            dir: &self.config.dir,
+        }
+    }
+
+    pub fn block(&self, type_name: &str, name: &str) -> Option<&ResourceBlock> {
+        self.config
+            .resources
+            .iter()
+            .find(|b| b.type_name == type_name && b.name == name)
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    /// The schema of a native type, from whichever provider offers it.
+    pub fn native_schema(&self, provider: &str, type_name: &str) -> Option<&ResourceSchema> {
+        self.providers
+            .get(provider)
+            .and_then(|p| p.schema().resources.get(type_name))
+    }
+
+    fn block_schema(&self, block: &ResourceBlock, provider: &str) -> Result<ResourceSchema, Diagnostics> {
+        let p = self.providers.get(provider).ok_or_else(|| {
+            Diagnostics::from(SpecDiagnostic::error(
+                format!("provider `{provider}` could not be configured"),
+                Some(block.span),
+            ))
+        })?;
+        if component::is_component(&block.type_name) {
+            if !p.schema().components.iter().any(|c| c == &block.type_name) {
+                return Err(SpecDiagnostic::error(
+                    format!(
+                        "provider `{provider}` does not implement the `{}` component",
+                        block.type_name
+                    ),
+                    Some(block.span),
+                )
+                .into());
+            }
+            return component::schema(&block.type_name).ok_or_else(|| {
+                Diagnostics::from(SpecDiagnostic::error("unknown component", Some(block.span)))
+            });
+        }
+        match p.schema().resources.get(&block.type_name) {
+            Some(s) if s.kind == ResourceKind::Native => Ok(s.clone()),
+            _ => {
+                let names = p.schema().resources.keys().map(String::as_str);
+                let d = SpecDiagnostic::error(
+                    format!(
+                        "unknown resource type `{}` for provider `{provider}`",
+                        block.type_name
+                    ),
+                    Some(block.span),
+                );
+                Err(match suggest(&block.type_name, names) {
+                    Some(s) => d.with_detail(format!("did you mean `{s}`?")),
+                    None => d,
+                }
+                .into())
+            }
+        }
+    }
+
+    /// The instance keys of a block from `count` / `for_each` (which must be known now).
+    fn instance_keys(
+        &self,
+        block: &ResourceBlock,
+        scope: &Scope,
+    ) -> Result<Vec<(Option<InstanceKey>, Option<(String, Value)>)>, Diagnostics> {
+        let ctx = self.context(scope, None, None);
+        if let Some(count) = &block.count {
+            let v = spec::eval(count, &ctx)?;
+            if v.is_unknown() {
+                return Err(SpecDiagnostic::error(
+                    "`count` must be known when planning; it depends on a value known only after apply",
+                    Some(count.span()),
+                )
+                .into());
+            }
+            return match v.as_i64() {
+                Some(n) if n >= 0 => Ok((0..n).map(|i| (Some(InstanceKey::Int(i)), None)).collect()),
+                _ => Err(SpecDiagnostic::error(
+                    format!("`count` must be a whole number ≥ 0, got {v}"),
+                    Some(count.span()),
+                )
+                .into()),
+            };
+        }
+        if let Some(for_each) = &block.for_each {
+            let v = spec::eval(for_each, &ctx)?;
+            if !v.is_wholly_known() {
+                return Err(SpecDiagnostic::error(
+                    "`for_each` must be known when planning; it depends on a value known only after apply",
+                    Some(for_each.span()),
+                )
+                .into());
+            }
+            if v.is_sensitive() {
+                return Err(SpecDiagnostic::error(
+                    "`for_each` cannot use a sensitive value: instance keys are shown in plans",
+                    Some(for_each.span()),
+                )
+                .into());
+            }
+            return match v.peel() {
+                Value::Map(m) => Ok(m
+                    .iter()
+                    .map(|(k, v)| (Some(InstanceKey::Str(k.clone())), Some((k.clone(), v.clone()))))
+                    .collect()),
+                Value::List(items) => {
+                    let mut keys = BTreeSet::new();
+                    for item in items {
+                        match item.as_str() {
+                            Some(s) => {
+                                keys.insert(s.to_string());
+                            }
+                            None => {
+                                return Err(SpecDiagnostic::error(
+                                    format!("`for_each` over a list needs strings, found {}", item.kind()),
+                                    Some(for_each.span()),
+                                )
+                                .into());
+                            }
+                        }
+                    }
+                    Ok(keys
+                        .into_iter()
+                        .map(|k| (Some(InstanceKey::Str(k.clone())), Some((k.clone(), Value::String(k)))))
+                        .collect())
+                }
+                other => Err(SpecDiagnostic::error(
+                    format!(
+                        "`for_each` must be a map, or a set or list of strings, found {}",
+                        other.kind()
+                    ),
+                    Some(for_each.span()),
+                )
+                .into()),
+            };
+        }
+        Ok(vec![(None, None)])
+    }
+
+    /// Evaluates every instance of a block and expands it into native resources.
+    pub fn eval_block(
+        &self,
+        type_name: &str,
+        name: &str,
+        scope: &Scope,
+    ) -> Result<Vec<Instance>, Diagnostics> {
+        let block = self.block(type_name, name).ok_or_else(|| {
+            Diagnostics::from(SpecDiagnostic::error(
+                format!("no resource block {type_name}.{name} in the spec"),
+                None,
+            ))
+        })?;
+        let key = (type_name.to_string(), name.to_string());
+        let provider_name = self
+            .graph
+            .block_provider
+            .get(&key)
+            .cloned()
+            .unwrap_or_default();
+        let schema = self.block_schema(block, &provider_name)?;
+        let Some(provider) = self.providers.get(&provider_name) else {
+            return Err(SpecDiagnostic::error("provider not configured", Some(block.span)).into());
+        };
+        let keys = self.instance_keys(block, scope)?;
+        let mut out = Vec::new();
+        let mut diags = Diagnostics::default();
+        for (key, each) in keys {
+            let count_index = match &key {
+                Some(InstanceKey::Int(i)) if block.count.is_some() => Some(*i),
+                _ => None,
+            };
+            let ctx = self.context(scope, count_index, each);
+            let config = match spec::eval_body(&block.body, &schema.body, &ctx, block.span) {
+                Ok(c) => c,
+                Err(d) => {
+                    diags.extend(d);
+                    continue;
+                }
+            };
+            let addr = ComponentAddr::new(type_name, name, key);
+            let what = addr.to_string();
+            let mut problems = if schema.kind == ResourceKind::Component {
+                component::validate(type_name, &config)
+            } else {
+                Vec::new()
+            };
+            problems.extend(provider.validate(type_name, &config));
+            let problems = provider_diags(&block.body, block.span, &what, problems);
+            let failed = problems.has_errors();
+            diags.extend(problems);
+            if failed {
+                continue;
+            }
+            let expansion = match provider.expand(&what, type_name, &config) {
+                Ok(e) => e,
+                Err(ds) => {
+                    diags.extend(provider_diags(&block.body, block.span, &what, ds));
+                    continue;
+                }
+            };
+            let order = expansion_order(&expansion).ok_or_else(|| {
+                Diagnostics::from(SpecDiagnostic::error(
+                    format!("provider `{provider_name}` expanded {what} into a cycle"),
+                    Some(block.span),
+                ))
+            })?;
+            out.push(Instance {
+                addr,
+                block_type: type_name.to_string(),
+                provider: provider_name.clone(),
+                config,
+                expansion,
+                order,
+            });
+        }
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        Ok(out)
+    }
+}
+
+/// The local names of an expansion, dependencies first.
+fn expansion_order(e: &Expansion) -> Option<Vec<String>> {
+    let mut dag: Dag<String> = Dag::default();
+    for r in &e.resources {
+        dag.add_node(r.name.clone());
+        for d in r.dependencies() {
+            dag.add_edge(r.name.clone(), d.to_string());
+        }
+    }
+    dag.topo_order()
+}
+
+/// The value an instance exposes to expressions: its configuration with its exports on top.
+pub fn instance_value(
+    inst: &Instance,
+    native_attr: &dyn Fn(&str, &str) -> Option<Value>,
+) -> Value {
+    let mut map = inst.config.clone();
+    for (k, binding) in &inst.expansion.exports {
+        map.insert(k.clone(), binding.resolve(native_attr));
+    }
+    Value::Map(map)
+}
+
+/// The value of a whole block: an object, a list (count) or a map (for_each) of instances.
+pub fn block_value(block: &ResourceBlock, instances: Vec<(Option<InstanceKey>, Value)>) -> Value {
+    if block.count.is_some() {
+        Value::List(instances.into_iter().map(|(_, v)| v).collect())
+    } else if block.for_each.is_some() {
+        Value::Map(
+            instances
+                .into_iter()
+                .filter_map(|(k, v)| match k {
+                    Some(InstanceKey::Str(s)) => Some((s, v)),
+                    _ => None,
+                })
+                .collect(),
+        )
+    } else {
+        instances
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// Fills schema defaults of a native type into a resolved configuration.
+pub fn with_native_defaults(schema: Option<&ResourceSchema>, mut attrs: Attrs) -> Attrs {
+    if let Some(schema) = schema {
+        for (k, a) in &schema.body.attributes {
+            if let Some(d) = &a.default
+                && attrs.get(k).is_none_or(Value::is_null)
+            {
+                attrs.insert(k.clone(), d.clone());
+            }
+        }
+    }
+    attrs
+}

@@ -1,0 +1,456 @@
+//! Planning: walk the component graph in dependency order, evaluate each block, expand it into
+//! native resources, and diff each against the refreshed state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use provider_api::schema::ResourceSchema;
+use provider_api::{PlanRequest, ResourceState, Value, same};
+use state::{ResourceRecord, State};
+
+use crate::addr::NativeAddr;
+use crate::engine::{Engine, Instance, Scope, block_value, instance_value, provider_diags, with_native_defaults};
+use crate::graph::Node;
+use crate::plan::{
+    Action, Attrs, ConfigSnapshot, OutputChange, PLAN_FORMAT_VERSION, Plan, PlanMode,
+    ResourceChange,
+};
+use crate::refresh::{RefreshError, Refreshed, refresh};
+use crate::spec::{self, Diagnostics, SpecDiagnostic};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("the spec has errors")]
+    Spec(Diagnostics),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+}
+
+impl From<Diagnostics> for PlanError {
+    fn from(d: Diagnostics) -> Self {
+        PlanError::Spec(d)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    pub mode: PlanMode,
+    pub refresh: bool,
+    pub targets: Vec<String>,
+    pub excludes: Vec<String>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            mode: PlanMode::Apply,
+            refresh: true,
+            targets: Vec::new(),
+            excludes: Vec::new(),
+        }
+    }
+}
+
+/// True when a configurable attribute (or nested block) differs between prior and planned.
+fn differs(schema: Option<&ResourceSchema>, prior: &Attrs, planned: &Attrs) -> bool {
+    let value_differs = |k: &str| {
+        let p = prior.get(k).cloned().unwrap_or(Value::Null);
+        let n = planned.get(k).cloned().unwrap_or(Value::Null);
+        !n.is_wholly_known() || !same(&p, &n)
+    };
+    match schema {
+        Some(s) => s
+            .body
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.is_configurable())
+            .map(|(k, _)| k.as_str())
+            .chain(s.body.blocks.keys().map(String::as_str))
+            .any(|k| {
+                let a = s.body.attributes.get(k);
+                // An optional+computed attribute left unset keeps whatever the provider chose.
+                let unset_computed = a.is_some_and(|a| a.is_computed())
+                    && planned.get(k).is_none_or(|v| v.is_unknown());
+                !unset_computed && value_differs(k)
+            }),
+        None => planned.keys().any(|k| value_differs(k)),
+    }
+}
+
+struct Walk<'a> {
+    engine: &'a Engine,
+    records: BTreeMap<String, ResourceRecord>,
+    claimed: BTreeSet<String>,
+    changes: Vec<ResourceChange>,
+    /// Native addresses of each block, for the edges of blocks that depend on it.
+    block_natives: BTreeMap<(String, String), Vec<NativeAddr>>,
+    scope: Scope,
+    diags: Diagnostics,
+}
+
+impl Walk<'_> {
+    fn plan_instance(&mut self, inst: &Instance, external: &[NativeAddr]) -> Result<Value, Diagnostics> {
+        let engine = self.engine;
+        let block = engine
+            .block(&inst.addr.type_name, &inst.addr.name)
+            .ok_or_else(|| Diagnostics::from(SpecDiagnostic::error("block vanished", None)))?;
+        let provider = engine.provider(&inst.provider).ok_or_else(|| {
+            Diagnostics::from(SpecDiagnostic::error("provider not configured", Some(block.span)))
+        })?;
+        let mut after_by_local: BTreeMap<String, Attrs> = BTreeMap::new();
+        for local in &inst.order {
+            let Some(native) = inst.expansion.get(local) else {
+                continue;
+            };
+            let addr = NativeAddr::new(&inst.addr, &native.type_name, local);
+            let key = addr.to_string();
+            let schema = engine.native_schema(&inst.provider, &native.type_name);
+            let proposed: Attrs = native
+                .config
+                .iter()
+                .map(|(k, b)| {
+                    let v = b.resolve(&|sib, attr| {
+                        after_by_local.get(sib).and_then(|a| a.get(attr)).cloned()
+                    });
+                    (k.clone(), v)
+                })
+                .collect();
+            let mut proposed = with_native_defaults(schema, proposed);
+            let prior = self.records.get(&key).map(|r| ResourceState {
+                id: r.id.clone(),
+                attrs: r.attrs(),
+            });
+            self.claimed.insert(key.clone());
+            if let Some(p) = &prior {
+                let lc = &block.lifecycle;
+                for (k, v) in &p.attrs {
+                    if lc.ignore_all_changes || lc.ignore_changes.iter().any(|i| i == k) {
+                        proposed.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            let what = addr.to_string();
+            let resp = provider
+                .plan(PlanRequest {
+                    type_name: &native.type_name,
+                    prior: prior.as_ref(),
+                    proposed: &proposed,
+                })
+                .map_err(|ds| provider_diags(&block.body, block.span, &what, ds))?;
+            let (action, before, after, because) = match &prior {
+                None => (Action::Create, None, resp.planned, Vec::new()),
+                Some(p) if !differs(schema, &p.attrs, &resp.planned) => {
+                    (Action::NoOp, Some(p.attrs.clone()), p.attrs.clone(), Vec::new())
+                }
+                Some(p) if !resp.requires_replace.is_empty() => {
+                    let fresh = provider
+                        .plan(PlanRequest {
+                            type_name: &native.type_name,
+                            prior: None,
+                            proposed: &proposed,
+                        })
+                        .map_err(|ds| provider_diags(&block.body, block.span, &what, ds))?;
+                    (
+                        Action::Replace,
+                        Some(p.attrs.clone()),
+                        fresh.planned,
+                        resp.requires_replace,
+                    )
+                }
+                Some(p) => (Action::Update, Some(p.attrs.clone()), resp.planned, Vec::new()),
+            };
+            let mut depends_on: Vec<NativeAddr> = native
+                .dependencies()
+                .into_iter()
+                .filter_map(|sib| {
+                    inst.expansion
+                        .get(sib)
+                        .map(|s| NativeAddr::new(&inst.addr, &s.type_name, sib))
+                })
+                .collect();
+            depends_on.extend(external.iter().cloned());
+            after_by_local.insert(local.clone(), after.clone());
+            self.block_natives
+                .entry((inst.addr.type_name.clone(), inst.addr.name.clone()))
+                .or_default()
+                .push(addr.clone());
+            self.changes.push(ResourceChange {
+                address: addr,
+                block_type: inst.block_type.clone(),
+                type_name: native.type_name.clone(),
+                provider: inst.provider.clone(),
+                action,
+                id: prior.as_ref().map(|p| p.id.clone()),
+                before,
+                after: Some(after),
+                replace_because: because,
+                create_before_destroy: block.lifecycle.create_before_destroy,
+                depends_on,
+            });
+        }
+        Ok(instance_value(inst, &|sib, attr| {
+            after_by_local.get(sib).and_then(|a| a.get(attr)).cloned()
+        }))
+    }
+
+    fn plan_block(&mut self, node: &Node, type_name: &str, name: &str) {
+        let key = (type_name.to_string(), name.to_string());
+        let instances = match self.engine.eval_block(type_name, name, &self.scope) {
+            Ok(i) => i,
+            Err(d) => {
+                self.diags.extend(d);
+                self.scope.resources.insert(key, Value::Unknown);
+                return;
+            }
+        };
+        let external: Vec<NativeAddr> = self
+            .engine
+            .graph
+            .block_dependencies(node)
+            .iter()
+            .flat_map(|b| self.block_natives.get(b).cloned().unwrap_or_default())
+            .collect();
+        let mut values = Vec::new();
+        for inst in &instances {
+            match self.plan_instance(inst, &external) {
+                Ok(v) => values.push((inst.addr.key.clone(), v)),
+                Err(d) => {
+                    self.diags.extend(d);
+                    values.push((inst.addr.key.clone(), Value::Unknown));
+                }
+            }
+        }
+        if let Some(block) = self.engine.block(type_name, name) {
+            self.scope.resources.insert(key, block_value(block, values));
+        }
+    }
+}
+
+fn delete_change(r: &ResourceRecord) -> Option<ResourceChange> {
+    Some(ResourceChange {
+        address: r.address.parse().ok()?,
+        block_type: r.block_type.clone(),
+        type_name: r.type_name.clone(),
+        provider: r.provider.clone(),
+        action: Action::Delete,
+        id: Some(r.id.clone()),
+        before: Some(r.attrs()),
+        after: None,
+        replace_because: Vec::new(),
+        create_before_destroy: r.create_before_destroy,
+        depends_on: r
+            .dependencies
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect(),
+    })
+}
+
+/// Evaluates the outputs against the scope; sensitive values must be declared sensitive.
+fn eval_outputs(engine: &Engine, scope: &Scope, diags: &mut Diagnostics) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for o in &engine.config.outputs {
+        match spec::eval(&o.value, &engine.context(scope, None, None)) {
+            Ok(v) if v.is_sensitive() && !o.sensitive => diags.push(
+                SpecDiagnostic::error(
+                    format!("output `{}` refers to sensitive values", o.name),
+                    Some(o.value.span()),
+                )
+                .with_detail("add `sensitive = true` to the output block to show it only on request"),
+            ),
+            Ok(v) => {
+                out.insert(o.name.clone(), v.mark_if(o.sensitive));
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    out
+}
+
+/// Computes the plan: refresh (unless disabled), evaluate and expand, diff.
+pub async fn plan(engine: &Engine, state: Option<&State>, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let empty = State::new();
+    let prior_state = state.unwrap_or(&empty);
+    let refreshed = if opts.refresh {
+        refresh(engine, prior_state).await?
+    } else {
+        Refreshed {
+            records: prior_state
+                .resources
+                .iter()
+                .map(|r| (r.address.clone(), r.clone()))
+                .collect(),
+            drift: Vec::new(),
+        }
+    };
+    let mut walk = Walk {
+        engine,
+        records: refreshed.records,
+        claimed: BTreeSet::new(),
+        changes: Vec::new(),
+        block_natives: BTreeMap::new(),
+        scope: Scope::default(),
+        diags: Diagnostics::default(),
+    };
+    for node in &engine.graph.order {
+        match node {
+            Node::Provider(_) | Node::Output(_) => {}
+            Node::Local(name) => {
+                if let Some(local) = engine.config.locals.iter().find(|l| &l.name == name) {
+                    let v = match spec::eval(&local.expr, &engine.context(&walk.scope, None, None)) {
+                        Ok(v) => v,
+                        Err(d) => {
+                            walk.diags.extend(d);
+                            Value::Unknown
+                        }
+                    };
+                    walk.scope.locals.insert(name.clone(), v);
+                }
+            }
+            Node::Block(t, n) => walk.plan_block(node, t, n),
+        }
+    }
+    let mut diags = walk.diags;
+    let outputs = eval_outputs(engine, &walk.scope, &mut diags);
+    let mut changes = walk.changes;
+    if opts.mode == PlanMode::Destroy {
+        changes.clear();
+        for r in walk.records.values() {
+            changes.extend(delete_change(r));
+        }
+    } else {
+        for (addr, r) in &walk.records {
+            if !walk.claimed.contains(addr) {
+                changes.extend(delete_change(r));
+            }
+        }
+    }
+    for c in &changes {
+        if matches!(c.action, Action::Delete | Action::Replace)
+            && let Some(block) = engine.block(&c.address.component.type_name, &c.address.component.name)
+            && block.lifecycle.prevent_destroy
+        {
+            diags.push(
+                SpecDiagnostic::error(
+                    format!(
+                        "{} has `lifecycle {{ prevent_destroy = true }}`, but this plan would destroy it",
+                        c.address
+                    ),
+                    Some(block.span),
+                )
+                .with_detail(match c.replace_because.is_empty() {
+                    true => "remove prevent_destroy first if you really mean to destroy it".to_string(),
+                    false => format!(
+                        "replacement is forced by: {}",
+                        c.replace_because.join(", ")
+                    ),
+                }),
+            );
+        }
+    }
+    if diags.has_errors() {
+        return Err(PlanError::Spec(diags));
+    }
+    let changes = select(changes, &opts.targets, &opts.excludes);
+    let output_changes = engine
+        .config
+        .outputs
+        .iter()
+        .map(|o| {
+            let before = prior_state.outputs.get(&o.name).map(|r| Value::from_json(&r.value).mark_if(r.sensitive));
+            let after = match opts.mode {
+                PlanMode::Destroy => None,
+                PlanMode::Apply => outputs.get(&o.name).cloned(),
+            };
+            OutputChange {
+                name: o.name.clone(),
+                before,
+                after,
+                sensitive: o.sensitive,
+            }
+        })
+        .collect();
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        mode: opts.mode,
+        stack: engine.stack.clone(),
+        state_lineage: state.map(|s| s.lineage.clone()),
+        state_serial: state.map(|s| s.serial).unwrap_or(0),
+        changes,
+        outputs: output_changes,
+        drift: refreshed.drift,
+        snapshot: snapshot(engine),
+        targets: opts.targets.clone(),
+        excludes: opts.excludes.clone(),
+    })
+}
+
+fn snapshot(engine: &Engine) -> ConfigSnapshot {
+    ConfigSnapshot {
+        dir: engine.config.dir.clone(),
+        files: engine
+            .config
+            .sources
+            .files
+            .iter()
+            .map(|f| {
+                let name = std::path::Path::new(&f.name)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| f.name.clone());
+                (name, f.text.clone())
+            })
+            .collect(),
+        variables: engine.variables.clone(),
+    }
+}
+
+/// Applies `--target` and `--exclude`: targets keep what they match plus everything those
+/// depend on (and, for deletes, everything that depends on them); excludes drop what they
+/// match plus everything that depends on it.
+pub fn select(changes: Vec<ResourceChange>, targets: &[String], excludes: &[String]) -> Vec<ResourceChange> {
+    let by_addr: BTreeMap<NativeAddr, &ResourceChange> =
+        changes.iter().map(|c| (c.address.clone(), c)).collect();
+    let mut dependents: BTreeMap<&NativeAddr, Vec<&NativeAddr>> = BTreeMap::new();
+    for c in &changes {
+        for d in &c.depends_on {
+            dependents.entry(d).or_default().push(&c.address);
+        }
+    }
+    let closure = |seeds: Vec<&NativeAddr>, follow_deps: bool| -> BTreeSet<NativeAddr> {
+        let mut seen = BTreeSet::new();
+        let mut stack = seeds;
+        while let Some(a) = stack.pop() {
+            if !seen.insert(a.clone()) {
+                continue;
+            }
+            let Some(c) = by_addr.get(a) else { continue };
+            if follow_deps && c.action != Action::Delete {
+                stack.extend(c.depends_on.iter());
+            } else {
+                stack.extend(dependents.get(a).into_iter().flatten().copied());
+            }
+        }
+        seen
+    };
+    let mut keep: BTreeSet<NativeAddr> = by_addr.keys().cloned().collect();
+    if !targets.is_empty() {
+        let seeds: Vec<&NativeAddr> = by_addr
+            .keys()
+            .filter(|a| targets.iter().any(|t| a.matches(t)))
+            .collect();
+        keep = closure(seeds, true);
+    }
+    if !excludes.is_empty() {
+        let seeds: Vec<&NativeAddr> = by_addr
+            .keys()
+            .filter(|a| excludes.iter().any(|t| a.matches(t)))
+            .collect();
+        for a in closure(seeds, false) {
+            keep.remove(&a);
+        }
+    }
+    changes
+        .into_iter()
+        .filter(|c| keep.contains(&c.address))
+        .collect()
+}

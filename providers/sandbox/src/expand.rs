@@ -1,0 +1,533 @@
+//! How each portable component becomes sandbox native resources, and the sandbox's own checks
+//! of configurations.
+//!
+//! | component | native resources (local names) |
+//! |---|---|
+//! | `network` | `vpc`, `subnet_0` … `subnet_{zones-1}` (one per zone, the `cidr` split evenly), `security_group` |
+//! | `kubernetes_cluster` | `cluster`, `pool_<label>` per `node_pool` block |
+//! | `postgres` | `primary` (`multi_az` = `high_availability`), `replica_0` … per read replica, `pooler` when `pooler` |
+//! | `redis_cluster` | `subnet_group`, `cluster` |
+//! | `load_balancer` | `lb`, `target_group` (health check, stickiness), `listener` |
+//! | `cdn` | `distribution` |
+//!
+//! Size classes map to sandbox machine types as follows; a `size` that is not a class must be a
+//! sandbox type name of the right family and is passed through unchanged.
+//!
+//! | class | postgres (`db.sandbox.*`) | node pool (`node.sandbox.*`) | redis (`cache.sandbox.*`) |
+//! |---|---|---|---|
+//! | `small` | `db.sandbox.small` (2 vCPU, 4 GiB) | `node.sandbox.small` (2 vCPU, 4 GiB) | `cache.sandbox.small` (3 GiB) |
+//! | `medium` | `db.sandbox.medium` (2 vCPU, 8 GiB) | `node.sandbox.medium` (4 vCPU, 16 GiB) | `cache.sandbox.medium` (6 GiB) |
+//! | `large` | `db.sandbox.large` (4 vCPU, 32 GiB) | `node.sandbox.large` (8 vCPU, 32 GiB) | `cache.sandbox.large` (13 GiB) |
+//! | `xlarge` | `db.sandbox.xlarge` (8 vCPU, 64 GiB) | `node.sandbox.xlarge` (16 vCPU, 64 GiB) | `cache.sandbox.xlarge` (26 GiB) |
+
+use std::collections::BTreeMap;
+
+use provider_api::component::{self, Size, SizeClass};
+use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
+
+use crate::types;
+
+/// A family of sandbox machine types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Db,
+    Node,
+    Cache,
+}
+
+impl Family {
+    fn prefix(self) -> &'static str {
+        match self {
+            Family::Db => "db.sandbox.",
+            Family::Node => "node.sandbox.",
+            Family::Cache => "cache.sandbox.",
+        }
+    }
+}
+
+/// The sandbox machine type for a size class.
+pub fn machine_type(family: Family, class: SizeClass) -> String {
+    let suffix = match class {
+        SizeClass::Small => "small",
+        SizeClass::Medium => "medium",
+        SizeClass::Large => "large",
+        SizeClass::XLarge => "xlarge",
+    };
+    format!("{}{suffix}", family.prefix())
+}
+
+/// Maps a `size` value to a machine type, keeping unknown values unknown and sensitive ones
+/// marked.
+fn size_value(family: Family, size: &Value) -> Value {
+    match size.peel() {
+        Value::String(s) => {
+            let native = match Size::parse(s) {
+                Size::Class(class) => machine_type(family, class),
+                Size::Native(name) => name,
+            };
+            Value::from(native).mark_if(size.is_sensitive())
+        }
+        _ => size.clone(),
+    }
+}
+
+/// Checks a known size: a class, or a machine type of the family.
+fn check_size(family: Family, size: Option<&Value>, path: &[&str], out: &mut Vec<Diagnostic>) {
+    let Some(s) = size.and_then(Value::as_str) else {
+        return;
+    };
+    if let Size::Native(name) = Size::parse(s)
+        && !(name.starts_with(family.prefix()) && name.len() > family.prefix().len())
+    {
+        out.push(
+            Diagnostic::error(format!(
+                "unknown sandbox size {name:?}: use small, medium, large, xlarge or a {}* type",
+                family.prefix()
+            ))
+            .at(path.iter().copied()),
+        );
+    }
+}
+
+/// Checks a known version against the versions the sandbox offers.
+fn check_version(
+    what: &str,
+    value: Option<&Value>,
+    supported: &[&str],
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(v) = value.and_then(Value::as_str) else {
+        return;
+    };
+    let ok = supported
+        .iter()
+        .any(|s| v == *s || v.strip_prefix(s).is_some_and(|rest| rest.starts_with('.')));
+    if !ok {
+        out.push(
+            Diagnostic::error(format!(
+                "the sandbox does not offer {what} {v:?}; supported: {}",
+                supported.join(", ")
+            ))
+            .at(["version"]),
+        );
+    }
+}
+
+const PG_VERSIONS: [&str; 5] = ["13", "14", "15", "16", "17"];
+const K8S_VERSIONS: [&str; 6] = ["1.28", "1.29", "1.30", "1.31", "1.32", "1.33"];
+const REDIS_VERSIONS: [&str; 2] = ["6", "7"];
+
+/// The sandbox's own checks, on top of the portable ones. Unknown values are skipped.
+pub fn validate(type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match type_name {
+        component::NETWORK => {
+            if let (Some(cidr), Some(zones)) = (
+                config.get("cidr").and_then(Value::as_str),
+                config.get("zones").and_then(Value::as_i64),
+            ) && let Ok(net) = cidr.parse::<ipnet::Ipv4Net>()
+                && (1..=6).contains(&zones)
+                && subnet_prefix(net.prefix_len(), zones).is_none()
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "`cidr` {cidr:?} is too small for {zones} zones of at least 16 addresses"
+                    ))
+                    .at(["cidr"]),
+                );
+            }
+        }
+        component::KUBERNETES_CLUSTER => {
+            check_version("Kubernetes", config.get("version"), &K8S_VERSIONS, &mut out);
+            if let Some(pools) = config.get("node_pool").and_then(Value::as_map) {
+                for (label, pool) in pools {
+                    check_size(
+                        Family::Node,
+                        pool.get("size"),
+                        &["node_pool", label, "size"],
+                        &mut out,
+                    );
+                }
+            }
+        }
+        component::POSTGRES => {
+            check_version("PostgreSQL", config.get("version"), &PG_VERSIONS, &mut out);
+            check_size(Family::Db, config.get("size"), &["size"], &mut out);
+        }
+        component::REDIS_CLUSTER => {
+            check_version("Redis", config.get("version"), &REDIS_VERSIONS, &mut out);
+            check_size(Family::Cache, config.get("size"), &["size"], &mut out);
+        }
+        types::PG_INSTANCE | types::PG_REPLICA => check_size(
+            Family::Db,
+            config.get("instance_class"),
+            &["instance_class"],
+            &mut out,
+        ),
+        types::NODE_POOL => check_size(
+            Family::Node,
+            config.get("instance_type"),
+            &["instance_type"],
+            &mut out,
+        ),
+        types::REDIS_CLUSTER => check_size(
+            Family::Cache,
+            config.get("node_type"),
+            &["node_type"],
+            &mut out,
+        ),
+        types::OBJECT => {
+            if let Some(latency) = config.get("create_latency").and_then(Value::as_str)
+                && humantime::parse_duration(latency).is_err()
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "`create_latency` {latency:?} is not a duration like \"200ms\" or \"2s\""
+                    ))
+                    .at(["create_latency"]),
+                );
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The prefix length of each zone's subnet: enough bits for `zones` subnets, and up to four
+/// bits in all (a /16 becomes /20s) while subnets keep at least 16 addresses. `None` when the
+/// range is too small.
+fn subnet_prefix(prefix: u8, zones: i64) -> Option<u8> {
+    let needed = (zones.max(1) as u64).next_power_of_two().trailing_zeros() as u8;
+    let bits = needed.max(4.min(28u8.saturating_sub(prefix)));
+    let sub = prefix + bits;
+    (sub <= 28).then_some(sub)
+}
+
+/// Reads a component's (defaulted) configuration.
+struct Config<'a> {
+    attrs: &'a Attrs,
+}
+
+impl Config<'_> {
+    /// The value of `key`, or `default` when it is absent or null.
+    fn value(&self, key: &str, default: impl Into<Value>) -> Value {
+        match self.attrs.get(key) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => default.into(),
+        }
+    }
+
+    /// A value that decides how many native resources there are: it must be known.
+    fn count(&self, key: &str, default: i64) -> Result<usize, Diagnostic> {
+        let v = self.value(key, default);
+        if v.is_unknown() {
+            return Err(must_be_known(key));
+        }
+        v.as_i64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| Diagnostic::error(format!("`{key}` must be a whole number")).at([key]))
+    }
+
+    fn flag(&self, key: &str, default: bool) -> Result<bool, Diagnostic> {
+        let v = self.value(key, default);
+        if v.is_unknown() {
+            return Err(must_be_known(key));
+        }
+        v.as_bool()
+            .ok_or_else(|| Diagnostic::error(format!("`{key}` must be true or false")).at([key]))
+    }
+}
+
+fn must_be_known(key: &str) -> Diagnostic {
+    Diagnostic::error(format!(
+        "`{key}` decides how many resources are created, so it must be known at plan time"
+    ))
+    .with_detail("it depends on a value only known after apply")
+    .at([key])
+}
+
+/// Expands a portable component; `None` when `type_name` is not one.
+pub fn expand(type_name: &str, config: &Attrs) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+    let c = Config { attrs: config };
+    let result = match type_name {
+        component::NETWORK => network(&c),
+        component::KUBERNETES_CLUSTER => kubernetes_cluster(&c),
+        component::POSTGRES => postgres(&c),
+        component::REDIS_CLUSTER => redis_cluster(&c),
+        component::LOAD_BALANCER => load_balancer(&c),
+        component::CDN => Ok(cdn(&c)),
+        _ => return None,
+    };
+    Some(result.map_err(|d| vec![d]))
+}
+
+fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
+    pairs
+        .iter()
+        .map(|(k, b)| (k.to_string(), b.clone()))
+        .collect()
+}
+
+fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let zones = c.count("zones", 3)?;
+    if !(1..=types::ZONES.len()).contains(&zones) {
+        return Err(Diagnostic::error(format!(
+            "`zones` must be from 1 to {}",
+            types::ZONES.len()
+        ))
+        .at(["zones"]));
+    }
+    let cidr = c.value("cidr", "10.0.0.0/16");
+    let subnet_cidrs: Vec<Value> = match cidr.as_str() {
+        Some(text) => {
+            let net: ipnet::Ipv4Net = text.parse().map_err(|_| {
+                Diagnostic::error(format!("`cidr` {text:?} is not a valid IPv4 CIDR block"))
+                    .at(["cidr"])
+            })?;
+            let prefix = subnet_prefix(net.prefix_len(), zones as i64).ok_or_else(|| {
+                Diagnostic::error(format!("`cidr` {text:?} is too small for {zones} zones"))
+                    .at(["cidr"])
+            })?;
+            net.trunc()
+                .subnets(prefix)
+                .map_err(|_| Diagnostic::error("cannot split `cidr`").at(["cidr"]))?
+                .take(zones)
+                .map(|s| Value::from(s.to_string()))
+                .collect()
+        }
+        // The range is only known after apply: so are the subnets'.
+        None => vec![cidr.clone(); zones],
+    };
+    let mut resources = vec![NativeSpec::new("vpc", types::VPC).set("cidr", cidr.clone())];
+    let mut subnet_ids = Vec::new();
+    let mut zone_names = Vec::new();
+    for (i, subnet_cidr) in subnet_cidrs.into_iter().enumerate() {
+        let name = format!("subnet_{i}");
+        resources.push(
+            NativeSpec::new(&name, types::SUBNET)
+                .set("vpc_id", Binding::attr("vpc", "id"))
+                .set("cidr", subnet_cidr)
+                .set("zone", Value::from(types::ZONES[i])),
+        );
+        subnet_ids.push(Binding::attr(&name, "id"));
+        zone_names.push(Binding::attr(&name, "zone"));
+    }
+    resources.push(
+        NativeSpec::new("security_group", types::SECURITY_GROUP)
+            .set("vpc_id", Binding::attr("vpc", "id"))
+            .set("description", Value::from("Traffic inside the network"))
+            .set("ingress_cidrs", Value::List(vec![cidr])),
+    );
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("vpc", "id")),
+            ("subnet_ids", Binding::List(subnet_ids)),
+            ("zone_names", Binding::List(zone_names)),
+        ]),
+    })
+}
+
+/// A node pool label as a local-name suffix: lowercase letters, digits and `_`.
+fn local_suffix(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let pools = c.value("node_pool", Value::Map(BTreeMap::new()));
+    if pools.is_unknown() {
+        return Err(must_be_known("node_pool"));
+    }
+    let pools = pools.as_map().cloned().unwrap_or_default();
+    let mut resources = vec![
+        NativeSpec::new("cluster", types::K8S_CLUSTER)
+            .set("vpc_id", c.value("network", Value::Null))
+            .set("version", c.value("version", "1.31")),
+    ];
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    for (label, pool) in &pools {
+        let local = format!("pool_{}", local_suffix(label));
+        if let Some(other) = taken.insert(local.clone(), label.clone()) {
+            return Err(Diagnostic::error(format!(
+                "node pools {other:?} and {label:?} are too alike: rename one"
+            ))
+            .at(["node_pool", label.as_str()]));
+        }
+        let get = |key: &str| pool.get(key).cloned().unwrap_or(Value::Null);
+        let size = match get("size") {
+            Value::Null => Value::from("medium"),
+            v => v,
+        };
+        resources.push(
+            NativeSpec::new(&local, types::NODE_POOL)
+                .set("cluster_id", Binding::attr("cluster", "id"))
+                .set("pool_name", Value::from(label.as_str()))
+                .set("instance_type", size_value(Family::Node, &size))
+                .set("min_size", get("min"))
+                .set("max_size", get("max")),
+        );
+    }
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("cluster", "id")),
+            ("endpoint", Binding::attr("cluster", "endpoint")),
+            ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
+        ]),
+    })
+}
+
+fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let replicas = c.count("read_replicas", 0)?;
+    let pooler = c.flag("pooler", false)?;
+    let instance_class = size_value(Family::Db, &c.value("size", "medium"));
+    let network = c.value("network", Value::Null);
+    let mut primary = NativeSpec::new("primary", types::PG_INSTANCE)
+        .set("vpc_id", network.clone())
+        .set("version", c.value("version", "16"))
+        .set("instance_class", instance_class.clone())
+        .set("storage_gb", c.value("storage_gb", 100))
+        .set("multi_az", c.value("high_availability", false))
+        .set("username", c.value("username", "superset"));
+    let password = c.value("password", Value::Null);
+    if !password.is_null() {
+        primary = primary.set("password", password);
+    }
+    let mut resources = vec![primary];
+    let mut readers = Vec::new();
+    for i in 0..replicas {
+        let name = format!("replica_{i}");
+        resources.push(
+            NativeSpec::new(&name, types::PG_REPLICA)
+                .set("source_id", Binding::attr("primary", "id"))
+                .set("instance_class", instance_class.clone()),
+        );
+        readers.push(Binding::attr(&name, "endpoint"));
+    }
+    let pooler_endpoint = if pooler {
+        resources.push(
+            NativeSpec::new("pooler", types::PG_POOLER)
+                .set("target_id", Binding::attr("primary", "id"))
+                .set("vpc_id", network),
+        );
+        Binding::attr("pooler", "endpoint")
+    } else {
+        Binding::Value(Value::Null)
+    };
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("primary", "id")),
+            ("endpoint", Binding::attr("primary", "endpoint")),
+            ("reader_endpoints", Binding::List(readers)),
+            ("pooler_endpoint", pooler_endpoint),
+            ("port", Binding::attr("primary", "port")),
+            ("password", Binding::attr("primary", "password")),
+        ]),
+    })
+}
+
+fn redis_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let resources = vec![
+        NativeSpec::new("subnet_group", types::CACHE_SUBNET_GROUP)
+            .set("vpc_id", c.value("network", Value::Null))
+            .set("description", Value::from("Redis cluster nodes")),
+        NativeSpec::new("cluster", types::REDIS_CLUSTER)
+            .set("subnet_group_id", Binding::attr("subnet_group", "id"))
+            .set("version", c.value("version", "7.1"))
+            .set(
+                "node_type",
+                size_value(Family::Cache, &c.value("size", "medium")),
+            )
+            .set("shards", c.value("shards", 3))
+            .set("replicas_per_shard", c.value("replicas_per_shard", 1)),
+    ];
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("cluster", "id")),
+            (
+                "configuration_endpoint",
+                Binding::attr("cluster", "configuration_endpoint"),
+            ),
+            ("port", Binding::attr("cluster", "port")),
+        ]),
+    })
+}
+
+fn load_balancer(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let network = c.value("network", Value::Null);
+    let health = c.value("health_check", Value::Null);
+    let check = |key: &str, default: Value| match health.get(key) {
+        Some(v) if !v.is_null() => v.clone(),
+        _ if health.is_unknown() => Value::Unknown,
+        _ => default,
+    };
+    let port = c.value("port", 443);
+    // Port 80 is plain HTTP; anything else is served with TLS, as the reference stack does.
+    let protocol = match port.as_i64() {
+        Some(80) => Value::from("HTTP"),
+        Some(_) => Value::from("HTTPS"),
+        None => Value::Unknown,
+    };
+    let resources = vec![
+        NativeSpec::new("lb", types::LB).set("vpc_id", network.clone()),
+        NativeSpec::new("target_group", types::TARGET_GROUP)
+            .set("vpc_id", network)
+            // The cluster's ingress controller listens on plain HTTP behind the balancer.
+            .set("port", Value::from(80))
+            .set("protocol", Value::from("HTTP"))
+            .set("target_id", c.value("target", Value::Null))
+            .set("health_check_path", check("path", Value::from("/health")))
+            .set("health_check_interval", check("interval", Value::from(30)))
+            .set(
+                "healthy_threshold",
+                check("healthy_threshold", Value::from(3)),
+            )
+            .set("stickiness", c.value("sticky_sessions", false)),
+        NativeSpec::new("listener", types::LISTENER)
+            .set("lb_id", Binding::attr("lb", "id"))
+            .set("port", port)
+            .set("protocol", protocol)
+            .set("target_group_id", Binding::attr("target_group", "id")),
+    ];
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("lb", "id")),
+            ("dns_name", Binding::attr("lb", "dns_name")),
+        ]),
+    })
+}
+
+fn cdn(c: &Config<'_>) -> Expansion {
+    let resources = vec![
+        NativeSpec::new("distribution", types::CDN_DISTRIBUTION)
+            .set("origin", c.value("origin", Value::Null))
+            .set("cache_rules", c.value("cache_rule", Value::List(Vec::new())))
+            .set(
+                "compression",
+                c.value(
+                    "compression",
+                    Value::List(vec![Value::from("br"), Value::from("gzip")]),
+                ),
+            )
+            .set("http3", c.value("http3", true)),
+    ];
+    Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("distribution", "id")),
+            ("domain_name", Binding::attr("distribution", "domain_name")),
+        ]),
+    }
+}

@@ -1,0 +1,709 @@
+//! What each command does: load, plan, apply and report, wiring the planner, the state
+//! backend and the providers together. Rendering lives in `render`, progress in `progress`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use planner::apply::{ApplyOptions, ApplyReport, apply};
+use planner::plan::{Action, PLAN_FORMAT_VERSION, Plan, PlanMode};
+use planner::spec::{self, Config, Diagnostics, Sources, VarInputs};
+use planner::{Engine, PlanError, PlanOptions};
+use provider_api::Value;
+use state::{Backend, LocalBackend, LockInfo, State};
+
+use crate::cli::{
+    ApplyArgs, Cli, Command, DestroyArgs, DiffArgs, FmtArgs, GraphArgs, OutputArgs, PlanArgs,
+    SandboxCommand, ShowArgs, StateCommand, StateLocation, TargetArgs, ValidateArgs, VarArgs,
+};
+use crate::progress::{Progress, ProgressMode};
+use crate::registry::Registry;
+use crate::{render, report};
+
+/// An error already shown to the user (diagnostics with snippets): exit 1 without more output.
+#[derive(Debug, thiserror::Error)]
+#[error("{count} error(s) reported above")]
+pub struct Reported {
+    pub count: usize,
+}
+
+const DEFAULT_STATE_FILE: &str = "ss.state.json";
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let color = cli.color_stdout();
+    let color_err = cli.color_stderr();
+    match cli.command {
+        Command::Validate(a) => validate(a, color_err).await,
+        Command::Fmt(a) => fmt(a),
+        Command::Plan(a) => plan_cmd(a, color, color_err).await,
+        Command::Apply(a) => apply_cmd(a, color, color_err).await,
+        Command::Destroy(a) => destroy_cmd(a, color, color_err).await,
+        Command::Diff(a) => diff_cmd(a, color, color_err).await,
+        Command::Show(a) => show_cmd(a, color).await,
+        Command::Output(a) => output_cmd(a).await,
+        Command::State(s) => state_cmd(s).await,
+        Command::Graph(a) => graph_cmd(a, color_err),
+        Command::Sandbox(s) => sandbox_cmd(s),
+    }
+}
+
+fn workspace() -> String {
+    std::env::var("SS_WORKSPACE").unwrap_or_else(|_| "default".to_string())
+}
+
+/// Prints diagnostics and turns them into a `Reported` error when any is an error.
+fn check(diags: &Diagnostics, sources: &Sources, color: bool) -> anyhow::Result<()> {
+    if diags.0.is_empty() {
+        return Ok(());
+    }
+    report::print_diagnostics(diags, sources, color);
+    if diags.has_errors() {
+        let count = diags.0.iter().filter(|d| d.is_error()).count();
+        return Err(Reported { count }.into());
+    }
+    Ok(())
+}
+
+fn var_inputs(vars: &VarArgs) -> VarInputs {
+    VarInputs {
+        cli: vars.vars.clone(),
+        files: vars.var_files.clone(),
+        env: std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix("SS_VAR_").map(|n| (n.to_string(), v)))
+            .collect(),
+    }
+}
+
+/// Loads the spec and resolves variables, reporting every problem together.
+fn load(dir: &Path, vars: &VarArgs, color: bool) -> anyhow::Result<(Config, BTreeMap<String, Value>)> {
+    let config = match spec::load_dir(dir) {
+        Ok(c) => c,
+        Err(d) => {
+            check(&d, &Sources::default(), color)?;
+            bail!("could not load {}", dir.display());
+        }
+    };
+    match spec::resolve_variables(&config, &var_inputs(vars)) {
+        Ok(v) => Ok((config, v)),
+        Err(d) => {
+            check(&d, &config.sources, color)?;
+            bail!("could not resolve variables");
+        }
+    }
+}
+
+/// The state backend from `ss { backend "…" { … } }`, or the local file beside the spec.
+fn backend_for(config: Option<&Config>, dir: &Path, override_path: Option<&Path>) -> anyhow::Result<Arc<dyn Backend>> {
+    if let Some(p) = override_path {
+        return Ok(Arc::new(LocalBackend::new(p)));
+    }
+    let Some(b) = config.and_then(|c| c.settings.backend.as_ref()) else {
+        return Ok(Arc::new(LocalBackend::new(dir.join(DEFAULT_STATE_FILE))));
+    };
+    match b.kind.as_str() {
+        "local" => {
+            let path = b
+                .body
+                .attributes
+                .iter()
+                .find(|a| a.name == "path")
+                .map(|a| {
+                    let empty = BTreeMap::new();
+                    let resources = BTreeMap::new();
+                    let ctx = spec::EvalContext {
+                        variables: &empty,
+                        locals: &empty,
+                        resources: &resources,
+                        count_index: None,
+                        each: None,
+                        workspace: "default",
+                        dir,
+                    };
+                    spec::eval(&a.expr, &ctx)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .ok_or_else(|| anyhow!("backend \"local\": `path` must be a string literal"))
+                })
+                .transpose()?
+                .unwrap_or_else(|| DEFAULT_STATE_FILE.to_string());
+            Ok(Arc::new(LocalBackend::new(dir.join(path))))
+        }
+        other => bail!("unknown state backend `{other}`; available: local"),
+    }
+}
+
+fn state_providers(state: Option<&State>) -> BTreeSet<String> {
+    state
+        .map(|s| s.resources.iter().map(|r| r.provider.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// Everything a planning command needs, with the state locked.
+struct Session {
+    engine: Arc<Engine>,
+    backend: Arc<dyn Backend>,
+    state: Option<State>,
+    _lock: Box<dyn state::LockGuard>,
+}
+
+async fn open_session(config: Config, vars: BTreeMap<String, Value>, operation: &str, color: bool) -> anyhow::Result<Session> {
+    let dir = config.dir.clone();
+    let backend = backend_for(Some(&config), &dir, None)?;
+    let lock = backend.lock(LockInfo::new(operation)).await?;
+    let state = backend.read().await?;
+    let sources = config.sources.clone();
+    let engine = match Engine::new(config, vars, &Registry, &workspace(), &state_providers(state.as_ref())) {
+        Ok(e) => e,
+        Err(d) => {
+            check(&d, &sources, color)?;
+            bail!("could not prepare the providers");
+        }
+    };
+    Ok(Session {
+        engine: Arc::new(engine),
+        backend,
+        state,
+        _lock: lock,
+    })
+}
+
+async fn make_plan(session: &Session, opts: &PlanOptions, color: bool) -> anyhow::Result<Plan> {
+    match planner::plan(&session.engine, session.state.as_ref(), opts).await {
+        Ok(p) => Ok(p),
+        Err(PlanError::Spec(d)) => {
+            check(&d, &session.engine.config.sources, color)?;
+            bail!("planning failed");
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn plan_options(mode: PlanMode, refresh: bool, t: &TargetArgs) -> PlanOptions {
+    PlanOptions {
+        mode,
+        refresh,
+        targets: t.targets.clone(),
+        excludes: t.excludes.clone(),
+    }
+}
+
+async fn validate(a: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
+    let (config, vars) = load(&a.dir, &VarArgs::default(), color)?;
+    let sources = config.sources.clone();
+    let engine = match Engine::new(config, vars, &Registry, &workspace(), &BTreeSet::new()) {
+        Ok(e) => e,
+        Err(d) => {
+            check(&d, &sources, color)?;
+            bail!("invalid spec");
+        }
+    };
+    let opts = PlanOptions {
+        refresh: false,
+        ..PlanOptions::default()
+    };
+    match planner::plan(&engine, None, &opts).await {
+        Ok(_) => {
+            println!("Success! The configuration is valid.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(PlanError::Spec(d)) => {
+            check(&d, &sources, color)?;
+            bail!("invalid spec")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn hcl_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn fmt(a: FmtArgs) -> anyhow::Result<ExitCode> {
+    let mut unformatted = Vec::new();
+    let mut failed = false;
+    for path in hcl_files(&a.dir)? {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        match planner::fmt::format_source(&text) {
+            Ok(formatted) if formatted != text => {
+                println!("{}", path.display());
+                if !a.check {
+                    std::fs::write(&path, formatted).with_context(|| format!("writing {}", path.display()))?;
+                }
+                unformatted.push(path);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("Error: {}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+                failed = true;
+            }
+        }
+    }
+    if failed || (a.check && !unformatted.is_empty()) {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn save_plan(path: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec(plan)?;
+    state::write_atomic(path, &bytes).with_context(|| format!("writing plan file {}", path.display()))
+}
+
+fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading plan file {}", path.display()))?;
+    let raw: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a saved ss plan", path.display()))?;
+    let version = raw.get("format_version").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
+        bail!(
+            "{} has plan format version {:?}; this ss reads version {PLAN_FORMAT_VERSION}: run `ss plan` again",
+            path.display(),
+            version
+        );
+    }
+    serde_json::from_value(raw).with_context(|| format!("{} is not a valid ss plan", path.display()))
+}
+
+async fn plan_cmd(a: PlanArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
+    let (config, vars) = load(&a.dir, &a.vars, color_err)?;
+    let session = open_session(config, vars, "plan", color_err).await?;
+    let plan = make_plan(&session, &plan_options(PlanMode::Apply, a.refresh, &a.targets), color_err).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&render::plan_json(&plan))?);
+    } else {
+        print!("{}", render::plan_text(&plan, color));
+    }
+    if let Some(out) = &a.out {
+        save_plan(out, &plan)?;
+        if !a.json {
+            println!("\nSaved the plan to {}. To apply exactly it: ss apply {}", out.display(), out.display());
+        }
+    }
+    Ok(if a.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Asks for confirmation on a terminal; refuses without one.
+fn confirm(what: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to {what} without confirmation: no terminal to ask on; pass --auto-approve");
+    }
+    print!("\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+fn print_report(report: &ApplyReport, mode: PlanMode, json: bool) {
+    let count = |f: &dyn Fn(Action) -> bool| report.completed.iter().filter(|(_, a)| f(*a)).count();
+    let added = count(&|a| matches!(a, Action::Create | Action::Replace));
+    let changed = count(&|a| a == Action::Update);
+    let destroyed = count(&|a| matches!(a, Action::Delete | Action::Replace));
+    if json {
+        let summary = serde_json::json!({
+            "type": "summary",
+            "added": added, "changed": changed, "destroyed": destroyed,
+            "failed": report.failures.iter().map(|f| serde_json::json!({"address": f.address.to_string(), "message": f.message})).collect::<Vec<_>>(),
+            "skipped": report.skipped.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        println!("{summary}");
+        return;
+    }
+    if report.succeeded() {
+        match mode {
+            PlanMode::Destroy => println!("\nDestroy complete! Resources: {destroyed} destroyed."),
+            PlanMode::Apply => println!(
+                "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
+            ),
+        }
+    } else {
+        eprintln!(
+            "\nApply failed: {} error(s), {} resource(s) skipped; {added} added, {changed} changed, {destroyed} destroyed.",
+            report.failures.len(),
+            report.skipped.len()
+        );
+        for f in &report.failures {
+            eprintln!("Error: {}: {}", f.address, f.message);
+        }
+        for s in &report.skipped {
+            eprintln!("  skipped: {s}");
+        }
+    }
+}
+
+fn print_outputs(state: &State) {
+    if state.outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:\n");
+    let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
+    for (name, o) in &state.outputs {
+        let shown = if o.sensitive {
+            "(sensitive value)".to_string()
+        } else {
+            Value::from_json(&o.value).to_string()
+        };
+        println!("{name:<width$} = {shown}");
+    }
+}
+
+async fn run_apply(session: &Session, plan: &Plan, parallelism: Option<usize>, json: bool, color: bool) -> anyhow::Result<ExitCode> {
+    let progress = Progress::new(ProgressMode::detect(json, color));
+    let report = apply(
+        session.engine.clone(),
+        plan,
+        session.state.clone(),
+        session.backend.clone(),
+        progress.clone(),
+        &ApplyOptions { parallelism },
+    )
+    .await;
+    progress.finish();
+    let report = report?;
+    print_report(&report, plan.mode, json);
+    if !json && plan.mode == PlanMode::Apply {
+        print_outputs(&report.state);
+    }
+    Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
+    if a.path.is_file() {
+        let plan = read_plan(&a.path)?;
+        let snap = &plan.snapshot;
+        let files = snap
+            .files
+            .iter()
+            .map(|(name, text)| spec::SourceFile {
+                name: snap.dir.join(name).display().to_string(),
+                text: text.clone(),
+            })
+            .collect();
+        let config = match spec::load_sources(&snap.dir, files) {
+            Ok(c) => c,
+            Err(d) => {
+                check(&d, &Sources::default(), color_err)?;
+                bail!("the saved plan's configuration does not load");
+            }
+        };
+        let session = open_session(config, snap.variables.clone(), "apply", color_err).await?;
+        if let Err(e) = planner::apply::check_fresh(&plan, session.state.as_ref()) {
+            bail!("the saved plan {} is stale: {e}", a.path.display());
+        }
+        return run_apply(&session, &plan, a.parallelism.map(|n| n.get()), a.json, color_err).await;
+    }
+    let (config, vars) = load(&a.path, &a.vars, color_err)?;
+    let session = open_session(config, vars, "apply", color_err).await?;
+    let plan = make_plan(&session, &plan_options(PlanMode::Apply, true, &a.targets), color_err).await?;
+    if !a.json {
+        print!("{}", render::plan_text(&plan, color));
+    }
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.auto_approve && !confirm("perform these actions")? {
+        println!("Apply cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    run_apply(&session, &plan, a.parallelism.map(|n| n.get()), a.json, color_err).await
+}
+
+async fn destroy_cmd(a: DestroyArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
+    let (config, vars) = load(&a.dir, &a.vars, color_err)?;
+    let session = open_session(config, vars, "destroy", color_err).await?;
+    let plan = make_plan(&session, &plan_options(PlanMode::Destroy, true, &a.targets), color_err).await?;
+    if !a.json {
+        print!("{}", render::plan_text(&plan, color));
+    }
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.auto_approve && !confirm("destroy all these resources")? {
+        println!("Destroy cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    run_apply(&session, &plan, a.parallelism.map(|n| n.get()), a.json, color_err).await
+}
+
+async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
+    let (config, vars) = load(&a.dir, &a.vars, color_err)?;
+    let session = open_session(config, vars, "diff", color_err).await?;
+    let drift = match &session.state {
+        Some(s) => planner::refresh::refresh(&session.engine, s).await?.drift,
+        None => Vec::new(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&render::drift_json(&drift))?);
+    } else {
+        print!("{}", render::drift_text(&drift, color));
+    }
+    Ok(if a.detailed_exitcode && !drift.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads the state without locking (read-only commands) from the spec's backend.
+async fn read_state(dir: &Path, override_path: Option<&Path>) -> anyhow::Result<(Arc<dyn Backend>, Option<State>)> {
+    let config = if override_path.is_none() && hcl_files(dir).map(|f| !f.is_empty()).unwrap_or(false) {
+        spec::load_dir(dir).ok()
+    } else {
+        None
+    };
+    let backend = backend_for(config.as_ref(), dir, override_path)?;
+    let state = backend.read().await?;
+    Ok((backend, state))
+}
+
+async fn show_cmd(a: ShowArgs, color: bool) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &a.planfile {
+        let plan = read_plan(path)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&render::plan_json(&plan))?);
+        } else {
+            print!("{}", render::plan_text(&plan, color));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, state) = read_state(&a.dir, a.state.as_deref()).await?;
+    let state = state.unwrap_or_default();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&render::state_list_json(&state.resources))?);
+    } else if state.resources.is_empty() {
+        println!("The state is empty.");
+    } else {
+        for r in &state.resources {
+            println!("{}", render::state_show_text(r));
+        }
+        print_outputs(&state);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn output_cmd(a: OutputArgs) -> anyhow::Result<ExitCode> {
+    let (_, state) = read_state(&a.dir(), a.state.as_deref()).await?;
+    let state = state.unwrap_or_default();
+    match &a.name {
+        Some(name) => {
+            let o = state
+                .outputs
+                .get(name)
+                .ok_or_else(|| anyhow!("no output named `{name}` in the state"))?;
+            if a.json {
+                println!("{}", o.value);
+            } else {
+                match &o.value {
+                    serde_json::Value::String(s) => println!("{s}"),
+                    other => println!("{}", Value::from_json(other)),
+                }
+            }
+        }
+        None if a.json => {
+            let map: serde_json::Map<String, serde_json::Value> = state
+                .outputs
+                .iter()
+                .map(|(k, o)| {
+                    let value = if o.sensitive {
+                        serde_json::Value::String("(sensitive value)".into())
+                    } else {
+                        o.value.clone()
+                    };
+                    (k.clone(), serde_json::json!({"value": value, "sensitive": o.sensitive}))
+                })
+                .collect();
+            println!("{}", serde_json::Value::Object(map));
+        }
+        None => {
+            for (k, o) in &state.outputs {
+                let shown = if o.sensitive {
+                    "(sensitive value)".to_string()
+                } else {
+                    Value::from_json(&o.value).to_string()
+                };
+                println!("{k} = {shown}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn location(dir: &Path, loc: &StateLocation) -> (PathBuf, Option<PathBuf>) {
+    (dir.to_path_buf(), loc.state.clone())
+}
+
+async fn locked_state(dir: &Path, loc: &StateLocation, op: &str) -> anyhow::Result<(Arc<dyn Backend>, Box<dyn state::LockGuard>, State)> {
+    let (dir, over) = location(dir, loc);
+    let (backend, _) = read_state(&dir, over.as_deref()).await?;
+    let guard = backend.lock(LockInfo::new(op)).await?;
+    let state = backend
+        .read()
+        .await?
+        .ok_or_else(|| anyhow!("there is no state yet ({})", backend.describe()))?;
+    Ok((backend, guard, state))
+}
+
+async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
+    match s {
+        StateCommand::List(a) => {
+            let (dir, over) = location(&a.dir, &a.location);
+            let (_, state) = read_state(&dir, over.as_deref()).await?;
+            let records = state.map(|s| s.resources).unwrap_or_default();
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&render::state_list_json(&records))?);
+            } else {
+                print!("{}", render::state_list_text(&records));
+            }
+        }
+        StateCommand::Show(a) => {
+            let (dir, over) = location(&a.dir, &a.location);
+            let (_, state) = read_state(&dir, over.as_deref()).await?;
+            let state = state.unwrap_or_default();
+            let matching: Vec<_> = state
+                .resources
+                .iter()
+                .filter(|r| r.address.parse::<planner::addr::NativeAddr>().is_ok_and(|n| n.matches(&a.address)))
+                .collect();
+            if matching.is_empty() {
+                bail!("no resource at `{}` in the state", a.address);
+            }
+            for r in matching {
+                println!("{}", render::state_show_text(r));
+            }
+        }
+        StateCommand::Rm(a) => {
+            let (backend, _guard, mut state) = locked_state(&a.dir, &a.location, "state rm").await?;
+            let mut removed = Vec::new();
+            for pattern in &a.addresses {
+                let before = state.resources.len();
+                state.resources.retain(|r| {
+                    let hit = r.address.parse::<planner::addr::NativeAddr>().is_ok_and(|n| n.matches(pattern));
+                    if hit {
+                        removed.push(r.address.clone());
+                    }
+                    !hit
+                });
+                if state.resources.len() == before {
+                    bail!("no resource at `{pattern}` in the state");
+                }
+            }
+            state.serial += 1;
+            backend.write(&state).await?;
+            for r in removed {
+                println!("Removed {r}");
+            }
+        }
+        StateCommand::Mv(a) => {
+            let (backend, _guard, mut state) = locked_state(&a.dir, &a.location, "state mv").await?;
+            let src: planner::addr::ComponentAddr = a
+                .source
+                .parse()
+                .or_else(|_| a.source.parse::<planner::addr::NativeAddr>().map(|n| n.component))
+                .map_err(|e| anyhow!("{e}"))?;
+            let dst_native: planner::addr::NativeAddr = a.destination.parse().map_err(|e| anyhow!("{e}"))?;
+            let exact_src: Option<planner::addr::NativeAddr> = a.source.parse().ok().filter(|n: &planner::addr::NativeAddr| n.native.is_some());
+            let mut moved = 0;
+            let existing: BTreeSet<String> = state.resources.iter().map(|r| r.address.clone()).collect();
+            for r in &mut state.resources {
+                let Ok(addr) = r.address.parse::<planner::addr::NativeAddr>() else { continue };
+                let new = match &exact_src {
+                    Some(exact) if *exact == addr => dst_native.clone(),
+                    Some(_) => continue,
+                    None if addr.component == src => planner::addr::NativeAddr {
+                        component: dst_native.component.clone(),
+                        native: addr.native.clone(),
+                    },
+                    None => continue,
+                };
+                if existing.contains(&new.to_string()) {
+                    bail!("`{new}` already exists in the state");
+                }
+                r.address = new.to_string();
+                moved += 1;
+            }
+            if moved == 0 {
+                bail!("no resource at `{}` in the state", a.source);
+            }
+            state.resources.sort_by(|a, b| a.address.cmp(&b.address));
+            state.serial += 1;
+            backend.write(&state).await?;
+            println!("Moved {} resource(s) from {} to {}", moved, a.source, a.destination);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn graph_cmd(a: GraphArgs, color: bool) -> anyhow::Result<ExitCode> {
+    let config = match spec::load_dir(&a.dir) {
+        Ok(c) => c,
+        Err(d) => {
+            check(&d, &Sources::default(), color)?;
+            bail!("could not load {}", a.dir.display());
+        }
+    };
+    let graph = match planner::graph::build(&config, &planner::ProviderRegistry::names(&Registry)) {
+        Ok(g) => g,
+        Err(d) => {
+            check(&d, &config.sources, color)?;
+            bail!("invalid spec");
+        }
+    };
+    println!("digraph ss {{");
+    println!("  rankdir = \"RL\";");
+    println!("  node [shape = box];");
+    for n in graph.dag.nodes() {
+        println!("  \"{n}\";");
+    }
+    for n in graph.dag.nodes() {
+        for d in graph.dag.dependencies(n) {
+            println!("  \"{n}\" -> \"{d}\";");
+        }
+    }
+    println!("}}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sandbox_cmd(s: SandboxCommand) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir()?;
+    let dir_of = |d: &Option<PathBuf>| match d {
+        Some(d) => d.clone(),
+        None => sandbox::resolve_dir(None, &cwd),
+    };
+    match s {
+        SandboxCommand::List(a) => {
+            let cloud = sandbox::Cloud::open(&dir_of(&a.dir))?;
+            let objects = cloud.list()?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&objects)?);
+            } else if objects.is_empty() {
+                println!("The sandbox cloud is empty.");
+            } else {
+                for o in objects {
+                    println!("{:<28} {:<28} {}", o.id, o.type_name, o.name);
+                }
+            }
+        }
+        SandboxCommand::Set(a) => {
+            let cloud = sandbox::Cloud::open(&dir_of(&a.dir))?;
+            for (k, v) in &a.assignments {
+                let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
+                cloud.set(&a.id, k, value)?;
+            }
+            println!("Updated {}", a.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,35 @@
+//! The storage contract every state backend (local file, PostgreSQL, S3) implements, and that
+//! [`crate::conformance`] checks.
+
+use crate::error::StateError;
+use crate::lock::LockInfo;
+use crate::model::State;
+
+/// Storage for one state plus its lock.
+///
+/// Exactly one writer at a time: callers take [`Backend::lock`] before a read-modify-write cycle
+/// and hold the guard until their last write. `write` additionally refuses anything that does not
+/// follow the stored state, so a stale copy can never overwrite a newer one.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// Where the state lives, for messages (`local file ./ss.state.json`).
+    fn describe(&self) -> String;
+
+    /// Takes the lock, or fails promptly (within a second) with [`StateError::Locked`] naming
+    /// the holder. The lock is released when the guard is dropped, and also when the holding
+    /// process dies.
+    async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError>;
+
+    /// The stored state, upgraded to the current format version; `None` when nothing is stored
+    /// yet. A state from a newer ss is refused with [`StateError::UnsupportedVersion`].
+    async fn read(&self) -> Result<Option<State>, StateError>;
+
+    /// Stores `state`. When a state is already stored, `state.lineage` must equal its lineage and
+    /// `state.serial` must be greater than its serial; otherwise [`StateError::Conflict`].
+    async fn write(&self, state: &State) -> Result<(), StateError>;
+}
+
+/// A held lock. Dropping it releases the lock.
+pub trait LockGuard: Send + Sync {
+    fn info(&self) -> &LockInfo;
+}

@@ -1,0 +1,4 @@
+provider "sandbox" {}
+
+resource "sandbox_object" "a" {
+  input = "x"

@@ -1,0 +1,7 @@
+provider "sandbox" {}
+
+resource "sandbox_object" "a" {
+  input = <<EOT
+line one
+line two
+}

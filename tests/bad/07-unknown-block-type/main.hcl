@@ -1,0 +1,5 @@
+provider "sandbox" {}
+
+resorce "sandbox_object" "a" {
+  input = "x"
+}

@@ -1,0 +1,5 @@
+provider "sandbox" {}
+
+resource "postgres" "db" {
+  version = "16"
+}

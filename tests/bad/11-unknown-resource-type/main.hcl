@@ -1,0 +1,5 @@
+provider "sandbox" {}
+
+resource "sandbox_objekt" "a" {
+  input = "x"
+}

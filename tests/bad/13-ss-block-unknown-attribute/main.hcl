@@ -1,0 +1,6 @@
+ss {
+  stack            = "demo"
+  unknown_setting = true
+}
+
+provider "sandbox" {}

@@ -1,0 +1,7 @@
+ss {
+  backend "s4" {
+    path = "ss.state.json"
+  }
+}
+
+provider "sandbox" {}

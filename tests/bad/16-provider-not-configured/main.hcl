@@ -1,0 +1,6 @@
+provider "sandbox" {}
+
+resource "sandbox_object" "a" {
+  provider = aws
+  input    = "x"
+}

@@ -1,0 +1,3 @@
+resource "sandbox_object" "twin" {
+  input = "b"
+}

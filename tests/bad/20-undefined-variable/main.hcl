@@ -1,0 +1,5 @@
+provider "sandbox" {}
+
+resource "sandbox_object" "a" {
+  input = var.missing_var
+}

@@ -1,0 +1,6 @@
+provider "sandbox" {}
+
+variable "replicas" {
+  type    = number
+  default = "many"
+}

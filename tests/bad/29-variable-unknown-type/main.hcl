@@ -1,0 +1,6 @@
+provider "sandbox" {}
+
+variable "replicas" {
+  type    = nubmer
+  default = 1
+}

@@ -1,0 +1,6 @@
+provider "sandbox" {}
+
+resource "sandbox_object" "a" {
+  count = -1
+  input = "x"
+}
