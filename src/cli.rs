@@ -176,7 +176,18 @@ pub enum Command {
     Output(OutputArgs),
 
     /// Inspect and edit the state.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        long_about = "Inspect and edit the state.\n\n\
+            The state records every native resource ss manages (address, cloud id, attributes). \
+            These commands read it, or change it without touching the cloud: `rm` forgets \
+            resources, `mv` renames them after a block is renamed in the spec. Changes take the \
+            state lock like apply does.",
+        after_help = "Examples:\n  \
+            ss state list\n  \
+            ss state show postgres.meta.sandbox_pg_instance.primary\n  \
+            ss state mv sandbox_object.a sandbox_object.b"
+    )]
     State(StateCommand),
 
     /// Print the dependency graph in DOT format.
@@ -191,7 +202,17 @@ pub enum Command {
     Graph(GraphArgs),
 
     /// Inspect and edit the built-in sandbox cloud.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        long_about = "Inspect and edit the built-in sandbox cloud.\n\n\
+            The sandbox is a simulated cloud kept in a directory, independent of the state. \
+            `list` shows what exists in it; `set` changes an object behind ss's back, to \
+            rehearse drift detection with `ss diff`.",
+        after_help = "Examples:\n  \
+            ss sandbox list\n  \
+            ss sandbox list --json\n  \
+            ss sandbox set obj-3f2a input=changed"
+    )]
     Sandbox(SandboxCommand),
 }
 
@@ -670,8 +691,8 @@ mod tests {
 
     #[test]
     fn apply_and_destroy() {
-        let cli = parse(&["apply", "my.plan", "--auto-approve", "--parallelism", "4"])
-            .expect("parses");
+        let cli =
+            parse(&["apply", "my.plan", "--auto-approve", "--parallelism", "4"]).expect("parses");
         let Command::Apply(a) = cli.command else {
             unreachable!("not apply")
         };
@@ -705,7 +726,8 @@ mod tests {
         let Command::Output(o) = cli.command else {
             unreachable!("not output")
         };
-        assert_eq!((o.name, o.dir()), (None, PathBuf::from("stack")));
+        assert_eq!(o.dir(), PathBuf::from("stack"));
+        assert_eq!(o.name, None);
         assert!(parse(&["output", "db", "a", "--dir", "b"]).is_err());
     }
 
@@ -732,15 +754,25 @@ mod tests {
     #[test]
     fn every_command_has_examples() {
         fn walk(cmd: &clap::Command, path: &str) {
-            let subs: Vec<_> = cmd.get_subcommands().filter(|c| c.get_name() != "help").collect();
-            if subs.is_empty() {
-                let after = cmd.get_after_help().map(|s| s.to_string()).unwrap_or_default();
+            let subs: Vec<_> = cmd
+                .get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .collect();
+            if path != "ss" {
+                let after = cmd
+                    .get_after_help()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
                 assert!(after.starts_with("Examples:\n"), "{path}: no examples");
                 assert!(after.matches("\n  ss ").count() >= 2, "{path}: <2 examples");
                 assert!(cmd.get_long_about().is_some(), "{path}: no long about");
             }
             for sub in subs {
-                assert!(sub.get_about().is_some(), "{path} {}: no summary", sub.get_name());
+                assert!(
+                    sub.get_about().is_some(),
+                    "{path} {}: no summary",
+                    sub.get_name()
+                );
                 walk(sub, &format!("{path} {}", sub.get_name()));
             }
         }
@@ -751,8 +783,19 @@ mod tests {
     fn top_level_help_lists_commands_and_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
         for needle in [
-            "validate", "fmt", "plan", "apply", "destroy", "diff", "show", "output", "state",
-            "graph", "sandbox", "Exit codes:", "2  with --detailed-exitcode",
+            "validate",
+            "fmt",
+            "plan",
+            "apply",
+            "destroy",
+            "diff",
+            "show",
+            "output",
+            "state",
+            "graph",
+            "sandbox",
+            "Exit codes:",
+            "2  with --detailed-exitcode",
         ] {
             assert!(help.contains(needle), "missing {needle}:\n{help}");
         }

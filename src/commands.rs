@@ -78,25 +78,81 @@ fn var_inputs(vars: &VarArgs) -> VarInputs {
 }
 
 /// Loads the spec and resolves variables, reporting every problem together.
-fn load(dir: &Path, vars: &VarArgs, color: bool) -> anyhow::Result<(Config, BTreeMap<String, Value>)> {
+fn load(
+    dir: &Path,
+    vars: &VarArgs,
+    color: bool,
+) -> anyhow::Result<(Config, BTreeMap<String, Value>)> {
     let config = match spec::load_dir(dir) {
         Ok(c) => c,
-        Err(d) => {
-            check(&d, &Sources::default(), color)?;
+        Err(e) => {
+            check(&e.diagnostics, &e.sources, color)?;
             bail!("could not load {}", dir.display());
         }
     };
+    let mut diags = backend_diagnostics(&config);
     match spec::resolve_variables(&config, &var_inputs(vars)) {
-        Ok(v) => Ok((config, v)),
+        Ok(v) if !diags.has_errors() => Ok((config, v)),
+        Ok(_) => {
+            check(&diags, &config.sources, color)?;
+            bail!("invalid backend settings");
+        }
         Err(d) => {
-            check(&d, &config.sources, color)?;
+            diags.extend(d);
+            check(&diags, &config.sources, color)?;
             bail!("could not resolve variables");
         }
     }
 }
 
+/// The state backends this build knows.
+const BACKENDS: [&str; 1] = ["local"];
+
+/// Checks `ss { backend "KIND" { … } }` where the spec writes it.
+fn backend_diagnostics(config: &Config) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let Some(b) = &config.settings.backend else {
+        return diags;
+    };
+    if !BACKENDS.contains(&b.kind.as_str()) {
+        diags.push(
+            spec::SpecDiagnostic::error(
+                format!("unknown state backend `{}`", b.kind),
+                Some(b.span),
+            )
+            .with_detail(format!("available backends: {}", BACKENDS.join(", "))),
+        );
+        return diags;
+    }
+    for a in &b.body.attributes {
+        if a.name != "path" {
+            diags.push(
+                spec::SpecDiagnostic::error(
+                    format!("unsupported attribute `{}` in backend \"local\"", a.name),
+                    Some(a.name_span),
+                )
+                .with_detail("backend \"local\" takes `path`"),
+            );
+        }
+    }
+    for nested in &b.body.blocks {
+        diags.push(spec::SpecDiagnostic::error(
+            format!(
+                "unsupported block `{}` in backend \"local\"",
+                nested.type_name
+            ),
+            Some(nested.span),
+        ));
+    }
+    diags
+}
+
 /// The state backend from `ss { backend "…" { … } }`, or the local file beside the spec.
-fn backend_for(config: Option<&Config>, dir: &Path, override_path: Option<&Path>) -> anyhow::Result<Arc<dyn Backend>> {
+fn backend_for(
+    config: Option<&Config>,
+    dir: &Path,
+    override_path: Option<&Path>,
+) -> anyhow::Result<Arc<dyn Backend>> {
     if let Some(p) = override_path {
         return Ok(Arc::new(LocalBackend::new(p)));
     }
@@ -125,7 +181,9 @@ fn backend_for(config: Option<&Config>, dir: &Path, override_path: Option<&Path>
                     spec::eval(&a.expr, &ctx)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
-                        .ok_or_else(|| anyhow!("backend \"local\": `path` must be a string literal"))
+                        .ok_or_else(|| {
+                            anyhow!("backend \"local\": `path` must be a string literal")
+                        })
                 })
                 .transpose()?
                 .unwrap_or_else(|| DEFAULT_STATE_FILE.to_string());
@@ -149,13 +207,24 @@ struct Session {
     _lock: Box<dyn state::LockGuard>,
 }
 
-async fn open_session(config: Config, vars: BTreeMap<String, Value>, operation: &str, color: bool) -> anyhow::Result<Session> {
+async fn open_session(
+    config: Config,
+    vars: BTreeMap<String, Value>,
+    operation: &str,
+    color: bool,
+) -> anyhow::Result<Session> {
     let dir = config.dir.clone();
     let backend = backend_for(Some(&config), &dir, None)?;
     let lock = backend.lock(LockInfo::new(operation)).await?;
     let state = backend.read().await?;
     let sources = config.sources.clone();
-    let engine = match Engine::new(config, vars, &Registry, &workspace(), &state_providers(state.as_ref())) {
+    let engine = match Engine::new(
+        config,
+        vars,
+        &Registry,
+        &workspace(),
+        &state_providers(state.as_ref()),
+    ) {
         Ok(e) => e,
         Err(d) => {
             check(&d, &sources, color)?;
@@ -231,18 +300,26 @@ fn fmt(a: FmtArgs) -> anyhow::Result<ExitCode> {
     let mut unformatted = Vec::new();
     let mut failed = false;
     for path in hcl_files(&a.dir)? {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         match planner::fmt::format_source(&text) {
             Ok(formatted) if formatted != text => {
                 println!("{}", path.display());
                 if !a.check {
-                    std::fs::write(&path, formatted).with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(&path, formatted)
+                        .with_context(|| format!("writing {}", path.display()))?;
                 }
                 unformatted.push(path);
             }
             Ok(_) => {}
             Err(e) => {
-                eprintln!("Error: {}:{}:{}: {}", path.display(), e.line, e.column, e.message);
+                eprintln!(
+                    "Error: {}:{}:{}: {}",
+                    path.display(),
+                    e.line,
+                    e.column,
+                    e.message
+                );
                 failed = true;
             }
         }
@@ -255,14 +332,18 @@ fn fmt(a: FmtArgs) -> anyhow::Result<ExitCode> {
 
 fn save_plan(path: &Path, plan: &Plan) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec(plan)?;
-    state::write_atomic(path, &bytes).with_context(|| format!("writing plan file {}", path.display()))
+    state::write_atomic(path, &bytes)
+        .with_context(|| format!("writing plan file {}", path.display()))
 }
 
 fn read_plan(path: &Path) -> anyhow::Result<Plan> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading plan file {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading plan file {}", path.display()))?;
     let raw: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a saved ss plan", path.display()))?;
-    let version = raw.get("format_version").and_then(serde_json::Value::as_u64);
+    let version = raw
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64);
     if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
         bail!(
             "{} has plan format version {:?}; this ss reads version {PLAN_FORMAT_VERSION}: run `ss plan` again",
@@ -270,22 +351,35 @@ fn read_plan(path: &Path) -> anyhow::Result<Plan> {
             version
         );
     }
-    serde_json::from_value(raw).with_context(|| format!("{} is not a valid ss plan", path.display()))
+    serde_json::from_value(raw)
+        .with_context(|| format!("{} is not a valid ss plan", path.display()))
 }
 
 async fn plan_cmd(a: PlanArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
     let (config, vars) = load(&a.dir, &a.vars, color_err)?;
     let session = open_session(config, vars, "plan", color_err).await?;
-    let plan = make_plan(&session, &plan_options(PlanMode::Apply, a.refresh, &a.targets), color_err).await?;
+    let plan = make_plan(
+        &session,
+        &plan_options(PlanMode::Apply, a.refresh, &a.targets),
+        color_err,
+    )
+    .await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&render::plan_json(&plan))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::plan_json(&plan))?
+        );
     } else {
         print!("{}", render::plan_text(&plan, color));
     }
     if let Some(out) = &a.out {
         save_plan(out, &plan)?;
         if !a.json {
-            println!("\nSaved the plan to {}. To apply exactly it: ss apply {}", out.display(), out.display());
+            println!(
+                "\nSaved the plan to {}. To apply exactly it: ss apply {}",
+                out.display(),
+                out.display()
+            );
         }
     }
     Ok(if a.detailed_exitcode && plan.has_changes() {
@@ -298,9 +392,13 @@ async fn plan_cmd(a: PlanArgs, color: bool, color_err: bool) -> anyhow::Result<E
 /// Asks for confirmation on a terminal; refuses without one.
 fn confirm(what: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to {what} without confirmation: no terminal to ask on; pass --auto-approve");
+        bail!(
+            "refusing to {what} without confirmation: no terminal to ask on; pass --auto-approve"
+        );
     }
-    print!("\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    print!(
+        "\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -360,7 +458,13 @@ fn print_outputs(state: &State) {
     }
 }
 
-async fn run_apply(session: &Session, plan: &Plan, parallelism: Option<usize>, json: bool, color: bool) -> anyhow::Result<ExitCode> {
+async fn run_apply(
+    session: &Session,
+    plan: &Plan,
+    parallelism: Option<usize>,
+    json: bool,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(ProgressMode::detect(json, color));
     let report = apply(
         session.engine.clone(),
@@ -377,7 +481,11 @@ async fn run_apply(session: &Session, plan: &Plan, parallelism: Option<usize>, j
     if !json && plan.mode == PlanMode::Apply {
         print_outputs(&report.state);
     }
-    Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
@@ -394,8 +502,8 @@ async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result
             .collect();
         let config = match spec::load_sources(&snap.dir, files) {
             Ok(c) => c,
-            Err(d) => {
-                check(&d, &Sources::default(), color_err)?;
+            Err(e) => {
+                check(&e.diagnostics, &e.sources, color_err)?;
                 bail!("the saved plan's configuration does not load");
             }
         };
@@ -403,11 +511,23 @@ async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result
         if let Err(e) = planner::apply::check_fresh(&plan, session.state.as_ref()) {
             bail!("the saved plan {} is stale: {e}", a.path.display());
         }
-        return run_apply(&session, &plan, a.parallelism.map(|n| n.get()), a.json, color_err).await;
+        return run_apply(
+            &session,
+            &plan,
+            a.parallelism.map(|n| n.get()),
+            a.json,
+            color_err,
+        )
+        .await;
     }
     let (config, vars) = load(&a.path, &a.vars, color_err)?;
     let session = open_session(config, vars, "apply", color_err).await?;
-    let plan = make_plan(&session, &plan_options(PlanMode::Apply, true, &a.targets), color_err).await?;
+    let plan = make_plan(
+        &session,
+        &plan_options(PlanMode::Apply, true, &a.targets),
+        color_err,
+    )
+    .await?;
     if !a.json {
         print!("{}", render::plan_text(&plan, color));
     }
@@ -418,13 +538,25 @@ async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result
         println!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
-    run_apply(&session, &plan, a.parallelism.map(|n| n.get()), a.json, color_err).await
+    run_apply(
+        &session,
+        &plan,
+        a.parallelism.map(|n| n.get()),
+        a.json,
+        color_err,
+    )
+    .await
 }
 
 async fn destroy_cmd(a: DestroyArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
     let (config, vars) = load(&a.dir, &a.vars, color_err)?;
     let session = open_session(config, vars, "destroy", color_err).await?;
-    let plan = make_plan(&session, &plan_options(PlanMode::Destroy, true, &a.targets), color_err).await?;
+    let plan = make_plan(
+        &session,
+        &plan_options(PlanMode::Destroy, true, &a.targets),
+        color_err,
+    )
+    .await?;
     if !a.json {
         print!("{}", render::plan_text(&plan, color));
     }
@@ -435,7 +567,14 @@ async fn destroy_cmd(a: DestroyArgs, color: bool, color_err: bool) -> anyhow::Re
         println!("Destroy cancelled.");
         return Ok(ExitCode::from(1));
     }
-    run_apply(&session, &plan, a.parallelism.map(|n| n.get()), a.json, color_err).await
+    run_apply(
+        &session,
+        &plan,
+        a.parallelism.map(|n| n.get()),
+        a.json,
+        color_err,
+    )
+    .await
 }
 
 async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
@@ -446,7 +585,10 @@ async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<E
         None => Vec::new(),
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&render::drift_json(&drift))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::drift_json(&drift))?
+        );
     } else {
         print!("{}", render::drift_text(&drift, color));
     }
@@ -458,12 +600,16 @@ async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<E
 }
 
 /// Reads the state without locking (read-only commands) from the spec's backend.
-async fn read_state(dir: &Path, override_path: Option<&Path>) -> anyhow::Result<(Arc<dyn Backend>, Option<State>)> {
-    let config = if override_path.is_none() && hcl_files(dir).map(|f| !f.is_empty()).unwrap_or(false) {
-        spec::load_dir(dir).ok()
-    } else {
-        None
-    };
+async fn read_state(
+    dir: &Path,
+    override_path: Option<&Path>,
+) -> anyhow::Result<(Arc<dyn Backend>, Option<State>)> {
+    let config =
+        if override_path.is_none() && hcl_files(dir).map(|f| !f.is_empty()).unwrap_or(false) {
+            spec::load_dir(dir).ok()
+        } else {
+            None
+        };
     let backend = backend_for(config.as_ref(), dir, override_path)?;
     let state = backend.read().await?;
     Ok((backend, state))
@@ -473,7 +619,10 @@ async fn show_cmd(a: ShowArgs, color: bool) -> anyhow::Result<ExitCode> {
     if let Some(path) = &a.planfile {
         let plan = read_plan(path)?;
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&render::plan_json(&plan))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&render::plan_json(&plan))?
+            );
         } else {
             print!("{}", render::plan_text(&plan, color));
         }
@@ -482,7 +631,10 @@ async fn show_cmd(a: ShowArgs, color: bool) -> anyhow::Result<ExitCode> {
     let (_, state) = read_state(&a.dir, a.state.as_deref()).await?;
     let state = state.unwrap_or_default();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&render::state_list_json(&state.resources))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::state_list_json(&state.resources))?
+        );
     } else if state.resources.is_empty() {
         println!("The state is empty.");
     } else {
@@ -522,7 +674,10 @@ async fn output_cmd(a: OutputArgs) -> anyhow::Result<ExitCode> {
                     } else {
                         o.value.clone()
                     };
-                    (k.clone(), serde_json::json!({"value": value, "sensitive": o.sensitive}))
+                    (
+                        k.clone(),
+                        serde_json::json!({"value": value, "sensitive": o.sensitive}),
+                    )
                 })
                 .collect();
             println!("{}", serde_json::Value::Object(map));
@@ -545,7 +700,11 @@ fn location(dir: &Path, loc: &StateLocation) -> (PathBuf, Option<PathBuf>) {
     (dir.to_path_buf(), loc.state.clone())
 }
 
-async fn locked_state(dir: &Path, loc: &StateLocation, op: &str) -> anyhow::Result<(Arc<dyn Backend>, Box<dyn state::LockGuard>, State)> {
+async fn locked_state(
+    dir: &Path,
+    loc: &StateLocation,
+    op: &str,
+) -> anyhow::Result<(Arc<dyn Backend>, Box<dyn state::LockGuard>, State)> {
     let (dir, over) = location(dir, loc);
     let (backend, _) = read_state(&dir, over.as_deref()).await?;
     let guard = backend.lock(LockInfo::new(op)).await?;
@@ -563,7 +722,10 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             let (_, state) = read_state(&dir, over.as_deref()).await?;
             let records = state.map(|s| s.resources).unwrap_or_default();
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&render::state_list_json(&records))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::state_list_json(&records))?
+                );
             } else {
                 print!("{}", render::state_list_text(&records));
             }
@@ -575,7 +737,11 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             let matching: Vec<_> = state
                 .resources
                 .iter()
-                .filter(|r| r.address.parse::<planner::addr::NativeAddr>().is_ok_and(|n| n.matches(&a.address)))
+                .filter(|r| {
+                    r.address
+                        .parse::<planner::addr::NativeAddr>()
+                        .is_ok_and(|n| n.matches(&a.address))
+                })
                 .collect();
             if matching.is_empty() {
                 bail!("no resource at `{}` in the state", a.address);
@@ -585,12 +751,16 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             }
         }
         StateCommand::Rm(a) => {
-            let (backend, _guard, mut state) = locked_state(&a.dir, &a.location, "state rm").await?;
+            let (backend, _guard, mut state) =
+                locked_state(&a.dir, &a.location, "state rm").await?;
             let mut removed = Vec::new();
             for pattern in &a.addresses {
                 let before = state.resources.len();
                 state.resources.retain(|r| {
-                    let hit = r.address.parse::<planner::addr::NativeAddr>().is_ok_and(|n| n.matches(pattern));
+                    let hit = r
+                        .address
+                        .parse::<planner::addr::NativeAddr>()
+                        .is_ok_and(|n| n.matches(pattern));
                     if hit {
                         removed.push(r.address.clone());
                     }
@@ -607,18 +777,31 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             }
         }
         StateCommand::Mv(a) => {
-            let (backend, _guard, mut state) = locked_state(&a.dir, &a.location, "state mv").await?;
+            let (backend, _guard, mut state) =
+                locked_state(&a.dir, &a.location, "state mv").await?;
             let src: planner::addr::ComponentAddr = a
                 .source
                 .parse()
-                .or_else(|_| a.source.parse::<planner::addr::NativeAddr>().map(|n| n.component))
+                .or_else(|_| {
+                    a.source
+                        .parse::<planner::addr::NativeAddr>()
+                        .map(|n| n.component)
+                })
                 .map_err(|e| anyhow!("{e}"))?;
-            let dst_native: planner::addr::NativeAddr = a.destination.parse().map_err(|e| anyhow!("{e}"))?;
-            let exact_src: Option<planner::addr::NativeAddr> = a.source.parse().ok().filter(|n: &planner::addr::NativeAddr| n.native.is_some());
+            let dst_native: planner::addr::NativeAddr =
+                a.destination.parse().map_err(|e| anyhow!("{e}"))?;
+            let exact_src: Option<planner::addr::NativeAddr> = a
+                .source
+                .parse()
+                .ok()
+                .filter(|n: &planner::addr::NativeAddr| n.native.is_some());
             let mut moved = 0;
-            let existing: BTreeSet<String> = state.resources.iter().map(|r| r.address.clone()).collect();
+            let existing: BTreeSet<String> =
+                state.resources.iter().map(|r| r.address.clone()).collect();
             for r in &mut state.resources {
-                let Ok(addr) = r.address.parse::<planner::addr::NativeAddr>() else { continue };
+                let Ok(addr) = r.address.parse::<planner::addr::NativeAddr>() else {
+                    continue;
+                };
                 let new = match &exact_src {
                     Some(exact) if *exact == addr => dst_native.clone(),
                     Some(_) => continue,
@@ -640,7 +823,10 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             state.resources.sort_by(|a, b| a.address.cmp(&b.address));
             state.serial += 1;
             backend.write(&state).await?;
-            println!("Moved {} resource(s) from {} to {}", moved, a.source, a.destination);
+            println!(
+                "Moved {} resource(s) from {} to {}",
+                moved, a.source, a.destination
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -649,8 +835,8 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
 fn graph_cmd(a: GraphArgs, color: bool) -> anyhow::Result<ExitCode> {
     let config = match spec::load_dir(&a.dir) {
         Ok(c) => c,
-        Err(d) => {
-            check(&d, &Sources::default(), color)?;
+        Err(e) => {
+            check(&e.diagnostics, &e.sources, color)?;
             bail!("could not load {}", a.dir.display());
         }
     };
@@ -699,7 +885,8 @@ fn sandbox_cmd(s: SandboxCommand) -> anyhow::Result<ExitCode> {
         SandboxCommand::Set(a) => {
             let cloud = sandbox::Cloud::open(&dir_of(&a.dir))?;
             for (k, v) in &a.assignments {
-                let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
+                let value = serde_json::from_str(v)
+                    .unwrap_or_else(|_| serde_json::Value::String(v.clone()));
                 cloud.set(&a.id, k, value)?;
             }
             println!("Updated {}", a.id);

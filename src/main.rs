@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod logging;
 mod progress;
+mod registry;
 mod render;
 mod report;
 
@@ -39,7 +40,10 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            report::print_error(&anyhow::Error::new(err).context("starting the async runtime"), color);
+            report::print_error(
+                &anyhow::Error::new(err).context("starting the async runtime"),
+                color,
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -47,7 +51,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             tracing::debug!(error = ?err, "command failed");
-            report::print_error(&err, color);
+            // A `Reported` error has already been shown in full (diagnostics with snippets).
+            if err.downcast_ref::<commands::Reported>().is_none() {
+                report::print_error(&err, color);
+            }
             ExitCode::FAILURE
         }
     }

@@ -175,7 +175,12 @@ struct Verbs {
 
 fn verbs(action: Action) -> Verbs {
     let (doing, still, done, noun) = match action {
-        Action::Create => ("Creating...", "Still creating...", "Creation complete", "creation"),
+        Action::Create => (
+            "Creating...",
+            "Still creating...",
+            "Creation complete",
+            "creation",
+        ),
         Action::Update => (
             "Modifying...",
             "Still modifying...",

@@ -28,7 +28,9 @@ impl ProviderRegistry for Registry {
             sandbox::NAME => {
                 sandbox::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>)
             }
-            other => Err(vec![Diagnostic::error(format!("unknown provider `{other}`"))]),
+            other => Err(vec![Diagnostic::error(format!(
+                "unknown provider `{other}`"
+            ))]),
         }
     }
 }

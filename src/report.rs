@@ -236,16 +236,31 @@ mod tests {
         let diags = Diagnostics(vec![
             SpecDiagnostic::error("zones must be between 1 and 6", Some(span_of(&s, 0, "9")))
                 .with_detail("a region has at most 6 zones"),
-            SpecDiagnostic::error("cycle: network.main -> postgres.meta", Some(span_of(&s, 0, "network")))
-                .with_label(span_of(&s, 1, "network.main.id"), "postgres.meta refers to network.main here"),
+            SpecDiagnostic::error(
+                "cycle: network.main -> postgres.meta",
+                Some(span_of(&s, 0, "network")),
+            )
+            .with_label(
+                span_of(&s, 1, "network.main.id"),
+                "postgres.meta refers to network.main here",
+            ),
             SpecDiagnostic::warning("variable \"x\" is unused", None),
         ]);
         let text = render_diagnostics(&diags, &s, false);
         assert!(!text.contains('\u{1b}'), "{text}");
-        assert!(text.contains("main.hcl:2:11: zones must be between 1 and 6"), "{text}");
+        assert!(
+            text.contains("main.hcl:2:11: zones must be between 1 and 6"),
+            "{text}"
+        );
         assert!(text.contains("a region has at most 6 zones"), "{text}");
-        assert!(text.contains("main.hcl:1:11: cycle: network.main -> postgres.meta"), "{text}");
-        assert!(text.contains("db.hcl:2:13: postgres.meta refers to network.main here"), "{text}");
+        assert!(
+            text.contains("main.hcl:1:11: cycle: network.main -> postgres.meta"),
+            "{text}"
+        );
+        assert!(
+            text.contains("db.hcl:2:13: postgres.meta refers to network.main here"),
+            "{text}"
+        );
         assert!(text.contains("zones = 9"), "snippet missing: {text}");
         assert!(text.contains("variable \"x\" is unused"), "{text}");
         assert!(text.ends_with("2 errors and 1 warning.\n"), "{text}");

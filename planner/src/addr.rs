@@ -253,7 +253,9 @@ mod tests {
 
     #[test]
     fn pattern_matching() {
-        let a: NativeAddr = "postgres.meta[0].sandbox_pg_replica.r0".parse().expect("addr");
+        let a: NativeAddr = "postgres.meta[0].sandbox_pg_replica.r0"
+            .parse()
+            .expect("addr");
         assert!(a.matches("postgres.meta"));
         assert!(a.matches("postgres.meta[0]"));
         assert!(a.matches("postgres.meta[0].sandbox_pg_replica.r0"));

@@ -223,7 +223,9 @@ impl Resolver {
                 )
             })
             .collect();
-        let schema = self.engine.native_schema(&change.provider, &change.type_name);
+        let schema = self
+            .engine
+            .native_schema(&change.provider, &change.type_name);
         let mut config = with_native_defaults(schema, config);
         if let Some(schema) = schema {
             for (k, v) in config.iter_mut() {
@@ -252,7 +254,10 @@ impl Resolver {
 
     fn finished(&self, addr: &NativeAddr) {
         if let Ok(mut u) = self.unfinished.lock()
-            && let Some(n) = u.get_mut(&(addr.component.type_name.clone(), addr.component.name.clone()))
+            && let Some(n) = u.get_mut(&(
+                addr.component.type_name.clone(),
+                addr.component.name.clone(),
+            ))
         {
             *n = n.saturating_sub(1);
         }
@@ -371,9 +376,12 @@ impl Ctx {
             }
             (Action::Delete, None, _) => Ok(None),
             (Action::Create, _, Some(cfg)) => {
-                let created = create(identity(None), cfg).await.map_err(|e| e.to_string())?;
+                let created = create(identity(None), cfg)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let id = created.id.clone();
-                self.save(|s| s.upsert(Self::record(change, created))).await?;
+                self.save(|s| s.upsert(Self::record(change, created)))
+                    .await?;
                 Ok(Some(id))
             }
             (Action::Update, Some(p), Some(cfg)) => {
@@ -381,7 +389,8 @@ impl Ctx {
                     .await
                     .map_err(|e| e.to_string())?;
                 let id = updated.id.clone();
-                self.save(|s| s.upsert(Self::record(change, updated))).await?;
+                self.save(|s| s.upsert(Self::record(change, updated)))
+                    .await?;
                 Ok(Some(id))
             }
             (Action::Replace, Some(p), Some(cfg)) if change.create_before_destroy => {
@@ -389,10 +398,13 @@ impl Ctx {
                     .await
                     .map_err(|e| e.to_string())?;
                 let id = created.id.clone();
-                self.save(|s| s.upsert(Self::record(change, created))).await?;
+                self.save(|s| s.upsert(Self::record(change, created)))
+                    .await?;
                 with_retries(&addr, || provider.delete(type_name, &p))
                     .await
-                    .map_err(|e| format!("new object {id} is in place, but deleting the old one failed: {e}"))?;
+                    .map_err(|e| {
+                        format!("new object {id} is in place, but deleting the old one failed: {e}")
+                    })?;
                 Ok(Some(id))
             }
             (Action::Replace, Some(p), Some(cfg)) => {
@@ -403,9 +415,12 @@ impl Ctx {
                     s.remove(&addr);
                 })
                 .await?;
-                let created = create(identity(None), cfg).await.map_err(|e| e.to_string())?;
+                let created = create(identity(None), cfg)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let id = created.id.clone();
-                self.save(|s| s.upsert(Self::record(change, created))).await?;
+                self.save(|s| s.upsert(Self::record(change, created)))
+                    .await?;
                 Ok(Some(id))
             }
             (Action::Update | Action::Replace, None, _) => Err(format!(
@@ -417,7 +432,10 @@ impl Ctx {
 }
 
 /// Runs one change, reporting progress (with a "still working" event every 10 seconds).
-async fn run_with_events(ctx: Arc<Ctx>, change: ResourceChange) -> (NativeAddr, Result<(), String>) {
+async fn run_with_events(
+    ctx: Arc<Ctx>,
+    change: ResourceChange,
+) -> (NativeAddr, Result<(), String>) {
     let address = change.address.clone();
     let action = change.action;
     ctx.sink.event(ApplyEvent::Started {
@@ -510,7 +528,10 @@ pub async fn apply(
     let mut unfinished: BTreeMap<(String, String), usize> = BTreeMap::new();
     for c in &actionable {
         *unfinished
-            .entry((c.address.component.type_name.clone(), c.address.component.name.clone()))
+            .entry((
+                c.address.component.type_name.clone(),
+                c.address.component.name.clone(),
+            ))
             .or_default() += 1;
     }
     let ctx = Arc::new(Ctx {
@@ -592,8 +613,7 @@ pub async fn apply(
                     action,
                     message,
                 });
-                let mut stack: Vec<NativeAddr> =
-                    dependents.get(&addr).cloned().unwrap_or_default();
+                let mut stack: Vec<NativeAddr> = dependents.get(&addr).cloned().unwrap_or_default();
                 let mut seen = BTreeSet::new();
                 while let Some(d) = stack.pop() {
                     if !seen.insert(d.clone()) {
@@ -620,13 +640,10 @@ pub async fn apply(
         if plan.mode == PlanMode::Apply {
             for o in &engine.config.outputs {
                 let node = Node::Output(o.name.clone());
-                let value = ctx
-                    .resolver
-                    .scope_for(&node, &st)
-                    .and_then(|scope| {
-                        spec::eval(&o.value, &engine.context(&scope, None, None))
-                            .map_err(|d| d.to_string())
-                    });
+                let value = ctx.resolver.scope_for(&node, &st).and_then(|scope| {
+                    spec::eval(&o.value, &engine.context(&scope, None, None))
+                        .map_err(|d| d.to_string())
+                });
                 if let Ok(v) = value
                     && let Some(json) = v.to_json()
                 {

@@ -29,6 +29,9 @@ pub trait ProviderRegistry: Send + Sync {
     ) -> Result<Arc<dyn Provider>, Vec<provider_api::Diagnostic>>;
 }
 
+/// An instance key with the `each` binding it gives (`for_each` only).
+type InstanceSeed = (Option<InstanceKey>, Option<(String, Value)>);
+
 /// Values available to expressions while walking the graph.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
@@ -147,8 +150,12 @@ impl Engine {
             let block = self.config.providers.iter().find(|p| p.name == name);
             let attrs = match block {
                 Some(b) => {
-                    match spec::eval_body(&b.body, &schema, &self.context(&scope, None, None), b.span)
-                    {
+                    match spec::eval_body(
+                        &b.body,
+                        &schema,
+                        &self.context(&scope, None, None),
+                        b.span,
+                    ) {
                         Ok(a) => a,
                         Err(d) => {
                             diags.extend(d);
@@ -175,16 +182,18 @@ impl Engine {
                     )),
                     None => {
                         for d in ds {
-                            diags.push(SpecDiagnostic::error(
-                                format!("provider {name}: {d}"),
-                                None,
-                            ));
+                            diags
+                                .push(SpecDiagnostic::error(format!("provider {name}: {d}"), None));
                         }
                     }
                 },
             }
         }
-        if diags.has_errors() { Err(diags) } else { Ok(()) }
+        if diags.has_errors() {
+            Err(diags)
+        } else {
+            Ok(())
+        }
     }
 
     pub fn context<'a>(
@@ -222,7 +231,11 @@ impl Engine {
             .and_then(|p| p.schema().resources.get(type_name))
     }
 
-    fn block_schema(&self, block: &ResourceBlock, provider: &str) -> Result<ResourceSchema, Diagnostics> {
+    fn block_schema(
+        &self,
+        block: &ResourceBlock,
+        provider: &str,
+    ) -> Result<ResourceSchema, Diagnostics> {
         let p = self.providers.get(provider).ok_or_else(|| {
             Diagnostics::from(SpecDiagnostic::error(
                 format!("provider `{provider}` could not be configured"),
@@ -269,7 +282,7 @@ impl Engine {
         &self,
         block: &ResourceBlock,
         scope: &Scope,
-    ) -> Result<Vec<(Option<InstanceKey>, Option<(String, Value)>)>, Diagnostics> {
+    ) -> Result<Vec<InstanceSeed>, Diagnostics> {
         let ctx = self.context(scope, None, None);
         if let Some(count) = &block.count {
             let v = spec::eval(count, &ctx)?;
@@ -281,7 +294,9 @@ impl Engine {
                 .into());
             }
             return match v.as_i64() {
-                Some(n) if n >= 0 => Ok((0..n).map(|i| (Some(InstanceKey::Int(i)), None)).collect()),
+                Some(n) if n >= 0 => {
+                    Ok((0..n).map(|i| (Some(InstanceKey::Int(i)), None)).collect())
+                }
                 _ => Err(SpecDiagnostic::error(
                     format!("`count` must be a whole number ≥ 0, got {v}"),
                     Some(count.span()),
@@ -308,7 +323,12 @@ impl Engine {
             return match v.peel() {
                 Value::Map(m) => Ok(m
                     .iter()
-                    .map(|(k, v)| (Some(InstanceKey::Str(k.clone())), Some((k.clone(), v.clone()))))
+                    .map(|(k, v)| {
+                        (
+                            Some(InstanceKey::Str(k.clone())),
+                            Some((k.clone(), v.clone())),
+                        )
+                    })
                     .collect()),
                 Value::List(items) => {
                     let mut keys = BTreeSet::new();
@@ -319,7 +339,10 @@ impl Engine {
                             }
                             None => {
                                 return Err(SpecDiagnostic::error(
-                                    format!("`for_each` over a list needs strings, found {}", item.kind()),
+                                    format!(
+                                        "`for_each` over a list needs strings, found {}",
+                                        item.kind()
+                                    ),
                                     Some(for_each.span()),
                                 )
                                 .into());
@@ -328,7 +351,12 @@ impl Engine {
                     }
                     Ok(keys
                         .into_iter()
-                        .map(|k| (Some(InstanceKey::Str(k.clone())), Some((k.clone(), Value::String(k)))))
+                        .map(|k| {
+                            (
+                                Some(InstanceKey::Str(k.clone())),
+                                Some((k.clone(), Value::String(k))),
+                            )
+                        })
                         .collect())
                 }
                 other => Err(SpecDiagnostic::error(
@@ -440,10 +468,7 @@ fn expansion_order(e: &Expansion) -> Option<Vec<String>> {
 }
 
 /// The value an instance exposes to expressions: its configuration with its exports on top.
-pub fn instance_value(
-    inst: &Instance,
-    native_attr: &dyn Fn(&str, &str) -> Option<Value>,
-) -> Value {
+pub fn instance_value(inst: &Instance, native_attr: &dyn Fn(&str, &str) -> Option<Value>) -> Value {
     let mut map = inst.config.clone();
     for (k, binding) in &inst.expansion.exports {
         map.insert(k.clone(), binding.resolve(native_attr));

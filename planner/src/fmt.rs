@@ -230,7 +230,11 @@ fn scan(text: &str) -> Vec<Line<'_>> {
             let in_comment = matches!(lexer.stack.last(), Some(Frame::Comment));
             let level = lexer.inner_level();
             lexer.scan(raw, level);
-            lines.push(Line::Verbatim(if in_comment { raw.trim_end() } else { raw }));
+            lines.push(Line::Verbatim(if in_comment {
+                raw.trim_end()
+            } else {
+                raw
+            }));
             continue;
         }
         let text = raw.trim();
@@ -284,7 +288,9 @@ fn render(lines: &[Line<'_>]) -> String {
         };
         let end = lines[start..]
             .iter()
-            .position(|l| !matches!(l, Line::Code { level, assign: Some(_), .. } if *level == run_level))
+            .position(
+                |l| !matches!(l, Line::Code { level, assign: Some(_), .. } if *level == run_level),
+            )
             .map_or(lines.len(), |n| start + n);
         let width = lines[start..end]
             .iter()
@@ -346,11 +352,21 @@ mod tests {
 
     /// Formats `input`, compares with `expected`, and checks that formatting is idempotent.
     #[track_caller]
-    fn check(input: &str, expected: &str) {
-        let formatted = format_source(input).expect("valid input");
-        assert_eq!(formatted, expected, "formatting\n{input}");
-        let again = format_source(&formatted).expect("formatted output is valid");
-        assert_eq!(again, formatted, "formatting is idempotent");
+    fn check(name: &str, input: &str, expected: &str) {
+        let formatted = format_source(input).expect(name);
+        assert_eq!(formatted, expected, "case: {name}");
+        let again = format_source(&formatted).expect(name);
+        assert_eq!(again, formatted, "case not idempotent: {name}");
+        assert_eq!(
+            without_whitespace(&formatted),
+            without_whitespace(input),
+            "case changed more than layout: {name}"
+        );
+    }
+
+    /// The text with all whitespace removed: formatting may change nothing else.
+    fn without_whitespace(text: &str) -> String {
+        text.chars().filter(|c| !c.is_whitespace()).collect()
     }
 
     #[test]
@@ -429,10 +445,7 @@ mod tests {
             ("an empty file stays empty", "\n\n   \n", ""),
         ];
         for (name, input, expected) in cases {
-            let formatted = format_source(input).expect(name);
-            assert_eq!(&formatted, expected, "case: {name}");
-            let again = format_source(&formatted).expect(name);
-            assert_eq!(again, formatted, "case not idempotent: {name}");
+            check(name, input, expected);
         }
     }
 
@@ -471,13 +484,14 @@ output "db" {
   value = postgres.meta.endpoint
 }
 "#;
-        check(canonical, canonical);
+        check("reference example", canonical, canonical);
     }
 
     #[test]
     fn invalid_input_reports_its_location() {
         let err = format_source("a = 1\nblock {\n  b = \n}\n").expect_err("invalid HCL");
-        assert_eq!((err.line, err.column), (4, 1), "{err:?}");
+        // The value is missing at the end of line 3.
+        assert_eq!((err.line, err.column), (3, 7), "{err:?}");
         assert!(!err.message.is_empty());
 
         let err = format_source("resource \"x\" {\n  a = [1, 2\n").expect_err("unclosed");

@@ -392,7 +392,11 @@ pub fn depends_on_edges(config: &Config, dag: &mut Dag<Node>, diags: &mut Diagno
 
 fn node_span(config: &Config, node: &Node) -> Option<Span> {
     match node {
-        Node::Provider(n) => config.providers.iter().find(|p| &p.name == n).map(|p| p.span),
+        Node::Provider(n) => config
+            .providers
+            .iter()
+            .find(|p| &p.name == n)
+            .map(|p| p.span),
         Node::Local(n) => config.locals.iter().find(|l| &l.name == n).map(|l| l.span),
         Node::Block(t, n) => config
             .resources
@@ -421,7 +425,11 @@ pub fn check_cycles(config: &Config, dag: &Dag<Node>) -> Result<(), Diagnostics>
         }
         diags.push(d);
     }
-    if diags.has_errors() { Err(diags) } else { Ok(()) }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use provider_api::{PlanRequest, ResourceState, Value, same};
 use state::{ResourceRecord, State};
 
 use crate::addr::NativeAddr;
-use crate::engine::{Engine, Instance, Scope, block_value, instance_value, provider_diags, with_native_defaults};
+use crate::engine::{
+    Engine, Instance, Scope, block_value, instance_value, provider_diags, with_native_defaults,
+};
 use crate::graph::Node;
 use crate::plan::{
     Action, Attrs, ConfigSnapshot, OutputChange, PLAN_FORMAT_VERSION, Plan, PlanMode,
@@ -88,13 +90,20 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn plan_instance(&mut self, inst: &Instance, external: &[NativeAddr]) -> Result<Value, Diagnostics> {
+    fn plan_instance(
+        &mut self,
+        inst: &Instance,
+        external: &[NativeAddr],
+    ) -> Result<Value, Diagnostics> {
         let engine = self.engine;
         let block = engine
             .block(&inst.addr.type_name, &inst.addr.name)
             .ok_or_else(|| Diagnostics::from(SpecDiagnostic::error("block vanished", None)))?;
         let provider = engine.provider(&inst.provider).ok_or_else(|| {
-            Diagnostics::from(SpecDiagnostic::error("provider not configured", Some(block.span)))
+            Diagnostics::from(SpecDiagnostic::error(
+                "provider not configured",
+                Some(block.span),
+            ))
         })?;
         let mut after_by_local: BTreeMap<String, Attrs> = BTreeMap::new();
         for local in &inst.order {
@@ -138,9 +147,12 @@ impl Walk<'_> {
                 .map_err(|ds| provider_diags(&block.body, block.span, &what, ds))?;
             let (action, before, after, because) = match &prior {
                 None => (Action::Create, None, resp.planned, Vec::new()),
-                Some(p) if !differs(schema, &p.attrs, &resp.planned) => {
-                    (Action::NoOp, Some(p.attrs.clone()), p.attrs.clone(), Vec::new())
-                }
+                Some(p) if !differs(schema, &p.attrs, &resp.planned) => (
+                    Action::NoOp,
+                    Some(p.attrs.clone()),
+                    p.attrs.clone(),
+                    Vec::new(),
+                ),
                 Some(p) if !resp.requires_replace.is_empty() => {
                     let fresh = provider
                         .plan(PlanRequest {
@@ -156,7 +168,12 @@ impl Walk<'_> {
                         resp.requires_replace,
                     )
                 }
-                Some(p) => (Action::Update, Some(p.attrs.clone()), resp.planned, Vec::new()),
+                Some(p) => (
+                    Action::Update,
+                    Some(p.attrs.clone()),
+                    resp.planned,
+                    Vec::new(),
+                ),
             };
             let mut depends_on: Vec<NativeAddr> = native
                 .dependencies()
@@ -246,7 +263,11 @@ fn delete_change(r: &ResourceRecord) -> Option<ResourceChange> {
 }
 
 /// Evaluates the outputs against the scope; sensitive values must be declared sensitive.
-fn eval_outputs(engine: &Engine, scope: &Scope, diags: &mut Diagnostics) -> BTreeMap<String, Value> {
+fn eval_outputs(
+    engine: &Engine,
+    scope: &Scope,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for o in &engine.config.outputs {
         match spec::eval(&o.value, &engine.context(scope, None, None)) {
@@ -255,7 +276,9 @@ fn eval_outputs(engine: &Engine, scope: &Scope, diags: &mut Diagnostics) -> BTre
                     format!("output `{}` refers to sensitive values", o.name),
                     Some(o.value.span()),
                 )
-                .with_detail("add `sensitive = true` to the output block to show it only on request"),
+                .with_detail(
+                    "add `sensitive = true` to the output block to show it only on request",
+                ),
             ),
             Ok(v) => {
                 out.insert(o.name.clone(), v.mark_if(o.sensitive));
@@ -267,7 +290,11 @@ fn eval_outputs(engine: &Engine, scope: &Scope, diags: &mut Diagnostics) -> BTre
 }
 
 /// Computes the plan: refresh (unless disabled), evaluate and expand, diff.
-pub async fn plan(engine: &Engine, state: Option<&State>, opts: &PlanOptions) -> Result<Plan, PlanError> {
+pub async fn plan(
+    engine: &Engine,
+    state: Option<&State>,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
     let empty = State::new();
     let prior_state = state.unwrap_or(&empty);
     let refreshed = if opts.refresh {
@@ -296,7 +323,8 @@ pub async fn plan(engine: &Engine, state: Option<&State>, opts: &PlanOptions) ->
             Node::Provider(_) | Node::Output(_) => {}
             Node::Local(name) => {
                 if let Some(local) = engine.config.locals.iter().find(|l| &l.name == name) {
-                    let v = match spec::eval(&local.expr, &engine.context(&walk.scope, None, None)) {
+                    let v = match spec::eval(&local.expr, &engine.context(&walk.scope, None, None))
+                    {
                         Ok(v) => v,
                         Err(d) => {
                             walk.diags.extend(d);
@@ -326,7 +354,8 @@ pub async fn plan(engine: &Engine, state: Option<&State>, opts: &PlanOptions) ->
     }
     for c in &changes {
         if matches!(c.action, Action::Delete | Action::Replace)
-            && let Some(block) = engine.block(&c.address.component.type_name, &c.address.component.name)
+            && let Some(block) =
+                engine.block(&c.address.component.type_name, &c.address.component.name)
             && block.lifecycle.prevent_destroy
         {
             diags.push(
@@ -356,7 +385,10 @@ pub async fn plan(engine: &Engine, state: Option<&State>, opts: &PlanOptions) ->
         .outputs
         .iter()
         .map(|o| {
-            let before = prior_state.outputs.get(&o.name).map(|r| Value::from_json(&r.value).mark_if(r.sensitive));
+            let before = prior_state
+                .outputs
+                .get(&o.name)
+                .map(|r| Value::from_json(&r.value).mark_if(r.sensitive));
             let after = match opts.mode {
                 PlanMode::Destroy => None,
                 PlanMode::Apply => outputs.get(&o.name).cloned(),
@@ -407,7 +439,11 @@ fn snapshot(engine: &Engine) -> ConfigSnapshot {
 /// Applies `--target` and `--exclude`: targets keep what they match plus everything those
 /// depend on (and, for deletes, everything that depends on them); excludes drop what they
 /// match plus everything that depends on it.
-pub fn select(changes: Vec<ResourceChange>, targets: &[String], excludes: &[String]) -> Vec<ResourceChange> {
+pub fn select(
+    changes: Vec<ResourceChange>,
+    targets: &[String],
+    excludes: &[String],
+) -> Vec<ResourceChange> {
     let by_addr: BTreeMap<NativeAddr, &ResourceChange> =
         changes.iter().map(|c| (c.address.clone(), c)).collect();
     let mut dependents: BTreeMap<&NativeAddr, Vec<&NativeAddr>> = BTreeMap::new();

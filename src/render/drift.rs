@@ -116,7 +116,9 @@ mod tests {
                 ]),
             },
             Drift {
-                address: "network.main.sandbox_subnet.zone_2".parse().expect("address"),
+                address: "network.main.sandbox_subnet.zone_2"
+                    .parse()
+                    .expect("address"),
                 type_name: "sandbox_subnet".into(),
                 id: "subnet-9".into(),
                 changes: None,

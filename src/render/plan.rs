@@ -116,16 +116,20 @@ fn output_line(o: &OutputChange, width: usize, color: bool) -> String {
 /// Explains the symbols that the plan actually uses.
 fn legend(changes: &[&ResourceChange], color: bool) -> String {
     let used = |action: Action, cbd: bool| {
-        changes
-            .iter()
-            .any(|c| c.action == action && (action != Action::Replace || c.create_before_destroy == cbd))
+        changes.iter().any(|c| {
+            c.action == action && (action != Action::Replace || c.create_before_destroy == cbd)
+        })
     };
     let mut out = String::from("Resource actions are indicated with the following symbols:\n");
     let rows = [
         (Action::Create, false, "create"),
         (Action::Update, false, "update in-place"),
         (Action::Delete, false, "destroy"),
-        (Action::Replace, false, "destroy and then create replacement"),
+        (
+            Action::Replace,
+            false,
+            "destroy and then create replacement",
+        ),
         (Action::Replace, true, "create replacement and then destroy"),
     ];
     for (action, cbd, text) in rows {
@@ -185,7 +189,11 @@ fn change_block(change: &ResourceChange, color: bool) -> String {
         Action::NoOp => "has no changes",
     };
     let mut out = String::new();
-    let _ = writeln!(out, "  {}", paint(&format!("# {address} {what}"), Paint::Bold, color));
+    let _ = writeln!(
+        out,
+        "  {}",
+        paint(&format!("# {address} {what}"), Paint::Bold, color)
+    );
     let _ = writeln!(
         out,
         "{} resource {:?} {:?} {{",
@@ -215,7 +223,11 @@ fn change_block(change: &ResourceChange, color: bool) -> String {
         out.push('\n');
     }
     if hidden > 0 {
-        let noun = if hidden == 1 { "attribute" } else { "attributes" };
+        let noun = if hidden == 1 {
+            "attribute"
+        } else {
+            "attributes"
+        };
         let text = format!("# ({hidden} unchanged {noun} hidden)");
         let _ = writeln!(out, "        {}", paint(&text, Paint::Dim, color));
     }
@@ -257,7 +269,9 @@ fn changed_lines(change: &ResourceChange, before: &Attrs, after: &Attrs) -> (Vec
         });
     }
     for name in &changed {
-        let b = before.get(name).filter(|v| !v.is_null() || v.is_sensitive());
+        let b = before
+            .get(name)
+            .filter(|v| !v.is_null() || v.is_sensitive());
         let a = after.get(name).filter(|v| !v.is_null() || v.is_sensitive());
         let (symbol, value) = match (b, a) {
             (None, Some(a)) => (Action::Create, a.to_string()),
@@ -278,7 +292,7 @@ fn changed_lines(change: &ResourceChange, before: &Attrs, after: &Attrs) -> (Vec
     let shown_id = lines.first().is_some_and(|l| l.symbol.is_none());
     let hidden = all
         .iter()
-        .filter(|n| !changed.contains(n) && !(shown_id && n.as_str() == "id"))
+        .filter(|n| !(changed.contains(n) || (shown_id && n.as_str() == "id")))
         .count();
     (lines, hidden)
 }
@@ -465,7 +479,10 @@ mod tests {
                 Action::Create,
                 None,
                 Some(attrs(&[
-                    ("input", Value::List(vec![Value::from(1), Value::from("two")])),
+                    (
+                        "input",
+                        Value::List(vec![Value::from(1), Value::from("two")]),
+                    ),
                     ("output", Value::Unknown),
                 ])),
             ),
@@ -500,7 +517,10 @@ mod tests {
                 ("id", Value::from("obj-1234")),
                 ("size", Value::from("large")),
                 ("storage_gb", Value::from(200)),
-                ("tags", Value::Map(BTreeMap::from([("team".into(), Value::from("bi"))]))),
+                (
+                    "tags",
+                    Value::Map(BTreeMap::from([("team".into(), Value::from("bi"))])),
+                ),
                 ("version", Value::from("16")),
             ])),
         )]);
@@ -588,7 +608,10 @@ mod tests {
                     (
                         "settings",
                         Value::Map(BTreeMap::from([
-                            ("conn".into(), Value::from("postgres://u:hunter2-s3cr3t@h").sensitive()),
+                            (
+                                "conn".into(),
+                                Value::from("postgres://u:hunter2-s3cr3t@h").sensitive(),
+                            ),
                             ("port".into(), Value::from(5432)),
                         ])),
                     ),
@@ -597,7 +620,10 @@ mod tests {
             change(
                 "sandbox_object.rotate",
                 Action::Update,
-                Some(attrs(&[("input", Value::from("old-hunter2-s3cr3t").sensitive())])),
+                Some(attrs(&[(
+                    "input",
+                    Value::from("old-hunter2-s3cr3t").sensitive(),
+                )])),
                 Some(attrs(&[("input", secret.clone())])),
             ),
         ]);
@@ -681,6 +707,35 @@ mod tests {
     }
 
     #[test]
+    fn natives_are_grouped_under_their_component_in_first_seen_order() {
+        let created = |a: &str| {
+            change(
+                a,
+                Action::Create,
+                None,
+                Some(attrs(&[("x", Value::from(1))])),
+            )
+        };
+        let text = plan_text(
+            &plan(vec![
+                created("network.main.sandbox_vpc.vpc"),
+                created("sandbox_object.a"),
+                created("postgres.meta.sandbox_pg_instance.primary"),
+                created("network.main.sandbox_subnet.zone_0"),
+            ]),
+            false,
+        );
+        let at = |needle: &str| text.find(needle).expect(needle);
+        assert_eq!(text.matches("network.main (network):").count(), 1, "{text}");
+        assert!(at("# network.main.sandbox_subnet.zone_0") < at("# sandbox_object.a"));
+        assert!(at("# sandbox_object.a") < at("postgres.meta (postgres):"));
+        assert!(
+            !text.contains("sandbox_object.a (sandbox_object)"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn json_never_contains_a_sensitive_value() {
         let mut p = sensitive_plan();
         p.drift.push(Drift {
@@ -699,7 +754,10 @@ mod tests {
         let pg = &doc["resource_changes"][0];
         assert_eq!(pg["after"]["password"], json!("(sensitive value)"));
         assert_eq!(pg["after_sensitive"], json!(["password", "settings"]));
-        assert_eq!(doc["output_changes"][1]["after"], json!("(sensitive value)"));
+        assert_eq!(
+            doc["output_changes"][1]["after"],
+            json!("(sensitive value)")
+        );
     }
 
     #[test]

@@ -46,9 +46,27 @@ pub fn encode(state: &State) -> Result<Vec<u8>, StateError> {
     Ok(bytes)
 }
 
+/// Which state (lineage) and which write of it (serial) some stored copy is. Backends that keep
+/// these beside the document (a database row, object metadata) can check a write without
+/// decoding the stored state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp<'a> {
+    pub lineage: &'a str,
+    pub serial: u64,
+}
+
+impl<'a> Stamp<'a> {
+    pub fn of(state: &'a State) -> Stamp<'a> {
+        Stamp {
+            lineage: &state.lineage,
+            serial: state.serial,
+        }
+    }
+}
+
 /// Whether `next` may replace `stored`: same lineage, higher serial. Every backend calls this
 /// inside its compare-and-swap.
-pub fn check_successor(stored: &State, next: &State) -> Result<(), StateError> {
+pub fn check_successor(stored: Stamp<'_>, next: Stamp<'_>) -> Result<(), StateError> {
     if stored.lineage != next.lineage {
         return Err(StateError::Conflict {
             reason: format!(
@@ -111,15 +129,15 @@ mod tests {
             serial,
             ..stored.clone()
         };
-        assert!(check_successor(&stored, &next(&stored.lineage, 6)).is_ok());
-        assert!(check_successor(&stored, &next(&stored.lineage, 60)).is_ok());
+        assert!(check_successor(Stamp::of(&stored), Stamp::of(&next(&stored.lineage, 6))).is_ok());
+        assert!(check_successor(Stamp::of(&stored), Stamp::of(&next(&stored.lineage, 60))).is_ok());
         for bad in [
             next(&stored.lineage, 5),
             next(&stored.lineage, 4),
             next("other", 6),
         ] {
             assert!(matches!(
-                check_successor(&stored, &bad),
+                check_successor(Stamp::of(&stored), Stamp::of(&bad)),
                 Err(StateError::Conflict { .. })
             ));
         }

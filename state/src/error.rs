@@ -4,12 +4,13 @@ use crate::lock::LockInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// Another process holds the lock; the holder is named so the user can find it.
+    /// Another process holds the lock; the holder is named so the user can find it. The record
+    /// is boxed to keep every `Result<_, StateError>` small.
     #[error(
         "state is locked by {}@{} (pid {}) running `{}` since {}; lock id {}",
         holder.user, holder.host, holder.pid, holder.operation, holder.created, holder.id
     )]
-    Locked { holder: LockInfo },
+    Locked { holder: Box<LockInfo> },
 
     /// The write does not follow the stored state (other lineage, or a serial not above the
     /// stored one): someone else wrote in between, or the caller works from a stale copy.

@@ -6,10 +6,6 @@
 //! holder. The format (JSON, versioned, upgraded one step at a time) lives in [`codec`] and
 //! [`upgrade`] so that remote backends store exactly the same bytes as the local file.
 
-// `StateError::Locked` carries the holder's full record by value (the API the binary matches
-// on); errors are rare and never on a hot path, so their size does not matter.
-#![allow(clippy::result_large_err)]
-
 pub mod atomic;
 pub mod backend;
 pub mod codec;

@@ -103,11 +103,13 @@ impl Backend for LocalBackend {
             // The holder may be between taking the lock and recording itself, or may have just
             // released it: look again briefly before reporting an unknown holder.
             if let Some(holder) = read_holder(&lock_path) {
-                return Err(StateError::Locked { holder });
+                return Err(StateError::Locked {
+                    holder: Box::new(holder),
+                });
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(StateError::Locked {
-                    holder: LockInfo::unknown(&info.path),
+                    holder: Box::new(LockInfo::unknown(&info.path)),
                 });
             }
             tokio::time::sleep(HOLDER_POLL).await;
@@ -137,11 +139,10 @@ impl Backend for LocalBackend {
                     // Decoding first means a corrupt file is reported, never overwritten.
                     let stored = codec::decode(&old, &origin)?;
                     codec::check_successor(
-                        &stored,
-                        &State {
-                            lineage,
+                        codec::Stamp::of(&stored),
+                        codec::Stamp {
+                            lineage: &lineage,
                             serial,
-                            ..State::new()
                         },
                     )?;
                     let backup_path = backup.clone();

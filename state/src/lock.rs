@@ -78,7 +78,10 @@ mod tests {
             created: "2026-01-02T03:04:05Z".into(),
             path: "ss.state.json".into(),
         };
-        let text = crate::StateError::Locked { holder }.to_string();
+        let text = crate::StateError::Locked {
+            holder: Box::new(holder),
+        }
+        .to_string();
         assert_eq!(
             text,
             "state is locked by alice@box (pid 42) running `apply` since 2026-01-02T03:04:05Z; lock id abc"

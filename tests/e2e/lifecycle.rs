@@ -488,22 +488,25 @@ fn fmt_check_then_fix() {
 }
 
 #[test]
-fn the_example_validates() {
+fn the_example_validates_and_is_formatted() {
     let example = repo_root().join("examples").join("superset-sandbox");
     let before = crate::util::files_under(&example);
     let p = Project::new(&[]);
-    let mut cmd = crate::util::ss_command(&repo_root(), &p.cloud);
-    cmd.args(["validate", "examples/superset-sandbox"]);
-    Run::of(
-        &mut cmd,
-        "ss validate examples/superset-sandbox".to_string(),
-    )
-    .success()
-    .no_panic();
+    let runs: [&[&str]; 2] = [
+        &["validate", "examples/superset-sandbox"],
+        &["fmt", "--check", "examples/superset-sandbox"],
+    ];
+    for args in runs {
+        let mut cmd = crate::util::ss_command(&repo_root(), &p.cloud);
+        cmd.args(args);
+        Run::of(&mut cmd, format!("ss {}", args.join(" ")))
+            .success()
+            .no_panic();
+    }
     assert_eq!(
         crate::util::files_under(&example),
         before,
-        "validate writes nothing"
+        "validate and fmt --check write nothing"
     );
 }
 
@@ -551,10 +554,19 @@ fn the_example_applies_scales_and_destroys() {
     // Every command of this test sees the same variables; the environment is how `ss destroy`
     // gets them too.
     let fast = [("SS_VAR_sandbox_latency", "0s")];
+    let planned = p.ss_env(&["plan"], &fast);
+    planned.success();
+    let (add, _, _) = counts(&planned);
     p.ss_env(&["apply", "--auto-approve"], &fast)
         .success()
         .no_panic();
-    assert!(p.state_list().len() >= 20);
+    let state = p.state_list();
+    assert_eq!(
+        state.len() as u64,
+        add,
+        "the state holds every planned resource: {}",
+        Json::from(state.clone())
+    );
     p.ss(&["output", "superset_url"])
         .success()
         .contains("https://");

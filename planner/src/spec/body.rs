@@ -1,7 +1,7 @@
 //! Evaluating a block body against a provider schema, and finding where an attribute path is
 //! written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ObjectKey};
@@ -38,13 +38,18 @@ pub fn eval_body(
             .map(|(n, _)| n.as_str())
             .chain(schema.blocks.keys().map(String::as_str))
     };
+    // Attributes whose problem is already reported, so that no "missing" error follows.
+    let mut failed = BTreeSet::new();
     for attr in &body.attributes {
         let name = attr.name.as_str();
         let Some(attr_schema) = schema.attributes.get(name) else {
             let summary = if schema.blocks.contains_key(name) {
                 format!("\"{name}\" is a block, not an attribute: write {name} {{ ... }}")
             } else {
-                format!("unknown attribute \"{name}\"{}", did_you_mean(name, names()))
+                format!(
+                    "unknown attribute \"{name}\"{}",
+                    did_you_mean(name, names())
+                )
             };
             errors.push(SpecDiagnostic::error(summary, Some(attr.name_span)));
             continue;
@@ -54,12 +59,14 @@ pub fn eval_body(
                 format!("\"{name}\" is computed by the provider and cannot be set"),
                 Some(attr.name_span),
             ));
+            failed.insert(name);
             continue;
         }
         let value = match eval(&attr.expr, ctx) {
             Ok(v) => v,
             Err(d) => {
                 errors.extend(d);
+                failed.insert(name);
                 continue;
             }
         };
@@ -71,17 +78,18 @@ pub fn eval_body(
                 format!("wrong type for \"{name}\": {e}"),
                 Some(attr.expr.span()),
             ));
+            failed.insert(name);
             continue;
         }
         let value = attr_schema.ty.convert(value);
         out.insert(name.to_string(), value.mark_if(attr_schema.sensitive));
     }
     for (name, attr_schema) in &schema.attributes {
-        if out.contains_key(name) || body.attribute(name).is_some_and(|a| !is_null_literal(&a.expr)) && !out.contains_key(name) && errors.has_errors() {
+        if out.contains_key(name) || failed.contains(name.as_str()) {
             continue;
         }
         match (&attr_schema.default, attr_schema.presence) {
-            (Some(default), Presence::Optional | Presence::OptionalComputed | Presence::Required) => {
+            (Some(default), presence) if presence != Presence::Computed => {
                 out.insert(name.clone(), default.clone().mark_if(attr_schema.sensitive));
             }
             (None, Presence::Required) => {
@@ -104,7 +112,10 @@ pub fn eval_body(
         let summary = if schema.attributes.contains_key(name) {
             format!("\"{name}\" is an attribute, not a block: write {name} = ...")
         } else {
-            format!("unknown block type \"{name}\"{}", did_you_mean(name, names()))
+            format!(
+                "unknown block type \"{name}\"{}",
+                did_you_mean(name, names())
+            )
         };
         errors.push(SpecDiagnostic::error(summary, Some(block.span)));
     }
@@ -115,7 +126,11 @@ pub fn eval_body(
                 format!(
                     "at least {} \"{name}\" block{} required, found {}",
                     block_schema.min_items,
-                    if block_schema.min_items == 1 { " is" } else { "s are" },
+                    if block_schema.min_items == 1 {
+                        " is"
+                    } else {
+                        "s are"
+                    },
                     blocks.len()
                 ),
                 Some(at),
@@ -188,33 +203,33 @@ pub fn eval_body(
         }
     }
     if errors.has_errors() {
+        // Reported in source order, however the schema walk found them.
+        errors.0.sort_by_key(|d| d.span);
         Err(errors)
     } else {
         Ok(out)
     }
 }
 
-fn is_null_literal(expr: &Expr) -> bool {
-    matches!(expr.expr, Expression::Null(_))
-}
-
 /// Where an attribute path (as in [`provider_api::Diagnostic::path`], e.g.
 /// `["node_pool", "web", "min"]` or `["cache_rule", "0", "ttl"]`) is written in a body. Falls
 /// back to the closest enclosing span.
 pub fn span_of_path(body: &BlockBody, path: &[String]) -> Option<Span> {
-    let Some((first, rest)) = path.split_first() else {
-        return Some(body.span);
-    };
+    find_path(body, path).or(Some(body.span))
+}
+
+/// The span of the path in the body, `None` when its first element is written nowhere in it.
+fn find_path(body: &BlockBody, path: &[String]) -> Option<Span> {
+    let (first, rest) = path.split_first()?;
     if let Some(attr) = body.attribute(first) {
-        if rest.is_empty() {
-            return Some(attr.expr.span());
-        }
         return Some(span_in_expr(&attr.expr, &attr.expr.expr, rest));
     }
-    let blocks: Vec<&NestedBlock> = body.blocks.iter().filter(|b| &b.type_name == first).collect();
-    let Some(first_block) = blocks.first() else {
-        return Some(body.span);
-    };
+    let blocks: Vec<&NestedBlock> = body
+        .blocks
+        .iter()
+        .filter(|b| &b.type_name == first)
+        .collect();
+    let first_block = blocks.first()?;
     let Some((key, after)) = rest.split_first() else {
         return Some(first_block.span);
     };
@@ -222,15 +237,12 @@ pub fn span_of_path(body: &BlockBody, path: &[String]) -> Option<Span> {
     // block type is single and the element is an attribute inside it.
     let by_label = blocks.iter().find(|b| b.labels.first() == Some(key));
     let by_index = key.parse::<usize>().ok().and_then(|i| blocks.get(i));
-    match (by_label, by_index) {
-        (Some(block), _) | (None, Some(block)) => {
-            span_of_path(&block.body, after).or(Some(block.span))
-        }
-        (None, None) if first_block.labels.is_empty() => {
-            span_of_path(&first_block.body, rest).or(Some(first_block.span))
-        }
-        (None, None) => Some(first_block.span),
-    }
+    let (block, inner) = match (by_label, by_index) {
+        (Some(block), _) | (None, Some(block)) => (block, after),
+        (None, None) if first_block.labels.is_empty() => (first_block, rest),
+        (None, None) => return Some(first_block.span),
+    };
+    find_path(&block.body, inner).or(Some(block.span))
 }
 
 /// Follows object keys and tuple indexes into an expression, as far as they are written
@@ -258,5 +270,189 @@ fn span_in_expr(outer: &Expr, expr: &Expression, path: &[String]) -> Span {
         },
         Expression::Parenthesis(p) => span_in_expr(outer, p.inner(), path),
         _ => here,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use provider_api::schema::{AttrType, AttributeSchema, BlockSchema};
+
+    use super::*;
+    use crate::spec::diag::SourceFile;
+    use crate::spec::load::load_sources;
+    use crate::spec::testutil::{render, show};
+
+    fn block(nesting: Nesting, min: usize, max: Option<usize>, body: Body) -> BlockSchema {
+        BlockSchema {
+            nesting,
+            min_items: min,
+            max_items: max,
+            body,
+            force_new: false,
+            description: "",
+        }
+    }
+
+    fn schema() -> Body {
+        Body::default()
+            .attr("region", AttributeSchema::required(AttrType::String, ""))
+            .attr(
+                "zones",
+                AttributeSchema::optional(AttrType::Number, "").default(3),
+            )
+            .attr("id", AttributeSchema::computed(AttrType::String, ""))
+            .attr(
+                "password",
+                AttributeSchema::optional(AttrType::String, "").sensitive(),
+            )
+            .attr(
+                "tags",
+                AttributeSchema::optional(AttrType::Map(Box::new(AttrType::String)), ""),
+            )
+            .block(
+                "node_pool",
+                block(
+                    Nesting::Labelled,
+                    0,
+                    None,
+                    Body::default()
+                        .attr("size", AttributeSchema::required(AttrType::String, ""))
+                        .attr("min", AttributeSchema::optional(AttrType::Number, "")),
+                ),
+            )
+            .block(
+                "health_check",
+                block(
+                    Nesting::Single,
+                    0,
+                    None,
+                    Body::default().attr("path", AttributeSchema::required(AttrType::String, "")),
+                ),
+            )
+            .block(
+                "cache_rule",
+                block(
+                    Nesting::List,
+                    1,
+                    Some(2),
+                    Body::default()
+                        .attr("path", AttributeSchema::required(AttrType::String, ""))
+                        .attr("ttl", AttributeSchema::optional(AttrType::Number, "")),
+                ),
+            )
+    }
+
+    fn resource(body: &str) -> (crate::spec::Config, BlockBody) {
+        let text = format!("resource \"x\" \"y\" {{\n{body}\n}}\n");
+        let files = vec![SourceFile {
+            name: "main.hcl".into(),
+            text,
+        }];
+        let config = load_sources(Path::new("/spec"), files).map_err(|d| d.to_string());
+        let config = config.unwrap_or_else(|e| unreachable!("{e}"));
+        let body = config.resources[0].body.clone();
+        (config, body)
+    }
+
+    /// Evaluates the body (written inside a resource block starting on line 2) against the
+    /// schema; `expected` is the result with marks spelled out, or the errors.
+    fn check(body: &str, expected: &str) {
+        let (config, block) = resource(body);
+        let ctx = EvalContext::constant(Path::new("/spec"));
+        let at = config.resources[0].span;
+        match eval_body(&block, &schema(), &ctx, at) {
+            Ok(values) => assert_eq!(show(&Value::Map(values)), expected, "{body}"),
+            Err(d) => assert_eq!(
+                render(&config.sources, &d)
+                    .replace("main.hcl:", "")
+                    .trim_end(),
+                expected,
+                "{body}"
+            ),
+        }
+    }
+
+    #[test]
+    fn values_and_defaults() {
+        check(
+            "region = \"eu\"\ncache_rule { path = \"/static\" }",
+            "{cache_rule = [{path = \"/static\"}], region = \"eu\", zones = 3}",
+        );
+        check(
+            "region = \"eu\"\nzones = \"5\"\npassword = \"pw\"\ntags = { a = 1 }\n\
+             node_pool \"web\" {\n  size = \"large\"\n  min = 5\n}\n\
+             node_pool \"worker\" { size = \"small\" }\n\
+             health_check { path = \"/health\" }\n\
+             cache_rule { path = \"/a\" }\ncache_rule {\n  path = \"/b\"\n  ttl = 60\n}",
+            "{cache_rule = [{path = \"/a\"}, {path = \"/b\", ttl = 60}], health_check = {path = \"/health\"}, \
+             node_pool = {web = {min = 5, size = \"large\"}, worker = {size = \"small\"}}, password = sensitive(\"pw\"), \
+             region = \"eu\", tags = {a = \"1\"}, zones = 5}",
+        );
+        check(
+            "region = \"eu\"\nzones = null\ncache_rule { path = \"/\" }",
+            "{cache_rule = [{path = \"/\"}], region = \"eu\", zones = 3}",
+        );
+    }
+
+    #[test]
+    fn errors_with_locations() {
+        check(
+            "regoin = \"eu\"\nzones = \"three\"\nid = \"x\"\nnode_pools \"a\" {}\ncache_rule { path = \"/\" }",
+            "1:1: missing required attribute \"region\"\n\
+             2:1: unknown attribute \"regoin\" (did you mean \"region\"?)\n\
+             3:9: wrong type for \"zones\": expected number, found string\n\
+             4:1: \"id\" is computed by the provider and cannot be set\n\
+             5:1: unknown block type \"node_pools\" (did you mean \"node_pool\"?)",
+        );
+        check(
+            "region = 1\ntags = [\"a\"]",
+            "1:1: at least 1 \"cache_rule\" block is required, found 0\n\
+             3:8: wrong type for \"tags\": expected map(string), found list",
+        );
+        check(
+            "region = \"eu\"\nnode_pool { size = \"s\" }\nnode_pool \"a\" { min = \"x\" }\n\
+             health_check { path = \"/\" }\nhealth_check { path = \"/\" }\n\
+             cache_rule { path = \"/\" }\ncache_rule { path = \"/\" }\ncache_rule { path = \"/\" }",
+            "3:1: a \"node_pool\" block takes 1 label (node_pool \"NAME\" { ... }), found 0\n\
+             4:1: missing required attribute \"size\"\n\
+             4:23: wrong type for \"min\": expected number, found string\n\
+             6:1: at most 1 \"health_check\" block is allowed\n\
+             9:1: at most 2 \"cache_rule\" blocks are allowed",
+        );
+        check(
+            "region = var.nope\nhealth_check = {}\ncache_rule { path = \"/\" }",
+            "2:10: undeclared variable \"nope\"\n3:1: \"health_check\" is a block, not an attribute: write health_check { ... }",
+        );
+    }
+
+    #[test]
+    fn spans_of_paths() {
+        let (config, body) = resource(
+            "region = \"eu\"\ntags = { a = \"1\", b = [1, 2] }\n\
+             node_pool \"web\" {\n  min = 5\n}\n\
+             cache_rule { path = \"/a\" }\ncache_rule {\n  ttl = 60\n}\n\
+             health_check { path = \"/h\" }",
+        );
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "main.hcl:1:19"),
+            (&["region"], "main.hcl:2:10"),
+            (&["tags", "a"], "main.hcl:3:14"),
+            (&["tags", "b", "1"], "main.hcl:3:27"),
+            (&["tags", "zz"], "main.hcl:3:8"),
+            (&["node_pool", "web", "min"], "main.hcl:5:9"),
+            (&["node_pool", "web", "max"], "main.hcl:4:1"),
+            (&["node_pool", "db"], "main.hcl:4:1"),
+            (&["cache_rule", "1", "ttl"], "main.hcl:9:9"),
+            (&["cache_rule", "0"], "main.hcl:7:1"),
+            (&["health_check", "path"], "main.hcl:11:23"),
+            (&["missing"], "main.hcl:1:19"),
+        ];
+        for (path, expected) in cases {
+            let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+            let span = span_of_path(&body, &path).map(|s| config.sources.location(s));
+            assert_eq!(span.as_deref(), Some(*expected), "{path:?}");
+        }
     }
 }

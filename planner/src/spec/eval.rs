@@ -5,6 +5,7 @@
 //! never quote values, so a secret cannot leak through a diagnostic.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::ops::Range;
 use std::path::Path;
 
@@ -70,7 +71,11 @@ struct Scope {
 
 impl Scope {
     fn get(&self, name: &str) -> Option<&Value> {
-        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     fn with(&self, bindings: impl IntoIterator<Item = (String, Value)>) -> Scope {
@@ -307,10 +312,7 @@ impl Evaluator<'_, '_> {
                     .iter()
                     .map(|(n, _)| n.as_str())
                     .chain(ROOT_NAMES.iter().copied());
-                format!(
-                    "unknown name \"{name}\"{}",
-                    did_you_mean(name, candidates)
-                )
+                format!("unknown name \"{name}\"{}", did_you_mean(name, candidates))
             }
         };
         self.error(range, summary)
@@ -539,7 +541,11 @@ impl Evaluator<'_, '_> {
                     ));
                 };
                 if n.fract() != 0.0 || n < 0.0 || n >= items.len() as f64 {
-                    let shown = if s2 { "(sensitive)".to_string() } else { key.to_string() };
+                    let shown = if s2 {
+                        "(sensitive)".to_string()
+                    } else {
+                        key.to_string()
+                    };
                     return Err(self.error(
                         span,
                         format!(
@@ -559,7 +565,9 @@ impl Evaluator<'_, '_> {
                 };
                 match map.get(&k) {
                     Some(v) => Ok(v.clone().mark_if(sensitive)),
-                    None if s2 => Err(self.error(span, "the map has no such key (the key is sensitive)")),
+                    None if s2 => {
+                        Err(self.error(span, "the map has no such key (the key is sensitive)"))
+                    }
                     None => Err(self.error(
                         span,
                         format!(
@@ -602,7 +610,9 @@ impl Evaluator<'_, '_> {
                     (Some(a), Some(b)) => Some(if decisive { a || b } else { a && b }),
                     _ => None,
                 };
-                Ok(result.map_or(Value::Unknown, Value::Bool).mark_if(sensitive))
+                Ok(result
+                    .map_or(Value::Unknown, Value::Bool)
+                    .mark_if(sensitive))
             }
             _ => {
                 let l = self.number_operand(&lhs, &op.lhs_expr, operator)?;
@@ -684,7 +694,10 @@ impl Evaluator<'_, '_> {
                 .enumerate()
                 .map(|(i, v)| (Value::from(i as i64), v))
                 .collect(),
-            Value::Map(map) => map.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Map(map) => map
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
+                .collect(),
             other => {
                 return Err(self.error(
                     f.intro.collection_expr.span(),
@@ -703,7 +716,10 @@ impl Evaluator<'_, '_> {
             if let Some(k) = &f.intro.key_var {
                 bindings.push((k.as_str().to_string(), key.mark_if(sensitive)));
             }
-            bindings.push((f.intro.value_var.as_str().to_string(), value.mark_if(sensitive)));
+            bindings.push((
+                f.intro.value_var.as_str().to_string(),
+                value.mark_if(sensitive),
+            ));
             let inner = scope.with(bindings);
             if let Some(cond) = &f.cond {
                 let (c, s) = peel(self.eval(&cond.expr, &inner)?);
@@ -739,22 +755,36 @@ impl Evaluator<'_, '_> {
             let v = self.eval(&f.value_expr, &inner)?;
             if f.grouping {
                 groups.entry(k).or_default().push(v);
-            } else if map.contains_key(&k) {
-                let shown = if s { "(sensitive)".to_string() } else { format!("\"{k}\"") };
-                return Err(self.error(
-                    key_expr.span(),
-                    format!(
-                        "duplicate key {shown} in the for expression; add \"...\" after the value to group values by key"
-                    ),
-                ));
             } else {
-                map.insert(k, v);
+                match map.entry(k) {
+                    Entry::Occupied(e) => {
+                        let shown = if s {
+                            "(sensitive)".to_string()
+                        } else {
+                            format!("\"{}\"", e.key())
+                        };
+                        return Err(self.error(
+                            key_expr.span(),
+                            format!(
+                                "duplicate key {shown} in the for expression; add \"...\" after the value to group values by key"
+                            ),
+                        ));
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(v);
+                    }
+                }
             }
         }
         let result = if f.key_expr.is_none() {
             Value::List(list)
         } else if f.grouping {
-            Value::Map(groups.into_iter().map(|(k, v)| (k, Value::List(v))).collect())
+            Value::Map(
+                groups
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::List(v)))
+                    .collect(),
+            )
         } else {
             Value::Map(map)
         };
@@ -816,7 +846,9 @@ impl Evaluator<'_, '_> {
             // could reveal the secret, so only the function name is reported.
             Err(_) if sensitive => Err(self.error(
                 span,
-                format!("call to function \"{name}\" failed (details hidden: an argument is sensitive)"),
+                format!(
+                    "call to function \"{name}\" failed (details hidden: an argument is sensitive)"
+                ),
             )),
             Err(e) => Err(self.error(span, format!("call to function \"{name}\" failed: {e}"))),
         }
@@ -886,7 +918,8 @@ impl Evaluator<'_, '_> {
                         Some(n) => element_strip(n).0,
                         None => strip.1,
                     };
-                    out.text.push_str(strip_literal(text.value(), strip_start, strip_end));
+                    out.text
+                        .push_str(strip_literal(text.value(), strip_start, strip_end));
                 }
                 Element::Interpolation(interp) => {
                     let value = self.eval(&interp.expr, scope)?;
@@ -933,9 +966,10 @@ impl Evaluator<'_, '_> {
                                 .enumerate()
                                 .map(|(i, v)| (Value::from(i as i64), v))
                                 .collect(),
-                            Value::Map(map) => {
-                                map.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
-                            }
+                            Value::Map(map) => map
+                                .into_iter()
+                                .map(|(k, v)| (Value::String(k), v))
+                                .collect(),
                             other => {
                                 return Err(self.error(
                                     f.collection_expr.span(),
@@ -1007,7 +1041,10 @@ fn element_strip(element: &Element) -> (bool, bool) {
         Element::Literal(_) => (false, false),
         Element::Interpolation(i) => (i.strip.strip_start(), i.strip.strip_end()),
         Element::Directive(d) => match d.as_ref() {
-            Directive::If(d) => (d.if_expr.strip.strip_start(), d.endif_expr.strip.strip_end()),
+            Directive::If(d) => (
+                d.if_expr.strip.strip_start(),
+                d.endif_expr.strip.strip_end(),
+            ),
             Directive::For(d) => (
                 d.for_expr.strip.strip_start(),
                 d.endfor_expr.strip.strip_end(),
@@ -1037,5 +1074,427 @@ fn merge2<A, B>(a: Result<A>, b: Result<B>) -> Result<(A, B)> {
             Err(e)
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::diag::{SourceFile, Sources, Span};
+    use crate::spec::testutil::{render, show};
+
+    fn obj(entries: &[(&str, Value)]) -> Value {
+        Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn list(items: &[Value]) -> Value {
+        Value::List(items.to_vec())
+    }
+
+    struct Fixture {
+        variables: BTreeMap<String, Value>,
+        locals: BTreeMap<String, Value>,
+        resources: BTreeMap<(String, String), Value>,
+    }
+
+    fn fixture() -> Fixture {
+        let variables = BTreeMap::from([
+            ("name".to_string(), Value::from("web")),
+            ("n".to_string(), Value::from(3)),
+            ("list".to_string(), list(&["a".into(), "b".into()])),
+            (
+                "obj".to_string(),
+                obj(&[("a", 1.into()), ("b", obj(&[("c", "x".into())]))]),
+            ),
+            ("secret".to_string(), Value::from("hunter2").sensitive()),
+            ("unk".to_string(), Value::Unknown),
+            ("flag".to_string(), Value::Bool(true)),
+            ("nothing".to_string(), Value::Null),
+            (
+                "nums".to_string(),
+                list(&[Value::from(3), Value::from(1), Value::from(2)]),
+            ),
+        ]);
+        let locals = BTreeMap::from([("five".to_string(), Value::from(5))]);
+        let resources = BTreeMap::from([
+            (
+                ("network".to_string(), "main".to_string()),
+                obj(&[("id", "net-1".into()), ("subnet_ids", Value::Unknown)]),
+            ),
+            (
+                ("node".to_string(), "web".to_string()),
+                list(&[obj(&[("id", "n0".into())]), obj(&[("id", "n1".into())])]),
+            ),
+            (
+                ("bucket".to_string(), "b".to_string()),
+                obj(&[("x", obj(&[("id", "bx".into())]))]),
+            ),
+            (
+                ("postgres".to_string(), "db".to_string()),
+                obj(&[("password", Value::from("pw").sensitive())]),
+            ),
+        ]);
+        Fixture {
+            variables,
+            locals,
+            resources,
+        }
+    }
+
+    fn run(src: &str) -> (Sources, Result<Value, Diagnostics>) {
+        let f = fixture();
+        let ctx = EvalContext {
+            variables: &f.variables,
+            locals: &f.locals,
+            resources: &f.resources,
+            count_index: Some(1),
+            each: Some(("k".to_string(), Value::from("v"))),
+            workspace: "prod",
+            dir: Path::new("/spec"),
+        };
+        let sources = Sources {
+            files: vec![SourceFile {
+                name: "main.hcl".into(),
+                text: src.to_string(),
+            }],
+        };
+        let span = Span {
+            file: 0,
+            start: 0,
+            end: 0,
+        };
+        let parsed = hcl_edit::parser::parse_expr(src).map_err(|e| e.to_string());
+        let expr = Expr::new(parsed.unwrap_or_else(|e| unreachable!("{e}")), 0, span);
+        let result = eval(&expr, &ctx);
+        (sources, result)
+    }
+
+    /// Evaluates `src` and compares the value, marks spelled out, with `expected`.
+    fn check(src: &str, expected: &str) {
+        let (sources, result) = run(src);
+        match result {
+            Ok(v) => assert_eq!(show(&v), expected, "{src}"),
+            Err(d) => assert_eq!(render(&sources, &d), expected, "{src}"),
+        }
+    }
+
+    /// Evaluates `src`, which must fail with `expected` (as `line:col: summary` lines).
+    fn check_err(src: &str, expected: &str) {
+        let (sources, result) = run(src);
+        match result {
+            Ok(v) => assert_eq!(show(&v), format!("an error: {expected}"), "{src}"),
+            Err(d) => {
+                let shown = render(&sources, &d).replace("main.hcl:", "");
+                assert_eq!(shown.trim_end(), expected, "{src}");
+                assert!(!shown.contains("hunter2"), "secret in error: {shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn literals_and_collections() {
+        check("null", "null");
+        check("true", "true");
+        check("42", "42");
+        check("1.5", "1.5");
+        check("\"a\\tb\"", "\"a\\tb\"");
+        check("[1, \"x\", [true]]", "[1, \"x\", [true]]");
+        check(
+            "{ a = 1, \"b\" = 2, (var.name) = 3 }",
+            "{a = 1, b = 2, web = 3}",
+        );
+        check("{ a = var.unk }", "{a = unknown}");
+        check("{ (var.unk) = 1 }", "unknown");
+    }
+
+    #[test]
+    fn references() {
+        check("var.name", "\"web\"");
+        check("local.five", "5");
+        check("network.main.id", "\"net-1\"");
+        check("network.main.subnet_ids", "unknown");
+        check("network.main.subnet_ids[0]", "unknown");
+        check("node.web[1].id", "\"n1\"");
+        check("node.web.0.id", "\"n0\"");
+        check("bucket.b[\"x\"].id", "\"bx\"");
+        check("var.obj.b.c", "\"x\"");
+        check("var.obj[\"b\"][\"c\"]", "\"x\"");
+        check("var.list[var.n - 2]", "\"b\"");
+        check("count.index", "1");
+        check("each.key", "\"k\"");
+        check("each.value", "\"v\"");
+        check("ss.workspace", "\"prod\"");
+        check("path.module", "\"/spec\"");
+        check("var.unk.anything[3]", "unknown");
+    }
+
+    #[test]
+    fn reference_errors() {
+        check_err(
+            "var.nam",
+            "1:1: undeclared variable \"nam\" (did you mean \"name\"?)",
+        );
+        check_err(
+            "local.fiv",
+            "1:1: undeclared local value \"fiv\" (did you mean \"five\"?)",
+        );
+        check_err(
+            "network.mian.id",
+            "1:1: reference to undeclared resource \"network.mian\" (did you mean \"network.main\"?)",
+        );
+        check_err(
+            "var.obj.bb",
+            "1:8: object has no attribute \"bb\" (did you mean \"b\"?)",
+        );
+        check_err(
+            "var.list[2]",
+            "1:9: index 2 is out of range for a list of 2 elements",
+        );
+        check_err("var.obj[\"z\"]", "1:8: no key \"z\" in the map");
+        check_err(
+            "vr.name",
+            "1:1: reference to undeclared resource \"vr.name\"",
+        );
+        check_err("nme", "1:1: unknown name \"nme\"");
+        check_err("var", "1:1: \"var\" must be followed by a name: var.NAME");
+        check_err(
+            "each.kye",
+            "1:1: each has no attribute \"kye\" (did you mean \"key\"?)",
+        );
+        check_err(
+            "ss.stack",
+            "1:1: ss has no attribute \"stack\" (it has only \"workspace\")",
+        );
+        check_err(
+            "node.web.id",
+            "1:9: cannot get attribute \"id\" of a list; use [*].id for every element or [INDEX].id for one",
+        );
+        check_err(
+            "var.nothing.x",
+            "1:12: cannot get attribute \"x\" of a null value",
+        );
+        check_err(
+            "[var.nope, local.nope]",
+            "1:2: undeclared variable \"nope\"\n1:12: undeclared local value \"nope\"",
+        );
+    }
+
+    #[test]
+    fn splats() {
+        check("node.web[*].id", "[\"n0\", \"n1\"]");
+        check("node.web.*.id", "[\"n0\", \"n1\"]");
+        check("node.web.*.id[1]", "\"n1\"");
+        check_err("node.web[*].id[1]", "1:15: cannot index a string");
+        check("var.nothing[*]", "[]");
+        check("var.name[*]", "[\"web\"]");
+        check("var.unk[*].id", "unknown");
+    }
+
+    #[test]
+    fn operators() {
+        check("1 + 2 * 3", "7");
+        check("(1 + 2) * 3", "9");
+        check("7 % 4", "3");
+        check("7 / 2", "3.5");
+        check("-var.n", "-3");
+        check("!var.flag", "false");
+        check("var.n > 2 && var.n <= 3", "true");
+        check("var.n == 3 || false", "true");
+        check("var.list == [\"a\", \"b\"]", "true");
+        check("\"1\" + 1", "2");
+        check("var.name != \"web\"", "false");
+        check("var.unk + 1", "unknown");
+        check("var.unk == 1", "unknown");
+        check("false && var.unk", "false");
+        check("true || var.unk", "true");
+        check("true && var.unk", "unknown");
+        check("var.secret == \"x\"", "sensitive(false)");
+        check("var.unk == var.secret", "sensitive(unknown)");
+        check_err(
+            "1 + \"a\"",
+            "1:5: invalid operand for \"+\": expected number, found string",
+        );
+        check_err("1 / 0", "1:5: division by zero");
+        check_err(
+            "!1",
+            "1:2: invalid operand for \"!\": expected bool, found number",
+        );
+        check_err(
+            "var.secret + 1",
+            "1:1: invalid operand for \"+\": expected number, found string",
+        );
+    }
+
+    #[test]
+    fn conditionals() {
+        check("var.flag ? 1 : 2", "1");
+        check_err(
+            "!var.flag ? 1 : var.nope",
+            "1:17: undeclared variable \"nope\"",
+        );
+        check("var.flag ? 1 : var.nope", "1");
+        check("var.unk ? 1 : 2", "unknown");
+        check("var.secret == \"x\" ? 1 : 2", "sensitive(2)");
+        check("var.flag ? var.secret : \"\"", "sensitive(\"hunter2\")");
+        check_err(
+            "var.unk ? var.nope : 2",
+            "1:11: undeclared variable \"nope\"",
+        );
+        check_err(
+            "var.name ? 1 : 2",
+            "1:1: condition must be a bool, found string",
+        );
+    }
+
+    #[test]
+    fn templates() {
+        check("\"${var.name}-${var.n}\"", "\"web-3\"");
+        check("\"a${var.unk}b\"", "unknown");
+        check("\"pw=${var.secret}\"", "sensitive(\"pw=hunter2\")");
+        check("\"${var.unk}${var.secret}\"", "sensitive(unknown)");
+        check("\"%{ if var.flag }yes%{ else }no%{ endif }\"", "\"yes\"");
+        check("\"%{ if var.unk }yes%{ endif }\"", "unknown");
+        check("\"%{ for x in var.list }<${x}>%{ endfor }\"", "\"<a><b>\"");
+        check(
+            "\"%{ for i, x in var.list }${i}=${x},%{ endfor }\"",
+            "\"0=a,1=b,\"",
+        );
+        check("\"%{ for x in var.unk }${x}%{ endfor }\"", "unknown");
+        check("\"a  ${~ var.name ~}  b\"", "\"awebb\"");
+        check("\"$${literal}\"", "\"${literal}\"");
+        check("<<EOT\nhello ${var.name}\nEOT", "\"hello web\\n\"");
+        check("<<-EOT\n    a\n      b\n    EOT", "\"a\\n  b\\n\"");
+        check(
+            "<<EOT\n%{ for x in var.list ~}\n- ${x}\n%{ endfor ~}\nEOT",
+            "\"- a\\n- b\\n\"",
+        );
+        check_err(
+            "\"${var.list}\"",
+            "1:4: a list cannot be used in a string template; convert it first (for example with jsonencode or join)",
+        );
+        check_err(
+            "\"${var.nothing}\"",
+            "1:4: a null value cannot be used in a string template",
+        );
+    }
+
+    #[test]
+    fn for_expressions() {
+        check("[for x in var.list : upper(x)]", "[\"A\", \"B\"]");
+        check("[for i, x in var.list : \"${i}${x}\"]", "[\"0a\", \"1b\"]");
+        check("{ for x in var.list : x => 1 }", "{a = 1, b = 1}");
+        check(
+            "{ for k, v in var.obj : k => k if k != \"b\" }",
+            "{a = \"a\"}",
+        );
+        check("[for x in var.nums : x if x > 1]", "[3, 2]");
+        check(
+            "{ for x in [\"a\", \"b\", \"a\"] : x => 1... }",
+            "{a = [1, 1], b = [1]}",
+        );
+        check("[for x in var.unk : x]", "unknown");
+        check("[for x in var.list : x if var.unk]", "unknown");
+        check("[for x in [var.secret] : x]", "[sensitive(\"hunter2\")]");
+        check("[for x in var.list : x] == [\"a\", \"b\"]", "true");
+        check_err(
+            "{ for x in [\"a\", \"a\"] : x => 1 }",
+            "1:25: duplicate key \"a\" in the for expression; add \"...\" after the value to group values by key",
+        );
+        check_err(
+            "[for x in 3 : x]",
+            "1:11: a for expression needs a list or a map, found number",
+        );
+        check_err("[for x in var.list : y]", "1:22: unknown name \"y\"");
+    }
+
+    #[test]
+    fn functions() {
+        check("max(1, var.n, 2)", "3");
+        check("max(var.nums...)", "3");
+        check("length(var.list)", "2");
+        check("upper(var.unk)", "unknown");
+        check("length([var.unk])", "unknown");
+        check("upper(var.secret)", "sensitive(\"HUNTER2\")");
+        check("length(var.list) + length([var.secret])", "sensitive(3)");
+        check("max(var.unk...)", "unknown");
+        check_err(
+            "uper(\"a\")",
+            "1:1: unknown function \"uper\" (did you mean \"upper\"?)",
+        );
+        check_err(
+            "tonumber(\"abc\")",
+            "1:1: call to function \"tonumber\" failed: argument 1: the string is not a number",
+        );
+        check_err(
+            "tonumber(var.secret)",
+            "1:1: call to function \"tonumber\" failed (details hidden: an argument is sensitive)",
+        );
+        check_err(
+            "max(var.name...)",
+            "1:5: the argument before \"...\" must be a list, found string",
+        );
+    }
+
+    #[test]
+    fn try_and_can() {
+        check("try(var.obj.zz, \"fallback\")", "\"fallback\"");
+        check("try(var.obj.a, \"fallback\")", "1");
+        check("try(var.unk.x, 1)", "unknown");
+        check("can(var.obj.zz)", "false");
+        check("can(var.obj.a)", "true");
+        check("can(var.unk)", "unknown");
+        check_err(
+            "try(var.obj.zz, var.nope)",
+            "1:1: no argument of try could be evaluated without an error",
+        );
+    }
+
+    #[test]
+    fn references_of_expressions() {
+        let cases: &[(&str, &[&str])] = &[
+            ("var.a + local.b", &["var.a@0..5", "local.b@8..15"]),
+            ("network.main.id", &["network.main@0..12"]),
+            ("node.web[0].id", &["node.web@0..8"]),
+            (
+                "\"${count.index}-${each.key}\"",
+                &["count.index@3..14", "each.key@18..26"],
+            ),
+            ("[for x in var.l : x.id if x.ok]", &["var.l@10..15"]),
+            (
+                "[for k, v in var.m : network.main.id]",
+                &["var.m@13..18", "network.main@21..33"],
+            ),
+            (
+                "f(ss.workspace, path.module, each.value)",
+                &[
+                    "ss.workspace@2..14",
+                    "path.module@16..27",
+                    "each.value@29..39",
+                ],
+            ),
+            ("var.l[local.i]", &["var.l@0..5", "local.i@6..13"]),
+            ("{ (var.k) = 1 }", &["var.k@3..8"]),
+            ("count.bogus", &[]),
+        ];
+        for (src, expected) in cases {
+            let parsed = hcl_edit::parser::parse_expr(src).map_err(|e| e.to_string());
+            let span = Span {
+                file: 0,
+                start: 0,
+                end: 0,
+            };
+            let expr = Expr::new(parsed.unwrap_or_else(|e| unreachable!("{e}")), 0, span);
+            let got: Vec<String> = expr
+                .references()
+                .iter()
+                .map(|(r, s)| format!("{r}@{}..{}", s.start, s.end))
+                .collect();
+            assert_eq!(&got, expected, "{src}");
+        }
     }
 }

@@ -19,10 +19,41 @@ use super::model::{
 use super::suggest::did_you_mean;
 use super::types::parse_type;
 
+/// Why a spec did not load: the diagnostics, with the sources their spans point into (so they
+/// can be shown with snippets even though no `Config` was built).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadError {
+    pub diagnostics: Diagnostics,
+    pub sources: Sources,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.diagnostics.fmt(f)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl From<SpecDiagnostic> for LoadError {
+    fn from(d: SpecDiagnostic) -> Self {
+        Diagnostics::from(d).into()
+    }
+}
+
+impl From<Diagnostics> for LoadError {
+    fn from(diagnostics: Diagnostics) -> Self {
+        LoadError {
+            diagnostics,
+            sources: Sources::default(),
+        }
+    }
+}
+
 const BLOCK_TYPES: &[&str] = &["ss", "provider", "variable", "locals", "resource", "output"];
 
 /// Loads every `*.hcl` file in `dir` (not recursive), in file name order.
-pub fn load_dir(dir: &Path) -> Result<Config, Diagnostics> {
+pub fn load_dir(dir: &Path) -> Result<Config, LoadError> {
     let no_files = || {
         Diagnostics::from(SpecDiagnostic::error(
             format!("no *.hcl files in {}", display_path(dir)),
@@ -41,7 +72,7 @@ pub fn load_dir(dir: &Path) -> Result<Config, Diagnostics> {
         .collect();
     paths.sort();
     if paths.is_empty() {
-        return Err(no_files());
+        return Err(no_files().into());
     }
     let mut files = Vec::new();
     let mut errors = Diagnostics::default();
@@ -58,14 +89,14 @@ pub fn load_dir(dir: &Path) -> Result<Config, Diagnostics> {
         }
     }
     if errors.has_errors() {
-        return Err(errors);
+        return Err(errors.into());
     }
     load_sources(dir, files)
 }
 
 /// Loads the given files (for example the snapshot saved in a plan) as if they were the
 /// contents of `dir`, in the order given.
-pub fn load_sources(dir: &Path, files: Vec<SourceFile>) -> Result<Config, Diagnostics> {
+pub fn load_sources(dir: &Path, files: Vec<SourceFile>) -> Result<Config, LoadError> {
     if files.is_empty() {
         return Err(SpecDiagnostic::error(
             format!("no *.hcl files in {}", display_path(dir)),
@@ -106,7 +137,10 @@ pub fn load_sources(dir: &Path, files: Vec<SourceFile>) -> Result<Config, Diagno
         ..
     } = loader;
     if diags.has_errors() {
-        return Err(diags);
+        return Err(LoadError {
+            diagnostics: diags,
+            sources,
+        });
     }
     Ok(Config {
         dir: dir.to_path_buf(),
@@ -131,12 +165,19 @@ fn display_path(path: &Path) -> String {
         .to_string()
 }
 
+/// "a" or "an", as the block type's first letter sounds.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// True for names that can be written in references (`TYPE.NAME`, `var.NAME`).
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -245,7 +286,12 @@ impl<'d> Loader<'d> {
 
     /// Checks the number of labels; `usage` shows the expected header.
     fn labels(&mut self, b: &Ctx, count: usize, usage: &str) -> Option<Vec<String>> {
-        let labels: Vec<String> = b.block.labels.iter().map(|l| l.as_str().to_string()).collect();
+        let labels: Vec<String> = b
+            .block
+            .labels
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect();
         if labels.len() == count {
             return Some(labels);
         }
@@ -256,7 +302,8 @@ impl<'d> Loader<'d> {
         };
         self.error(
             format!(
-                "a {} block takes {what} ({usage}), found {}",
+                "{} {} block takes {what} ({usage}), found {}",
+                article(b.block.ident.as_str()),
                 b.block.ident.as_str(),
                 labels.len()
             ),
@@ -280,7 +327,8 @@ impl<'d> Loader<'d> {
                         format!("\"{name}\" is a block, not an attribute: write {name} {{ ... }}")
                     } else {
                         format!(
-                            "unknown attribute \"{name}\" in a {what} block{}",
+                            "unknown attribute \"{name}\" in {} {what} block{}",
+                            article(what),
                             did_you_mean(name, attrs.iter().chain(blocks).copied())
                         )
                     };
@@ -296,7 +344,8 @@ impl<'d> Loader<'d> {
                         format!("\"{name}\" is an attribute, not a block: write {name} = ...")
                     } else {
                         format!(
-                            "unknown block type \"{name}\" in a {what} block{}",
+                            "unknown block type \"{name}\" in {} {what} block{}",
+                            article(what),
                             did_you_mean(name, attrs.iter().chain(blocks).copied())
                         )
                     };
@@ -429,13 +478,15 @@ impl<'d> Loader<'d> {
             &["type", "default", "description", "sensitive"],
             &["validation"],
         );
-        let ty = self.attr_expr(b, body, "type").and_then(|e| match parse_type(&e) {
-            Ok(t) => Some(t),
-            Err(d) => {
-                self.diags.push(d);
-                None
-            }
-        });
+        let ty = self
+            .attr_expr(b, body, "type")
+            .and_then(|e| match parse_type(&e) {
+                Ok(t) => Some(t),
+                Err(d) => {
+                    self.diags.push(d);
+                    None
+                }
+            });
         let default = self.attr_expr(b, body, "default");
         let description = self.const_string(b, body, "description").map(|(s, _)| s);
         let sensitive = self.const_bool(b, body, "sensitive");
@@ -452,7 +503,10 @@ impl<'d> Loader<'d> {
             self.check_names(&nested, &block.body, &["condition", "error_message"], &[]);
             let condition = self.attr_expr(&nested, &block.body, "condition");
             let message = self.attr_expr(&nested, &block.body, "error_message");
-            for (missing, present) in [("condition", condition.is_some()), ("error_message", message.is_some())] {
+            for (missing, present) in [
+                ("condition", condition.is_some()),
+                ("error_message", message.is_some()),
+            ] {
                 if !present {
                     self.error(
                         format!("a validation block needs \"{missing}\""),
@@ -517,7 +571,10 @@ impl<'d> Loader<'d> {
         let sensitive = self.const_bool(b, body, "sensitive");
         let description = self.const_string(b, body, "description").map(|(s, _)| s);
         let Some(value) = value else {
-            self.error(format!("output \"{name}\" needs a value: value = ..."), b.header);
+            self.error(
+                format!("output \"{name}\" needs a value: value = ..."),
+                b.header,
+            );
             return;
         };
         if self.declare("output", &name, b.header) {
@@ -764,7 +821,11 @@ fn header_span(file: usize, block: &Block) -> Option<Span> {
 fn nested_block(file: usize, block: &Block, header: Span) -> NestedBlock {
     NestedBlock {
         type_name: block.ident.as_str().to_string(),
-        labels: block.labels.iter().map(|l| l.as_str().to_string()).collect(),
+        labels: block
+            .labels
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect(),
         span: header,
         body: block_body(file, &block.body, header),
     }
@@ -794,5 +855,418 @@ pub(super) fn block_body(file: usize, body: &Body, fallback: Span) -> BlockBody 
         attributes,
         blocks,
         span: to_span(file, body.span()).unwrap_or(fallback),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::testutil::render;
+
+    fn load(files: &[(&str, &str)]) -> Result<Config, LoadError> {
+        let files = files
+            .iter()
+            .map(|(name, text)| SourceFile {
+                name: name.to_string(),
+                text: text.to_string(),
+            })
+            .collect();
+        load_sources(Path::new("/spec"), files)
+    }
+
+    /// Loads the files, which must fail with exactly `expected` (`file:line:col: summary` lines).
+    fn check_err(files: &[(&str, &str)], expected: &str) {
+        let sources = Sources {
+            files: files
+                .iter()
+                .map(|(name, text)| SourceFile {
+                    name: name.to_string(),
+                    text: text.to_string(),
+                })
+                .collect(),
+        };
+        match load(files) {
+            Ok(_) => assert_eq!("loaded without errors", expected),
+            Err(d) => assert_eq!(render(&sources, &d.diagnostics).trim_end(), expected.trim()),
+        }
+    }
+
+    fn summarize(config: &Config) -> String {
+        let src = &config.sources;
+        let mut out = Vec::new();
+        if let Some((stack, span)) = &config.settings.stack {
+            out.push(format!("stack {stack} @{}", src.location(*span)));
+        }
+        if let Some(b) = &config.settings.backend {
+            let attrs: Vec<&str> = b.body.attributes.iter().map(|a| a.name.as_str()).collect();
+            out.push(format!(
+                "backend {} {attrs:?} @{}",
+                b.kind,
+                src.location(b.span)
+            ));
+        }
+        for p in &config.providers {
+            let attrs: Vec<&str> = p.body.attributes.iter().map(|a| a.name.as_str()).collect();
+            out.push(format!(
+                "provider {} {attrs:?} @{}",
+                p.name,
+                src.location(p.span)
+            ));
+        }
+        for v in &config.variables {
+            out.push(format!(
+                "variable {} type={} default={} description={:?} sensitive={} validations={} @{}",
+                v.name,
+                v.ty.as_ref().map_or("-".to_string(), ToString::to_string),
+                v.default
+                    .as_ref()
+                    .map_or("-".to_string(), |e| src.location(e.span())),
+                v.description,
+                v.sensitive,
+                v.validations.len(),
+                src.location(v.span)
+            ));
+        }
+        for l in &config.locals {
+            out.push(format!("local {} @{}", l.name, src.location(l.expr.span())));
+        }
+        for r in &config.resources {
+            let attrs: Vec<&str> = r.body.attributes.iter().map(|a| a.name.as_str()).collect();
+            let blocks: Vec<String> = r
+                .body
+                .blocks
+                .iter()
+                .map(|b| format!("{}{:?}", b.type_name, b.labels))
+                .collect();
+            let deps: Vec<String> = r.depends_on.iter().map(|(d, _)| d.to_string()).collect();
+            out.push(format!(
+                "resource {}.{} @{} provider={:?} count={} for_each={} depends_on={deps:?} lifecycle={:?} attrs={attrs:?} blocks={blocks:?}",
+                r.type_name,
+                r.name,
+                src.location(r.span),
+                r.provider.as_ref().map(|(p, _)| p),
+                r.count.is_some(),
+                r.for_each.is_some(),
+                r.lifecycle,
+            ));
+        }
+        for o in &config.outputs {
+            out.push(format!(
+                "output {} sensitive={} description={:?} @{}",
+                o.name,
+                o.sensitive,
+                o.description,
+                src.location(o.span)
+            ));
+        }
+        out.join("\n")
+    }
+
+    fn check(files: &[(&str, &str)], expected: &str) {
+        match load(files) {
+            Ok(config) => assert_eq!(summarize(&config), expected.trim()),
+            Err(d) => {
+                let sources = Sources {
+                    files: files
+                        .iter()
+                        .map(|(n, t)| SourceFile {
+                            name: n.to_string(),
+                            text: t.to_string(),
+                        })
+                        .collect(),
+                };
+                assert_eq!(render(&sources, &d.diagnostics), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn every_block_kind() {
+        check(
+            &[
+                (
+                    "a.hcl",
+                    r#"
+ss {
+  stack = "superset"
+  backend "local" { path = "ss.state.json" }
+}
+provider "sandbox" { latency = "200ms" }
+variable "users" {
+  type        = number
+  default     = 10000
+  description = "Expected users"
+  validation {
+    condition     = var.users > 0
+    error_message = "must be positive"
+  }
+}
+variable "password" {
+  type      = string
+  sensitive = true
+}
+locals { web_min = max(5, ceil(var.users / 2000)) }
+"#,
+                ),
+                (
+                    "b.hcl",
+                    r#"locals {
+  zones = 3
+}
+resource "network" "main" {
+  cidr  = "10.0.0.0/16"
+  zones = local.zones
+}
+resource "postgres" "meta" {
+  provider   = sandbox
+  network    = network.main.id
+  depends_on = [network.main]
+  lifecycle {
+    prevent_destroy = true
+    ignore_changes  = [size, node_pool.min]
+  }
+}
+resource "kubernetes_cluster" "k" {
+  count = 2
+  node_pool "web" { min = 5 }
+  lifecycle { ignore_changes = all }
+}
+resource "sandbox_object" "o" {
+  for_each = { a = 1 }
+  provider = "sandbox"
+  lifecycle { create_before_destroy = true }
+}
+output "db" {
+  value       = postgres.meta.endpoint
+  sensitive   = true
+  description = "The endpoint"
+}
+"#,
+                ),
+            ],
+            r#"
+stack superset @a.hcl:3:11
+backend local ["path"] @a.hcl:4:3
+provider sandbox ["latency"] @a.hcl:6:1
+variable users type=number default=a.hcl:9:17 description=Some("Expected users") sensitive=false validations=1 @a.hcl:7:1
+variable password type=string default=- description=None sensitive=true validations=0 @a.hcl:16:1
+local web_min @a.hcl:20:20
+local zones @b.hcl:2:11
+resource network.main @b.hcl:4:1 provider=None count=false for_each=false depends_on=[] lifecycle=Lifecycle { prevent_destroy: false, create_before_destroy: false, ignore_changes: [], ignore_all_changes: false } attrs=["cidr", "zones"] blocks=[]
+resource postgres.meta @b.hcl:8:1 provider=Some("sandbox") count=false for_each=false depends_on=["network.main"] lifecycle=Lifecycle { prevent_destroy: true, create_before_destroy: false, ignore_changes: ["size", "node_pool.min"], ignore_all_changes: false } attrs=["network"] blocks=[]
+resource kubernetes_cluster.k @b.hcl:17:1 provider=None count=true for_each=false depends_on=[] lifecycle=Lifecycle { prevent_destroy: false, create_before_destroy: false, ignore_changes: [], ignore_all_changes: true } attrs=[] blocks=["node_pool[\"web\"]"]
+resource sandbox_object.o @b.hcl:22:1 provider=Some("sandbox") count=false for_each=true depends_on=[] lifecycle=Lifecycle { prevent_destroy: false, create_before_destroy: true, ignore_changes: [], ignore_all_changes: false } attrs=[] blocks=[]
+output db sensitive=true description=Some("The endpoint") @b.hcl:27:1
+"#,
+        );
+    }
+
+    #[test]
+    fn syntax_errors_of_every_file() {
+        check_err(
+            &[
+                ("a.hcl", "resource \"x\" \"y\" {\n  a = \n}\n"),
+                (
+                    "b.hcl",
+                    "variable \"v\" {}\nlocals {\n  a = 1\n  a = 2\n}\n",
+                ),
+                ("c.hcl", "output \"o\" { value = 1 }\n"),
+            ],
+            "a.hcl:2:7: syntax error: invalid expression; expected `\"`, `[`, `{`, `-`, `!`, `(`, `_`, `<`, letter or digit\n\
+             b.hcl:4:3: syntax error: invalid attribute; expected unique attribute key; found redefined attribute",
+        );
+    }
+
+    #[test]
+    fn structural_errors() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "resouce \"a\" \"b\" {}",
+                "main.hcl:1:1: unknown block type \"resouce\" (did you mean \"resource\"?)",
+            ),
+            (
+                "data \"a\" \"b\" {}",
+                "main.hcl:1:1: unknown block type \"data\"",
+            ),
+            (
+                "x = 1",
+                "main.hcl:1:1: unexpected attribute \"x\" at the top level: only blocks (ss, provider, variable, locals, resource, output) are allowed here",
+            ),
+            (
+                "resource \"network\" {}",
+                "main.hcl:1:1: a resource block takes 2 labels (resource \"TYPE\" \"NAME\" { ... }), found 1",
+            ),
+            (
+                "variable {}",
+                "main.hcl:1:1: a variable block takes 1 label (variable \"NAME\" { ... }), found 0",
+            ),
+            (
+                "locals \"x\" {}",
+                "main.hcl:1:1: a locals block takes no labels (locals { ... }), found 1",
+            ),
+            (
+                "resource \"network\" \"a\" {}\n\nresource \"network\" \"a\" {}",
+                "main.hcl:3:1: duplicate resource \"network.a\"\n  main.hcl:1:1: first declared here",
+            ),
+            (
+                "variable \"v\" {}\nvariable \"v\" {}",
+                "main.hcl:2:1: duplicate variable \"v\"\n  main.hcl:1:1: first declared here",
+            ),
+            (
+                "output \"o\" { value = 1 }\noutput \"o\" { value = 2 }",
+                "main.hcl:2:1: duplicate output \"o\"\n  main.hcl:1:1: first declared here",
+            ),
+            (
+                "locals { a = 1 }\nlocals {\n  a = 2\n}",
+                "main.hcl:3:3: duplicate local value \"a\"\n  main.hcl:1:10: first declared here",
+            ),
+            (
+                "provider \"aws\" {}\nprovider \"aws\" {}",
+                "main.hcl:2:1: duplicate provider \"aws\"\n  main.hcl:1:1: first declared here",
+            ),
+            (
+                "resource \"a\" \"b\" {\n  count    = 2\n  for_each = {}\n}",
+                "main.hcl:3:14: count and for_each cannot be used together in one resource\n  main.hcl:2:14: count is set here",
+            ),
+            (
+                "variable \"v\" { tpye = string }",
+                "main.hcl:1:16: unknown attribute \"tpye\" in a variable block (did you mean \"type\"?)",
+            ),
+            (
+                "output \"o\" {\n  value = 1\n  sensitiv = true\n}",
+                "main.hcl:3:3: unknown attribute \"sensitiv\" in an output block (did you mean \"sensitive\"?)",
+            ),
+            (
+                "output \"o\" {}",
+                "main.hcl:1:1: output \"o\" needs a value: value = ...",
+            ),
+            (
+                "ss { stak = \"x\" }",
+                "main.hcl:1:6: unknown attribute \"stak\" in a ss block (did you mean \"stack\"?)",
+            ),
+            (
+                "ss { backend = \"local\" }",
+                "main.hcl:1:6: \"backend\" is a block, not an attribute: write backend { ... }",
+            ),
+            (
+                "resource \"a\" \"b\" {\n  lifecycle { prevent_destory = true }\n}",
+                "main.hcl:2:15: unknown attribute \"prevent_destory\" in a lifecycle block (did you mean \"prevent_destroy\"?)",
+            ),
+            (
+                "variable \"v\" { type = strng }",
+                "main.hcl:1:23: invalid type \"strng\" (did you mean \"string\"?)",
+            ),
+            (
+                "variable \"v\" { type = list(string, number) }",
+                "main.hcl:1:23: the type list(...) takes exactly one argument",
+            ),
+            (
+                "variable \"v\" { type = \"string\" }",
+                "main.hcl:1:23: invalid type constraint: expected a type such as string, number, bool, list(string) or object({...})",
+            ),
+            (
+                "resource \"a\" \"b\" { depends_on = [var.x, a.c.id, \"a.c\"] }",
+                "main.hcl:1:34: a depends_on entry must be a resource reference TYPE.NAME, such as network.main\n\
+                 main.hcl:1:41: a depends_on entry must be a resource reference TYPE.NAME, such as network.main\n\
+                 main.hcl:1:49: a depends_on entry must be a resource reference TYPE.NAME, such as network.main",
+            ),
+            (
+                "resource \"a\" \"b\" { depends_on = a.c }",
+                "main.hcl:1:33: depends_on must be a list of resources, for example depends_on = [network.main]",
+            ),
+            (
+                "resource \"a\" \"b\" { provider = 1 + 1 }",
+                "main.hcl:1:31: provider must name a configured provider, for example provider = sandbox",
+            ),
+            (
+                "resource \"a\" \"b c\" {}",
+                "main.hcl:1:14: invalid resource name \"b c\": use letters, digits, _ and -, starting with a letter",
+            ),
+            (
+                "variable \"v\" {\n  validation { condition = true }\n}",
+                "main.hcl:2:3: a validation block needs \"error_message\"",
+            ),
+            (
+                "variable \"v\" { sensitive = \"yes\" }",
+                "main.hcl:1:28: \"sensitive\" must be true or false, found string",
+            ),
+            (
+                "variable \"v\" { description = var.x }",
+                "main.hcl:1:30: undeclared variable \"x\"",
+            ),
+            (
+                "ss {}\nss {}",
+                "main.hcl:2:1: duplicate ss block\n  main.hcl:1:1: first declared here",
+            ),
+            (
+                "locals {\n  inner {}\n}",
+                "main.hcl:2:3: a locals block takes only attributes (name = value)",
+            ),
+            (
+                "resource \"a\" \"b\" {\n  lifecycle {}\n  lifecycle {}\n}",
+                "main.hcl:3:3: duplicate lifecycle block\n  main.hcl:2:3: first declared here",
+            ),
+            (
+                "resource \"a\" \"b\" {\n  lifecycle { ignore_changes = [1] }\n}",
+                "main.hcl:2:33: an ignore_changes entry must be an attribute name, such as tags or node_pool.min",
+            ),
+        ];
+        for (text, expected) in cases {
+            check_err(&[("main.hcl", text)], expected);
+        }
+    }
+
+    #[test]
+    fn empty_directory_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("notes.txt"), "x").expect("write");
+        let err = load_dir(dir.path()).err().map(|d| d.to_string());
+        let expected = format!("no *.hcl files in {}\n", dir.path().display());
+        assert_eq!(err.as_deref(), Some(expected.as_str()));
+        check_err(&[], "no *.hcl files in /spec");
+    }
+
+    #[test]
+    fn load_dir_reads_hcl_files_in_name_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("b.hcl"), "output \"b\" { value = 2 }\n").expect("write");
+        std::fs::write(dir.path().join("a.hcl"), "output \"a\" { value = 1 }\n").expect("write");
+        std::fs::write(dir.path().join("c.tf"), "garbage").expect("write");
+        std::fs::create_dir(dir.path().join("sub.hcl")).expect("mkdir");
+        let config = load_dir(dir.path()).map_err(|d| d.to_string());
+        let names: Vec<String> = config
+            .iter()
+            .flat_map(|c| c.outputs.iter().map(|o| o.name.clone()))
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        let files: Vec<bool> = config
+            .iter()
+            .flat_map(|c| c.sources.files.iter().map(|f| f.name.ends_with("a.hcl")))
+            .collect();
+        assert_eq!(files, [true, false]);
+    }
+
+    #[test]
+    fn body_references_include_nested_blocks() {
+        let text = "resource \"k\" \"c\" {\n  network = network.main.id\n  node_pool \"web\" {\n    min = local.web_min\n    max = var.max\n  }\n}\n";
+        let config = load(&[("main.hcl", text)]).map_err(|d| d.to_string());
+        let refs: Vec<String> = config
+            .iter()
+            .flat_map(|c| {
+                c.resources[0]
+                    .body
+                    .references()
+                    .into_iter()
+                    .map(|(r, s)| format!("{r}@{}", c.sources.location(s)))
+            })
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                "network.main@main.hcl:2:13",
+                "local.web_min@main.hcl:4:11",
+                "var.max@main.hcl:5:11"
+            ]
+        );
     }
 }

@@ -173,6 +173,21 @@ impl BlockBody {
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
     }
+
+    /// Every reference made by the attributes of the body and of its nested blocks, in source
+    /// order.
+    pub fn references(&self) -> Vec<(Reference, Span)> {
+        let mut out: Vec<(Reference, Span)> = self
+            .attributes
+            .iter()
+            .flat_map(|a| a.expr.references())
+            .collect();
+        for block in &self.blocks {
+            out.extend(block.body.references());
+        }
+        out.sort_by_key(|(_, span)| *span);
+        out
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -206,7 +221,10 @@ pub struct Expr {
 pub enum Reference {
     Var(String),
     Local(String),
-    Resource { type_name: String, name: String },
+    Resource {
+        type_name: String,
+        name: String,
+    },
     CountIndex,
     EachKey,
     EachValue,
@@ -269,7 +287,12 @@ impl Expr {
         out
     }
 
-    fn collect(&self, expr: &Expression, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
+    fn collect(
+        &self,
+        expr: &Expression,
+        bound: &mut Vec<String>,
+        out: &mut Vec<(Reference, Span)>,
+    ) {
         match expr {
             Expression::Null(_)
             | Expression::Bool(_)

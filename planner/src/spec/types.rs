@@ -209,6 +209,9 @@ fn short(ty: &TypeConstraint) -> String {
 pub fn is_complex(ty: &TypeConstraint) -> bool {
     !matches!(
         ty,
-        TypeConstraint::Any | TypeConstraint::String | TypeConstraint::Number | TypeConstraint::Bool
+        TypeConstraint::Any
+            | TypeConstraint::String
+            | TypeConstraint::Number
+            | TypeConstraint::Bool
     )
 }

@@ -74,9 +74,12 @@ pub fn schema(type_name: &str) -> Option<ResourceSchema> {
         NETWORK => Body::default()
             .attr(
                 "cidr",
-                A::optional(s(), "IPv4 range of the network, split into one subnet per zone")
-                    .default("10.0.0.0/16")
-                    .force_new(),
+                A::optional(
+                    s(),
+                    "IPv4 range of the network, split into one subnet per zone",
+                )
+                .default("10.0.0.0/16")
+                .force_new(),
             )
             .attr(
                 "zones",
@@ -376,8 +379,7 @@ pub fn validate(type_name: &str, attrs: &BTreeMap<String, Value>) -> Vec<Diagnos
                 && pw.len() < 8
             {
                 out.push(
-                    Diagnostic::error("`password` must be at least 8 characters")
-                        .at(["password"]),
+                    Diagnostic::error("`password` must be at least 8 characters").at(["password"]),
                 );
             }
         }

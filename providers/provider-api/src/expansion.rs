@@ -152,7 +152,10 @@ mod tests {
         let v = b.resolve(&|_, _| None);
         assert_eq!(v, Value::List(vec![Value::Unknown, Value::from("x")]));
         let v = b.resolve(&|r, a| Some(Value::from(format!("{r}.{a}"))));
-        assert_eq!(v, Value::List(vec![Value::from("vpc.id"), Value::from("x")]));
+        assert_eq!(
+            v,
+            Value::List(vec![Value::from("vpc.id"), Value::from("x")])
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ mod tests {
         );
         assert!(a.len() <= 40, "{a}");
         assert!(a.starts_with("ss-demo-postgres"));
-        assert_ne!(a, deterministic_name("demo2", "postgres.meta.sandbox_pg_instance.primary", 40));
+        assert_ne!(
+            a,
+            deterministic_name("demo2", "postgres.meta.sandbox_pg_instance.primary", 40)
+        );
         assert!(
             a.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

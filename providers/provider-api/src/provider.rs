@@ -233,9 +233,15 @@ mod tests {
             "t",
             "test",
             Body::default()
-                .attr("name", AttributeSchema::required(AttrType::String, "").force_new())
+                .attr(
+                    "name",
+                    AttributeSchema::required(AttrType::String, "").force_new(),
+                )
                 .attr("size", AttributeSchema::optional(AttrType::Number, ""))
-                .attr("secret", AttributeSchema::optional_computed(AttrType::String, "").sensitive())
+                .attr(
+                    "secret",
+                    AttributeSchema::optional_computed(AttrType::String, "").sensitive(),
+                )
                 .attr("id", AttributeSchema::computed(AttrType::String, "")),
         )
     }

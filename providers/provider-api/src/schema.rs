@@ -176,7 +176,10 @@ impl AttributeSchema {
     }
 
     pub fn is_computed(&self) -> bool {
-        matches!(self.presence, Presence::Computed | Presence::OptionalComputed)
+        matches!(
+            self.presence,
+            Presence::Computed | Presence::OptionalComputed
+        )
     }
 }
 

@@ -224,7 +224,10 @@ impl Value {
             Value::Number(n) => number_to_json(*n),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => serde_json::Value::Array(
-                items.iter().map(Value::to_json).collect::<Option<Vec<_>>>()?,
+                items
+                    .iter()
+                    .map(Value::to_json)
+                    .collect::<Option<Vec<_>>>()?,
             ),
             Value::Map(map) => serde_json::Value::Object(
                 map.iter()

@@ -181,9 +181,11 @@ impl Cloud {
     pub fn list(&self) -> Result<Vec<CloudObject>> {
         let mut out = Vec::new();
         for ty in &types::TYPES {
-            let mut objects = self.list_type(ty.name)?;
-            objects.sort_by(|a, b| a.id.cmp(&b.id));
-            out.extend(objects.iter().map(StoredObject::to_cloud_object));
+            out.extend(
+                self.list_type(ty.name)?
+                    .iter()
+                    .map(StoredObject::to_cloud_object),
+            );
         }
         out.sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
         Ok(out)

@@ -4,11 +4,16 @@
 //! | component | native resources (local names) |
 //! |---|---|
 //! | `network` | `vpc`, `subnet_0` … `subnet_{zones-1}` (one per zone, the `cidr` split evenly), `security_group` |
-//! | `kubernetes_cluster` | `cluster`, `pool_<label>` per `node_pool` block |
-//! | `postgres` | `primary` (`multi_az` = `high_availability`), `replica_0` … per read replica, `pooler` when `pooler` |
+//! | `kubernetes_cluster` | `cluster_role` (the IAM role the control plane assumes), `cluster`, `pool_<label>` per `node_pool` block |
+//! | `postgres` | `subnet_group`, `parameter_group` (family `postgres<major>`, settings for a 10k-user metadata DB), `primary` (`multi_az` = `high_availability`), `replica_0` … per read replica (inheriting the primary's groups), `pooler` when `pooler` |
 //! | `redis_cluster` | `subnet_group`, `cluster` |
 //! | `load_balancer` | `lb`, `target_group` (health check, stickiness), `listener` |
 //! | `cdn` | `distribution` |
+//!
+//! This follows the AWS column of the design's component table: a Kubernetes control plane
+//! acts as an IAM role, and an RDS instance lives in a DB subnet group and takes its settings
+//! from a DB parameter group. The simulated cloud refuses to delete a role or group that is
+//! still in use, so they are created first and deleted last.
 //!
 //! Size classes map to sandbox machine types as follows; a `size` that is not a class must be a
 //! sandbox type name of the right family and is passed through unchanged.
@@ -90,12 +95,7 @@ fn check_size(family: Family, size: Option<&Value>, path: &[&str], out: &mut Vec
 }
 
 /// Checks a known version against the versions the sandbox offers.
-fn check_version(
-    what: &str,
-    value: Option<&Value>,
-    supported: &[&str],
-    out: &mut Vec<Diagnostic>,
-) {
+fn check_version(what: &str, value: Option<&Value>, supported: &[&str], out: &mut Vec<Diagnostic>) {
     let Some(v) = value.and_then(Value::as_str) else {
         return;
     };
@@ -164,6 +164,21 @@ pub fn validate(type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
             &["instance_class"],
             &mut out,
         ),
+        types::DB_PARAMETER_GROUP => {
+            if let Some(family) = config.get("family").and_then(Value::as_str)
+                && !family
+                    .strip_prefix("postgres")
+                    .is_some_and(|major| PG_VERSIONS.contains(&major))
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "unknown parameter group family {family:?}; supported: {}",
+                        PG_VERSIONS.map(|v| format!("postgres{v}")).join(", ")
+                    ))
+                    .at(["family"]),
+                );
+            }
+        }
         types::NODE_POOL => check_size(
             Family::Node,
             config.get("instance_type"),
@@ -271,11 +286,10 @@ fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
 fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let zones = c.count("zones", 3)?;
     if !(1..=types::ZONES.len()).contains(&zones) {
-        return Err(Diagnostic::error(format!(
-            "`zones` must be from 1 to {}",
-            types::ZONES.len()
-        ))
-        .at(["zones"]));
+        return Err(
+            Diagnostic::error(format!("`zones` must be from 1 to {}", types::ZONES.len()))
+                .at(["zones"]),
+        );
     }
     let cidr = c.value("cidr", "10.0.0.0/16");
     let subnet_cidrs: Vec<Value> = match cidr.as_str() {
@@ -310,7 +324,7 @@ fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
                 .set("zone", Value::from(types::ZONES[i])),
         );
         subnet_ids.push(Binding::attr(&name, "id"));
-        zone_names.push(Binding::attr(&name, "zone"));
+        zone_names.push(Binding::Value(Value::from(types::ZONES[i])));
     }
     resources.push(
         NativeSpec::new("security_group", types::SECURITY_GROUP)
@@ -349,8 +363,12 @@ fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     }
     let pools = pools.as_map().cloned().unwrap_or_default();
     let mut resources = vec![
+        NativeSpec::new("cluster_role", types::IAM_ROLE)
+            .set("assume_role_service", Value::from(K8S_SERVICE))
+            .set("policies", string_list(&K8S_CLUSTER_POLICIES)),
         NativeSpec::new("cluster", types::K8S_CLUSTER)
             .set("vpc_id", c.value("network", Value::Null))
+            .set("role_id", Binding::attr("cluster_role", "id"))
             .set("version", c.value("version", "1.31")),
     ];
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
@@ -386,14 +404,74 @@ fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     })
 }
 
+/// The service a Kubernetes control plane's role trusts.
+const K8S_SERVICE: &str = "k8s.sandbox";
+
+/// The managed policies a control plane's role needs, as AmazonEKSClusterPolicy on AWS.
+const K8S_CLUSTER_POLICIES: [&str; 1] = ["SandboxK8sClusterPolicy"];
+
+/// Server settings of the Superset metadata database at 10,000 users. Values are strings, as
+/// parameter group APIs take them; sizes are in kB and times in ms, PostgreSQL's units.
+const PG_PARAMETERS: [(&str, &str); 6] = [
+    // Web workers and Celery workers connect through the pooler; 500 leaves room for
+    // direct connections of migrations and monitoring.
+    ("max_connections", "500"),
+    // Per-query statistics, to find the slow dashboard queries.
+    ("shared_preload_libraries", "pg_stat_statements"),
+    // Log statements slower than a second.
+    ("log_min_duration_statement", "1000"),
+    // A web worker that dies inside a transaction must not hold locks for long.
+    ("idle_in_transaction_session_timeout", "60000"),
+    // Network SSD storage: random reads cost little more than sequential ones.
+    ("random_page_cost", "1.1"),
+    // 16 MB per sort or hash, enough for Superset's metadata queries at 500 connections.
+    ("work_mem", "16384"),
+];
+
+fn pg_parameters() -> Value {
+    Value::Map(
+        PG_PARAMETERS
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+    )
+}
+
+fn string_list(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|s| Value::from(*s)).collect())
+}
+
+/// The parameter group family of a PostgreSQL version: `postgres` and the major version
+/// (`16.4` → `postgres16`). Unknown while the version is.
+fn pg_family(version: &Value) -> Value {
+    match version.peel() {
+        Value::String(v) => {
+            let major = v.split('.').next().unwrap_or(v);
+            Value::from(format!("postgres{major}")).mark_if(version.is_sensitive())
+        }
+        Value::Number(n) => Value::from(format!("postgres{}", n.trunc())),
+        _ => version.clone(),
+    }
+}
+
 fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let replicas = c.count("read_replicas", 0)?;
     let pooler = c.flag("pooler", false)?;
     let instance_class = size_value(Family::Db, &c.value("size", "medium"));
     let network = c.value("network", Value::Null);
+    let version = c.value("version", "16");
+    let subnet_group = NativeSpec::new("subnet_group", types::DB_SUBNET_GROUP)
+        .set("vpc_id", network.clone())
+        .set("description", Value::from("PostgreSQL primary and standby"));
+    let parameter_group = NativeSpec::new("parameter_group", types::DB_PARAMETER_GROUP)
+        .set("family", pg_family(&version))
+        .set("parameters", pg_parameters())
+        .set("description", Value::from("Superset metadata database"));
     let mut primary = NativeSpec::new("primary", types::PG_INSTANCE)
         .set("vpc_id", network.clone())
-        .set("version", c.value("version", "16"))
+        .set("subnet_group_id", Binding::attr("subnet_group", "id"))
+        .set("parameter_group_id", Binding::attr("parameter_group", "id"))
+        .set("version", version)
         .set("instance_class", instance_class.clone())
         .set("storage_gb", c.value("storage_gb", 100))
         .set("multi_az", c.value("high_availability", false))
@@ -402,7 +480,9 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     if !password.is_null() {
         primary = primary.set("password", password);
     }
-    let mut resources = vec![primary];
+    let mut resources = vec![subnet_group, parameter_group, primary];
+    // Replicas take their placement and settings from the primary they replicate, as RDS
+    // read replicas do, so they refer to neither group.
     let mut readers = Vec::new();
     for i in 0..replicas {
         let name = format!("replica_{i}");
@@ -513,7 +593,10 @@ fn cdn(c: &Config<'_>) -> Expansion {
     let resources = vec![
         NativeSpec::new("distribution", types::CDN_DISTRIBUTION)
             .set("origin", c.value("origin", Value::Null))
-            .set("cache_rules", c.value("cache_rule", Value::List(Vec::new())))
+            .set(
+                "cache_rules",
+                c.value("cache_rule", Value::List(Vec::new())),
+            )
             .set(
                 "compression",
                 c.value(

@@ -23,7 +23,6 @@ use provider_api::{
 };
 
 pub use cloud::{Cloud, CloudObject, REDACTED, SandboxError};
-pub use expand::{Family, machine_type};
 
 use cloud::StoredObject;
 use types::NativeType;
@@ -260,9 +259,9 @@ fn to_provider_error(e: SandboxError) -> ProviderError {
         SandboxError::Rejected(_) | SandboxError::UnknownAttribute { .. } => {
             ProviderError::Invalid(e.to_string())
         }
-        SandboxError::Io { .. } | SandboxError::NotADirectory { .. } | SandboxError::Corrupt { .. } => {
-            ProviderError::Other(e.to_string())
-        }
+        SandboxError::Io { .. }
+        | SandboxError::NotADirectory { .. }
+        | SandboxError::Corrupt { .. } => ProviderError::Other(e.to_string()),
     }
 }
 
@@ -333,6 +332,19 @@ impl Provider for SandboxProvider {
         };
         let proposed = with_defaults(schema, req.proposed);
         let mut resp = provider_api::default_plan(schema, req.prior, &proposed);
+        // A force-new attribute that is only known after apply (its source is being replaced)
+        // may change, and the cloud refuses to change it in place: plan a replacement, as
+        // Terraform does.
+        if req.prior.is_some() {
+            for (name, attr) in &schema.body.attributes {
+                if attr.force_new
+                    && resp.planned.get(name).is_some_and(|v| !v.is_wholly_known())
+                    && !resp.requires_replace.contains(name)
+                {
+                    resp.requires_replace.push(name.clone());
+                }
+            }
+        }
         if req.type_name == types::OBJECT {
             // `output` follows `input`, so a change of `input` shows on `output` too.
             let input = resp.planned.get("input").cloned().unwrap_or(Value::Null);
@@ -412,7 +424,10 @@ impl Provider for SandboxProvider {
     ) -> Result<ResourceState, ProviderError> {
         let ty = self.native(type_name)?;
         if let Injected::Before(kind) = self.faults.draw(false) {
-            return Err(fault_error(kind, &format!("update {} {}", ty.name, prior.id)));
+            return Err(fault_error(
+                kind,
+                &format!("update {} {}", ty.name, prior.id),
+            ));
         }
         let (id, config) = (prior.id.clone(), config.clone());
         let ready_in = self.delay(ty, UPDATE_FACTOR);
@@ -427,7 +442,10 @@ impl Provider for SandboxProvider {
     async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
         let ty = self.native(type_name)?;
         if let Injected::Before(kind) = self.faults.draw(false) {
-            return Err(fault_error(kind, &format!("delete {} {}", ty.name, prior.id)));
+            return Err(fault_error(
+                kind,
+                &format!("delete {} {}", ty.name, prior.id),
+            ));
         }
         let id = prior.id.clone();
         let existed = self.blocking(move |cloud| cloud.delete(ty, &id)).await?;

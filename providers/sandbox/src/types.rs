@@ -11,8 +11,11 @@ use serde_json::{Map, Value as Json};
 pub const VPC: &str = "sandbox_vpc";
 pub const SUBNET: &str = "sandbox_subnet";
 pub const SECURITY_GROUP: &str = "sandbox_security_group";
+pub const IAM_ROLE: &str = "sandbox_iam_role";
 pub const K8S_CLUSTER: &str = "sandbox_k8s_cluster";
 pub const NODE_POOL: &str = "sandbox_node_pool";
+pub const DB_SUBNET_GROUP: &str = "sandbox_db_subnet_group";
+pub const DB_PARAMETER_GROUP: &str = "sandbox_db_parameter_group";
 pub const PG_INSTANCE: &str = "sandbox_pg_instance";
 pub const PG_REPLICA: &str = "sandbox_pg_replica";
 pub const PG_POOLER: &str = "sandbox_pg_pooler";
@@ -70,7 +73,7 @@ impl NativeType {
 }
 
 /// Every native type, in the order of the DESIGN.md component table.
-pub static TYPES: [NativeType; 15] = [
+pub static TYPES: [NativeType; 18] = [
     NativeType {
         name: VPC,
         id_prefix: "vpc",
@@ -99,11 +102,20 @@ pub static TYPES: [NativeType; 15] = [
         body: security_group,
     },
     NativeType {
+        name: IAM_ROLE,
+        id_prefix: "role",
+        arn_kind: Some(("iam", "role")),
+        weight: 0.5,
+        refs: &[],
+        description: "An identity a cloud service assumes to act on the account's objects",
+        body: iam_role,
+    },
+    NativeType {
         name: K8S_CLUSTER,
         id_prefix: "k8s",
         arn_kind: Some(("k8s", "cluster")),
         weight: 10.0,
-        refs: &[("vpc_id", VPC)],
+        refs: &[("vpc_id", VPC), ("role_id", IAM_ROLE)],
         description: "A managed Kubernetes control plane spread over the VPC's zones",
         body: k8s_cluster,
     },
@@ -117,11 +129,33 @@ pub static TYPES: [NativeType; 15] = [
         body: node_pool,
     },
     NativeType {
+        name: DB_SUBNET_GROUP,
+        id_prefix: "dbsg",
+        arn_kind: Some(("rds", "subgrp")),
+        weight: 0.5,
+        refs: &[("vpc_id", VPC)],
+        description: "The subnets a PostgreSQL instance and its standby are placed in",
+        body: db_subnet_group,
+    },
+    NativeType {
+        name: DB_PARAMETER_GROUP,
+        id_prefix: "dbpg",
+        arn_kind: Some(("rds", "pg")),
+        weight: 0.5,
+        refs: &[],
+        description: "Server settings of the PostgreSQL instances of one major version",
+        body: db_parameter_group,
+    },
+    NativeType {
         name: PG_INSTANCE,
         id_prefix: "db",
         arn_kind: Some(("rds", "db")),
         weight: 8.0,
-        refs: &[("vpc_id", VPC)],
+        refs: &[
+            ("vpc_id", VPC),
+            ("subnet_group_id", DB_SUBNET_GROUP),
+            ("parameter_group_id", DB_PARAMETER_GROUP),
+        ],
         description: "A PostgreSQL primary, optionally with a synchronous standby (multi_az)",
         body: pg_instance,
     },
@@ -283,9 +317,30 @@ fn security_group() -> Body {
         )
 }
 
+fn iam_role() -> Body {
+    base()
+        .attr(
+            "name",
+            A::optional_computed(s(), "Role name; derived from the resource's identity when not configured")
+                .force_new(),
+        )
+        .attr(
+            "assume_role_service",
+            A::required(s(), "The service allowed to assume the role (k8s.sandbox)"),
+        )
+        .attr(
+            "policies",
+            A::optional(list(s()), "Managed policies attached to the role"),
+        )
+}
+
 fn k8s_cluster() -> Body {
     base()
         .attr("vpc_id", A::required(s(), "The VPC").force_new())
+        .attr(
+            "role_id",
+            A::required(s(), "The IAM role the control plane acts as").force_new(),
+        )
         .attr(
             "version",
             A::required(s(), "Kubernetes minor version; upgraded in place"),
@@ -316,13 +371,52 @@ fn node_pool() -> Body {
         .attr("max_size", A::required(n(), "Most nodes"))
         .attr(
             "disk_gb",
-            A::optional(n(), "Root disk per node").default(50).force_new(),
+            A::optional(n(), "Root disk per node")
+                .default(50)
+                .force_new(),
+        )
+}
+
+fn db_subnet_group() -> Body {
+    base()
+        .attr("vpc_id", A::required(s(), "The VPC").force_new())
+        .attr(
+            "description",
+            A::optional(s(), "What the group is for").default("Managed by ss"),
+        )
+}
+
+fn db_parameter_group() -> Body {
+    base()
+        .attr(
+            "family",
+            A::required(s(), "Engine and major version the settings are for (postgres16)")
+                .force_new(),
+        )
+        .attr(
+            "parameters",
+            A::optional(
+                AttrType::Map(Box::new(s())),
+                "Server settings by name; changed in place",
+            ),
+        )
+        .attr(
+            "description",
+            A::optional(s(), "What the group is for").default("Managed by ss"),
         )
 }
 
 fn pg_instance() -> Body {
     base()
         .attr("vpc_id", A::required(s(), "The VPC").force_new())
+        .attr(
+            "subnet_group_id",
+            A::required(s(), "The DB subnet group").force_new(),
+        )
+        .attr(
+            "parameter_group_id",
+            A::required(s(), "The DB parameter group; switched in place"),
+        )
         .attr(
             "version",
             A::required(s(), "PostgreSQL version; upgraded in place"),
@@ -336,14 +430,10 @@ fn pg_instance() -> Body {
             "multi_az",
             A::optional(b(), "A synchronous standby in another zone").default(false),
         )
-        .attr(
-            "username",
-            A::required(s(), "Master user name").force_new(),
-        )
+        .attr("username", A::required(s(), "Master user name").force_new())
         .attr(
             "password",
-            A::optional_computed(s(), "Master password; generated when not configured")
-                .sensitive(),
+            A::optional_computed(s(), "Master password; generated when not configured").sensitive(),
         )
         .attr(
             "backup_retention_days",
@@ -405,10 +495,7 @@ fn redis_cluster() -> Body {
             "version",
             A::required(s(), "Redis version; upgraded in place"),
         )
-        .attr(
-            "node_type",
-            A::required(s(), "Node type (cache.sandbox.*)"),
-        )
+        .attr("node_type", A::required(s(), "Node type (cache.sandbox.*)"))
         .attr(
             "shards",
             A::required(n(), "Number of shards; resharded online"),
@@ -500,10 +587,7 @@ fn cdn_distribution() -> Body {
             A::optional(list(s()), "Encodings offered: br, gzip"),
         )
         .attr("http3", A::optional(b(), "Offer HTTP/3").default(true))
-        .attr(
-            "enabled",
-            A::optional(b(), "Serve traffic").default(true),
-        )
+        .attr("enabled", A::optional(b(), "Serve traffic").default(true))
         .attr("domain_name", A::computed(s(), "The CDN host name"))
 }
 
@@ -531,6 +615,12 @@ fn object() -> Body {
 /// Fills in the attributes the cloud computes when it creates an object. `attrs` already holds
 /// the configured values; only what is missing is added.
 pub fn fill_computed(ty: &NativeType, id: &str, name: &str, attrs: &mut Map<String, Json>) {
+    let subnet_ips = attrs
+        .get("cidr")
+        .and_then(Json::as_str)
+        .and_then(|c| c.parse::<ipnet::Ipv4Net>().ok())
+        // Five addresses of each subnet are reserved, as on AWS.
+        .map(|net| (1u64 << (32 - u32::from(net.prefix_len()))).saturating_sub(5));
     let mut set = |key: &str, value: Json| {
         if attrs.get(key).is_none_or(Json::is_null) {
             attrs.insert(key.to_string(), value);
@@ -540,10 +630,15 @@ pub fn fill_computed(ty: &NativeType, id: &str, name: &str, attrs: &mut Map<Stri
     if let Some((service, kind)) = ty.arn_kind {
         set(
             "arn",
-            Json::from(format!("arn:sandbox:{service}:{REGION}:{ACCOUNT}:{kind}/{id}")),
+            Json::from(format!(
+                "arn:sandbox:{service}:{REGION}:{ACCOUNT}:{kind}/{id}"
+            )),
         );
     }
     match ty.name {
+        // A role not named in the configuration is named after its identity, as the
+        // deterministic name makes a retried create find it again.
+        IAM_ROLE => set("name", Json::from(name)),
         K8S_CLUSTER => {
             set(
                 "endpoint",
@@ -591,16 +686,13 @@ pub fn fill_computed(ty: &NativeType, id: &str, name: &str, attrs: &mut Map<Stri
                 .take(13)
                 .map(|c| char::from(c).to_ascii_lowercase())
                 .collect();
-            set("domain_name", Json::from(format!("d{token}.cdn.sandbox.net")));
+            set(
+                "domain_name",
+                Json::from(format!("d{token}.cdn.sandbox.net")),
+            );
         }
         SUBNET => {
-            let count = attrs
-                .get("cidr")
-                .and_then(Json::as_str)
-                .and_then(|c| c.parse::<ipnet::Ipv4Net>().ok())
-                // Five addresses of each subnet are reserved, as on AWS.
-                .map(|net| (1u64 << (32 - u32::from(net.prefix_len()))).saturating_sub(5));
-            if let Some(count) = count {
+            if let Some(count) = subnet_ips {
                 set("available_ip_count", Json::from(count));
             }
         }

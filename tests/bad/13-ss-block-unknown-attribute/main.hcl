@@ -1,5 +1,5 @@
 ss {
-  stack            = "demo"
+  stack           = "demo"
   unknown_setting = true
 }
 

@@ -1,0 +1,988 @@
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use provider_api::{Binding, Expansion, component, same};
+
+use super::*;
+
+fn provider_in(dir: &Path, extra: &[(&str, Value)]) -> SandboxProvider {
+    let mut config = Attrs::from([(
+        "dir".to_string(),
+        Value::from(dir.to_string_lossy().as_ref()),
+    )]);
+    for (k, v) in extra {
+        config.insert(k.to_string(), v.clone());
+    }
+    configure(&config, Path::new("/nonexistent-spec-dir")).expect("configure")
+}
+
+fn attrs(pairs: &[(&str, Value)]) -> Attrs {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn identity(address: &str) -> Identity {
+    Identity {
+        stack: "test".into(),
+        address: address.into(),
+    }
+}
+
+async fn create(
+    p: &SandboxProvider,
+    type_name: &str,
+    address: &str,
+    config: &Attrs,
+) -> ResourceState {
+    p.create(CreateRequest {
+        type_name,
+        identity: &identity(address),
+        config,
+    })
+    .await
+    .expect("create")
+}
+
+/// A tiny apply: creates the natives of an expansion in dependency order, resolving bindings
+/// from the siblings already created, as the core does.
+async fn apply(
+    p: &SandboxProvider,
+    address: &str,
+    exp: &Expansion,
+) -> BTreeMap<String, (String, ResourceState)> {
+    let mut done: BTreeMap<String, (String, ResourceState)> = BTreeMap::new();
+    while done.len() < exp.resources.len() {
+        let before = done.len();
+        for spec in &exp.resources {
+            if done.contains_key(&spec.name)
+                || !spec.dependencies().iter().all(|d| done.contains_key(*d))
+            {
+                continue;
+            }
+            let config = resolve(&spec.config, &done);
+            let addr = format!("{address}.{}.{}", spec.type_name, spec.name);
+            let st = create(p, &spec.type_name, &addr, &config).await;
+            done.insert(spec.name.clone(), (spec.type_name.clone(), st));
+        }
+        assert!(done.len() > before, "expansion has a cycle");
+    }
+    done
+}
+
+fn resolve(
+    config: &BTreeMap<String, Binding>,
+    done: &BTreeMap<String, (String, ResourceState)>,
+) -> Attrs {
+    let lookup = |r: &str, a: &str| done.get(r).and_then(|(_, s)| s.attrs.get(a).cloned());
+    config
+        .iter()
+        .map(|(k, b)| (k.clone(), b.resolve(&lookup)))
+        .collect()
+}
+
+fn count_of(p: &SandboxProvider, type_name: &str) -> usize {
+    p.cloud()
+        .list()
+        .expect("list")
+        .iter()
+        .filter(|o| o.type_name == type_name)
+        .count()
+}
+
+fn network_config(zones: i64) -> Attrs {
+    attrs(&[("cidr", "10.0.0.0/16".into()), ("zones", zones.into())])
+}
+
+fn postgres_config(network: &str) -> Attrs {
+    attrs(&[
+        ("network", network.into()),
+        ("version", "16".into()),
+        ("size", "large".into()),
+        ("storage_gb", 100.into()),
+        ("high_availability", true.into()),
+        ("read_replicas", 2.into()),
+        ("pooler", true.into()),
+        ("username", "superset".into()),
+    ])
+}
+
+#[tokio::test]
+async fn object_round_trip_create_read_update_delete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let input = Value::Map(BTreeMap::from([("a".to_string(), Value::from(1))]));
+    let created = create(
+        &p,
+        "sandbox_object",
+        "sandbox_object.a",
+        &attrs(&[("input", input.clone())]),
+    )
+    .await;
+    assert!(created.id.starts_with("obj-"), "{}", created.id);
+    assert_eq!(created.attrs["output"], input);
+    assert_eq!(created.attrs["id"], Value::from(created.id.as_str()));
+
+    let read = p
+        .read_many(
+            "sandbox_object",
+            &[created.id.clone(), "obj-missing".into()],
+        )
+        .await
+        .expect("read");
+    assert_eq!(read, vec![Some(created.clone()), None]);
+
+    let updated = p
+        .update(
+            "sandbox_object",
+            &created,
+            &attrs(&[("input", "two".into())]),
+        )
+        .await
+        .expect("update");
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.attrs["output"], Value::from("two"));
+    let read = p
+        .read_many("sandbox_object", std::slice::from_ref(&created.id))
+        .await
+        .expect("read");
+    assert_eq!(
+        read[0].as_ref().map(|s| &s.attrs["input"]),
+        Some(&Value::from("two"))
+    );
+
+    p.delete("sandbox_object", &updated).await.expect("delete");
+    assert_eq!(
+        p.read_many("sandbox_object", std::slice::from_ref(&created.id))
+            .await
+            .expect("read"),
+        vec![None]
+    );
+    p.delete("sandbox_object", &updated)
+        .await
+        .expect("deleting what is gone succeeds");
+    assert!(p.cloud().list().expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn create_twice_with_one_identity_adopts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let first = create(
+        &p,
+        "sandbox_object",
+        "sandbox_object.x",
+        &attrs(&[("input", 1.into())]),
+    )
+    .await;
+    let second = create(
+        &p,
+        "sandbox_object",
+        "sandbox_object.x",
+        &attrs(&[("input", 2.into())]),
+    )
+    .await;
+    assert_eq!(first.id, second.id);
+    assert_eq!(
+        second.attrs["output"],
+        Value::from(2),
+        "adoption applies the configuration"
+    );
+    assert_eq!(count_of(&p, "sandbox_object"), 1);
+    let found = p
+        .find("sandbox_object", &identity("sandbox_object.x"))
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.id, first.id);
+    assert!(
+        p.find("sandbox_object", &identity("sandbox_object.y"))
+            .await
+            .expect("find")
+            .is_none()
+    );
+    let other = create(&p, "sandbox_object", "sandbox_object.y", &Attrs::new()).await;
+    assert_ne!(other.id, first.id, "ids are fresh per object");
+}
+
+#[test]
+fn expansion_counts_for_the_reference_architecture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let net = p
+        .expand("network.main", "network", &network_config(3))
+        .expect("network");
+    assert_eq!(net.resources.len(), 5, "vpc + 3 subnets + security group");
+    let cidrs: Vec<_> = net
+        .resources
+        .iter()
+        .filter(|r| r.type_name == types::SUBNET)
+        .map(|r| r.config["cidr"].clone())
+        .collect();
+    assert_eq!(
+        cidrs,
+        ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"].map(|c| Binding::Value(Value::from(c)))
+    );
+
+    let pg = p
+        .expand("postgres.meta", "postgres", &postgres_config("vpc-1"))
+        .expect("postgres");
+    let names: Vec<&str> = pg.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["primary", "replica_0", "replica_1", "pooler"]);
+    assert_eq!(
+        pg.get("primary").expect("primary").config["multi_az"],
+        Binding::Value(true.into())
+    );
+    assert_eq!(
+        pg.get("primary").expect("primary").config["instance_class"],
+        Binding::Value("db.sandbox.large".into())
+    );
+
+    let redis_cfg = attrs(&[
+        ("network", "vpc-1".into()),
+        ("shards", 3.into()),
+        ("replicas_per_shard", 2.into()),
+        ("size", "medium".into()),
+        ("version", "7.1".into()),
+    ]);
+    let redis = p
+        .expand("redis_cluster.cache", "redis_cluster", &redis_cfg)
+        .expect("redis");
+    assert_eq!(redis.resources.len(), 2);
+    let cluster = redis.get("cluster").expect("cluster");
+    assert_eq!(cluster.config["shards"], Binding::Value(3.into()));
+    assert_eq!(
+        cluster.config["replicas_per_shard"],
+        Binding::Value(2.into())
+    );
+
+    let pools = Value::Map(BTreeMap::from([
+        (
+            "web".to_string(),
+            Value::Map(attrs(&[
+                ("size", "large".into()),
+                ("min", 5.into()),
+                ("max", 20.into()),
+            ])),
+        ),
+        (
+            "worker".to_string(),
+            Value::Map(attrs(&[("min", 10.into()), ("max", 30.into())])),
+        ),
+    ]));
+    let k8s = p
+        .expand(
+            "kubernetes_cluster.main",
+            "kubernetes_cluster",
+            &attrs(&[
+                ("network", "vpc-1".into()),
+                ("version", "1.31".into()),
+                ("node_pool", pools),
+            ]),
+        )
+        .expect("k8s");
+    let names: Vec<&str> = k8s.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["cluster", "pool_web", "pool_worker"]);
+
+    let lb = p
+        .expand(
+            "load_balancer.web",
+            "load_balancer",
+            &attrs(&[("network", "vpc-1".into()), ("target", "k8s-1".into())]),
+        )
+        .expect("lb");
+    assert_eq!(lb.resources.len(), 3);
+    assert_eq!(
+        lb.get("target_group").expect("tg").config["stickiness"],
+        Binding::Value(false.into()),
+        "no sticky sessions by default"
+    );
+    let cdn = p
+        .expand(
+            "cdn.static",
+            "cdn",
+            &attrs(&[("origin", "example.com".into())]),
+        )
+        .expect("cdn");
+    assert_eq!(cdn.resources.len(), 1);
+
+    // Every computed attribute of each component is exported, and native local names are
+    // identifiers.
+    for (t, exp) in [
+        (component::NETWORK, &net),
+        (component::POSTGRES, &pg),
+        (component::REDIS_CLUSTER, &redis),
+        (component::KUBERNETES_CLUSTER, &k8s),
+        (component::LOAD_BALANCER, &lb),
+        (component::CDN, &cdn),
+    ] {
+        let schema = component::schema(t).expect("schema");
+        for (name, attr) in &schema.body.attributes {
+            if attr.is_computed() && !attr.is_configurable() {
+                assert!(exp.exports.contains_key(name), "{t} exports {name}");
+            }
+        }
+        for r in &exp.resources {
+            assert!(
+                r.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                r.name
+            );
+            assert!(p.schema().resources.contains_key(&r.type_name));
+        }
+    }
+}
+
+#[test]
+fn expansion_is_deterministic_and_tolerates_unknowns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let mut cfg = postgres_config("x");
+    cfg.insert("network".into(), Value::Unknown);
+    let a = p.expand("postgres.meta", "postgres", &cfg).expect("expand");
+    assert_eq!(
+        a,
+        p.expand("postgres.meta", "postgres", &cfg).expect("expand")
+    );
+    assert_eq!(
+        a.get("pooler").expect("pooler").config["vpc_id"],
+        Binding::Value(Value::Unknown)
+    );
+
+    cfg.insert("read_replicas".into(), Value::Unknown);
+    let err = p
+        .expand("postgres.meta", "postgres", &cfg)
+        .expect_err("count must be known");
+    assert_eq!(err[0].path, vec!["read_replicas"]);
+
+    let mut net = network_config(3);
+    net.insert("cidr".into(), Value::Unknown);
+    let n = p.expand("network.main", "network", &net).expect("expand");
+    assert_eq!(n.resources.len(), 5);
+}
+
+#[tokio::test]
+async fn reference_architecture_applies_replans_clean_and_destroys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let net_exp = p
+        .expand("network.main", "network", &network_config(3))
+        .expect("network");
+    let net = apply(&p, "network.main", &net_exp).await;
+    let vpc_id = net["vpc"].1.id.clone();
+    let pg_exp = p
+        .expand("postgres.meta", "postgres", &postgres_config(&vpc_id))
+        .expect("pg");
+    let pg = apply(&p, "postgres.meta", &pg_exp).await;
+
+    // The exports resolve to real values; the generated password is sensitive.
+    let lookup = |r: &str, a: &str| pg.get(r).and_then(|(_, s)| s.attrs.get(a).cloned());
+    let endpoint = pg_exp.exports["endpoint"].resolve(&lookup);
+    assert!(
+        endpoint
+            .as_str()
+            .is_some_and(|e| e.ends_with(".pg.sandbox.internal")),
+        "{endpoint}"
+    );
+    let readers = pg_exp.exports["reader_endpoints"].resolve(&lookup);
+    assert_eq!(readers.as_list().map(<[Value]>::len), Some(2));
+    assert!(
+        pg_exp.exports["pooler_endpoint"]
+            .resolve(&lookup)
+            .as_str()
+            .is_some()
+    );
+    let password = pg_exp.exports["password"].resolve(&lookup);
+    assert!(password.is_sensitive());
+    assert!(password.as_str().is_some_and(|s| s.len() >= 24));
+    assert_eq!(pg_exp.exports["port"].resolve(&lookup), Value::from(5432));
+
+    // Planning again against what exists changes nothing.
+    for (exp, done) in [(&net_exp, &net), (&pg_exp, &pg)] {
+        for spec in &exp.resources {
+            let (type_name, prior) = &done[&spec.name];
+            let proposed = resolve(&spec.config, done);
+            let resp = p
+                .plan(PlanRequest {
+                    type_name,
+                    prior: Some(prior),
+                    proposed: &proposed,
+                })
+                .expect("plan");
+            assert!(
+                resp.requires_replace.is_empty(),
+                "{}: {:?}",
+                spec.name,
+                resp.requires_replace
+            );
+            for (k, v) in &resp.planned {
+                assert!(same(v, &prior.attrs[k]), "{}.{k} would change", spec.name);
+            }
+        }
+    }
+
+    // A VPC still in use cannot be deleted, as on a real cloud.
+    let err = p
+        .delete(types::VPC, &net["vpc"].1)
+        .await
+        .expect_err("in use");
+    assert!(
+        matches!(err, ProviderError::Invalid(ref m) if m.contains("DependencyViolation")),
+        "{err}"
+    );
+
+    // Destroying in reverse dependency order empties the cloud.
+    for done in [&pg, &net] {
+        let mut order: Vec<_> = done.iter().collect();
+        // Siblings that others depend on go last.
+        order.sort_by_key(|(name, _)| matches!(name.as_str(), "vpc" | "primary"));
+        for (_, (type_name, st)) in order {
+            p.delete(type_name, st).await.expect("delete");
+        }
+    }
+    assert!(p.cloud().list().expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn a_reference_to_a_missing_object_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let err = p
+        .create(CreateRequest {
+            type_name: types::SUBNET,
+            identity: &identity("network.x.sandbox_subnet.subnet_0"),
+            config: &attrs(&[
+                ("vpc_id", "vpc-0000000000".into()),
+                ("cidr", "10.0.0.0/24".into()),
+                ("zone", "sandbox-1a".into()),
+            ]),
+        })
+        .await
+        .expect_err("no such vpc");
+    assert!(matches!(err, ProviderError::Invalid(_)), "{err}");
+    assert!(p.cloud().list().expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn force_new_change_is_refused_in_place_and_planned_as_replace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let vpc = create(
+        &p,
+        types::VPC,
+        "network.n.sandbox_vpc.vpc",
+        &attrs(&[("cidr", "10.0.0.0/16".into())]),
+    )
+    .await;
+    let changed = attrs(&[("cidr", "10.1.0.0/16".into())]);
+    let resp = p
+        .plan(PlanRequest {
+            type_name: types::VPC,
+            prior: Some(&vpc),
+            proposed: &changed,
+        })
+        .expect("plan");
+    assert_eq!(resp.requires_replace, vec!["cidr".to_string()]);
+    let err = p
+        .update(types::VPC, &vpc, &changed)
+        .await
+        .expect_err("force new");
+    assert!(matches!(err, ProviderError::Invalid(_)));
+
+    // A subnet whose VPC is being replaced gets an unknown `vpc_id`: that is a replacement too.
+    let subnet_config = attrs(&[
+        ("vpc_id", vpc.id.as_str().into()),
+        ("cidr", "10.0.0.0/20".into()),
+        ("zone", "sandbox-1a".into()),
+    ]);
+    let subnet = create(
+        &p,
+        types::SUBNET,
+        "network.n.sandbox_subnet.subnet_0",
+        &subnet_config,
+    )
+    .await;
+    assert_eq!(subnet.attrs["available_ip_count"], Value::from(4091));
+    let mut unknown_vpc = subnet_config.clone();
+    unknown_vpc.insert("vpc_id".into(), Value::Unknown);
+    let resp = p
+        .plan(PlanRequest {
+            type_name: types::SUBNET,
+            prior: Some(&subnet),
+            proposed: &unknown_vpc,
+        })
+        .expect("plan");
+    assert_eq!(resp.requires_replace, vec!["vpc_id".to_string()]);
+
+    let obj = create(
+        &p,
+        types::OBJECT,
+        "sandbox_object.o",
+        &attrs(&[("input", 1.into()), ("replace_on", "a".into())]),
+    )
+    .await;
+    let resp = p
+        .plan(PlanRequest {
+            type_name: types::OBJECT,
+            prior: Some(&obj),
+            proposed: &attrs(&[("input", 2.into()), ("replace_on", "a".into())]),
+        })
+        .expect("plan");
+    assert!(resp.requires_replace.is_empty(), "input changes in place");
+    assert_eq!(resp.planned["output"], Value::from(2));
+    let resp = p
+        .plan(PlanRequest {
+            type_name: types::OBJECT,
+            prior: Some(&obj),
+            proposed: &attrs(&[("input", 1.into()), ("replace_on", "b".into())]),
+        })
+        .expect("plan");
+    assert_eq!(resp.requires_replace, vec!["replace_on".to_string()]);
+    let fresh = p
+        .plan(PlanRequest {
+            type_name: types::OBJECT,
+            prior: None,
+            proposed: &Attrs::new(),
+        })
+        .expect("plan");
+    assert_eq!(fresh.planned["id"], Value::Unknown);
+}
+
+#[tokio::test]
+async fn out_of_band_edit_shows_in_read_many() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let vpc = create(
+        &p,
+        types::VPC,
+        "network.n.sandbox_vpc.vpc",
+        &attrs(&[("cidr", "10.0.0.0/16".into())]),
+    )
+    .await;
+    let np_cluster = create(
+        &p,
+        types::K8S_CLUSTER,
+        "k.c",
+        &attrs(&[
+            ("vpc_id", vpc.id.as_str().into()),
+            ("version", "1.31".into()),
+        ]),
+    )
+    .await;
+    let pool = create(
+        &p,
+        types::NODE_POOL,
+        "k.p",
+        &attrs(&[
+            ("cluster_id", np_cluster.id.as_str().into()),
+            ("pool_name", "web".into()),
+            ("instance_type", "node.sandbox.large".into()),
+            ("min_size", 5.into()),
+            ("max_size", 20.into()),
+        ]),
+    )
+    .await;
+
+    // A second handle, as `ss sandbox set` in another process would open.
+    let cloud = Cloud::open(dir.path()).expect("open");
+    let edited = cloud
+        .set(&pool.id, "max_size", serde_json::json!("7"))
+        .expect("set");
+    assert_eq!(
+        edited.attributes["max_size"],
+        serde_json::json!(7),
+        "converted to the attribute type"
+    );
+    let read = p
+        .read_many(types::NODE_POOL, std::slice::from_ref(&pool.id))
+        .await
+        .expect("read");
+    assert_eq!(
+        read[0].as_ref().map(|s| s.attrs["max_size"].clone()),
+        Some(Value::from(7))
+    );
+
+    assert!(matches!(
+        cloud.set("np-nope", "max_size", serde_json::json!(1)),
+        Err(SandboxError::UnknownObject(_))
+    ));
+    assert!(matches!(
+        cloud.set(&pool.id, "colour", serde_json::json!(1)),
+        Err(SandboxError::UnknownAttribute { .. })
+    ));
+    assert!(matches!(
+        cloud.set(&pool.id, "id", serde_json::json!("x")),
+        Err(SandboxError::Rejected(_))
+    ));
+
+    let listed = cloud.list().expect("list");
+    let kinds: Vec<&str> = listed.iter().map(|o| o.type_name.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [types::K8S_CLUSTER, types::NODE_POOL, types::VPC],
+        "sorted by type"
+    );
+    let json = serde_json::to_value(&listed[0]).expect("json");
+    assert_eq!(json["type"], serde_json::json!(types::K8S_CLUSTER));
+    assert!(json["attributes"]["endpoint"].as_str().is_some());
+}
+
+#[test]
+fn concurrent_handles_in_threads_lose_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ty = types::find(types::OBJECT).expect("type");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let path = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let cloud = Cloud::open(&path).expect("open");
+                for i in 0..25 {
+                    let config = attrs(&[("input", Value::from(i))]);
+                    // Half the names are shared by every thread: those must be adopted.
+                    let name = if i % 2 == 0 {
+                        format!("shared-{i}")
+                    } else {
+                        format!("t{t}-{i}")
+                    };
+                    cloud
+                        .create_or_adopt(ty, &name, &config, Duration::ZERO)
+                        .expect("create");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let objects = Cloud::open(dir.path()).expect("open").list().expect("list");
+    // 13 shared names (even i) plus 12 private ones per thread.
+    assert_eq!(objects.len(), 13 + 4 * 12);
+    let mut names: Vec<_> = objects.iter().map(|o| o.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), objects.len(), "no duplicate names");
+}
+
+#[tokio::test]
+async fn generated_password_is_sensitive_and_never_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let vpc = create(
+        &p,
+        types::VPC,
+        "n.vpc",
+        &attrs(&[("cidr", "10.0.0.0/16".into())]),
+    )
+    .await;
+    let config = attrs(&[
+        ("vpc_id", vpc.id.as_str().into()),
+        ("version", "16".into()),
+        ("instance_class", "db.sandbox.medium".into()),
+        ("storage_gb", 100.into()),
+        ("username", "superset".into()),
+    ]);
+    let db = create(
+        &p,
+        types::PG_INSTANCE,
+        "postgres.meta.sandbox_pg_instance.primary",
+        &config,
+    )
+    .await;
+    let password = db.attrs["password"].clone();
+    assert!(matches!(password, Value::Sensitive(_)));
+    let secret = password.as_str().expect("string").to_string();
+    assert!(secret.len() >= 24);
+
+    // An update that leaves the password unconfigured keeps it.
+    let mut bigger = config.clone();
+    bigger.insert("storage_gb".into(), 200.into());
+    let updated = p
+        .update(types::PG_INSTANCE, &db, &bigger)
+        .await
+        .expect("update");
+    assert_eq!(updated.attrs["password"].as_str(), Some(secret.as_str()));
+    assert!(updated.attrs["password"].is_sensitive());
+
+    // Errors about the object never carry it.
+    let mut renamed = config.clone();
+    renamed.insert("username".into(), "admin".into());
+    let err = p
+        .update(types::PG_INSTANCE, &db, &renamed)
+        .await
+        .expect_err("force new");
+    let delete_err = p.delete(types::VPC, &vpc).await.expect_err("in use");
+    for shown in [
+        err.to_string(),
+        format!("{err:?}"),
+        delete_err.to_string(),
+        format!("{delete_err:?}"),
+    ] {
+        assert!(!shown.contains(&secret), "{shown}");
+    }
+    // Neither does the console view.
+    let listed = serde_json::to_string(&p.cloud().list().expect("list")).expect("json");
+    assert!(!listed.contains(&secret));
+    assert!(listed.contains(REDACTED));
+
+    // A configured password from a sensitive variable is used and stays marked.
+    let mut given = config.clone();
+    given.insert(
+        "password".into(),
+        Value::from("correct horse battery").sensitive(),
+    );
+    let db2 = create(
+        &p,
+        types::PG_INSTANCE,
+        "postgres.other.sandbox_pg_instance.primary",
+        &given,
+    )
+    .await;
+    assert_eq!(
+        db2.attrs["password"],
+        Value::from("correct horse battery").sensitive()
+    );
+}
+
+#[tokio::test]
+async fn a_sensitive_input_makes_the_output_sensitive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let obj = create(
+        &p,
+        types::OBJECT,
+        "o.s",
+        &attrs(&[("input", Value::from("s3cret").sensitive())]),
+    )
+    .await;
+    assert!(obj.attrs["input"].is_sensitive());
+    assert!(obj.attrs["output"].is_sensitive());
+    let read = p
+        .read_many(types::OBJECT, std::slice::from_ref(&obj.id))
+        .await
+        .expect("read");
+    assert_eq!(read[0].as_ref(), Some(&obj));
+}
+
+#[tokio::test]
+async fn fault_injection_at_rate_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let throttled = provider_in(dir.path(), &[("throttle_rate", 1.0.into())]);
+    let err = throttled
+        .create(CreateRequest {
+            type_name: types::OBJECT,
+            identity: &identity("o.a"),
+            config: &Attrs::new(),
+        })
+        .await
+        .expect_err("throttled");
+    assert!(
+        matches!(err, ProviderError::Throttled(_)) && err.is_retryable(),
+        "{err}"
+    );
+    let timeouts = provider_in(dir.path(), &[("timeout_rate", 1.0.into())]);
+    let err = timeouts
+        .create(CreateRequest {
+            type_name: types::OBJECT,
+            identity: &identity("o.a"),
+            config: &Attrs::new(),
+        })
+        .await
+        .expect_err("timeout");
+    assert!(matches!(err, ProviderError::Timeout(_)), "{err}");
+    assert!(
+        throttled.cloud().list().expect("list").is_empty(),
+        "nothing was made"
+    );
+
+    // Transient failures happen before the change or, for creates, after it.
+    let failing = provider_in(dir.path(), &[("fail_rate", 1.0.into())]);
+    let healthy = provider_in(dir.path(), &[]);
+    let mut stored = 0;
+    for i in 0..40 {
+        let address = format!("sandbox_object.f[{i}]");
+        let err = failing
+            .create(CreateRequest {
+                type_name: types::OBJECT,
+                identity: &identity(&address),
+                config: &Attrs::new(),
+            })
+            .await
+            .expect_err("transient");
+        assert!(matches!(err, ProviderError::Transient(_)), "{err}");
+        if failing
+            .find(types::OBJECT, &identity(&address))
+            .await
+            .expect("find")
+            .is_some()
+        {
+            stored += 1;
+            // The retry adopts what the failed call made.
+            create(&healthy, types::OBJECT, &address, &Attrs::new()).await;
+        }
+    }
+    assert!(
+        0 < stored && stored < 40,
+        "both kinds occur: {stored} of 40 stored"
+    );
+    assert_eq!(
+        count_of(&healthy, types::OBJECT),
+        stored,
+        "retries adopted, no duplicates"
+    );
+
+    let obj = healthy.cloud().list().expect("list").remove(0);
+    let prior = ResourceState {
+        id: obj.id.clone(),
+        attrs: Attrs::new(),
+    };
+    let err = failing
+        .update(types::OBJECT, &prior, &Attrs::new())
+        .await
+        .expect_err("update");
+    assert!(matches!(err, ProviderError::Transient(_)));
+    let err = failing
+        .delete(types::OBJECT, &prior)
+        .await
+        .expect_err("delete");
+    assert!(matches!(err, ProviderError::Transient(_)));
+    assert_eq!(
+        count_of(&healthy, types::OBJECT),
+        stored,
+        "failed deletes delete nothing"
+    );
+}
+
+#[tokio::test]
+async fn latency_scales_with_the_type_and_create_latency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[("latency", "40ms".into())]);
+    let start = Instant::now();
+    create(&p, types::OBJECT, "o.fast", &Attrs::new()).await;
+    assert!(
+        start.elapsed() < Duration::from_millis(40),
+        "sandbox_object has no base latency"
+    );
+    let start = Instant::now();
+    create(
+        &p,
+        types::OBJECT,
+        "o.slow",
+        &attrs(&[("create_latency", "60ms".into())]),
+    )
+    .await;
+    assert!(start.elapsed() >= Duration::from_millis(60));
+    let start = Instant::now();
+    create(
+        &p,
+        types::VPC,
+        "n.vpc",
+        &attrs(&[("cidr", "10.0.0.0/16".into())]),
+    )
+    .await;
+    assert!(
+        start.elapsed() >= Duration::from_millis(40),
+        "a VPC weighs 1"
+    );
+}
+
+#[test]
+fn configure_checks_its_settings() {
+    let spec = Path::new("/tmp/spec");
+    let bad = attrs(&[
+        ("latency", "fast".into()),
+        ("fail_rate", 2.into()),
+        ("throttle_rate", "x".into()),
+    ]);
+    let diags = configure(&bad, spec).expect_err("bad");
+    let paths: Vec<_> = diags.iter().map(|d| d.path.join(".")).collect();
+    assert_eq!(paths, ["latency", "fail_rate", "throttle_rate"]);
+    let ok = attrs(&[
+        ("latency", "1s".into()),
+        ("timeout_rate", 0.5.into()),
+        ("dir", "cloud".into()),
+    ]);
+    let p = configure(&ok, spec).expect("ok");
+    assert_eq!(p.latency, Duration::from_secs(1));
+    assert_eq!(p.cloud().dir(), spec.join("cloud"));
+    assert_eq!(p.name(), NAME);
+    for c in component::ALL {
+        assert!(p.schema().components.iter().any(|x| x == c));
+    }
+    assert!(config_schema().attributes.contains_key("latency"));
+}
+
+#[test]
+fn resolve_dir_prefers_the_configured_directory() {
+    let spec = Path::new("/srv/spec");
+    assert_eq!(
+        resolve_dir(Some("sim"), spec),
+        PathBuf::from("/srv/spec/sim")
+    );
+    assert_eq!(
+        resolve_dir(Some("/abs/sim"), spec),
+        PathBuf::from("/abs/sim")
+    );
+    let default = resolve_dir(None, spec);
+    if std::env::var_os(DIR_ENV).is_none() {
+        assert_eq!(default, PathBuf::from("/srv/spec/.ss/sandbox"));
+    }
+}
+
+#[test]
+fn validate_checks_sizes_and_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let mut pg = postgres_config("vpc-1");
+    assert!(p.validate("postgres", &pg).is_empty());
+    pg.insert("size".into(), "db.sandbox.huge".into());
+    assert!(
+        p.validate("postgres", &pg).is_empty(),
+        "native sizes pass through"
+    );
+    pg.insert("size".into(), "db.r6g.large".into());
+    pg.insert("version".into(), "9.6".into());
+    let d = p.validate("postgres", &pg);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(d[0].path, vec!["version"]);
+    assert_eq!(d[1].path, vec!["size"]);
+
+    let pools = Value::Map(BTreeMap::from([(
+        "web".to_string(),
+        Value::Map(attrs(&[
+            ("size", "m5.large".into()),
+            ("min", 1.into()),
+            ("max", 2.into()),
+        ])),
+    )]));
+    let d = p.validate(
+        "kubernetes_cluster",
+        &attrs(&[("version", "1.31".into()), ("node_pool", pools)]),
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].path, vec!["node_pool", "web", "size"]);
+
+    let d = p.validate(
+        "network",
+        &attrs(&[("cidr", "10.0.0.0/27".into()), ("zones", 3.into())]),
+    );
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        p.validate(
+            "network",
+            &attrs(&[("cidr", "10.0.0.0/26".into()), ("zones", 3.into())])
+        )
+        .is_empty()
+    );
+    let d = p.validate(types::OBJECT, &attrs(&[("create_latency", "soon".into())]));
+    assert_eq!(d[0].path, vec!["create_latency"]);
+    assert!(
+        p.validate(
+            "redis_cluster",
+            &attrs(&[("version", "7.1".into()), ("size", "small".into())])
+        )
+        .is_empty()
+    );
+}
