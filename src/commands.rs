@@ -580,6 +580,11 @@ async fn destroy_cmd(a: DestroyArgs, color: bool, color_err: bool) -> anyhow::Re
 async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
     let (config, vars) = load(&a.dir, &a.vars, color_err)?;
     let session = open_session(config, vars, "diff", color_err).await?;
+    check(
+        &session.engine.graph.errors,
+        &session.engine.config.sources,
+        color_err,
+    )?;
     let drift = match &session.state {
         Some(s) => planner::refresh::refresh(&session.engine, s).await?.drift,
         None => Vec::new(),
@@ -841,7 +846,10 @@ fn graph_cmd(a: GraphArgs, color: bool) -> anyhow::Result<ExitCode> {
         }
     };
     let graph = match planner::graph::build(&config, &planner::ProviderRegistry::names(&Registry)) {
-        Ok(g) => g,
+        Ok(g) => {
+            check(&g.errors, &config.sources, color)?;
+            g
+        }
         Err(d) => {
             check(&d, &config.sources, color)?;
             bail!("invalid spec");

@@ -15,6 +15,7 @@ use state::{Backend, OutputRecord, ResourceRecord, State, StateError};
 use tokio::task::JoinSet;
 
 use crate::addr::{ComponentAddr, NativeAddr};
+use crate::dag::Dag;
 use crate::engine::{Engine, Instance, Scope, block_value, instance_value, with_native_defaults};
 use crate::events::{ApplyEvent, EventSink};
 use crate::graph::Node;
@@ -29,6 +30,8 @@ pub enum ApplyError {
     Stale { planned: String, current: String },
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("the plan's changes cannot be ordered: {0}")]
+    Cycle(String),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -320,32 +323,74 @@ impl Ctx {
         r
     }
 
-    async fn run(&self, change: &ResourceChange) -> Result<Option<String>, String> {
+    async fn run(&self, change: &ResourceChange, phase: Phase) -> Result<Option<String>, String> {
         let provider = self
             .engine
             .provider(&change.provider)
             .cloned()
             .ok_or_else(|| format!("provider `{}` is not configured", change.provider))?;
         let addr = change.address.to_string();
-        let prior = {
+        let type_name = change.type_name.as_str();
+        let recorded = {
             let st = self.live.lock().await;
             st.resource(&addr).map(|r| ResourceState {
                 id: r.id.clone(),
                 attrs: r.attrs(),
             })
         };
-        let config = match change.action {
-            Action::Create | Action::Update | Action::Replace => {
-                let st = self.live.lock().await;
-                Some(self.resolver.final_config(change, &st)?)
+        // The object the plan saw, for deleting it when the state no longer points at it.
+        let planned_old = change.id.as_ref().map(|id| ResourceState {
+            id: id.clone(),
+            attrs: change.before.clone().unwrap_or_default(),
+        });
+        if phase == Phase::Destroy {
+            let cbd_replace = change.action == Action::Replace && change.create_before_destroy;
+            // After a create-before-destroy replacement the record holds the new object, and
+            // the old one is known from the plan only.
+            let old = if cbd_replace {
+                planned_old
+            } else {
+                recorded.or(planned_old)
+            };
+            let Some(old) = old else {
+                return Ok(None);
+            };
+            with_retries(&addr, || provider.delete(type_name, &old))
+                .await
+                .map_err(|e| e.to_string())?;
+            if !cbd_replace {
+                self.save(|s| {
+                    s.remove(&addr);
+                })
+                .await?;
             }
-            Action::Delete | Action::NoOp => None,
+            return Ok(Some(old.id));
+        }
+        let config = {
+            let st = self.live.lock().await;
+            self.resolver.final_config(change, &st)?
         };
-        let type_name = change.type_name.as_str();
-        let create = |identity: Identity, config: Attrs| {
-            let provider = provider.clone();
-            async move {
-                with_retries(&identity.address, || {
+        let result = match change.action {
+            Action::Update => {
+                let prior = recorded.ok_or_else(|| {
+                    format!("{addr} is no longer in the state: run `ss plan` again")
+                })?;
+                with_retries(&addr, || provider.update(type_name, &prior, &config)).await
+            }
+            Action::Create | Action::Replace => {
+                // A create-before-destroy replacement exists beside the old object for a
+                // while, so it needs its own identity (derived from the old id: still
+                // deterministic when retried).
+                let identity = Identity {
+                    stack: self.engine.stack.clone(),
+                    address: match (&change.id, change.create_before_destroy) {
+                        (Some(old), true) if change.action == Action::Replace => {
+                            format!("{addr}~{old}")
+                        }
+                        _ => addr.clone(),
+                    },
+                };
+                with_retries(&addr, || {
                     provider.create(CreateRequest {
                         type_name,
                         identity: &identity,
@@ -354,96 +399,59 @@ impl Ctx {
                 })
                 .await
             }
+            Action::Delete | Action::NoOp => return Ok(change.id.clone()),
         };
-        let identity = |suffix: Option<&str>| Identity {
-            stack: self.engine.stack.clone(),
-            address: match suffix {
-                Some(s) => format!("{addr}~{s}"),
-                None => addr.clone(),
-            },
-        };
-        match (change.action, prior, config) {
-            (Action::NoOp, _, _) => Ok(change.id.clone()),
-            (Action::Delete, Some(p), _) => {
-                with_retries(&addr, || provider.delete(type_name, &p))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.save(|s| {
-                    s.remove(&addr);
-                })
-                .await?;
-                Ok(Some(p.id))
-            }
-            (Action::Delete, None, _) => Ok(None),
-            (Action::Create, _, Some(cfg)) => {
-                let created = create(identity(None), cfg)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let id = created.id.clone();
-                self.save(|s| s.upsert(Self::record(change, created)))
-                    .await?;
-                Ok(Some(id))
-            }
-            (Action::Update, Some(p), Some(cfg)) => {
-                let updated = with_retries(&addr, || provider.update(type_name, &p, &cfg))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let id = updated.id.clone();
-                self.save(|s| s.upsert(Self::record(change, updated)))
-                    .await?;
-                Ok(Some(id))
-            }
-            (Action::Replace, Some(p), Some(cfg)) if change.create_before_destroy => {
-                let created = create(identity(Some(&p.id)), cfg)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let id = created.id.clone();
-                self.save(|s| s.upsert(Self::record(change, created)))
-                    .await?;
-                with_retries(&addr, || provider.delete(type_name, &p))
-                    .await
-                    .map_err(|e| {
-                        format!("new object {id} is in place, but deleting the old one failed: {e}")
-                    })?;
-                Ok(Some(id))
-            }
-            (Action::Replace, Some(p), Some(cfg)) => {
-                with_retries(&addr, || provider.delete(type_name, &p))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.save(|s| {
-                    s.remove(&addr);
-                })
-                .await?;
-                let created = create(identity(None), cfg)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let id = created.id.clone();
-                self.save(|s| s.upsert(Self::record(change, created)))
-                    .await?;
-                Ok(Some(id))
-            }
-            (Action::Update | Action::Replace, None, _) => Err(format!(
-                "{addr} is no longer in the state: run `ss plan` again"
-            )),
-            (_, _, None) => Err(format!("no configuration for {addr}")),
-        }
+        let object = result.map_err(|e| e.to_string())?;
+        let id = object.id.clone();
+        self.save(|s| s.upsert(Self::record(change, object)))
+            .await?;
+        Ok(Some(id))
     }
 }
 
-/// Runs one change, reporting progress (with a "still working" event every 10 seconds).
+/// A step of the apply graph: each change is one step, except a replacement, which is two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Delete the existing object.
+    Destroy,
+    /// Create or update the object.
+    Apply,
+}
+
+type Step = (NativeAddr, Phase);
+
+fn phases(action: Action) -> &'static [Phase] {
+    match action {
+        Action::NoOp => &[],
+        Action::Create | Action::Update => &[Phase::Apply],
+        Action::Delete => &[Phase::Destroy],
+        Action::Replace => &[Phase::Destroy, Phase::Apply],
+    }
+}
+
+/// What a step does, as shown in progress and summaries.
+fn step_action(action: Action, phase: Phase) -> Action {
+    match (action, phase) {
+        (Action::Replace, Phase::Destroy) => Action::Delete,
+        (Action::Replace, Phase::Apply) => Action::Create,
+        (a, _) => a,
+    }
+}
+
+/// Runs one step, reporting progress (with a "still working" event every 10 seconds).
 async fn run_with_events(
     ctx: Arc<Ctx>,
     change: ResourceChange,
-) -> (NativeAddr, Result<(), String>) {
+    phase: Phase,
+) -> (Step, Result<(), String>) {
     let address = change.address.clone();
-    let action = change.action;
+    let action = step_action(change.action, phase);
     ctx.sink.event(ApplyEvent::Started {
         address: address.clone(),
         action,
     });
     let started = Instant::now();
-    let work = ctx.run(&change);
+    let work = ctx.run(&change, phase);
     tokio::pin!(work);
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     ticker.tick().await;
@@ -459,52 +467,74 @@ async fn run_with_events(
     };
     let elapsed = started.elapsed();
     ctx.resolver.finished(&address);
+    let step = (address.clone(), phase);
     match result {
         Ok(id) => {
             ctx.sink.event(ApplyEvent::Finished {
-                address: address.clone(),
+                address,
                 action,
                 id,
                 elapsed,
             });
-            (address, Ok(()))
+            (step, Ok(()))
         }
         Err(message) => {
             ctx.sink.event(ApplyEvent::Failed {
-                address: address.clone(),
+                address,
                 action,
                 message: message.clone(),
                 elapsed,
             });
-            (address, Err(message))
+            (step, Err(message))
         }
     }
 }
 
-/// The apply graph, built from the plan alone: creates and updates wait for what they depend
-/// on; a delete waits for the deletes of everything that depended on it.
-fn apply_graph(changes: &[ResourceChange]) -> BTreeMap<NativeAddr, BTreeSet<NativeAddr>> {
+/// The apply graph, built from the plan alone (edges point at what a step waits for):
+/// - a create or update waits for the creates and updates of what it depends on;
+/// - a destroy waits for the destroys of everything that depends on the object;
+/// - a replacement creates after it destroys, or, with `create_before_destroy`, destroys the
+///   old object only after the new one exists and its dependents have moved to it.
+fn apply_graph(changes: &[ResourceChange]) -> Dag<Step> {
     let by_addr: BTreeMap<&NativeAddr, &ResourceChange> =
         changes.iter().map(|c| (&c.address, c)).collect();
-    let mut deps: BTreeMap<NativeAddr, BTreeSet<NativeAddr>> = changes
-        .iter()
-        .map(|c| (c.address.clone(), BTreeSet::new()))
-        .collect();
+    let has = |c: &ResourceChange, p: Phase| phases(c.action).contains(&p);
+    let mut dag = Dag::default();
     for c in changes {
+        for p in phases(c.action) {
+            dag.add_node((c.address.clone(), *p));
+        }
+        if c.action == Action::Replace {
+            let (destroy, create) = (
+                (c.address.clone(), Phase::Destroy),
+                (c.address.clone(), Phase::Apply),
+            );
+            if c.create_before_destroy {
+                dag.add_edge(destroy, create);
+            } else {
+                dag.add_edge(create, destroy);
+            }
+        }
         for d in &c.depends_on {
             let Some(dc) = by_addr.get(d) else { continue };
-            match (c.action, dc.action) {
-                (Action::Delete, Action::Delete) => {
-                    deps.entry(d.clone()).or_default().insert(c.address.clone());
-                }
-                (Action::Delete, _) | (_, Action::Delete) => {}
-                _ => {
-                    deps.entry(c.address.clone()).or_default().insert(d.clone());
-                }
+            if has(c, Phase::Apply) && has(dc, Phase::Apply) {
+                dag.add_edge((c.address.clone(), Phase::Apply), (d.clone(), Phase::Apply));
+            }
+            if has(c, Phase::Destroy) && has(dc, Phase::Destroy) {
+                dag.add_edge(
+                    (d.clone(), Phase::Destroy),
+                    (c.address.clone(), Phase::Destroy),
+                );
+            }
+            if dc.action == Action::Replace && dc.create_before_destroy && has(c, Phase::Apply) {
+                dag.add_edge(
+                    (d.clone(), Phase::Destroy),
+                    (c.address.clone(), Phase::Apply),
+                );
             }
         }
     }
-    deps
+    dag
 }
 
 /// Applies the plan. `state` is the current state (None when there is none yet); it must be
@@ -518,13 +548,27 @@ pub async fn apply(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
     check_fresh(plan, state.as_ref())?;
-    let live = Arc::new(tokio::sync::Mutex::new(state.unwrap_or_default()));
     let actionable: Vec<ResourceChange> = plan
         .changes
         .iter()
         .filter(|c| c.action.is_change())
         .cloned()
         .collect();
+    let graph = apply_graph(&actionable);
+    if graph.topo_order().is_none() {
+        let cycles: Vec<String> = graph
+            .cycles()
+            .into_iter()
+            .map(|c| {
+                c.iter()
+                    .map(|(a, p)| format!("{a} ({p:?})"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            })
+            .collect();
+        return Err(ApplyError::Cycle(cycles.join("; ")));
+    }
+    let live = Arc::new(tokio::sync::Mutex::new(state.unwrap_or_default()));
     let mut unfinished: BTreeMap<(String, String), usize> = BTreeMap::new();
     for c in &actionable {
         *unfinished
@@ -532,7 +576,7 @@ pub async fn apply(
                 c.address.component.type_name.clone(),
                 c.address.component.name.clone(),
             ))
-            .or_default() += 1;
+            .or_default() += phases(c.action).len();
     }
     let ctx = Arc::new(Ctx {
         engine: engine.clone(),
@@ -550,16 +594,17 @@ pub async fn apply(
         .iter()
         .map(|c| (c.address.clone(), c.clone()))
         .collect();
-    let graph = apply_graph(&actionable);
-    let mut remaining: BTreeMap<NativeAddr, usize> =
-        graph.iter().map(|(k, v)| (k.clone(), v.len())).collect();
-    let mut dependents: BTreeMap<NativeAddr, Vec<NativeAddr>> = BTreeMap::new();
-    for (k, ds) in &graph {
-        for d in ds {
+    let mut remaining: BTreeMap<Step, usize> = graph
+        .nodes()
+        .map(|k| (k.clone(), graph.dependencies(k).count()))
+        .collect();
+    let mut dependents: BTreeMap<Step, Vec<Step>> = BTreeMap::new();
+    for k in graph.nodes() {
+        for d in graph.dependencies(k) {
             dependents.entry(d.clone()).or_default().push(k.clone());
         }
     }
-    let mut ready: Vec<NativeAddr> = remaining
+    let mut ready: Vec<Step> = remaining
         .iter()
         .filter(|(_, n)| **n == 0)
         .map(|(k, _)| k.clone())
@@ -576,10 +621,10 @@ pub async fn apply(
     let mut in_flight = 0usize;
     loop {
         while in_flight < limit
-            && let Some(addr) = ready.pop()
+            && let Some((addr, phase)) = ready.pop()
         {
             if let Some(change) = by_addr.get(&addr) {
-                tasks.spawn(run_with_events(ctx.clone(), change.clone()));
+                tasks.spawn(run_with_events(ctx.clone(), change.clone(), phase));
                 in_flight += 1;
             }
         }
@@ -587,18 +632,21 @@ pub async fn apply(
             break;
         };
         in_flight -= 1;
-        let (addr, result) = match joined {
+        let (step, result) = match joined {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "apply task ended abnormally");
                 continue;
             }
         };
-        let action = by_addr.get(&addr).map(|c| c.action).unwrap_or(Action::NoOp);
+        let action = by_addr
+            .get(&step.0)
+            .map(|c| step_action(c.action, step.1))
+            .unwrap_or(Action::NoOp);
         match result {
             Ok(()) => {
-                report.completed.push((addr.clone(), action));
-                for d in dependents.get(&addr).into_iter().flatten() {
+                report.completed.push((step.0.clone(), action));
+                for d in dependents.get(&step).into_iter().flatten() {
                     if let Some(n) = remaining.get_mut(d) {
                         *n -= 1;
                         if *n == 0 {
@@ -609,25 +657,27 @@ pub async fn apply(
             }
             Err(message) => {
                 report.failures.push(Failure {
-                    address: addr.clone(),
+                    address: step.0.clone(),
                     action,
                     message,
                 });
-                let mut stack: Vec<NativeAddr> = dependents.get(&addr).cloned().unwrap_or_default();
+                let mut stack: Vec<Step> = dependents.get(&step).cloned().unwrap_or_default();
                 let mut seen = BTreeSet::new();
                 while let Some(d) = stack.pop() {
                     if !seen.insert(d.clone()) {
                         continue;
                     }
                     remaining.remove(&d);
-                    if let Some(c) = by_addr.get(&d) {
+                    if let Some(c) = by_addr.get(&d.0) {
                         sink.event(ApplyEvent::Skipped {
-                            address: d.clone(),
-                            action: c.action,
-                            because: addr.clone(),
+                            address: d.0.clone(),
+                            action: step_action(c.action, d.1),
+                            because: step.0.clone(),
                         });
                     }
-                    report.skipped.push(d.clone());
+                    if !report.skipped.contains(&d.0) {
+                        report.skipped.push(d.0.clone());
+                    }
                     stack.extend(dependents.get(&d).cloned().unwrap_or_default());
                 }
             }
@@ -665,4 +715,177 @@ pub async fn apply(
         report.state = st.clone();
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(addr: &str, action: Action, deps: &[&str], cbd: bool) -> ResourceChange {
+        ResourceChange {
+            address: addr.parse().expect("address"),
+            block_type: "sandbox_object".into(),
+            type_name: "sandbox_object".into(),
+            provider: "sandbox".into(),
+            action,
+            id: None,
+            before: None,
+            after: None,
+            replace_because: Vec::new(),
+            create_before_destroy: cbd,
+            depends_on: deps.iter().map(|d| d.parse().expect("address")).collect(),
+        }
+    }
+
+    fn step(addr: &str, phase: Phase) -> Step {
+        (addr.parse().expect("address"), phase)
+    }
+
+    /// The position of each step in the order the scheduler may run them.
+    fn order(changes: &[ResourceChange]) -> Vec<Step> {
+        apply_graph(changes).topo_order().expect("acyclic")
+    }
+
+    fn before(order: &[Step], a: Step, b: Step) -> bool {
+        let pos = |s: &Step| order.iter().position(|x| x == s).expect("step present");
+        pos(&a) < pos(&b)
+    }
+
+    #[test]
+    fn replacing_a_parent_destroys_children_first_and_creates_them_last() {
+        let changes = [
+            change("network.n.sandbox_vpc.vpc", Action::Replace, &[], false),
+            change(
+                "network.n.sandbox_subnet.s0",
+                Action::Replace,
+                &["network.n.sandbox_vpc.vpc"],
+                false,
+            ),
+            change(
+                "sandbox_object.app",
+                Action::Update,
+                &["network.n.sandbox_subnet.s0"],
+                false,
+            ),
+        ];
+        let o = order(&changes);
+        let (vpc, subnet, app) = (
+            "network.n.sandbox_vpc.vpc",
+            "network.n.sandbox_subnet.s0",
+            "sandbox_object.app",
+        );
+        assert!(before(
+            &o,
+            step(subnet, Phase::Destroy),
+            step(vpc, Phase::Destroy)
+        ));
+        assert!(before(
+            &o,
+            step(vpc, Phase::Destroy),
+            step(vpc, Phase::Apply)
+        ));
+        assert!(before(
+            &o,
+            step(vpc, Phase::Apply),
+            step(subnet, Phase::Apply)
+        ));
+        assert!(before(
+            &o,
+            step(subnet, Phase::Apply),
+            step(app, Phase::Apply)
+        ));
+    }
+
+    #[test]
+    fn create_before_destroy_deletes_the_old_object_after_dependents_moved() {
+        let changes = [
+            change(
+                "postgres.db.sandbox_db_parameter_group.pg",
+                Action::Replace,
+                &[],
+                true,
+            ),
+            change(
+                "postgres.db.sandbox_pg_instance.primary",
+                Action::Update,
+                &["postgres.db.sandbox_db_parameter_group.pg"],
+                false,
+            ),
+        ];
+        let o = order(&changes);
+        let (group, primary) = (
+            "postgres.db.sandbox_db_parameter_group.pg",
+            "postgres.db.sandbox_pg_instance.primary",
+        );
+        assert!(before(
+            &o,
+            step(group, Phase::Apply),
+            step(primary, Phase::Apply)
+        ));
+        assert!(before(
+            &o,
+            step(primary, Phase::Apply),
+            step(group, Phase::Destroy)
+        ));
+    }
+
+    #[test]
+    fn deletes_run_in_reverse_dependency_order() {
+        let changes = [
+            change("sandbox_object.a", Action::Delete, &[], false),
+            change(
+                "sandbox_object.b",
+                Action::Delete,
+                &["sandbox_object.a"],
+                false,
+            ),
+            change(
+                "sandbox_object.c",
+                Action::Delete,
+                &["sandbox_object.b"],
+                false,
+            ),
+        ];
+        let o = order(&changes);
+        assert_eq!(
+            o,
+            vec![
+                step("sandbox_object.c", Phase::Destroy),
+                step("sandbox_object.b", Phase::Destroy),
+                step("sandbox_object.a", Phase::Destroy),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stale_plan_is_refused() {
+        let state = State::new();
+        let plan = Plan {
+            format_version: crate::plan::PLAN_FORMAT_VERSION,
+            mode: PlanMode::Apply,
+            stack: "t".into(),
+            state_lineage: Some(state.lineage.clone()),
+            state_serial: 3,
+            changes: Vec::new(),
+            outputs: Vec::new(),
+            drift: Vec::new(),
+            snapshot: crate::plan::ConfigSnapshot {
+                dir: ".".into(),
+                files: Vec::new(),
+                variables: BTreeMap::new(),
+            },
+            targets: Vec::new(),
+            excludes: Vec::new(),
+        };
+        assert!(matches!(
+            check_fresh(&plan, Some(&state)),
+            Err(ApplyError::Stale { .. })
+        ));
+        let mut current = state.clone();
+        current.serial = 3;
+        assert!(check_fresh(&plan, Some(&current)).is_ok());
+        let mut other = State::new();
+        other.serial = 3;
+        assert!(check_fresh(&plan, Some(&other)).is_err());
+    }
 }

@@ -72,7 +72,7 @@ pub fn provider_diags(
             .into_iter()
             .map(|d| {
                 let span = spec::span_of_path(body, &d.path).unwrap_or(at);
-                let summary = format!("{what}: {d}");
+                let summary = format!("{what}: {}", d.summary);
                 let mut out = if d.severity == provider_api::Severity::Error {
                     SpecDiagnostic::error(summary, Some(span))
                 } else {
@@ -116,7 +116,13 @@ impl Engine {
             stack,
             workspace: workspace.to_string(),
         };
-        engine.configure_providers(registry)?;
+        if let Err(mut d) = engine.configure_providers(registry) {
+            let mut all = engine.graph.errors.clone();
+            all.extend(std::mem::take(&mut d));
+            all.dedup();
+            all.sort();
+            return Err(all);
+        }
         Ok(engine)
     }
 
@@ -386,12 +392,10 @@ impl Engine {
             ))
         })?;
         let key = (type_name.to_string(), name.to_string());
-        let provider_name = self
-            .graph
-            .block_provider
-            .get(&key)
-            .cloned()
-            .unwrap_or_default();
+        let Some(provider_name) = self.graph.block_provider.get(&key).cloned() else {
+            // Why there is no provider was reported when the graph was built.
+            return Err(Diagnostics::default());
+        };
         let schema = self.block_schema(block, &provider_name)?;
         let Some(provider) = self.providers.get(&provider_name) else {
             return Err(SpecDiagnostic::error("provider not configured", Some(block.span)).into());

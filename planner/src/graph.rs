@@ -46,6 +46,10 @@ pub struct ComponentGraph {
     pub block_provider: BTreeMap<(String, String), String>,
     /// Providers needed, with or without a `provider` block.
     pub providers: BTreeSet<String>,
+    /// Errors that did not stop the graph from being built (undefined references, unknown
+    /// providers): the edges concerned are missing, so evaluation reports more problems at
+    /// once; the walk reports these first.
+    pub errors: Diagnostics,
 }
 
 impl ComponentGraph {
@@ -130,6 +134,8 @@ pub fn provider_of_native_type<'a>(type_name: &str, known: &'a [String]) -> Opti
 }
 
 /// Builds the graph and checks it; `known_providers` are the names the binary can configure.
+/// Only a cycle stops it (there is no evaluation order then); other errors are carried in
+/// [`ComponentGraph::errors`].
 pub fn build(config: &Config, known_providers: &[String]) -> Result<ComponentGraph, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut dag = Dag::default();
@@ -151,16 +157,17 @@ pub fn build(config: &Config, known_providers: &[String]) -> Result<ComponentGra
     }
     reference_edges(config, &mut dag, &mut diags);
     depends_on_edges(config, &mut dag, &mut diags);
-    if diags.has_errors() {
+    if let Err(cycles) = check_cycles(config, &dag) {
+        diags.extend(cycles);
         return Err(diags);
     }
-    check_cycles(config, &dag)?;
     let order = dag.topo_order().unwrap_or_default();
     Ok(ComponentGraph {
         dag,
         order,
         block_provider,
         providers,
+        errors: diags,
     })
 }
 

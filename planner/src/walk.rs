@@ -200,7 +200,8 @@ impl Walk<'_> {
                 before,
                 after: Some(after),
                 replace_because: because,
-                create_before_destroy: block.lifecycle.create_before_destroy,
+                create_before_destroy: block.lifecycle.create_before_destroy
+                    || native.create_before_destroy,
                 depends_on,
             });
         }
@@ -337,7 +338,8 @@ pub async fn plan(
             Node::Block(t, n) => walk.plan_block(node, t, n),
         }
     }
-    let mut diags = walk.diags;
+    let mut diags = engine.graph.errors.clone();
+    diags.extend(walk.diags);
     let outputs = eval_outputs(engine, &walk.scope, &mut diags);
     let mut changes = walk.changes;
     if opts.mode == PlanMode::Destroy {
@@ -377,6 +379,8 @@ pub async fn plan(
         }
     }
     if diags.has_errors() {
+        diags.dedup();
+        diags.sort();
         return Err(PlanError::Spec(diags));
     }
     let changes = select(changes, &opts.targets, &opts.excludes);

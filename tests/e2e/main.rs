@@ -3,6 +3,12 @@
 //! - `corpus`: every bad spec under `tests/bad/` is rejected with its `file:line:col`.
 //! - `lifecycle`: apply / plan / update / replace / drift / destroy, secrets, saved plans,
 //!   confirmation, locking, fmt, validate, graph and the Superset example.
+//! - `targeting`: `--target` and `--exclude` for plan, apply and destroy.
+//! - `state_cmds`: `ss state list | show | mv | rm`.
+//! - `failures`: partial apply failures and `prevent_destroy`.
+//! - `vars`: var files, `SS_VAR_*`, precedence, sensitive variables, validation.
+//! - `lifecycle2`: count / for_each shrinking, create_before_destroy, show, output, graph,
+//!   help texts, plans applied to another directory's state.
 //! - `util`: temporary projects, running `ss` with a clean environment, assertions that print
 //!   what the command said.
 
@@ -11,5 +17,10 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod corpus;
+mod failures;
 mod lifecycle;
+mod lifecycle2;
+mod state_cmds;
+mod targeting;
 mod util;
+mod vars;

@@ -296,3 +296,61 @@ fn plan_counts_reads_the_summary_line() {
     assert_eq!(plan_counts(text), Some((12, 1, 3)));
     assert_eq!(plan_counts("No changes."), None);
 }
+
+/// `(add, change, destroy)` of a plan's text on stdout, or a failure showing the run.
+#[track_caller]
+pub fn counts_of(run: &Run) -> (u64, u64, u64) {
+    plan_counts(&run.stdout).unwrap_or_else(|| panic!("no `Plan: …` line\n{run}"))
+}
+
+/// The addresses of state records (`ss state list --json`), sorted.
+pub fn addresses(records: &[Json]) -> Vec<String> {
+    let mut out: Vec<String> = records
+        .iter()
+        .map(|r| str_field(r, "address").to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The cloud id recorded in the state for `address`, or a failure listing the state.
+#[track_caller]
+pub fn id_of(records: &[Json], address: &str) -> String {
+    records
+        .iter()
+        .find(|r| r.get("address").and_then(Json::as_str) == Some(address))
+        .map(|r| str_field(r, "id").to_string())
+        .unwrap_or_else(|| {
+            panic!(
+                "no {address} in the state: {}",
+                Json::from(records.to_vec())
+            )
+        })
+}
+
+/// Whether the sandbox cloud (`ss sandbox list --json`) holds an object with cloud id `id`.
+pub fn cloud_has(cloud: &[Json], id: &str) -> bool {
+    cloud
+        .iter()
+        .any(|o| o.get("id").and_then(Json::as_str) == Some(id))
+}
+
+/// `FILE:LINE:COL` (1-based) of the first occurrence of `needle` in `text`, as diagnostics
+/// name a location.
+#[track_caller]
+pub fn location_of(file: &str, text: &str, needle: &str) -> String {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} is not in {file}"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{file}:{line}:{column}")
+}
+
+#[test]
+fn location_of_counts_from_one() {
+    let text = "a\n  resource \"x\"\n";
+    assert_eq!(location_of("main.hcl", text, "resource"), "main.hcl:2:3");
+    assert_eq!(location_of("main.hcl", text, "a"), "main.hcl:1:1");
+}

@@ -126,6 +126,25 @@ impl Diagnostics {
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }
+
+    /// Orders diagnostics by where they are in the sources (those without a place last), so a
+    /// report reads top to bottom.
+    pub fn sort(&mut self) {
+        self.0
+            .sort_by_key(|d| d.span.map_or((1, 0, 0), |s| (0, s.file, s.start)));
+    }
+
+    /// Drops repeats: the same problem can be found by two passes (an undefined reference is
+    /// reported by the graph and again when evaluated). Keeps the first diagnostic for each
+    /// primary span and severity (for diagnostics without a span: each summary).
+    pub fn dedup(&mut self) {
+        let mut seen_spans = std::collections::BTreeSet::new();
+        let mut seen_summaries = std::collections::BTreeSet::new();
+        self.0.retain(|d| match d.span {
+            Some(span) => seen_spans.insert((span, d.is_error())),
+            None => seen_summaries.insert(d.summary.clone()),
+        });
+    }
 }
 
 impl fmt::Display for Diagnostics {

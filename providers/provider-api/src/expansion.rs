@@ -72,6 +72,10 @@ pub struct NativeSpec {
     pub config: BTreeMap<String, Binding>,
     /// Siblings that must exist first beyond those referenced by `config`.
     pub depends_on: Vec<String>,
+    /// A replacement must be created before the old object is deleted, because the objects that
+    /// use it cannot be left without one (a database's parameter group, say). The old object is
+    /// deleted once its dependents have moved to the new one.
+    pub create_before_destroy: bool,
 }
 
 impl NativeSpec {
@@ -81,7 +85,14 @@ impl NativeSpec {
             type_name: type_name.to_string(),
             config: BTreeMap::new(),
             depends_on: Vec::new(),
+            create_before_destroy: false,
         }
+    }
+
+    /// Marks the resource as replaced by creating the new object first.
+    pub fn create_before_destroy(mut self) -> Self {
+        self.create_before_destroy = true;
+        self
     }
 
     pub fn set(mut self, key: &str, binding: impl Into<Binding>) -> Self {

@@ -463,7 +463,10 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let subnet_group = NativeSpec::new("subnet_group", types::DB_SUBNET_GROUP)
         .set("vpc_id", network.clone())
         .set("description", Value::from("PostgreSQL primary and standby"));
+    // A major upgrade needs a group of the new family before the primary can switch to it,
+    // and the old group cannot be deleted while the primary uses it.
     let parameter_group = NativeSpec::new("parameter_group", types::DB_PARAMETER_GROUP)
+        .create_before_destroy()
         .set("family", pg_family(&version))
         .set("parameters", pg_parameters())
         .set("description", Value::from("Superset metadata database"));

@@ -71,6 +71,34 @@ async fn apply(
     done
 }
 
+/// A tiny destroy: deletes the natives of an applied expansion, each once no remaining sibling
+/// depends on it, as the core orders deletes.
+async fn destroy(
+    p: &SandboxProvider,
+    exp: &Expansion,
+    done: &BTreeMap<String, (String, ResourceState)>,
+) {
+    let mut left: Vec<_> = exp.resources.iter().collect();
+    while !left.is_empty() {
+        let before = left.len();
+        let deletable: Vec<String> = left
+            .iter()
+            .filter(|spec| {
+                !left
+                    .iter()
+                    .any(|other| other.dependencies().contains(spec.name.as_str()))
+            })
+            .map(|spec| spec.name.clone())
+            .collect();
+        for name in &deletable {
+            let (type_name, st) = &done[name];
+            p.delete(type_name, st).await.expect("delete");
+        }
+        left.retain(|spec| !deletable.contains(&spec.name));
+        assert!(left.len() < before, "expansion has a cycle");
+    }
+}
+
 fn resolve(
     config: &BTreeMap<String, Binding>,
     done: &BTreeMap<String, (String, ResourceState)>,
@@ -93,6 +121,51 @@ fn count_of(p: &SandboxProvider, type_name: &str) -> usize {
 
 fn network_config(zones: i64) -> Attrs {
     attrs(&[("cidr", "10.0.0.0/16".into()), ("zones", zones.into())])
+}
+
+fn k8s_config(network: &str) -> Attrs {
+    let pools = Value::Map(BTreeMap::from([
+        (
+            "web".to_string(),
+            Value::Map(attrs(&[
+                ("size", "large".into()),
+                ("min", 5.into()),
+                ("max", 20.into()),
+            ])),
+        ),
+        (
+            "worker".to_string(),
+            Value::Map(attrs(&[("min", 10.into()), ("max", 30.into())])),
+        ),
+    ]));
+    attrs(&[
+        ("network", network.into()),
+        ("version", "1.31".into()),
+        ("node_pool", pools),
+    ])
+}
+
+/// Creates the subnet and parameter groups a natively created PostgreSQL instance needs, and
+/// returns the instance attributes that refer to them.
+async fn pg_groups(p: &SandboxProvider, prefix: &str, vpc_id: &str) -> [(&'static str, Value); 2] {
+    let subnet_group = create(
+        p,
+        types::DB_SUBNET_GROUP,
+        &format!("{prefix}.subnet_group"),
+        &attrs(&[("vpc_id", vpc_id.into())]),
+    )
+    .await;
+    let parameter_group = create(
+        p,
+        types::DB_PARAMETER_GROUP,
+        &format!("{prefix}.parameter_group"),
+        &attrs(&[("family", "postgres16".into())]),
+    )
+    .await;
+    [
+        ("subnet_group_id", subnet_group.id.as_str().into()),
+        ("parameter_group_id", parameter_group.id.as_str().into()),
+    ]
 }
 
 fn postgres_config(network: &str) -> Attrs {
@@ -229,7 +302,45 @@ fn expansion_counts_for_the_reference_architecture() {
         .expand("postgres.meta", "postgres", &postgres_config("vpc-1"))
         .expect("postgres");
     let names: Vec<&str> = pg.resources.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["primary", "replica_0", "replica_1", "pooler"]);
+    assert_eq!(
+        names,
+        [
+            "subnet_group",
+            "parameter_group",
+            "primary",
+            "replica_0",
+            "replica_1",
+            "pooler"
+        ],
+        "HA primary + 2 replicas + pooler, with the groups it lives in"
+    );
+    let primary = pg.get("primary").expect("primary");
+    assert_eq!(
+        primary.config["subnet_group_id"],
+        Binding::attr("subnet_group", "id")
+    );
+    assert_eq!(
+        primary.config["parameter_group_id"],
+        Binding::attr("parameter_group", "id")
+    );
+    let replica = pg.get("replica_0").expect("replica");
+    assert_eq!(
+        replica.dependencies(),
+        std::collections::BTreeSet::from(["primary"]),
+        "a replica inherits its groups from the primary"
+    );
+    let group = pg.get("parameter_group").expect("parameter group");
+    assert_eq!(group.config["family"], Binding::Value("postgres16".into()));
+    let parameters = group.config["parameters"].resolve(&|_, _| None);
+    assert_eq!(parameters.get("max_connections"), Some(&Value::from("500")));
+    assert_eq!(
+        parameters.get("shared_preload_libraries"),
+        Some(&Value::from("pg_stat_statements"))
+    );
+    assert_eq!(
+        pg.get("subnet_group").expect("subnet group").config["vpc_id"],
+        Binding::Value("vpc-1".into())
+    );
     assert_eq!(
         pg.get("primary").expect("primary").config["multi_az"],
         Binding::Value(true.into())
@@ -257,33 +368,31 @@ fn expansion_counts_for_the_reference_architecture() {
         Binding::Value(2.into())
     );
 
-    let pools = Value::Map(BTreeMap::from([
-        (
-            "web".to_string(),
-            Value::Map(attrs(&[
-                ("size", "large".into()),
-                ("min", 5.into()),
-                ("max", 20.into()),
-            ])),
-        ),
-        (
-            "worker".to_string(),
-            Value::Map(attrs(&[("min", 10.into()), ("max", 30.into())])),
-        ),
-    ]));
     let k8s = p
         .expand(
             "kubernetes_cluster.main",
             "kubernetes_cluster",
-            &attrs(&[
-                ("network", "vpc-1".into()),
-                ("version", "1.31".into()),
-                ("node_pool", pools),
-            ]),
+            &k8s_config("vpc-1"),
         )
         .expect("k8s");
     let names: Vec<&str> = k8s.resources.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["cluster", "pool_web", "pool_worker"]);
+    assert_eq!(
+        names,
+        ["cluster_role", "cluster", "pool_web", "pool_worker"]
+    );
+    assert_eq!(
+        k8s.get("cluster").expect("cluster").config["role_id"],
+        Binding::attr("cluster_role", "id")
+    );
+    let role = k8s.get("cluster_role").expect("role");
+    assert_eq!(
+        role.config["assume_role_service"],
+        Binding::Value("k8s.sandbox".into())
+    );
+    assert_eq!(
+        role.config["policies"],
+        Binding::Value(Value::List(vec!["SandboxK8sClusterPolicy".into()]))
+    );
 
     let lb = p
         .expand(
@@ -352,6 +461,17 @@ fn expansion_is_deterministic_and_tolerates_unknowns() {
         Binding::Value(Value::Unknown)
     );
 
+    cfg.insert("version".into(), Value::Unknown);
+    let unknown_version = p.expand("postgres.meta", "postgres", &cfg).expect("expand");
+    assert_eq!(
+        unknown_version
+            .get("parameter_group")
+            .expect("group")
+            .config["family"],
+        Binding::Value(Value::Unknown),
+        "the family is unknown while the version is"
+    );
+
     cfg.insert("read_replicas".into(), Value::Unknown);
     let err = p
         .expand("postgres.meta", "postgres", &cfg)
@@ -377,6 +497,44 @@ async fn reference_architecture_applies_replans_clean_and_destroys() {
         .expand("postgres.meta", "postgres", &postgres_config(&vpc_id))
         .expect("pg");
     let pg = apply(&p, "postgres.meta", &pg_exp).await;
+    let k8s_exp = p
+        .expand(
+            "kubernetes_cluster.main",
+            "kubernetes_cluster",
+            &k8s_config(&vpc_id),
+        )
+        .expect("k8s");
+    let k8s = apply(&p, "kubernetes_cluster.main", &k8s_exp).await;
+    assert_eq!(count_of(&p, types::IAM_ROLE), 1);
+    assert_eq!(count_of(&p, types::DB_SUBNET_GROUP), 1);
+    assert_eq!(count_of(&p, types::DB_PARAMETER_GROUP), 1);
+    let (_, role) = &k8s["cluster_role"];
+    assert!(role.id.starts_with("role-"), "{}", role.id);
+    assert_eq!(
+        k8s["cluster"].1.attrs["role_id"],
+        Value::from(role.id.as_str())
+    );
+    assert_eq!(
+        role.attrs["name"],
+        Value::from(
+            identity("kubernetes_cluster.main.sandbox_iam_role.cluster_role").name(types::NAME_LEN)
+        ),
+        "a role not named in its configuration is named after its identity"
+    );
+    assert!(
+        role.attrs["arn"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("arn:sandbox:iam:")),
+        "{}",
+        role.attrs["arn"]
+    );
+    let (_, group) = &pg["parameter_group"];
+    assert!(group.id.starts_with("dbpg-"), "{}", group.id);
+    assert_eq!(
+        group.attrs["parameters"].get("max_connections"),
+        Some(&Value::from("500"))
+    );
+    assert!(pg["subnet_group"].1.id.starts_with("dbsg-"));
 
     // The exports resolve to real values; the generated password is sensitive.
     let lookup = |r: &str, a: &str| pg.get(r).and_then(|(_, s)| s.attrs.get(a).cloned());
@@ -401,7 +559,7 @@ async fn reference_architecture_applies_replans_clean_and_destroys() {
     assert_eq!(pg_exp.exports["port"].resolve(&lookup), Value::from(5432));
 
     // Planning again against what exists changes nothing.
-    for (exp, done) in [(&net_exp, &net), (&pg_exp, &pg)] {
+    for (exp, done) in [(&net_exp, &net), (&pg_exp, &pg), (&k8s_exp, &k8s)] {
         for spec in &exp.resources {
             let (type_name, prior) = &done[&spec.name];
             let proposed = resolve(&spec.config, done);
@@ -424,24 +582,33 @@ async fn reference_architecture_applies_replans_clean_and_destroys() {
         }
     }
 
-    // A VPC still in use cannot be deleted, as on a real cloud.
-    let err = p
-        .delete(types::VPC, &net["vpc"].1)
-        .await
-        .expect_err("in use");
-    assert!(
-        matches!(err, ProviderError::Invalid(ref m) if m.contains("DependencyViolation")),
-        "{err}"
+    // A VPC, a role or a group still in use cannot be deleted, as on a real cloud.
+    for (type_name, st, user) in [
+        (types::VPC, &net["vpc"].1, types::SUBNET),
+        (types::IAM_ROLE, role, types::K8S_CLUSTER),
+        (
+            types::DB_SUBNET_GROUP,
+            &pg["subnet_group"].1,
+            types::PG_INSTANCE,
+        ),
+        (types::DB_PARAMETER_GROUP, group, types::PG_INSTANCE),
+    ] {
+        let err = p.delete(type_name, st).await.expect_err("in use");
+        assert!(
+            matches!(err, ProviderError::Invalid(ref m)
+                if m.contains("DependencyViolation") && m.contains(user)),
+            "{type_name}: {err}"
+        );
+    }
+    assert_eq!(
+        count_of(&p, types::IAM_ROLE),
+        1,
+        "the refused delete kept it"
     );
 
     // Destroying in reverse dependency order empties the cloud.
-    for done in [&pg, &net] {
-        let mut order: Vec<_> = done.iter().collect();
-        // Siblings that others depend on go last.
-        order.sort_by_key(|(name, _)| matches!(name.as_str(), "vpc" | "primary"));
-        for (_, (type_name, st)) in order {
-            p.delete(type_name, st).await.expect("delete");
-        }
+    for (exp, done) in [(&k8s_exp, &k8s), (&pg_exp, &pg), (&net_exp, &net)] {
+        destroy(&p, exp, done).await;
     }
     assert!(p.cloud().list().expect("list").is_empty());
 }
@@ -552,6 +719,82 @@ async fn force_new_change_is_refused_in_place_and_planned_as_replace() {
 }
 
 #[tokio::test]
+async fn a_version_change_replaces_the_parameter_group_and_settings_change_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let exp = |version: &str| {
+        let mut cfg = postgres_config("vpc-1");
+        cfg.insert("version".into(), version.into());
+        let exp = p.expand("postgres.meta", "postgres", &cfg).expect("expand");
+        let group = exp.get("parameter_group").expect("group");
+        let lookup = |_: &str, _: &str| None;
+        group
+            .config
+            .iter()
+            .map(|(k, b)| (k.clone(), b.resolve(&lookup)))
+            .collect::<Attrs>()
+    };
+    let v16 = exp("16.4");
+    assert_eq!(
+        v16["family"],
+        Value::from("postgres16"),
+        "minor versions share a family"
+    );
+    let group = create(
+        &p,
+        types::DB_PARAMETER_GROUP,
+        "postgres.meta.sandbox_db_parameter_group.parameter_group",
+        &v16,
+    )
+    .await;
+    assert_eq!(group.attrs["parameters"], v16["parameters"]);
+
+    let v17 = exp("17");
+    let resp = p
+        .plan(PlanRequest {
+            type_name: types::DB_PARAMETER_GROUP,
+            prior: Some(&group),
+            proposed: &v17,
+        })
+        .expect("plan");
+    assert_eq!(resp.requires_replace, vec!["family".to_string()]);
+    let err = p
+        .update(types::DB_PARAMETER_GROUP, &group, &v17)
+        .await
+        .expect_err("family is force-new");
+    assert!(
+        matches!(err, ProviderError::Invalid(ref m) if m.contains("family")),
+        "{err}"
+    );
+
+    let mut tuned = v16.clone();
+    tuned.insert(
+        "parameters".into(),
+        Value::Map(BTreeMap::from([(
+            "max_connections".to_string(),
+            Value::from("800"),
+        )])),
+    );
+    let resp = p
+        .plan(PlanRequest {
+            type_name: types::DB_PARAMETER_GROUP,
+            prior: Some(&group),
+            proposed: &tuned,
+        })
+        .expect("plan");
+    assert!(resp.requires_replace.is_empty(), "settings change in place");
+    let updated = p
+        .update(types::DB_PARAMETER_GROUP, &group, &tuned)
+        .await
+        .expect("update");
+    assert_eq!(updated.id, group.id);
+    assert_eq!(
+        updated.attrs["parameters"].get("max_connections"),
+        Some(&Value::from("800"))
+    );
+}
+
+#[tokio::test]
 async fn out_of_band_edit_shows_in_read_many() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = provider_in(dir.path(), &[]);
@@ -562,12 +805,20 @@ async fn out_of_band_edit_shows_in_read_many() {
         &attrs(&[("cidr", "10.0.0.0/16".into())]),
     )
     .await;
+    let role = create(
+        &p,
+        types::IAM_ROLE,
+        "k.r",
+        &attrs(&[("assume_role_service", "k8s.sandbox".into())]),
+    )
+    .await;
     let np_cluster = create(
         &p,
         types::K8S_CLUSTER,
         "k.c",
         &attrs(&[
             ("vpc_id", vpc.id.as_str().into()),
+            ("role_id", role.id.as_str().into()),
             ("version", "1.31".into()),
         ]),
     )
@@ -622,10 +873,15 @@ async fn out_of_band_edit_shows_in_read_many() {
     let kinds: Vec<&str> = listed.iter().map(|o| o.type_name.as_str()).collect();
     assert_eq!(
         kinds,
-        [types::K8S_CLUSTER, types::NODE_POOL, types::VPC],
+        [
+            types::IAM_ROLE,
+            types::K8S_CLUSTER,
+            types::NODE_POOL,
+            types::VPC
+        ],
         "sorted by type"
     );
-    let json = serde_json::to_value(&listed[0]).expect("json");
+    let json = serde_json::to_value(&listed[1]).expect("json");
     assert_eq!(json["type"], serde_json::json!(types::K8S_CLUSTER));
     assert!(json["attributes"]["endpoint"].as_str().is_some());
 }
@@ -677,13 +933,18 @@ async fn generated_password_is_sensitive_and_never_shown() {
         &attrs(&[("cidr", "10.0.0.0/16".into())]),
     )
     .await;
-    let config = attrs(&[
+    let mut config = attrs(&[
         ("vpc_id", vpc.id.as_str().into()),
         ("version", "16".into()),
         ("instance_class", "db.sandbox.medium".into()),
         ("storage_gb", 100.into()),
         ("username", "superset".into()),
     ]);
+    config.extend(
+        pg_groups(&p, "postgres.meta", &vpc.id)
+            .await
+            .map(|(k, v)| (k.to_string(), v)),
+    );
     let db = create(
         &p,
         types::PG_INSTANCE,
@@ -973,6 +1234,19 @@ fn validate_checks_sizes_and_versions() {
         p.validate(
             "network",
             &attrs(&[("cidr", "10.0.0.0/26".into()), ("zones", 3.into())])
+        )
+        .is_empty()
+    );
+    let d = p.validate(
+        types::DB_PARAMETER_GROUP,
+        &attrs(&[("family", "mysql8.0".into())]),
+    );
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, vec!["family"]);
+    assert!(
+        p.validate(
+            types::DB_PARAMETER_GROUP,
+            &attrs(&[("family", "postgres17".into())])
         )
         .is_empty()
     );

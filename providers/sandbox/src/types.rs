@@ -321,8 +321,11 @@ fn iam_role() -> Body {
     base()
         .attr(
             "name",
-            A::optional_computed(s(), "Role name; derived from the resource's identity when not configured")
-                .force_new(),
+            A::optional_computed(
+                s(),
+                "Role name; derived from the resource's identity when not configured",
+            )
+            .force_new(),
         )
         .attr(
             "assume_role_service",
@@ -390,8 +393,11 @@ fn db_parameter_group() -> Body {
     base()
         .attr(
             "family",
-            A::required(s(), "Engine and major version the settings are for (postgres16)")
-                .force_new(),
+            A::required(
+                s(),
+                "Engine and major version the settings are for (postgres16)",
+            )
+            .force_new(),
         )
         .attr(
             "parameters",
@@ -411,7 +417,7 @@ fn pg_instance() -> Body {
         .attr("vpc_id", A::required(s(), "The VPC").force_new())
         .attr(
             "subnet_group_id",
-            A::required(s(), "The DB subnet group").force_new(),
+            A::required(s(), "The DB subnet group; moved in place, as RDS allows"),
         )
         .attr(
             "parameter_group_id",
