@@ -20,6 +20,13 @@ Environment:
   SS_SANDBOX_DIR  where the built-in sandbox cloud keeps its objects
   NO_COLOR        disables colour when set to a non-empty value
 
+Examples:
+  ss validate examples/superset-sandbox          check a spec
+  ss plan examples/superset-sandbox --out p.plan  review the changes, save the plan
+  ss apply p.plan                                 apply exactly the reviewed plan
+  ss diff --detailed-exitcode                     CI drift check: exit 2 on drift
+  ss destroy --auto-approve                       remove everything the state knows
+
 Run `ss <command> --help` for a command's description and examples.";
 
 /// A declarative provisioner for production analytics stacks.

@@ -241,12 +241,25 @@ async fn open_session(
 
 async fn make_plan(session: &Session, opts: &PlanOptions, color: bool) -> anyhow::Result<Plan> {
     match planner::plan(&session.engine, session.state.as_ref(), opts).await {
-        Ok(p) => Ok(p),
+        Ok(p) => {
+            warn_unmatched(&p, opts);
+            Ok(p)
+        }
         Err(PlanError::Spec(d)) => {
             check(&d, &session.engine.config.sources, color)?;
             bail!("planning failed");
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A `--target` that selects nothing is most likely a typo (the plan keeps every change a
+/// target selects, so a target that no change matches selected nothing).
+fn warn_unmatched(plan: &Plan, opts: &PlanOptions) {
+    for t in &opts.targets {
+        if !plan.changes.iter().any(|c| c.address.matches(t)) {
+            eprintln!("Warning: --target {t} matches no resource in the spec or the state");
+        }
     }
 }
 
@@ -522,59 +535,59 @@ async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result
     }
     let (config, vars) = load(&a.path, &a.vars, color_err)?;
     let session = open_session(config, vars, "apply", color_err).await?;
-    let plan = make_plan(
-        &session,
-        &plan_options(PlanMode::Apply, true, &a.targets),
-        color_err,
-    )
-    .await?;
-    if !a.json {
+    let converge = Converge {
+        mode: PlanMode::Apply,
+        targets: &a.targets,
+        auto_approve: a.auto_approve,
+        json: a.json,
+        parallelism: a.parallelism.map(|n| n.get()),
+        question: "perform these actions",
+    };
+    plan_and_apply(&session, &converge, color, color_err).await
+}
+
+/// How `apply DIR` and `destroy` plan, confirm and apply.
+struct Converge<'a> {
+    mode: PlanMode,
+    targets: &'a TargetArgs,
+    auto_approve: bool,
+    json: bool,
+    parallelism: Option<usize>,
+    question: &'static str,
+}
+
+async fn plan_and_apply(
+    session: &Session,
+    c: &Converge<'_>,
+    color: bool,
+    color_err: bool,
+) -> anyhow::Result<ExitCode> {
+    let plan = make_plan(session, &plan_options(c.mode, true, c.targets), color_err).await?;
+    if !c.json {
         print!("{}", render::plan_text(&plan, color));
     }
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !a.auto_approve && !confirm("perform these actions")? {
-        println!("Apply cancelled.");
+    if !c.auto_approve && !confirm(c.question)? {
+        println!("Cancelled: nothing was changed.");
         return Ok(ExitCode::from(1));
     }
-    run_apply(
-        &session,
-        &plan,
-        a.parallelism.map(|n| n.get()),
-        a.json,
-        color_err,
-    )
-    .await
+    run_apply(session, &plan, c.parallelism, c.json, color_err).await
 }
 
 async fn destroy_cmd(a: DestroyArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
     let (config, vars) = load(&a.dir, &a.vars, color_err)?;
     let session = open_session(config, vars, "destroy", color_err).await?;
-    let plan = make_plan(
-        &session,
-        &plan_options(PlanMode::Destroy, true, &a.targets),
-        color_err,
-    )
-    .await?;
-    if !a.json {
-        print!("{}", render::plan_text(&plan, color));
-    }
-    if !plan.has_changes() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !a.auto_approve && !confirm("destroy all these resources")? {
-        println!("Destroy cancelled.");
-        return Ok(ExitCode::from(1));
-    }
-    run_apply(
-        &session,
-        &plan,
-        a.parallelism.map(|n| n.get()),
-        a.json,
-        color_err,
-    )
-    .await
+    let converge = Converge {
+        mode: PlanMode::Destroy,
+        targets: &a.targets,
+        auto_approve: a.auto_approve,
+        json: a.json,
+        parallelism: a.parallelism.map(|n| n.get()),
+        question: "destroy all these resources",
+    };
+    plan_and_apply(&session, &converge, color, color_err).await
 }
 
 async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {
@@ -800,6 +813,24 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
                 .parse()
                 .ok()
                 .filter(|n: &planner::addr::NativeAddr| n.native.is_some());
+            // Like Terraform, a move never changes what a resource is: only where it is.
+            let same_kind = match &exact_src {
+                Some(exact) => {
+                    exact.component.type_name == dst_native.component.type_name
+                        && exact.native.as_ref().map(|(t, _)| t)
+                            == dst_native.native.as_ref().map(|(t, _)| t)
+                }
+                None => {
+                    src.type_name == dst_native.component.type_name && dst_native.native.is_none()
+                }
+            };
+            if !same_kind {
+                bail!(
+                    "cannot move `{}` to `{}`: a resource can only move to an address of the same type",
+                    a.source,
+                    a.destination
+                );
+            }
             let mut moved = 0;
             let existing: BTreeSet<String> =
                 state.resources.iter().map(|r| r.address.clone()).collect();

@@ -289,7 +289,6 @@ fn help_texts_have_examples() {
 }
 
 #[test]
-#[ignore = "bug: `ss --help` has no Examples section (only `ss <command> --help` does)"]
 fn top_level_help_has_examples() {
     let p = Project::new(&[]);
     p.ss(&["--help"]).success().contains("Examples");

@@ -256,3 +256,12 @@ fn mv_and_rm_of_a_component_take_all_its_native_resources() {
     run.code(2);
     assert_eq!(counts_of(&run), (natives.len() as u64, 0, 0), "{run}");
 }
+
+#[test]
+fn mv_to_another_block_type_is_refused() {
+    let p = applied();
+    let before = p.read("ss.state.json");
+    let run = p.ss(&["state", "mv", "sandbox_object.a", "network.x"]);
+    run.code(1).no_panic().contains("sandbox_object.a");
+    assert_eq!(p.read("ss.state.json"), before, "the state is untouched");
+}

@@ -235,3 +235,22 @@ fn a_validation_failure_names_the_message_and_location() {
     assert_eq!(p.sandbox_list().len(), 0, "a refused run creates nothing");
     p.ss(&["plan", "--var", "replicas=5"]).success();
 }
+
+#[test]
+fn bad_var_files_are_reported_with_their_location() {
+    let p = project();
+    p.write("../undeclared.json", "{\"zz\": 1}\n");
+    p.write("../broken.hcl", "x = \"ok\"\nzz = \n");
+    let cases = [
+        ("missing.json", "missing.json"),
+        ("../undeclared.json", "undeclared variable \"zz\""),
+        ("../broken.hcl", "../broken.hcl:2:6"),
+    ];
+    for (file, expected) in cases {
+        p.ss(&["plan", "--var-file", file])
+            .code(1)
+            .no_panic()
+            .contains(expected);
+    }
+    assert!(!p.path("ss.state.json").exists(), "nothing is written");
+}

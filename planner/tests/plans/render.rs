@@ -78,7 +78,7 @@ fn change(out: &mut String, c: &ResourceChange, ids: &Redactions) {
     match c.action {
         Action::Create => {
             for (k, v) in c.after.iter().flatten() {
-                if !v.is_null() || v.is_sensitive() {
+                if !v.is_null() {
                     let _ = writeln!(out, "  + {k} = {}", ids.value(v));
                 }
             }
@@ -137,8 +137,11 @@ pub fn plan(plan: &Plan, ids: &Redactions) -> String {
             }
         }
     }
-    let mut changes: Vec<&ResourceChange> =
-        plan.changes.iter().filter(|c| c.action.is_change()).collect();
+    let mut changes: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_change())
+        .collect();
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     for c in changes {
         change(&mut out, c, ids);
@@ -217,7 +220,7 @@ pub fn secrets(plan: &Plan, state: Option<&State>, out: &mut Vec<String>) {
     }
     for o in &plan.outputs {
         for v in [&o.before, &o.after].into_iter().flatten() {
-            walk(v, o.sensitive, out);
+            walk(v, false, out);
         }
     }
     plan.snapshot

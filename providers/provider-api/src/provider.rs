@@ -109,13 +109,7 @@ pub trait Provider: Send + Sync {
         config: &Attrs,
     ) -> Result<Expansion, Vec<Diagnostic>> {
         let _ = address;
-        match self.schema().resources.get(type_name) {
-            Some(schema) => Ok(Expansion::identity(schema, config)),
-            None => Err(vec![Diagnostic::error(format!(
-                "provider {:?} has no resource type {type_name:?}",
-                self.name()
-            ))]),
-        }
+        expand_native(self.name(), self.schema(), type_name, config)
     }
 
     /// Normalises a proposed change and says whether it needs replacement.
@@ -168,6 +162,22 @@ pub trait Provider: Send + Sync {
             .next()
             .flatten()
             .ok_or_else(|| ProviderError::NotFound(format!("{type_name} {id}")))
+    }
+}
+
+/// The expansion of a block of a provider's native type: the identity expansion, or an error
+/// when the provider has no such type.
+pub fn expand_native(
+    provider: &str,
+    schema: &ProviderSchema,
+    type_name: &str,
+    config: &Attrs,
+) -> Result<Expansion, Vec<Diagnostic>> {
+    match schema.resources.get(type_name) {
+        Some(schema) => Ok(Expansion::identity(schema, config)),
+        None => Err(vec![Diagnostic::error(format!(
+            "provider {provider:?} has no resource type {type_name:?}"
+        ))]),
     }
 }
 

@@ -312,15 +312,9 @@ impl Provider for SandboxProvider {
         type_name: &str,
         config: &Attrs,
     ) -> Result<Expansion, Vec<Diagnostic>> {
-        if let Some(result) = expand::expand(type_name, config) {
-            return result;
-        }
-        match self.schema.resources.get(type_name) {
-            Some(schema) => Ok(Expansion::identity(schema, config)),
-            None => Err(vec![Diagnostic::error(format!(
-                "{address}: the sandbox has no resource type {type_name:?}"
-            ))]),
-        }
+        let _ = address;
+        expand::expand(type_name, config)
+            .unwrap_or_else(|| provider_api::expand_native(NAME, &self.schema, type_name, config))
     }
 
     fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, Vec<Diagnostic>> {
