@@ -788,6 +788,7 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
                     bail!("no resource at `{pattern}` in the state");
                 }
             }
+            state.prune_components(component_of);
             state.serial += 1;
             backend.write(&state).await?;
             for r in removed {
@@ -857,6 +858,15 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
                 bail!("no resource at `{}` in the state", a.source);
             }
             state.resources.sort_by(|a, b| a.address.cmp(&b.address));
+            // A whole component moved: its applied configuration moves with it.
+            if exact_src.is_none()
+                && let Some(mut record) = state.component(&src.to_string()).cloned()
+            {
+                record.address = dst_native.component.to_string();
+                state.components.retain(|c| c.address != src.to_string());
+                state.upsert_component(record);
+            }
+            state.prune_components(component_of);
             state.serial += 1;
             backend.write(&state).await?;
             println!(
@@ -866,6 +876,14 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The component instance address of a native address in the state.
+fn component_of(address: &str) -> Option<String> {
+    address
+        .parse::<planner::addr::NativeAddr>()
+        .ok()
+        .map(|n| n.component.to_string())
 }
 
 fn graph_cmd(a: GraphArgs, color: bool) -> anyhow::Result<ExitCode> {

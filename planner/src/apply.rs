@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use provider_api::{CreateRequest, Identity, ProviderError, ResourceState, Value, same};
-use state::{Backend, OutputRecord, ResourceRecord, State, StateError};
+use state::{Backend, ComponentRecord, OutputRecord, ResourceRecord, State, StateError};
 use tokio::task::JoinSet;
 
 use crate::addr::{ComponentAddr, NativeAddr};
 use crate::dag::Dag;
-use crate::engine::{Engine, Instance, Scope, block_value, instance_value, with_native_defaults};
+use crate::engine::{
+    Engine, Instance, Scope, block_value, instance_value, prior_config_from, with_native_defaults,
+};
 use crate::events::{ApplyEvent, EventSink};
 use crate::graph::Node;
 use crate::plan::{Action, Attrs, Plan, PlanMode, ResourceChange};
@@ -131,7 +133,7 @@ impl Resolver {
                 let scope = self.scope_for(node, state)?;
                 let instances = self
                     .engine
-                    .eval_block(t, n, &scope)
+                    .eval_block(t, n, &scope, &prior_config_from(state, None))
                     .map_err(|d| d.to_string())?;
                 let values = instances
                     .iter()
@@ -192,7 +194,12 @@ impl Resolver {
         let scope = self.scope_for(&node, state)?;
         let instances = self
             .engine
-            .eval_block(&comp.type_name, &comp.name, &scope)
+            .eval_block(
+                &comp.type_name,
+                &comp.name,
+                &scope,
+                &prior_config_from(state, None),
+            )
             .map_err(|d| d.to_string())?;
         let inst = instances
             .into_iter()
@@ -403,8 +410,16 @@ impl Ctx {
         };
         let object = result.map_err(|e| e.to_string())?;
         let id = object.id.clone();
-        self.save(|s| s.upsert(Self::record(change, object)))
-            .await?;
+        let component = &change.address.component;
+        let is_component = provider_api::component::is_component(&component.type_name);
+        self.save(|s| {
+            s.upsert(Self::record(change, object));
+            // The configuration this component was applied with, for `ignore_changes` later.
+            if is_component && let Ok(inst) = self.resolver.instance(component, s) {
+                s.upsert_component(ComponentRecord::new(&component.to_string(), &inst.config));
+            }
+        })
+        .await?;
         Ok(Some(id))
     }
 }
@@ -707,7 +722,16 @@ pub async fn apply(
                 }
             }
         }
-        if outputs != st.outputs || report.completed.is_empty() {
+        let components_before = st.components.len();
+        st.prune_components(|a| {
+            a.parse::<NativeAddr>()
+                .ok()
+                .map(|n| n.component.to_string())
+        });
+        if outputs != st.outputs
+            || report.completed.is_empty()
+            || st.components.len() != components_before
+        {
             st.outputs = outputs;
             st.serial += 1;
             ctx.backend.write(&st).await?;

@@ -29,6 +29,110 @@ pub trait ProviderRegistry: Send + Sync {
     ) -> Result<Arc<dyn Provider>, Vec<provider_api::Diagnostic>>;
 }
 
+/// The configuration an instance was last applied with, if any (for `ignore_changes`).
+pub type PriorConfig<'a> = &'a dyn Fn(&ComponentAddr) -> Option<Attrs>;
+
+/// The prior configuration of a block instance from a state: the component record for a
+/// portable component, the native record for a block of a native type.
+pub fn prior_config_from<'a>(
+    state: &'a state::State,
+    records: Option<&'a BTreeMap<String, state::ResourceRecord>>,
+) -> impl Fn(&ComponentAddr) -> Option<Attrs> + 'a {
+    move |addr: &ComponentAddr| {
+        let key = addr.to_string();
+        if component::is_component(&addr.type_name) {
+            state.component(&key).map(state::ComponentRecord::config)
+        } else {
+            match records {
+                Some(r) => r.get(&key).map(state::ResourceRecord::attrs),
+                None => state.resource(&key).map(state::ResourceRecord::attrs),
+            }
+        }
+    }
+}
+
+/// Puts the prior value at `path` (attribute, then keys, labels or indexes) into `config`.
+/// A path that stops at a map of labelled blocks applies to every label (`node_pool.min`).
+fn keep_prior(config: &mut Value, prior: &Value, path: &[&str]) {
+    let Some((first, rest)) = path.split_first() else {
+        *config = prior.clone();
+        return;
+    };
+    match (config, prior.peel()) {
+        (Value::Map(c), Value::Map(p)) => {
+            if let Some(pv) = p.get(*first) {
+                let entry = c.entry((*first).to_string()).or_insert(Value::Null);
+                keep_prior(entry, pv, rest);
+            } else if c.contains_key(*first) {
+                c.remove(*first);
+            } else {
+                for (k, cv) in c.iter_mut() {
+                    if let Some(pv) = p.get(k)
+                        && pv.as_map().is_some()
+                    {
+                        keep_prior(cv, pv, path);
+                    }
+                }
+            }
+        }
+        (Value::List(c), Value::List(p)) => match first.parse::<usize>() {
+            Ok(i) => {
+                if let (Some(cv), Some(pv)) = (c.get_mut(i), p.get(i)) {
+                    keep_prior(cv, pv, rest);
+                }
+            }
+            Err(_) => {
+                for (cv, pv) in c.iter_mut().zip(p) {
+                    keep_prior(cv, pv, path);
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
+/// Applies `lifecycle { ignore_changes }`: the ignored attributes keep their prior values.
+fn apply_ignore_changes(
+    config: &mut Attrs,
+    prior: &Attrs,
+    block: &ResourceBlock,
+    schema: &ResourceSchema,
+) {
+    let lc = &block.lifecycle;
+    if lc.ignore_all_changes {
+        let configurable = schema
+            .body
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.is_configurable())
+            .map(|(k, _)| k)
+            .chain(schema.body.blocks.keys());
+        for k in configurable {
+            match prior.get(k) {
+                Some(v) => {
+                    config.insert(k.clone(), v.clone());
+                }
+                None => {
+                    config.remove(k);
+                }
+            }
+        }
+        return;
+    }
+    if lc.ignore_changes.is_empty() {
+        return;
+    }
+    let mut whole = Value::Map(std::mem::take(config));
+    let prior = Value::Map(prior.clone());
+    for path in &lc.ignore_changes {
+        let segments: Vec<&str> = path.split('.').collect();
+        keep_prior(&mut whole, &prior, &segments);
+    }
+    if let Value::Map(m) = whole {
+        *config = m;
+    }
+}
+
 /// An instance key with the `each` binding it gives (`for_each` only).
 type InstanceSeed = (Option<InstanceKey>, Option<(String, Value)>);
 
@@ -384,6 +488,7 @@ impl Engine {
         type_name: &str,
         name: &str,
         scope: &Scope,
+        prior: PriorConfig<'_>,
     ) -> Result<Vec<Instance>, Diagnostics> {
         let block = self.block(type_name, name).ok_or_else(|| {
             Diagnostics::from(SpecDiagnostic::error(
@@ -417,6 +522,10 @@ impl Engine {
                 }
             };
             let addr = ComponentAddr::new(type_name, name, key);
+            let mut config = config;
+            if let Some(p) = prior(&addr) {
+                apply_ignore_changes(&mut config, &p, block, &schema);
+            }
             let what = addr.to_string();
             let mut problems = if schema.kind == ResourceKind::Component {
                 component::validate(type_name, &config)

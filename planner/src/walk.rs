@@ -9,7 +9,8 @@ use state::{ResourceRecord, State};
 
 use crate::addr::NativeAddr;
 use crate::engine::{
-    Engine, Instance, Scope, block_value, instance_value, provider_diags, with_native_defaults,
+    Engine, Instance, Scope, block_value, instance_value, prior_config_from, provider_diags,
+    with_native_defaults,
 };
 use crate::graph::Node;
 use crate::plan::{
@@ -80,6 +81,7 @@ fn differs(schema: Option<&ResourceSchema>, prior: &Attrs, planned: &Attrs) -> b
 
 struct Walk<'a> {
     engine: &'a Engine,
+    state: &'a State,
     records: BTreeMap<String, ResourceRecord>,
     claimed: BTreeSet<String>,
     changes: Vec<ResourceChange>,
@@ -123,20 +125,12 @@ impl Walk<'_> {
                     (k.clone(), v)
                 })
                 .collect();
-            let mut proposed = with_native_defaults(schema, proposed);
+            let proposed = with_native_defaults(schema, proposed);
             let prior = self.records.get(&key).map(|r| ResourceState {
                 id: r.id.clone(),
                 attrs: r.attrs(),
             });
             self.claimed.insert(key.clone());
-            if let Some(p) = &prior {
-                let lc = &block.lifecycle;
-                for (k, v) in &p.attrs {
-                    if lc.ignore_all_changes || lc.ignore_changes.iter().any(|i| i == k) {
-                        proposed.insert(k.clone(), v.clone());
-                    }
-                }
-            }
             let what = addr.to_string();
             let resp = provider
                 .plan(PlanRequest {
@@ -212,7 +206,11 @@ impl Walk<'_> {
 
     fn plan_block(&mut self, node: &Node, type_name: &str, name: &str) {
         let key = (type_name.to_string(), name.to_string());
-        let instances = match self.engine.eval_block(type_name, name, &self.scope) {
+        let evaluated = {
+            let prior = prior_config_from(self.state, Some(&self.records));
+            self.engine.eval_block(type_name, name, &self.scope, &prior)
+        };
+        let instances = match evaluated {
             Ok(i) => i,
             Err(d) => {
                 self.diags.extend(d);
@@ -312,6 +310,7 @@ pub async fn plan(
     };
     let mut walk = Walk {
         engine,
+        state: prior_state,
         records: refreshed.records,
         claimed: BTreeSet::new(),
         changes: Vec::new(),
@@ -354,29 +353,47 @@ pub async fn plan(
             }
         }
     }
+    // One error per protected block, naming everything of it the plan would destroy.
+    let mut protected: BTreeMap<(String, String), Vec<&ResourceChange>> = BTreeMap::new();
     for c in &changes {
+        let comp = &c.address.component;
         if matches!(c.action, Action::Delete | Action::Replace)
-            && let Some(block) =
-                engine.block(&c.address.component.type_name, &c.address.component.name)
-            && block.lifecycle.prevent_destroy
+            && engine
+                .block(&comp.type_name, &comp.name)
+                .is_some_and(|b| b.lifecycle.prevent_destroy)
         {
-            diags.push(
-                SpecDiagnostic::error(
-                    format!(
-                        "{} has `lifecycle {{ prevent_destroy = true }}`, but this plan would destroy it",
-                        c.address
-                    ),
-                    Some(block.span),
-                )
-                .with_detail(match c.replace_because.is_empty() {
-                    true => "remove prevent_destroy first if you really mean to destroy it".to_string(),
-                    false => format!(
-                        "replacement is forced by: {}",
-                        c.replace_because.join(", ")
-                    ),
-                }),
-            );
+            protected
+                .entry((comp.type_name.clone(), comp.name.clone()))
+                .or_default()
+                .push(c);
         }
+    }
+    for ((t, n), doomed) in protected {
+        let Some(block) = engine.block(&t, &n) else {
+            continue;
+        };
+        let mut reasons: Vec<String> = Vec::new();
+        for c in &doomed {
+            let verb = if c.action == Action::Replace {
+                format!("replaced because of {}", c.replace_because.join(", "))
+            } else {
+                "destroyed".to_string()
+            };
+            reasons.push(format!("{} would be {verb}", c.address));
+        }
+        diags.push(
+            SpecDiagnostic::error(
+                format!(
+                    "{t}.{n} has `lifecycle {{ prevent_destroy = true }}`, but this plan would destroy {} of its resources",
+                    doomed.len()
+                ),
+                Some(block.span),
+            )
+            .with_detail(format!(
+                "{}; remove prevent_destroy first if you really mean it",
+                reasons.join("; ")
+            )),
+        );
     }
     if diags.has_errors() {
         diags.dedup();

@@ -22,4 +22,4 @@ pub use backend::{Backend, LockGuard};
 pub use error::StateError;
 pub use local::LocalBackend;
 pub use lock::LockInfo;
-pub use model::{FORMAT_VERSION, OutputRecord, ResourceRecord, State};
+pub use model::{ComponentRecord, FORMAT_VERSION, OutputRecord, ResourceRecord, State};

@@ -21,7 +21,66 @@ pub struct State {
     pub ss_version: String,
     /// One record per native resource, sorted by address.
     pub resources: Vec<ResourceRecord>,
+    /// The last applied configuration of each portable component instance (its native
+    /// resources are in `resources`), sorted by address: `lifecycle { ignore_changes }` keeps
+    /// these values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentRecord>,
     pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+/// The configuration a portable component instance was last applied with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRecord {
+    /// The component instance address (`postgres.meta`, `network.zone["eu"]`).
+    pub address: String,
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Top-level attribute names whose values are sensitive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<String>,
+}
+
+impl ComponentRecord {
+    pub fn new(address: &str, config: &BTreeMap<String, Value>) -> ComponentRecord {
+        let (attributes, sensitive_attributes) = to_json_attrs(config);
+        ComponentRecord {
+            address: address.to_string(),
+            config: attributes,
+            sensitive_attributes,
+        }
+    }
+
+    /// The configuration as values, with the sensitive ones marked.
+    pub fn config(&self) -> BTreeMap<String, Value> {
+        from_json_attrs(&self.config, &self.sensitive_attributes)
+    }
+}
+
+fn to_json_attrs(
+    attrs: &BTreeMap<String, Value>,
+) -> (serde_json::Map<String, serde_json::Value>, Vec<String>) {
+    let json = attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json().unwrap_or(serde_json::Value::Null)))
+        .collect();
+    let sensitive = attrs
+        .iter()
+        .filter(|(_, v)| v.is_sensitive())
+        .map(|(k, _)| k.clone())
+        .collect();
+    (json, sensitive)
+}
+
+fn from_json_attrs(
+    json: &serde_json::Map<String, serde_json::Value>,
+    sensitive: &[String],
+) -> BTreeMap<String, Value> {
+    json.iter()
+        .map(|(k, v)| {
+            let v = Value::from_json(v);
+            (k.clone(), v.mark_if(sensitive.iter().any(|s| s == k)))
+        })
+        .collect()
 }
 
 /// One native resource: a real cloud object under management.
@@ -66,6 +125,7 @@ impl State {
             serial: 0,
             ss_version: env!("CARGO_PKG_VERSION").to_string(),
             resources: Vec::new(),
+            components: Vec::new(),
             outputs: BTreeMap::new(),
         }
     }
@@ -89,6 +149,32 @@ impl State {
         let i = self.resources.iter().position(|r| r.address == address)?;
         Some(self.resources.remove(i))
     }
+
+    pub fn component(&self, address: &str) -> Option<&ComponentRecord> {
+        self.components.iter().find(|c| c.address == address)
+    }
+
+    /// Inserts or replaces the component record with the same address, keeping them sorted.
+    pub fn upsert_component(&mut self, record: ComponentRecord) {
+        match self
+            .components
+            .binary_search_by(|c| c.address.as_str().cmp(&record.address))
+        {
+            Ok(i) => self.components[i] = record,
+            Err(i) => self.components.insert(i, record),
+        }
+    }
+
+    /// Drops the records of components none of whose native resources remain. `component_of`
+    /// gives the component instance address of a native address.
+    pub fn prune_components(&mut self, component_of: impl Fn(&str) -> Option<String>) {
+        let live: std::collections::BTreeSet<String> = self
+            .resources
+            .iter()
+            .filter_map(|r| component_of(&r.address))
+            .collect();
+        self.components.retain(|c| live.contains(&c.address));
+    }
 }
 
 impl Default for State {
@@ -100,27 +186,12 @@ impl Default for State {
 impl ResourceRecord {
     /// The attributes as values, with the sensitive ones marked.
     pub fn attrs(&self) -> BTreeMap<String, Value> {
-        self.attributes
-            .iter()
-            .map(|(k, v)| {
-                let v = Value::from_json(v);
-                let sensitive = self.sensitive_attributes.iter().any(|s| s == k);
-                (k.clone(), v.mark_if(sensitive))
-            })
-            .collect()
+        from_json_attrs(&self.attributes, &self.sensitive_attributes)
     }
 
     /// Stores attribute values (which must be wholly known), remembering which are sensitive.
     /// Unknown values are stored as null.
     pub fn set_attrs(&mut self, attrs: &BTreeMap<String, Value>) {
-        self.attributes = attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_json().unwrap_or(serde_json::Value::Null)))
-            .collect();
-        self.sensitive_attributes = attrs
-            .iter()
-            .filter(|(_, v)| v.is_sensitive())
-            .map(|(k, _)| k.clone())
-            .collect();
+        (self.attributes, self.sensitive_attributes) = to_json_attrs(attrs);
     }
 }

@@ -240,6 +240,25 @@ impl Workdir {
             .collect())
     }
 
+    /// Deletes the object at `address` behind the planner's back, through the provider.
+    pub async fn delete_out_of_band(&self, state: &State, address: &str) -> Result<(), StepError> {
+        let record = state
+            .resource(address)
+            .ok_or_else(|| StepError::Other(format!("drift: {address} is not in the state")))?;
+        let provider = self
+            .registry
+            .configure(sandbox::NAME, &Attrs::new(), &self.dir)
+            .map_err(|d| StepError::Other(format!("configuring the sandbox: {d:?}")))?;
+        let prior = provider_api::ResourceState {
+            id: record.id.clone(),
+            attrs: record.attrs(),
+        };
+        provider
+            .delete(&record.type_name, &prior)
+            .await
+            .map_err(|e| StepError::other("drift", e))
+    }
+
     /// Changes one attribute of the object at `address` behind the planner's back.
     pub fn drift(
         &self,

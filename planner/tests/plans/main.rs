@@ -6,7 +6,7 @@
 //!   cloud of the case; its state is the prior state `main.hcl` is planned against;
 //! - `prior.vars`, `vars` (optional): `K=V` lines, given as `--var K=V` to each spec;
 //! - `drift` (optional): `ADDRESS KEY=VALUE` lines, applied to the cloud objects after the
-//!   prior apply, as `ss sandbox set` does;
+//!   prior apply as `ss sandbox set` does, and `ADDRESS deleted` lines (deleted out of band);
 //! - `args` (optional): `--target ADDR`, `--exclude ADDR`, `--refresh=false`, `--destroy`;
 //! - `expected`: the plan rendered by `render::plan`, or the diagnostics when planning fails.
 //!
@@ -15,9 +15,7 @@
 //!
 //! Beyond the text, every case checks that no sensitive value reaches the rendered plan, and
 //! that applying a full plan converges: a re-plan afterwards changes nothing (for a destroy,
-//! the state and the cloud are empty). `tests/pending/` holds cases this runner does not read.
-
-#![allow(clippy::unwrap_used, clippy::panic)]
+//! the state and the cloud are empty).
 
 mod harness;
 mod render;
@@ -34,10 +32,11 @@ use render::Redactions;
 /// The issue asks for at least this many fixture cases.
 const MIN_CASES: usize = 15;
 
-fn fixtures_dir() -> PathBuf {
+/// `tests/<name>`: where the cases are.
+fn cases_root(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
-        .join("fixtures")
+        .join(name)
 }
 
 fn read_optional(dir: &Path, name: &str) -> Result<Option<String>, String> {
@@ -69,6 +68,14 @@ fn vars(dir: &Path, name: &str) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// An out-of-band change to the cloud, made after the prior apply.
+enum Drift {
+    /// `ADDRESS KEY=VALUE`: one attribute edited, as `ss sandbox set` does.
+    Set(String, String, String),
+    /// `ADDRESS deleted`: the object is gone.
+    Deleted(String),
+}
+
 /// One parsed fixture directory.
 struct Case {
     name: String,
@@ -76,7 +83,7 @@ struct Case {
     prior: Option<String>,
     prior_vars: Vec<(String, String)>,
     vars: Vec<(String, String)>,
-    drift: Vec<(String, String, String)>,
+    drift: Vec<Drift>,
     opts: PlanOptions,
 }
 
@@ -90,12 +97,15 @@ impl Case {
         let drift = lines(read_optional(dir, "drift")?.as_deref())
             .into_iter()
             .map(|l| {
-                let (addr, kv) = l.split_once(' ').ok_or("drift: ADDRESS KEY=VALUE")?;
-                let (k, v) = kv
-                    .trim()
-                    .split_once('=')
-                    .ok_or("drift: ADDRESS KEY=VALUE")?;
-                Ok((addr.to_string(), k.to_string(), v.to_string()))
+                let usage = "drift: ADDRESS KEY=VALUE or ADDRESS deleted";
+                let (addr, edit) = l.split_once(' ').ok_or(usage)?;
+                Ok(match edit.trim() {
+                    "deleted" => Drift::Deleted(addr.to_string()),
+                    kv => {
+                        let (k, v) = kv.split_once('=').ok_or(usage)?;
+                        Drift::Set(addr.to_string(), k.to_string(), v.to_string())
+                    }
+                })
             })
             .collect::<Result<_, &str>>()?;
         Ok(Case {
@@ -121,9 +131,13 @@ async fn run(case: &Case) -> Result<String, String> {
             .map_err(fail("applying prior.hcl"))?;
     }
     let state = work.state().await.map_err(fail("state"))?;
-    for (addr, key, value) in &case.drift {
+    for d in &case.drift {
         let st = state.as_ref().ok_or("drift needs a prior state")?;
-        work.drift(st, addr, key, value).map_err(fail("drift"))?;
+        match d {
+            Drift::Set(addr, key, value) => work.drift(st, addr, key, value),
+            Drift::Deleted(addr) => work.delete_out_of_band(st, addr).await,
+        }
+        .map_err(fail("drift"))?;
     }
     work.write_spec(&case.main).map_err(fail("main"))?;
     let engine = match work.engine(&case.vars, state.as_ref()) {
@@ -202,8 +216,8 @@ fn fail(step: &'static str) -> impl Fn(StepError) -> String {
     move |e| format!("{step}: {}", e.describe())
 }
 
-fn case_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+fn case_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
@@ -223,15 +237,17 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-#[test]
-fn fixtures() {
+/// Runs every case under `tests/<root>` (only those whose name contains `$FIXTURE` when it
+/// is set) and fails with all the differences at once.
+fn run_cases(root: &str, min_cases: usize) {
     let update = std::env::var_os("UPDATE_FIXTURES").is_some_and(|v| v == "1");
     let only = std::env::var("FIXTURE").ok();
-    let dirs = case_dirs();
+    let root = cases_root(root);
+    let dirs = case_dirs(&root);
     assert!(
-        dirs.len() >= MIN_CASES,
-        "expected at least {MIN_CASES} cases under {}, found {}",
-        fixtures_dir().display(),
+        dirs.len() >= min_cases,
+        "expected at least {min_cases} cases under {}, found {}",
+        root.display(),
         dirs.len()
     );
     let rt = runtime();
@@ -268,7 +284,7 @@ fn fixtures() {
         if expected != actual {
             failures.push(format!(
                 "{}: the plan differs from `expected` (UPDATE_FIXTURES=1 rewrites it)\n--- expected\n{expected}--- actual\n{actual}",
-                case.name
+                case.name,
             ));
         }
     }
@@ -279,6 +295,11 @@ fn fixtures() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+#[test]
+fn fixtures() {
+    run_cases("fixtures", MIN_CASES);
 }
 
 /// Applies the 10,000-user reference example and checks the state it leaves: every native

@@ -218,7 +218,9 @@ pub fn secrets(plan: &Plan, state: Option<&State>, out: &mut Vec<String>) {
             attrs.values().for_each(|v| walk(v, false, out));
         }
     }
-    for o in &plan.outputs {
+    // A `sensitive = true` output marks its whole value only to hide it; what is secret in
+    // it came from a variable or a resource, and is collected there.
+    for o in plan.outputs.iter().filter(|o| !o.sensitive) {
         for v in [&o.before, &o.after].into_iter().flatten() {
             walk(v, false, out);
         }
