@@ -1,6 +1,6 @@
 //! The evaluated spec with its configured providers: everything plan and apply share.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -157,6 +157,8 @@ pub struct Instance {
 
 pub struct Engine {
     pub config: Config,
+    /// Index of `config.resources` by (type, name).
+    blocks: HashMap<(String, String), usize>,
     pub variables: BTreeMap<String, Value>,
     pub graph: ComponentGraph,
     pub providers: BTreeMap<String, Arc<dyn Provider>>,
@@ -212,8 +214,15 @@ impl Engine {
         // Providers of resources the state still holds are needed to refresh or delete them.
         graph.providers.extend(state_providers.iter().cloned());
         let stack = stack_name(&config);
+        let blocks = config
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ((b.type_name.clone(), b.name.clone()), i))
+            .collect();
         let mut engine = Engine {
             config,
+            blocks,
             variables,
             graph,
             providers: BTreeMap::new(),
@@ -324,10 +333,9 @@ impl Engine {
     }
 
     pub fn block(&self, type_name: &str, name: &str) -> Option<&ResourceBlock> {
-        self.config
-            .resources
-            .iter()
-            .find(|b| b.type_name == type_name && b.name == name)
+        self.blocks
+            .get(&(type_name.to_string(), name.to_string()))
+            .and_then(|i| self.config.resources.get(*i))
     }
 
     pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {

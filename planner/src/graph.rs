@@ -274,15 +274,39 @@ pub fn assign_providers(
     (out, needed)
 }
 
+/// What the spec declares, indexed once so that resolving a reference is a lookup.
+pub struct Names<'a> {
+    config: &'a Config,
+    variables: BTreeSet<&'a str>,
+    locals: BTreeSet<&'a str>,
+    resources: BTreeSet<(&'a str, &'a str)>,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(config: &'a Config) -> Self {
+        Names {
+            config,
+            variables: config.variables.iter().map(|v| v.name.as_str()).collect(),
+            locals: config.locals.iter().map(|l| l.name.as_str()).collect(),
+            resources: config
+                .resources
+                .iter()
+                .map(|b| (b.type_name.as_str(), b.name.as_str()))
+                .collect(),
+        }
+    }
+}
+
 fn resolve_reference(
-    config: &Config,
+    names: &Names<'_>,
     reference: &Reference,
     span: Span,
     in_block: Option<&ResourceBlock>,
 ) -> Result<Option<Node>, SpecDiagnostic> {
+    let config = names.config;
     match reference {
         Reference::Var(name) => {
-            if config.variables.iter().any(|v| &v.name == name) {
+            if names.variables.contains(name.as_str()) {
                 Ok(None)
             } else {
                 Err(did_you_mean(
@@ -295,7 +319,7 @@ fn resolve_reference(
             }
         }
         Reference::Local(name) => {
-            if config.locals.iter().any(|l| &l.name == name) {
+            if names.locals.contains(name.as_str()) {
                 Ok(Some(Node::Local(name.clone())))
             } else {
                 Err(did_you_mean(
@@ -308,10 +332,9 @@ fn resolve_reference(
             }
         }
         Reference::Resource { type_name, name } => {
-            if config
+            if names
                 .resources
-                .iter()
-                .any(|b| &b.type_name == type_name && &b.name == name)
+                .contains(&(type_name.as_str(), name.as_str()))
             {
                 Ok(Some(Node::Block(type_name.clone(), name.clone())))
             } else {
@@ -350,10 +373,11 @@ fn resolve_reference(
 
 /// Pass 2: an edge for every reference; undefined references are errors.
 pub fn reference_edges(config: &Config, dag: &mut Dag<Node>, diags: &mut Diagnostics) {
+    let names = Names::new(config);
     let mut add = |node: Node, exprs: Vec<&Expr>, block: Option<&ResourceBlock>| {
         for e in exprs {
             for (r, span) in e.references() {
-                match resolve_reference(config, &r, span, block) {
+                match resolve_reference(&names, &r, span, block) {
                     Ok(Some(target)) => dag.add_edge(node.clone(), target),
                     Ok(None) => {}
                     Err(d) => diags.push(d),
@@ -381,9 +405,10 @@ pub fn reference_edges(config: &Config, dag: &mut Dag<Node>, diags: &mut Diagnos
 
 /// Pass 3: explicit `depends_on`.
 pub fn depends_on_edges(config: &Config, dag: &mut Dag<Node>, diags: &mut Diagnostics) {
+    let names = Names::new(config);
     for b in &config.resources {
         for (r, span) in &b.depends_on {
-            match resolve_reference(config, r, *span, Some(b)) {
+            match resolve_reference(&names, r, *span, Some(b)) {
                 Ok(Some(target)) => {
                     dag.add_edge(Node::Block(b.type_name.clone(), b.name.clone()), target)
                 }
