@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use planner::apply::{ApplyOptions, ApplyReport, apply};
+use planner::apply::{ApplyOptions, ApplyReport, Interrupt, apply};
 use planner::plan::{Action, PLAN_FORMAT_VERSION, Plan, PlanMode};
 use planner::spec::{self, Config, Diagnostics, Sources, VarInputs};
 use planner::{Engine, PlanError, PlanOptions};
@@ -216,19 +216,47 @@ async fn open_session(
     let dir = config.dir.clone();
     let backend = backend_for(Some(&config), &dir, None)?;
     let lock = backend.lock(LockInfo::new(operation)).await?;
-    let state = backend.read().await?;
+    let loaded = backend.load().await?;
+    let mut providers = state_providers(loaded.as_ref().map(|l| &l.state));
+    if let Some(l) = &loaded {
+        providers.extend(l.pending.iter().map(|i| i.provider.clone()));
+    }
     let sources = config.sources.clone();
-    let engine = match Engine::new(
-        config,
-        vars,
-        &Registry,
-        &workspace(),
-        &state_providers(state.as_ref()),
-    ) {
+    let engine = match Engine::new(config, vars, &Registry, &workspace(), &providers) {
         Ok(e) => e,
         Err(d) => {
             check(&d, &sources, color)?;
             bail!("could not prepare the providers");
+        }
+    };
+    let mutating = matches!(operation, "apply" | "destroy");
+    let state = match loaded {
+        None => None,
+        // Operations an interrupted apply left open are settled before anything else.
+        Some(l) if mutating => {
+            let pending = l.pending.len();
+            let (state, notes) = planner::recover(&engine, backend.as_ref(), l).await?;
+            if pending > 0 {
+                eprintln!("Resolved {pending} operation(s) left open by an interrupted apply:");
+                for n in notes {
+                    eprintln!("  {n}");
+                }
+            }
+            Some(state)
+        }
+        Some(l) => {
+            if !l.pending.is_empty() {
+                eprintln!(
+                    "Warning: an interrupted apply left {} operation(s) unresolved ({}); `ss apply` resolves them first, so this {operation} may not show everything that exists.",
+                    l.pending.len(),
+                    l.pending
+                        .iter()
+                        .map(|i| i.address.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Some(l.state)
         }
     };
     Ok(Session {
@@ -429,8 +457,20 @@ fn print_report(report: &ApplyReport, mode: PlanMode, json: bool) {
             "added": added, "changed": changed, "destroyed": destroyed,
             "failed": report.failures.iter().map(|f| serde_json::json!({"address": f.address.to_string(), "message": f.message})).collect::<Vec<_>>(),
             "skipped": report.skipped.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "interrupted": report.interrupted,
+            "not_started": report.not_started.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
         println!("{summary}");
+        return;
+    }
+    if report.interrupted {
+        eprintln!(
+            "\nInterrupted: {added} added, {changed} changed, {destroyed} destroyed; {} operation(s) not started. Run `ss apply` again to finish.",
+            report.not_started.len()
+        );
+        for f in &report.failures {
+            eprintln!("Error: {}: {}", f.address, f.message);
+        }
         return;
     }
     if report.succeeded() {
@@ -471,6 +511,25 @@ fn print_outputs(state: &State) {
     }
 }
 
+/// Ctrl-C during an apply: the first stops new operations and lets those in flight finish and
+/// be recorded; the second exits at once (the journal has recorded every operation started,
+/// and the next `ss apply` settles them).
+async fn watch_interrupts(interrupt: Arc<Interrupt>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    interrupt.trigger();
+    eprintln!(
+        "\nInterrupt received: starting nothing new, waiting for the operations in flight to finish. Press Ctrl-C again to stop at once."
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!(
+            "Stopping at once. Every operation started is in the journal: the next `ss apply` settles them."
+        );
+        std::process::exit(130);
+    }
+}
+
 async fn run_apply(
     session: &Session,
     plan: &Plan,
@@ -479,15 +538,21 @@ async fn run_apply(
     color: bool,
 ) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(ProgressMode::detect(json, color));
+    let interrupt = Arc::new(Interrupt::default());
+    let watcher = tokio::spawn(watch_interrupts(interrupt.clone()));
     let report = apply(
         session.engine.clone(),
         plan,
         session.state.clone(),
         session.backend.clone(),
         progress.clone(),
-        &ApplyOptions { parallelism },
+        &ApplyOptions {
+            parallelism,
+            interrupt: Some(interrupt),
+        },
     )
     .await;
+    watcher.abort();
     progress.finish();
     let report = report?;
     print_report(&report, plan.mode, json);
@@ -726,10 +791,17 @@ async fn locked_state(
     let (dir, over) = location(dir, loc);
     let (backend, _) = read_state(&dir, over.as_deref()).await?;
     let guard = backend.lock(LockInfo::new(op)).await?;
-    let state = backend
-        .read()
+    let loaded = backend
+        .load()
         .await?
         .ok_or_else(|| anyhow!("there is no state yet ({})", backend.describe()))?;
+    if !loaded.pending.is_empty() {
+        bail!(
+            "an interrupted apply left {} operation(s) unresolved: run `ss apply` first, which settles them",
+            loaded.pending.len()
+        );
+    }
+    let state = loaded.state;
     Ok((backend, guard, state))
 }
 

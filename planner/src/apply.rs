@@ -2,22 +2,38 @@
 //!
 //! A native resource starts as soon as everything it depends on has finished; deletes run in
 //! reverse order. When one fails, independent branches go on and its dependents are skipped.
-//! The state is written after every completed resource. A resource's final configuration is
-//! evaluated only when it starts (its upstream values are known by then) and must agree with
-//! every value the plan showed as known.
+//! Concurrency is bounded by the graph, by each provider's limits (`max_in_flight`,
+//! `requests_per_second`) and by the optional `--parallelism` cap — no other constant.
+//!
+//! Crash safety: before every mutating provider call an [`Intent`] (address, action, the
+//! identity the provider derives the object's name from) is appended durably to the journal;
+//! the outcome is appended as soon as the call returns. Appends from concurrent operations are
+//! group-committed (one durable write for all that are waiting). The full state is written once,
+//! at the end ([`Backend::compact`]). After a crash, [`crate::recover`] resolves the intents left
+//! open before anything else happens.
+//!
+//! A resource's final configuration is evaluated only when it starts (its upstream values are
+//! known by then) and must agree with every value the plan showed as known.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
 use provider_api::{CreateRequest, Identity, ProviderError, ResourceState, Value, same};
-use state::{Backend, ComponentRecord, OutputRecord, ResourceRecord, State, StateError};
+use state::{
+    Backend, ComponentRecord, Intent, IntentAction, JournalEntry, OutputRecord, ResourceRecord,
+    Stamp, State, StateError,
+};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::addr::{ComponentAddr, NativeAddr};
 use crate::dag::Dag;
 use crate::engine::{
-    Engine, Instance, Scope, block_value, instance_value, prior_config_from, with_native_defaults,
+    Engine, Instance, Limits, Records, Scope, block_value, instance_value, prior_config_from,
+    with_native_defaults,
 };
 use crate::events::{ApplyEvent, EventSink};
 use crate::graph::Node;
@@ -36,10 +52,31 @@ pub enum ApplyError {
     Cycle(String),
 }
 
+/// Asks a running apply to stop starting operations (Ctrl-C). Operations in flight finish and
+/// are recorded.
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Interrupt {
+    pub fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ApplyOptions {
-    /// An optional global cap on operations in flight (the graph is the only limit otherwise).
+    /// An optional global cap on operations in flight (the graph and the providers' own limits
+    /// apply in any case).
     pub parallelism: Option<usize>,
+    pub interrupt: Option<Arc<Interrupt>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -55,11 +92,15 @@ pub struct ApplyReport {
     pub completed: Vec<(NativeAddr, Action)>,
     pub failures: Vec<Failure>,
     pub skipped: Vec<NativeAddr>,
+    /// Set when an interrupt stopped the apply early.
+    pub interrupted: bool,
+    /// Operations never started because of the interrupt.
+    pub not_started: Vec<NativeAddr>,
 }
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        self.failures.is_empty() && self.skipped.is_empty()
+        self.failures.is_empty() && self.skipped.is_empty() && !self.interrupted
     }
 }
 
@@ -91,6 +132,142 @@ pub fn check_fresh(plan: &Plan, state: Option<&State>) -> Result<(), ApplyError>
     }
 }
 
+/// The state during an apply, indexed by address; every change arrives as a journal entry.
+#[derive(Debug)]
+pub(crate) struct Live {
+    meta: State,
+    pub(crate) resources: BTreeMap<String, ResourceRecord>,
+    components: BTreeMap<String, ComponentRecord>,
+}
+
+impl Live {
+    pub(crate) fn new(mut state: State) -> Live {
+        let resources = std::mem::take(&mut state.resources)
+            .into_iter()
+            .map(|r| (r.address.clone(), r))
+            .collect();
+        let components = std::mem::take(&mut state.components)
+            .into_iter()
+            .map(|c| (c.address.clone(), c))
+            .collect();
+        Live {
+            meta: state,
+            resources,
+            components,
+        }
+    }
+
+    /// Applies an entry as [`state::journal::replay`] does (same serial rule).
+    pub(crate) fn apply(&mut self, entry: &JournalEntry) {
+        match entry {
+            JournalEntry::Intent(_) | JournalEntry::Resolved { .. } => return,
+            JournalEntry::Upsert { record } => {
+                self.resources
+                    .insert(record.address.clone(), record.clone());
+            }
+            JournalEntry::Remove { address } => {
+                self.resources.remove(address);
+            }
+            JournalEntry::UpsertComponent { record } => {
+                self.components
+                    .insert(record.address.clone(), record.clone());
+            }
+            JournalEntry::RemoveComponent { address } => {
+                self.components.remove(address);
+            }
+            JournalEntry::Outputs { outputs } => self.meta.outputs = outputs.clone(),
+        }
+        self.meta.serial += 1;
+    }
+
+    pub(crate) fn to_state(&self) -> State {
+        let mut s = self.meta.clone();
+        s.resources = self.resources.values().cloned().collect();
+        s.components = self.components.values().cloned().collect();
+        s
+    }
+}
+
+impl Records for Live {
+    fn resource(&self, address: &str) -> Option<&ResourceRecord> {
+        self.resources.get(address)
+    }
+
+    fn component(&self, address: &str) -> Option<&ComponentRecord> {
+        self.components.get(address)
+    }
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+/// Appends journal entries with group commit: everything queued while one durable append is
+/// in progress goes into the next one.
+#[derive(Clone)]
+pub(crate) struct Journal {
+    tx: mpsc::UnboundedSender<(Vec<JournalEntry>, Ack)>,
+}
+
+impl Journal {
+    pub(crate) fn start(backend: Arc<dyn Backend>, base: Stamp) -> Journal {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<JournalEntry>, Ack)>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                }
+                let entries: Vec<JournalEntry> =
+                    batch.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+                let result = backend
+                    .append(&base, &entries)
+                    .await
+                    .map_err(|e| format!("recording progress in the journal: {e}"));
+                for (_, ack) in batch {
+                    let _ = ack.send(result.clone());
+                }
+            }
+        });
+        Journal { tx }
+    }
+
+    /// Returns once the entries are durable.
+    pub(crate) async fn record(&self, entries: Vec<JournalEntry>) -> Result<(), String> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send((entries, ack))
+            .map_err(|_| "the journal writer stopped".to_string())?;
+        done.await
+            .map_err(|_| "the journal writer stopped".to_string())?
+    }
+}
+
+/// The address under which a replaced object stays recorded until it is deleted (after a
+/// create-before-destroy replacement): a sibling of the new object, so that if ss stops before
+/// deleting it, the next plan deletes it like any resource the spec no longer has.
+pub fn deposed_address(addr: &NativeAddr, old_id: &str) -> NativeAddr {
+    let sanitized: String = old_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let (type_name, local) = match &addr.native {
+        Some((t, n)) => (t.clone(), format!("{n}_deposed_{sanitized}")),
+        None => (
+            addr.component.type_name.clone(),
+            format!("deposed_{sanitized}"),
+        ),
+    };
+    NativeAddr {
+        component: addr.component.clone(),
+        native: Some((type_name, local)),
+    }
+}
+
 /// Evaluates configuration at apply time from the live state.
 struct Resolver {
     engine: Arc<Engine>,
@@ -101,14 +278,14 @@ struct Resolver {
 }
 
 impl Resolver {
-    fn native_attr(state: &State, inst: &Instance, sib: &str, attr: &str) -> Option<Value> {
+    fn native_attr(state: &Live, inst: &Instance, sib: &str, attr: &str) -> Option<Value> {
         let spec = inst.expansion.get(sib)?;
         let addr = NativeAddr::new(&inst.addr, &spec.type_name, sib).to_string();
-        state.resource(&addr)?.attrs().get(attr).cloned()
+        state.resources.get(&addr)?.attrs().get(attr).cloned()
     }
 
     /// The value of a graph node, computed from upstream values and the live state.
-    fn value(&self, node: &Node, state: &State) -> Result<Value, String> {
+    fn value(&self, node: &Node, state: &Live) -> Result<Value, String> {
         if let Ok(finals) = self.finals.lock()
             && let Some(v) = finals.get(node)
         {
@@ -133,7 +310,7 @@ impl Resolver {
                 let scope = self.scope_for(node, state)?;
                 let instances = self
                     .engine
-                    .eval_block(t, n, &scope, &prior_config_from(state, None))
+                    .eval_block(t, n, &scope, &prior_config_from(state))
                     .map_err(|d| d.to_string())?;
                 let values = instances
                     .iter()
@@ -165,7 +342,7 @@ impl Resolver {
         Ok(value)
     }
 
-    fn scope_for(&self, node: &Node, state: &State) -> Result<Scope, String> {
+    fn scope_for(&self, node: &Node, state: &Live) -> Result<Scope, String> {
         let mut scope = Scope::default();
         let deps: Vec<Node> = self.engine.graph.dag.dependencies(node).cloned().collect();
         for dep in deps {
@@ -184,7 +361,7 @@ impl Resolver {
         Ok(scope)
     }
 
-    fn instance(&self, comp: &ComponentAddr, state: &State) -> Result<Instance, String> {
+    fn instance(&self, comp: &ComponentAddr, state: &Live) -> Result<Instance, String> {
         if let Ok(cache) = self.instances.lock()
             && let Some(i) = cache.get(comp)
         {
@@ -198,7 +375,7 @@ impl Resolver {
                 &comp.type_name,
                 &comp.name,
                 &scope,
-                &prior_config_from(state, None),
+                &prior_config_from(state),
             )
             .map_err(|d| d.to_string())?;
         let inst = instances
@@ -214,7 +391,7 @@ impl Resolver {
     }
 
     /// The configuration to send to the provider, checked against the plan.
-    fn final_config(&self, change: &ResourceChange, state: &State) -> Result<Attrs, String> {
+    fn final_config(&self, change: &ResourceChange, state: &Live) -> Result<Attrs, String> {
         let inst = self.instance(&change.address.component, state)?;
         let local = change.address.local_name();
         let native = inst.expansion.get(local).ok_or_else(|| {
@@ -274,60 +451,127 @@ impl Resolver {
     }
 }
 
-/// Retries throttling, transient failures and timeouts with exponential backoff.
-async fn with_retries<T, F, Fut>(what: &str, mut op: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
-{
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Err(e) if e.is_retryable() && attempt < 6 => {
-                tracing::info!(%what, attempt, error = %e, "retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                attempt += 1;
-            }
-            other => return other,
+/// Rate and concurrency limits of one provider.
+struct Gate {
+    slots: Option<Semaphore>,
+    interval: Option<Duration>,
+    next: tokio::sync::Mutex<Instant>,
+}
+
+impl Gate {
+    fn new(limits: &Limits) -> Gate {
+        Gate {
+            slots: limits.max_in_flight.map(Semaphore::new),
+            interval: limits
+                .requests_per_second
+                .map(|rps| Duration::from_secs_f64(1.0 / rps)),
+            next: tokio::sync::Mutex::new(Instant::now()),
         }
     }
+
+    /// Waits for the next request slot of the rate limit.
+    async fn pace(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let wait = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let at = (*next).max(now);
+            *next = at + interval;
+            at - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Calls the provider with the provider's pacing, retrying throttling, transient failures and
+/// timeouts with exponential backoff and jitter; other errors fail at once.
+async fn call<T, F, Fut>(gate: &Gate, what: &str, op: F) -> Result<T, ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(10))
+        .with_max_times(8)
+        .with_jitter();
+    (|| async {
+        gate.pace().await;
+        op().await
+    })
+    .retry(backoff)
+    .when(ProviderError::is_retryable)
+    .notify(|e, after| tracing::info!(%what, error = %e, ?after, "retrying"))
+    .await
 }
 
 struct Ctx {
     engine: Arc<Engine>,
     resolver: Resolver,
-    live: Arc<tokio::sync::Mutex<State>>,
-    backend: Arc<dyn Backend>,
+    live: Arc<Mutex<Live>>,
+    journal: Journal,
+    next_intent: AtomicU64,
+    gates: BTreeMap<String, Gate>,
     sink: Arc<dyn EventSink>,
 }
 
 impl Ctx {
-    async fn save(&self, mutate: impl FnOnce(&mut State)) -> Result<(), String> {
-        let mut st = self.live.lock().await;
-        mutate(&mut st);
-        st.serial += 1;
-        self.backend
-            .write(&st)
-            .await
-            .map_err(|e| format!("saving state: {e}"))
-    }
-
-    fn record(change: &ResourceChange, created: ResourceState) -> ResourceRecord {
+    fn record(change: &ResourceChange, object: ResourceState) -> ResourceRecord {
         let mut r = ResourceRecord {
             address: change.address.to_string(),
             block_type: change.block_type.clone(),
             type_name: change.type_name.clone(),
             provider: change.provider.clone(),
-            id: created.id,
+            id: object.id,
             attributes: Default::default(),
             sensitive_attributes: Vec::new(),
             dependencies: change.depends_on.iter().map(ToString::to_string).collect(),
             create_before_destroy: change.create_before_destroy,
         };
-        r.set_attrs(&created.attrs);
+        r.set_attrs(&object.attrs);
         r
+    }
+
+    fn live(&self) -> Result<std::sync::MutexGuard<'_, Live>, String> {
+        self.live
+            .lock()
+            .map_err(|_| "the live state is unusable after a panic".to_string())
+    }
+
+    /// Makes entries durable, then applies them to the live state.
+    async fn commit(&self, entries: Vec<JournalEntry>) -> Result<(), String> {
+        self.journal.record(entries.clone()).await?;
+        let mut live = self.live()?;
+        for e in &entries {
+            live.apply(e);
+        }
+        Ok(())
+    }
+
+    fn intent(
+        &self,
+        change: &ResourceChange,
+        action: IntentAction,
+        identity: &Identity,
+        object_id: Option<String>,
+    ) -> Intent {
+        Intent {
+            id: self.next_intent.fetch_add(1, Ordering::SeqCst),
+            action,
+            address: change.address.to_string(),
+            block_type: change.block_type.clone(),
+            type_name: change.type_name.clone(),
+            provider: change.provider.clone(),
+            stack: identity.stack.clone(),
+            identity: identity.address.clone(),
+            object_id,
+            dependencies: change.depends_on.iter().map(ToString::to_string).collect(),
+            create_before_destroy: change.create_before_destroy,
+        }
     }
 
     async fn run(&self, change: &ResourceChange, phase: Phase) -> Result<Option<String>, String> {
@@ -336,90 +580,152 @@ impl Ctx {
             .provider(&change.provider)
             .cloned()
             .ok_or_else(|| format!("provider `{}` is not configured", change.provider))?;
+        let gate = self
+            .gates
+            .get(&change.provider)
+            .ok_or_else(|| format!("provider `{}` is not configured", change.provider))?;
+        let _slot = match &gate.slots {
+            Some(s) => Some(
+                s.acquire()
+                    .await
+                    .map_err(|_| "provider limits closed".to_string())?,
+            ),
+            None => None,
+        };
         let addr = change.address.to_string();
         let type_name = change.type_name.as_str();
-        let recorded = {
-            let st = self.live.lock().await;
-            st.resource(&addr).map(|r| ResourceState {
-                id: r.id.clone(),
-                attrs: r.attrs(),
-            })
+        let identity = |suffix: Option<&str>| Identity {
+            stack: self.engine.stack.clone(),
+            address: match suffix {
+                Some(s) => format!("{addr}~{s}"),
+                None => addr.clone(),
+            },
         };
-        // The object the plan saw, for deleting it when the state no longer points at it.
-        let planned_old = change.id.as_ref().map(|id| ResourceState {
-            id: id.clone(),
-            attrs: change.before.clone().unwrap_or_default(),
-        });
+        let cbd_replace = change.action == Action::Replace && change.create_before_destroy;
         if phase == Phase::Destroy {
-            let cbd_replace = change.action == Action::Replace && change.create_before_destroy;
-            // After a create-before-destroy replacement the record holds the new object, and
-            // the old one is known from the plan only.
-            let old = if cbd_replace {
-                planned_old
-            } else {
-                recorded.or(planned_old)
+            // After a create-before-destroy replacement the old object is recorded at its
+            // deposed address; otherwise at the address itself.
+            let (record_addr, old) = {
+                let live = self.live()?;
+                if cbd_replace {
+                    let Some(old_id) = &change.id else {
+                        return Ok(None);
+                    };
+                    let deposed = deposed_address(&change.address, old_id).to_string();
+                    let old = live.resources.get(&deposed).map(|r| ResourceState {
+                        id: r.id.clone(),
+                        attrs: r.attrs(),
+                    });
+                    (deposed, old)
+                } else {
+                    let old = live.resources.get(&addr).map(|r| ResourceState {
+                        id: r.id.clone(),
+                        attrs: r.attrs(),
+                    });
+                    (addr.clone(), old)
+                }
             };
             let Some(old) = old else {
                 return Ok(None);
             };
-            with_retries(&addr, || provider.delete(type_name, &old))
-                .await
-                .map_err(|e| e.to_string())?;
-            if !cbd_replace {
-                self.save(|s| {
-                    s.remove(&addr);
-                })
-                .await?;
+            let intent = self.intent(
+                change,
+                IntentAction::Delete,
+                &identity(None),
+                Some(old.id.clone()),
+            );
+            let intent_id = intent.id;
+            self.commit(vec![JournalEntry::Intent(intent)]).await?;
+            let result = call(gate, &addr, || provider.delete(type_name, &old)).await;
+            let mut entries = Vec::new();
+            if result.is_ok() {
+                entries.push(JournalEntry::Remove {
+                    address: record_addr,
+                });
             }
+            entries.push(JournalEntry::Resolved { intent: intent_id });
+            self.commit(entries).await?;
+            result.map_err(|e| e.to_string())?;
             return Ok(Some(old.id));
         }
-        let config = {
-            let st = self.live.lock().await;
-            self.resolver.final_config(change, &st)?
+        let (config, prior) = {
+            let live = self.live()?;
+            let config = self.resolver.final_config(change, &live)?;
+            let prior = live.resources.get(&addr).map(|r| ResourceState {
+                id: r.id.clone(),
+                attrs: r.attrs(),
+            });
+            (config, prior)
         };
-        let result = match change.action {
+        let (intent, result) = match change.action {
             Action::Update => {
-                let prior = recorded.ok_or_else(|| {
+                let prior = prior.ok_or_else(|| {
                     format!("{addr} is no longer in the state: run `ss plan` again")
                 })?;
-                with_retries(&addr, || provider.update(type_name, &prior, &config)).await
+                let intent = self.intent(
+                    change,
+                    IntentAction::Update,
+                    &identity(None),
+                    Some(prior.id.clone()),
+                );
+                let intent_id = intent.id;
+                self.commit(vec![JournalEntry::Intent(intent)]).await?;
+                let r = call(gate, &addr, || provider.update(type_name, &prior, &config)).await;
+                (intent_id, r)
             }
             Action::Create | Action::Replace => {
                 // A create-before-destroy replacement exists beside the old object for a
                 // while, so it needs its own identity (derived from the old id: still
-                // deterministic when retried).
-                let identity = Identity {
-                    stack: self.engine.stack.clone(),
-                    address: match (&change.id, change.create_before_destroy) {
-                        (Some(old), true) if change.action == Action::Replace => {
-                            format!("{addr}~{old}")
-                        }
-                        _ => addr.clone(),
-                    },
-                };
-                with_retries(&addr, || {
+                // deterministic when retried or recovered).
+                let old_id = change.id.clone().filter(|_| cbd_replace);
+                let identity = identity(old_id.as_deref());
+                let intent = self.intent(change, IntentAction::Create, &identity, old_id);
+                let intent_id = intent.id;
+                self.commit(vec![JournalEntry::Intent(intent)]).await?;
+                let r = call(gate, &addr, || {
                     provider.create(CreateRequest {
                         type_name,
                         identity: &identity,
                         config: &config,
                     })
                 })
-                .await
+                .await;
+                (intent_id, r)
             }
             Action::Delete | Action::NoOp => return Ok(change.id.clone()),
         };
-        let object = result.map_err(|e| e.to_string())?;
-        let id = object.id.clone();
-        let component = &change.address.component;
-        let is_component = provider_api::component::is_component(&component.type_name);
-        self.save(|s| {
-            s.upsert(Self::record(change, object));
-            // The configuration this component was applied with, for `ignore_changes` later.
-            if is_component && let Ok(inst) = self.resolver.instance(component, s) {
-                s.upsert_component(ComponentRecord::new(&component.to_string(), &inst.config));
+        let object = match result {
+            Ok(o) => o,
+            Err(e) => {
+                self.commit(vec![JournalEntry::Resolved { intent }]).await?;
+                return Err(e.to_string());
             }
-        })
-        .await?;
+        };
+        let id = object.id.clone();
+        let mut entries = Vec::new();
+        if cbd_replace && let Some(old) = self.live()?.resources.get(&addr).cloned() {
+            let mut deposed = old;
+            deposed.address = deposed_address(&change.address, &deposed.id).to_string();
+            entries.push(JournalEntry::Upsert { record: deposed });
+        }
+        entries.push(JournalEntry::Upsert {
+            record: Self::record(change, object),
+        });
+        // The configuration a component was applied with, for `ignore_changes` later.
+        let component = &change.address.component;
+        if provider_api::component::is_component(&component.type_name) {
+            let inst = {
+                let live = self.live()?;
+                self.resolver.instance(component, &live)
+            };
+            if let Ok(inst) = inst {
+                entries.push(JournalEntry::UpsertComponent {
+                    record: ComponentRecord::new(&component.to_string(), &inst.config),
+                });
+            }
+        }
+        entries.push(JournalEntry::Resolved { intent });
+        self.commit(entries).await?;
         Ok(Some(id))
     }
 }
@@ -553,7 +859,8 @@ fn apply_graph(changes: &[ResourceChange]) -> Dag<Step> {
 }
 
 /// Applies the plan. `state` is the current state (None when there is none yet); it must be
-/// the state the plan was made against.
+/// the state the plan was made against, with no journal entries pending (see
+/// [`crate::recover`]).
 pub async fn apply(
     engine: Arc<Engine>,
     plan: &Plan,
@@ -583,7 +890,17 @@ pub async fn apply(
             .collect();
         return Err(ApplyError::Cycle(cycles.join("; ")));
     }
-    let live = Arc::new(tokio::sync::Mutex::new(state.unwrap_or_default()));
+    // The journal belongs to a stored snapshot: make one for a brand-new state.
+    let state = match state {
+        Some(s) => s,
+        None => {
+            let fresh = State::new();
+            backend.write(&fresh).await?;
+            fresh
+        }
+    };
+    let base = Stamp::of(&state);
+    let live = Arc::new(Mutex::new(Live::new(state)));
     let mut unfinished: BTreeMap<(String, String), usize> = BTreeMap::new();
     for c in &actionable {
         *unfinished
@@ -593,6 +910,14 @@ pub async fn apply(
             ))
             .or_default() += phases(c.action).len();
     }
+    let gates = engine
+        .providers
+        .keys()
+        .map(|p| {
+            let limits = engine.limits.get(p).cloned().unwrap_or_default();
+            (p.clone(), Gate::new(&limits))
+        })
+        .collect();
     let ctx = Arc::new(Ctx {
         engine: engine.clone(),
         resolver: Resolver {
@@ -602,7 +927,9 @@ pub async fn apply(
             finals: Mutex::new(BTreeMap::new()),
         },
         live: live.clone(),
-        backend,
+        journal: Journal::start(backend.clone(), base),
+        next_intent: AtomicU64::new(1),
+        gates,
         sink: sink.clone(),
     });
     let by_addr: BTreeMap<NativeAddr, ResourceChange> = actionable
@@ -626,16 +953,21 @@ pub async fn apply(
         .collect();
     ready.reverse();
     let limit = opts.parallelism.unwrap_or(usize::MAX).max(1);
+    let interrupted = || opts.interrupt.as_ref().is_some_and(|i| i.is_triggered());
     let mut tasks = JoinSet::new();
     let mut report = ApplyReport {
         state: State::new(),
         completed: Vec::new(),
         failures: Vec::new(),
         skipped: Vec::new(),
+        interrupted: false,
+        not_started: Vec::new(),
     };
     let mut in_flight = 0usize;
+    let mut done: BTreeSet<Step> = BTreeSet::new();
     loop {
-        while in_flight < limit
+        while !interrupted()
+            && in_flight < limit
             && let Some((addr, phase)) = ready.pop()
         {
             if let Some(change) = by_addr.get(&addr) {
@@ -654,6 +986,7 @@ pub async fn apply(
                 continue;
             }
         };
+        done.insert(step.clone());
         let action = by_addr
             .get(&step.0)
             .map(|c| step_action(c.action, step.1))
@@ -683,6 +1016,7 @@ pub async fn apply(
                         continue;
                     }
                     remaining.remove(&d);
+                    done.insert(d.clone());
                     if let Some(c) = by_addr.get(&d.0) {
                         sink.event(ApplyEvent::Skipped {
                             address: d.0.clone(),
@@ -698,14 +1032,27 @@ pub async fn apply(
             }
         }
     }
-    // Outputs reflect the final values (only what is known is stored).
-    {
-        let mut st = live.lock().await;
+    if interrupted() {
+        report.interrupted = true;
+        let mut not_started: BTreeSet<NativeAddr> = BTreeSet::new();
+        for step in remaining.keys() {
+            if !done.contains(step) {
+                not_started.insert(step.0.clone());
+            }
+        }
+        report.not_started = not_started.into_iter().collect();
+    }
+    // Outputs reflect the final values (only what is known is stored); then everything is
+    // folded into one new snapshot.
+    let outputs = {
+        let live = live.lock().map_err(|_| StateError::Conflict {
+            reason: "the live state is unusable after a panic".into(),
+        })?;
         let mut outputs = BTreeMap::new();
         if plan.mode == PlanMode::Apply {
             for o in &engine.config.outputs {
                 let node = Node::Output(o.name.clone());
-                let value = ctx.resolver.scope_for(&node, &st).and_then(|scope| {
+                let value = ctx.resolver.scope_for(&node, &live).and_then(|scope| {
                     spec::eval(&o.value, &engine.context(&scope, None, None))
                         .map_err(|d| d.to_string())
                 });
@@ -722,22 +1069,39 @@ pub async fn apply(
                 }
             }
         }
-        let components_before = st.components.len();
-        st.prune_components(|a| {
-            a.parse::<NativeAddr>()
-                .ok()
-                .map(|n| n.component.to_string())
-        });
-        if outputs != st.outputs
-            || report.completed.is_empty()
-            || st.components.len() != components_before
-        {
-            st.outputs = outputs;
-            st.serial += 1;
-            ctx.backend.write(&st).await?;
+        outputs
+    };
+    let mut final_entries = vec![JournalEntry::Outputs { outputs }];
+    {
+        let live = live.lock().map_err(|_| StateError::Conflict {
+            reason: "the live state is unusable after a panic".into(),
+        })?;
+        let alive: BTreeSet<String> = live
+            .resources
+            .keys()
+            .filter_map(|a| {
+                a.parse::<NativeAddr>()
+                    .ok()
+                    .map(|n| n.component.to_string())
+            })
+            .collect();
+        for c in live.components.keys() {
+            if !alive.contains(c) {
+                final_entries.push(JournalEntry::RemoveComponent { address: c.clone() });
+            }
         }
-        report.state = st.clone();
     }
+    ctx.commit(final_entries)
+        .await
+        .map_err(|reason| StateError::Conflict { reason })?;
+    let final_state = live
+        .lock()
+        .map_err(|_| StateError::Conflict {
+            reason: "the live state is unusable after a panic".into(),
+        })?
+        .to_state();
+    backend.compact(&final_state).await?;
+    report.state = final_state;
     Ok(report)
 }
 

@@ -32,23 +32,92 @@ pub trait ProviderRegistry: Send + Sync {
 /// The configuration an instance was last applied with, if any (for `ignore_changes`).
 pub type PriorConfig<'a> = &'a dyn Fn(&ComponentAddr) -> Option<Attrs>;
 
-/// The prior configuration of a block instance from a state: the component record for a
-/// portable component, the native record for a block of a native type.
-pub fn prior_config_from<'a>(
-    state: &'a state::State,
-    records: Option<&'a BTreeMap<String, state::ResourceRecord>>,
-) -> impl Fn(&ComponentAddr) -> Option<Attrs> + 'a {
+/// Read access to resource and component records, whatever holds them (a `State`, or the
+/// indexed live state of an apply).
+pub trait Records {
+    fn resource(&self, address: &str) -> Option<&state::ResourceRecord>;
+    fn component(&self, address: &str) -> Option<&state::ComponentRecord>;
+}
+
+impl Records for state::State {
+    fn resource(&self, address: &str) -> Option<&state::ResourceRecord> {
+        state::State::resource(self, address)
+    }
+
+    fn component(&self, address: &str) -> Option<&state::ComponentRecord> {
+        state::State::component(self, address)
+    }
+}
+
+/// The prior configuration of a block instance: the component record for a portable
+/// component, the native record for a block of a native type.
+pub fn prior_config_from<R: Records>(records: &R) -> impl Fn(&ComponentAddr) -> Option<Attrs> + '_ {
     move |addr: &ComponentAddr| {
         let key = addr.to_string();
         if component::is_component(&addr.type_name) {
-            state.component(&key).map(state::ComponentRecord::config)
+            records.component(&key).map(state::ComponentRecord::config)
         } else {
-            match records {
-                Some(r) => r.get(&key).map(state::ResourceRecord::attrs),
-                None => state.resource(&key).map(state::ResourceRecord::attrs),
+            records.resource(&key).map(state::ResourceRecord::attrs)
+        }
+    }
+}
+
+/// Limits a provider block may set for itself, on top of its own settings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// Operations in flight at once (`max_in_flight`).
+    pub max_in_flight: Option<usize>,
+    /// Calls started per second (`requests_per_second`).
+    pub requests_per_second: Option<f64>,
+}
+
+const MAX_IN_FLIGHT: &str = "max_in_flight";
+const REQUESTS_PER_SECOND: &str = "requests_per_second";
+
+/// A provider block's schema: the provider's own settings plus the limits every provider has.
+fn with_limit_settings(mut body: Body) -> Body {
+    use provider_api::schema::{AttrType, AttributeSchema};
+    body.attributes.insert(
+        MAX_IN_FLIGHT.to_string(),
+        AttributeSchema::optional(
+            AttrType::Number,
+            "Operations in flight at once on this provider",
+        ),
+    );
+    body.attributes.insert(
+        REQUESTS_PER_SECOND.to_string(),
+        AttributeSchema::optional(
+            AttrType::Number,
+            "Calls started per second on this provider",
+        ),
+    );
+    body
+}
+
+/// Takes the limit settings out of an evaluated provider block.
+fn take_limits(attrs: &mut Attrs) -> Result<Limits, String> {
+    let mut limits = Limits::default();
+    if let Some(v) = attrs.remove(MAX_IN_FLIGHT).filter(|v| !v.is_null()) {
+        match v.as_i64() {
+            Some(n) if n >= 1 => limits.max_in_flight = usize::try_from(n).ok(),
+            _ => {
+                return Err(format!(
+                    "`{MAX_IN_FLIGHT}` must be a whole number ≥ 1, got {v}"
+                ));
             }
         }
     }
+    if let Some(v) = attrs.remove(REQUESTS_PER_SECOND).filter(|v| !v.is_null()) {
+        match v.as_f64() {
+            Some(n) if n > 0.0 => limits.requests_per_second = Some(n),
+            _ => {
+                return Err(format!(
+                    "`{REQUESTS_PER_SECOND}` must be a number > 0, got {v}"
+                ));
+            }
+        }
+    }
+    Ok(limits)
 }
 
 /// Puts the prior value at `path` (attribute, then keys, labels or indexes) into `config`.
@@ -162,6 +231,8 @@ pub struct Engine {
     pub variables: BTreeMap<String, Value>,
     pub graph: ComponentGraph,
     pub providers: BTreeMap<String, Arc<dyn Provider>>,
+    /// Per-provider limits from the provider blocks.
+    pub limits: BTreeMap<String, Limits>,
     pub stack: String,
     pub workspace: String,
 }
@@ -226,6 +297,7 @@ impl Engine {
             variables,
             graph,
             providers: BTreeMap::new(),
+            limits: BTreeMap::new(),
             stack,
             workspace: workspace.to_string(),
         };
@@ -265,9 +337,9 @@ impl Engine {
             }
         }
         for name in self.graph.providers.clone() {
-            let schema = registry.config_schema(&name).unwrap_or_default();
+            let schema = with_limit_settings(registry.config_schema(&name).unwrap_or_default());
             let block = self.config.providers.iter().find(|p| p.name == name);
-            let attrs = match block {
+            let mut attrs = match block {
                 Some(b) => {
                     match spec::eval_body(
                         &b.body,
@@ -288,6 +360,19 @@ impl Engine {
                     .filter_map(|(k, a)| a.default.clone().map(|d| (k.clone(), d)))
                     .collect(),
             };
+            match take_limits(&mut attrs) {
+                Ok(limits) => {
+                    self.limits.insert(name.clone(), limits);
+                }
+                Err(message) => {
+                    let span = block.map(|b| b.span);
+                    diags.push(SpecDiagnostic::error(
+                        format!("provider {name}: {message}"),
+                        span,
+                    ));
+                    continue;
+                }
+            }
             match registry.configure(&name, &attrs, &self.config.dir) {
                 Ok(p) => {
                     self.providers.insert(name, p);

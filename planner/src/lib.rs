@@ -12,9 +12,11 @@ pub mod events;
 pub mod fmt;
 pub mod graph;
 pub mod plan;
+pub mod recover;
 pub mod refresh;
 pub mod spec;
 pub mod walk;
 
 pub use engine::{Engine, ProviderRegistry};
+pub use recover::{RecoverError, recover};
 pub use walk::{PlanError, PlanOptions, plan};

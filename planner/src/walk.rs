@@ -9,8 +9,8 @@ use state::{ResourceRecord, State};
 
 use crate::addr::NativeAddr;
 use crate::engine::{
-    Engine, Instance, Scope, block_value, instance_value, prior_config_from, provider_diags,
-    with_native_defaults,
+    Engine, Instance, Records, Scope, block_value, instance_value, prior_config_from,
+    provider_diags, with_native_defaults,
 };
 use crate::graph::Node;
 use crate::plan::{
@@ -76,6 +76,22 @@ fn differs(schema: Option<&ResourceSchema>, prior: &Attrs, planned: &Attrs) -> b
                 !unset_computed && value_differs(k)
             }),
         None => planned.keys().any(|k| value_differs(k)),
+    }
+}
+
+/// The records a plan sees: refreshed resources, and the state's component records.
+struct PlanRecords<'a> {
+    state: &'a State,
+    records: &'a BTreeMap<String, ResourceRecord>,
+}
+
+impl Records for PlanRecords<'_> {
+    fn resource(&self, address: &str) -> Option<&ResourceRecord> {
+        self.records.get(address)
+    }
+
+    fn component(&self, address: &str) -> Option<&state::ComponentRecord> {
+        self.state.component(address)
     }
 }
 
@@ -207,7 +223,11 @@ impl Walk<'_> {
     fn plan_block(&mut self, node: &Node, type_name: &str, name: &str) {
         let key = (type_name.to_string(), name.to_string());
         let evaluated = {
-            let prior = prior_config_from(self.state, Some(&self.records));
+            let records = PlanRecords {
+                state: self.state,
+                records: &self.records,
+            };
+            let prior = prior_config_from(&records);
             self.engine.eval_block(type_name, name, &self.scope, &prior)
         };
         let instances = match evaluated {

@@ -2,6 +2,7 @@
 //! [`crate::conformance`] checks.
 
 use crate::error::StateError;
+use crate::journal::{JournalEntry, Loaded, Stamp};
 use crate::lock::LockInfo;
 use crate::model::State;
 
@@ -26,7 +27,22 @@ pub trait Backend: Send + Sync {
 
     /// Stores `state`. When a state is already stored, `state.lineage` must equal its lineage and
     /// `state.serial` must be greater than its serial; otherwise [`StateError::Conflict`].
+    /// A journal written against the previous snapshot no longer applies after this.
     async fn write(&self, state: &State) -> Result<(), StateError>;
+
+    /// The stored snapshot with its journal replayed ([`crate::journal::replay`]), and the
+    /// intents still pending; `None` when nothing is stored. A journal whose stamp is not the
+    /// stored snapshot's is ignored, and so is a torn last entry (a crash in mid-append).
+    async fn load(&self) -> Result<Option<Loaded>, StateError>;
+
+    /// Appends entries to the journal of the snapshot `base`, durably (on disk, or committed)
+    /// before returning. A journal for another stamp is replaced by a new one for `base`.
+    /// Callers batch concurrent entries into one call (group commit).
+    async fn append(&self, base: &Stamp, entries: &[JournalEntry]) -> Result<(), StateError>;
+
+    /// Folds everything into a new snapshot: stores `state` as [`Backend::write`] does and
+    /// empties the journal. Only call it with no intent pending.
+    async fn compact(&self, state: &State) -> Result<(), StateError>;
 }
 
 /// A held lock. Dropping it releases the lock.

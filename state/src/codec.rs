@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::error::StateError;
+use crate::journal::Stamp;
 use crate::model::{FORMAT_VERSION, State};
 use crate::upgrade::{self, UpgradeError};
 
@@ -46,40 +47,50 @@ pub fn encode(state: &State) -> Result<Vec<u8>, StateError> {
     Ok(bytes)
 }
 
-/// Which state (lineage) and which write of it (serial) some stored copy is. Backends that keep
-/// these beside the document (a database row, object metadata) can check a write without
-/// decoding the stored state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stamp<'a> {
-    pub lineage: &'a str,
-    pub serial: u64,
-}
-
-impl<'a> Stamp<'a> {
-    pub fn of(state: &'a State) -> Stamp<'a> {
-        Stamp {
-            lineage: &state.lineage,
-            serial: state.serial,
-        }
+/// The stamp of stored bytes without building the state: backends need only this to check an
+/// append against the stored snapshot. Falls back to a full [`decode`] for an older format
+/// version (whose layout may differ) or anything unusual, so errors are the same as `decode`'s.
+pub fn decode_stamp(bytes: &[u8], origin: &str) -> Result<Stamp, StateError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format_version: u32,
+        lineage: String,
+        serial: u64,
+    }
+    match serde_json::from_slice::<Head>(bytes) {
+        Ok(head) if head.format_version == FORMAT_VERSION => Ok(Stamp {
+            lineage: head.lineage,
+            serial: head.serial,
+        }),
+        _ => decode(bytes, origin).map(|state| Stamp::of(&state)),
     }
 }
 
-/// Whether `next` may replace `stored`: same lineage, higher serial. Every backend calls this
-/// inside its compare-and-swap.
-pub fn check_successor(stored: Stamp<'_>, next: Stamp<'_>) -> Result<(), StateError> {
-    if stored.lineage != next.lineage {
+/// Whether a state stamped `next` may replace the stored one, whose snapshot is stamped
+/// `snapshot` and whose journal brings it to serial `replayed` (`snapshot.serial` when there is
+/// no journal, or one for another snapshot). Every backend calls this inside its
+/// compare-and-swap.
+///
+/// The rule: the same lineage, a serial above the snapshot's, and not below the replayed one.
+/// So the state [`crate::Backend::load`] returned may be stored as it is (its serial is the
+/// replayed one), and so may anything derived from it, while a copy taken before some journal
+/// entries (a lower serial) is refused. With no journal this is the classic rule: the serial
+/// must grow.
+pub fn check_successor(snapshot: &Stamp, replayed: u64, next: &Stamp) -> Result<(), StateError> {
+    if snapshot.lineage != next.lineage {
         return Err(StateError::Conflict {
             reason: format!(
                 "the stored state has lineage {}, the new one {}: they are different states",
-                stored.lineage, next.lineage
+                snapshot.lineage, next.lineage
             ),
         });
     }
-    if next.serial <= stored.serial {
+    let least = replayed.max(snapshot.serial.saturating_add(1));
+    if next.serial < least {
         return Err(StateError::Conflict {
             reason: format!(
                 "the stored state has serial {} and the new one {}: it was written from an older copy",
-                stored.serial, next.serial
+                replayed, next.serial
             ),
         });
     }
@@ -120,26 +131,49 @@ mod tests {
 
     #[test]
     fn successor_rules() {
-        let stored = State {
-            serial: 5,
-            ..State::new()
-        };
-        let next = |lineage: &str, serial| State {
+        let stamp = |lineage: &str, serial| Stamp {
             lineage: lineage.to_string(),
             serial,
-            ..stored.clone()
         };
-        assert!(check_successor(Stamp::of(&stored), Stamp::of(&next(&stored.lineage, 6))).is_ok());
-        assert!(check_successor(Stamp::of(&stored), Stamp::of(&next(&stored.lineage, 60))).is_ok());
-        for bad in [
-            next(&stored.lineage, 5),
-            next(&stored.lineage, 4),
-            next("other", 6),
-        ] {
+        let snapshot = stamp("l", 5);
+        // Without a journal: the serial must grow, gaps allowed.
+        assert!(check_successor(&snapshot, 5, &stamp("l", 6)).is_ok());
+        assert!(check_successor(&snapshot, 5, &stamp("l", 60)).is_ok());
+        for bad in [stamp("l", 5), stamp("l", 4), stamp("other", 6)] {
             assert!(matches!(
-                check_successor(Stamp::of(&stored), Stamp::of(&bad)),
+                check_successor(&snapshot, 5, &bad),
                 Err(StateError::Conflict { .. })
             ));
         }
+        // With a journal of three mutations: the replayed state may be stored as it is, an
+        // older copy may not.
+        assert!(check_successor(&snapshot, 8, &stamp("l", 8)).is_ok());
+        assert!(check_successor(&snapshot, 8, &stamp("l", 9)).is_ok());
+        for bad in [
+            stamp("l", 7),
+            stamp("l", 6),
+            stamp("l", 5),
+            stamp("other", 8),
+        ] {
+            assert!(matches!(
+                check_successor(&snapshot, 8, &bad),
+                Err(StateError::Conflict { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn stamp_without_a_full_decode() {
+        let mut state = State::new();
+        state.serial = 9;
+        let bytes = encode(&state).expect("encode");
+        assert_eq!(
+            decode_stamp(&bytes, "mem").expect("stamp"),
+            Stamp::of(&state)
+        );
+        assert!(matches!(
+            decode_stamp(b"{\"lineage\": \"x\"", "p"),
+            Err(StateError::Corrupt { .. })
+        ));
     }
 }

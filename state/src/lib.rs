@@ -12,6 +12,7 @@ pub mod codec;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;
+pub mod journal;
 pub mod local;
 pub mod lock;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod upgrade;
 pub use atomic::write_atomic;
 pub use backend::{Backend, LockGuard};
 pub use error::StateError;
+pub use journal::{Intent, IntentAction, JournalEntry, Loaded, Stamp};
 pub use local::LocalBackend;
 pub use lock::LockInfo;
 pub use model::{ComponentRecord, FORMAT_VERSION, OutputRecord, ResourceRecord, State};

@@ -1,20 +1,49 @@
-//! The local file backend: the state as a pretty JSON file, replaced atomically, the previous
-//! copy kept as `<path>.backup`, locked with an OS file lock on `<path>.lock`.
+//! The local file backend: the state snapshot as a pretty JSON file, replaced atomically, the
+//! previous copy kept as `<path>.backup`; its write-ahead journal in `<path>.journal`; locked with
+//! an OS file lock on `<path>.lock`. Every file is created with mode 0600.
 //!
 //! The lock is `flock`-style (`File::try_lock`): the OS releases it when the holder's file handle
 //! closes, including when the process dies, so a crashed `ss` never leaves a stale lock. The lock
 //! file also carries the holder's [`LockInfo`] as JSON so that a process refused the lock can
 //! name the holder; it is emptied on release.
+//!
+//! # The journal file
+//!
+//! JSON Lines: a header line with the [`Stamp`] of the snapshot the journal applies to, then one
+//! [`JournalEntry`] per line ([`crate::journal::encode_header`]). [`Backend::append`] writes a
+//! whole batch with one write and one `fdatasync`, through a handle kept open between calls, so
+//! recording progress costs O(entries) and never touches the snapshot. Only the first append
+//! after opening the backend or after a compaction reads anything: the snapshot's stamp (to
+//! refuse a base that is not the stored snapshot) and the existing journal (to resume it).
+//!
+//! Why a crash at any instant loses nothing and never leaves an unreadable state:
+//! - In mid-append, the file may end with a torn line: [`Backend::load`] ignores it and the next
+//!   append cuts it off. That append call never returned, so nothing relied on it. The whole
+//!   lines before it do count: a crash may keep any prefix of a batch, so a batch must list a
+//!   call's effects before the entry that resolves it.
+//! - A new journal (for a new base) is written to a temporary file and renamed into place, so
+//!   the file is always either the old journal, complete, or the new one, complete.
+//! - [`Backend::compact`] renames the new snapshot into place first and removes the journal
+//!   after. A crash in between leaves a journal whose header names the previous snapshot, not
+//!   the stored one, so `load` ignores it; its effects are already in the new snapshot. A crash
+//!   before the rename leaves the old snapshot and its journal, as if compaction never started.
+//! - [`Backend::write`] is the same without removing the journal: its header goes stale at the
+//!   rename.
+//!
+//! Serials: the stored state's serial is the snapshot's plus one per mutation in its journal,
+//! and `write` and `compact` check against that ([`codec::check_successor`]).
 
-use std::fs::{File, TryLockError};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{File, Metadata, TryLockError};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::atomic::{private_options, write_atomic};
 use crate::backend::{Backend, LockGuard};
 use crate::codec;
 use crate::error::StateError;
+use crate::journal::{self, JournalEntry, Loaded, Stamp};
 use crate::lock::LockInfo;
 use crate::model::State;
 
@@ -25,27 +54,79 @@ const HOLDER_WAIT: Duration = Duration::from_millis(600);
 const HOLDER_POLL: Duration = Duration::from_millis(25);
 
 pub struct LocalBackend {
-    path: PathBuf,
+    files: Files,
+    /// The journal's append handle, kept between appends. Every file operation of this backend
+    /// holds this mutex, so batches appended by concurrent tasks never interleave, and a write
+    /// or compaction never races an append.
+    journal: Arc<Mutex<Option<OpenJournal>>>,
+}
+
+/// The paths of one state's files.
+#[derive(Clone)]
+struct Files {
+    snapshot: PathBuf,
+    backup: PathBuf,
+    journal: PathBuf,
 }
 
 impl LocalBackend {
     pub fn new(path: impl Into<PathBuf>) -> LocalBackend {
-        LocalBackend { path: path.into() }
+        let snapshot = path.into();
+        LocalBackend {
+            files: Files {
+                backup: with_suffix(&snapshot, ".backup"),
+                journal: with_suffix(&snapshot, ".journal"),
+                snapshot,
+            },
+            journal: Arc::new(Mutex::new(None)),
+        }
     }
 
-    /// The state file.
+    /// The state file (the snapshot).
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.files.snapshot
     }
 
     /// Where the previous state is kept after each write.
     pub fn backup_path(&self) -> PathBuf {
-        with_suffix(&self.path, ".backup")
+        self.files.backup.clone()
     }
 
     /// The file locked by [`Backend::lock`], holding the holder's record.
     pub fn lock_path(&self) -> PathBuf {
-        with_suffix(&self.path, ".lock")
+        with_suffix(&self.files.snapshot, ".lock")
+    }
+
+    /// The journal of the snapshot.
+    pub fn journal_path(&self) -> PathBuf {
+        self.files.journal.clone()
+    }
+
+    /// Runs `work` off the async executor (state files can be megabytes and are flushed to
+    /// disk) while holding the journal mutex.
+    async fn with_files<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Files, &mut Option<OpenJournal>) -> Result<T, StateError> + Send + 'static,
+    ) -> Result<T, StateError> {
+        let files = self.files.clone();
+        let journal = Arc::clone(&self.journal);
+        tokio::task::spawn_blocking(move || work(&files, &mut lock_journal(&journal)))
+            .await
+            .map_err(|e| StateError::io(&self.files.snapshot, std::io::Error::other(e)))?
+    }
+}
+
+fn lock_journal(journal: &Mutex<Option<OpenJournal>>) -> MutexGuard<'_, Option<OpenJournal>> {
+    match journal.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => {
+            // A panic in mid-append may have left a partial line after the handle's position:
+            // dropping the handle makes the next append re-read the file and cut it off.
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            journal.clear_poison();
+            guard
+        }
     }
 }
 
@@ -53,16 +134,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-/// Runs blocking file work off the async executor; state files can be megabytes and are fsynced.
-async fn blocking<T: Send + 'static>(
-    path: &Path,
-    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
-) -> Result<T, StateError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| StateError::io(path, std::io::Error::other(e)))?
 }
 
 /// Creates the directory that will hold `path` if it does not exist yet.
@@ -75,7 +146,7 @@ fn ensure_parent(path: &Path) -> Result<(), StateError> {
     }
 }
 
-/// Reads the stored bytes, or `None` when there is no state file.
+/// Reads the stored bytes, or `None` when there is no such file.
 fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
@@ -84,14 +155,275 @@ fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
     }
 }
 
+/// The stored snapshot, its bytes, and the entries of its journal (none when there is no
+/// journal or it belongs to another snapshot).
+struct Stored {
+    bytes: Vec<u8>,
+    snapshot: State,
+    entries: Vec<JournalEntry>,
+}
+
+fn read_stored(files: &Files) -> Result<Option<Stored>, StateError> {
+    let Some(bytes) = read_bytes(&files.snapshot)? else {
+        refuse_orphan_journal(files)?;
+        return Ok(None);
+    };
+    let snapshot = codec::decode(&bytes, &files.snapshot.display().to_string())?;
+    let entries = journal_entries(&files.journal, &Stamp::of(&snapshot))?;
+    Ok(Some(Stored {
+        bytes,
+        snapshot,
+        entries,
+    }))
+}
+
+/// A journal with entries but no snapshot cannot come from ss, which writes a snapshot before
+/// the first append; it means the state file was removed by hand. Its entries may record cloud
+/// objects, so rather than silently starting from nothing this is reported. An empty journal
+/// is harmless and reads as no state.
+fn refuse_orphan_journal(files: &Files) -> Result<(), StateError> {
+    let Some(bytes) = read_bytes(&files.journal)? else {
+        return Ok(());
+    };
+    let origin = files.journal.display().to_string();
+    let Some((_, start)) = journal::decode_header(&bytes, &origin)? else {
+        return Ok(());
+    };
+    let (entries, _) = journal::decode_entries(&bytes[start..], &origin)?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    Err(StateError::Corrupt {
+        path: origin,
+        reason: format!(
+            "it records {} changes but there is no state snapshot at {}; restore the snapshot \
+             (or its .backup), or remove the journal if the state was deleted on purpose",
+            entries.len(),
+            files.snapshot.display()
+        ),
+    })
+}
+
+/// The entries of the journal at `path` if it applies to the snapshot `base`. Reads only the
+/// header of a journal for another snapshot.
+fn journal_entries(path: &Path, base: &Stamp) -> Result<Vec<JournalEntry>, StateError> {
+    let io = |e| StateError::io(path, e);
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let origin = path.display().to_string();
+    let mut reader = BufReader::new(file);
+    let mut header = Vec::new();
+    reader.read_until(b'\n', &mut header).map_err(io)?;
+    match journal::decode_header(&header, &origin)? {
+        Some((stamp, _)) if stamp == *base => {
+            let mut rest = Vec::new();
+            reader.read_to_end(&mut rest).map_err(io)?;
+            Ok(journal::decode_entries(&rest, &origin)?.0)
+        }
+        Some((stamp, _)) => {
+            tracing::debug!(
+                journal = %origin,
+                journal_serial = stamp.serial,
+                snapshot_serial = base.serial,
+                "ignoring a journal already folded into the snapshot"
+            );
+            Ok(Vec::new())
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+/// How `store` treats the journal.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// Leave it: its header no longer names the stored snapshot.
+    Write,
+    /// Remove it, after the snapshot is in place.
+    Compact,
+}
+
+/// Stores `bytes` (the encoding of a state stamped `next`) as the snapshot, serial-checked
+/// against the stored state with its journal, keeping the previous snapshot as the backup.
+fn store(
+    files: &Files,
+    open: &mut Option<OpenJournal>,
+    bytes: &[u8],
+    next: &Stamp,
+    mode: Store,
+) -> Result<(), StateError> {
+    // Whatever happens next, the cached handle may belong to a snapshot that is no longer the
+    // stored one: the next append must check its base again.
+    *open = None;
+    match read_stored(files)? {
+        Some(stored) => {
+            let snapshot = Stamp::of(&stored.snapshot);
+            let mutations = stored.entries.iter().filter(|e| e.is_mutation()).count() as u64;
+            // Compacting a state identical to the snapshot when the journal changed nothing
+            // (it holds only intents and their resolutions): there is nothing to fold in, and a
+            // new snapshot would need a new serial for no change.
+            if mode == Store::Compact && mutations == 0 && stored.bytes == bytes {
+                return remove_journal(files);
+            }
+            codec::check_successor(&snapshot, snapshot.serial + mutations, next)?;
+            write_atomic(&files.backup, &stored.bytes)
+                .map_err(|e| StateError::io(&files.backup, e))?;
+        }
+        None => ensure_parent(&files.snapshot)?,
+    }
+    write_atomic(&files.snapshot, bytes).map_err(|e| StateError::io(&files.snapshot, e))?;
+    tracing::debug!(path = %files.snapshot.display(), serial = next.serial, "state written");
+    match mode {
+        Store::Write => Ok(()),
+        Store::Compact => remove_journal(files),
+    }
+}
+
+fn remove_journal(files: &Files) -> Result<(), StateError> {
+    match std::fs::remove_file(&files.journal) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StateError::io(&files.journal, e)),
+    }
+}
+
+/// The journal file open for appending, and the snapshot it applies to.
+struct OpenJournal {
+    file: File,
+    base: Stamp,
+    /// Which file the handle is, to notice when the path names another one (another backend
+    /// object compacted, or started a journal for a new base).
+    identity: Option<FileId>,
+}
+
+impl OpenJournal {
+    fn is_current(&self, path: &Path) -> bool {
+        self.identity.is_some()
+            && std::fs::metadata(path).ok().and_then(|m| file_id(&m)) == self.identity
+    }
+
+    /// One write and one data flush for the whole batch.
+    fn write(&mut self, lines: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(lines)?;
+        self.file.sync_data()
+    }
+}
+
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(meta: &Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// Without a stable file identity a kept handle cannot be checked, so every append reopens
+/// the journal: correct, but linear in its size.
+#[cfg(not(unix))]
+fn file_id(_meta: &Metadata) -> Option<FileId> {
+    None
+}
+
+/// Appends `lines` (encoded entries) to the journal of `base`, through the kept handle when it
+/// is still the journal of `base`.
+fn append_lines(
+    files: &Files,
+    open: &mut Option<OpenJournal>,
+    base: &Stamp,
+    lines: &[u8],
+) -> Result<(), StateError> {
+    let reusable = open
+        .as_ref()
+        .is_some_and(|o| o.base == *base && o.is_current(&files.journal));
+    if !reusable {
+        *open = None;
+        *open = Some(open_journal(files, base, lines)?);
+        return Ok(());
+    }
+    if let Some(journal) = open.as_mut()
+        && let Err(e) = journal.write(lines)
+    {
+        // The file may now end with part of the batch: the next append reopens it, which cuts
+        // that part off.
+        *open = None;
+        return Err(StateError::io(&files.journal, e));
+    }
+    Ok(())
+}
+
+/// Opens the journal of `base` for appending, after checking that `base` is the stored
+/// snapshot, and appends `lines`: resumes the journal of `base` if there is one (cutting off a
+/// torn last line), or starts a new one holding `lines`.
+fn open_journal(files: &Files, base: &Stamp, lines: &[u8]) -> Result<OpenJournal, StateError> {
+    let snapshot_origin = files.snapshot.display().to_string();
+    let stored = match read_bytes(&files.snapshot)? {
+        Some(bytes) => codec::decode_stamp(&bytes, &snapshot_origin)?,
+        None => {
+            return Err(StateError::Conflict {
+                reason: format!(
+                    "there is no state snapshot at {snapshot_origin} to journal changes against; \
+                     a snapshot must be written before the first append"
+                ),
+            });
+        }
+    };
+    if stored != *base {
+        // Entries for another snapshot would be ignored on load: refuse them now.
+        return Err(StateError::Conflict {
+            reason: format!(
+                "the changes are for serial {} of lineage {}, but the stored snapshot is serial {} \
+                 of lineage {}: it was replaced since",
+                base.serial, base.lineage, stored.serial, stored.lineage
+            ),
+        });
+    }
+    let path = &files.journal;
+    let io = |e| StateError::io(path, e);
+    let origin = path.display().to_string();
+    let existing = read_bytes(path)?.unwrap_or_default();
+    let resume = match journal::decode_header(&existing, &origin)? {
+        Some((stamp, start)) if stamp == *base => {
+            Some(start + journal::decode_entries(&existing[start..], &origin)?.1)
+        }
+        _ => None,
+    };
+    let file = match resume {
+        Some(valid) => {
+            let mut file = private_options().append(true).open(path).map_err(io)?;
+            if valid < existing.len() {
+                file.set_len(valid as u64).map_err(io)?;
+                tracing::info!(journal = %origin, "cut off a torn last line before appending");
+            }
+            file.write_all(lines).map_err(io)?;
+            file.sync_data().map_err(io)?;
+            file
+        }
+        None => {
+            let mut content = journal::encode_header(base)?;
+            content.extend_from_slice(lines);
+            write_atomic(path, &content).map_err(io)?;
+            private_options().append(true).open(path).map_err(io)?
+        }
+    };
+    let identity = file_id(&file.metadata().map_err(io)?);
+    tracing::debug!(journal = %origin, serial = base.serial, "journal opened");
+    Ok(OpenJournal {
+        file,
+        base: base.clone(),
+        identity,
+    })
+}
+
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
     fn describe(&self) -> String {
-        format!("local file {}", self.path.display())
+        format!("local file {}", self.files.snapshot.display())
     }
 
     async fn lock(&self, mut info: LockInfo) -> Result<Box<dyn LockGuard>, StateError> {
-        info.path = self.path.display().to_string();
+        info.path = self.files.snapshot.display().to_string();
         let lock_path = self.lock_path();
         ensure_parent(&lock_path)?;
         let deadline = tokio::time::Instant::now() + HOLDER_WAIT;
@@ -116,45 +448,41 @@ impl Backend for LocalBackend {
         }
     }
 
+    /// The snapshot with its journal replayed: what [`Backend::load`] returns, without the
+    /// pending intents.
     async fn read(&self) -> Result<Option<State>, StateError> {
-        let path = self.path.clone();
-        blocking(&self.path, move || {
-            let origin = path.display().to_string();
-            read_bytes(&path)?
-                .map(|bytes| codec::decode(&bytes, &origin))
-                .transpose()
-        })
-        .await
+        Ok(self.load().await?.map(|loaded| loaded.state))
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
         let bytes = codec::encode(state)?;
-        let path = self.path.clone();
-        let backup = self.backup_path();
-        let (lineage, serial) = (state.lineage.clone(), state.serial);
-        blocking(&self.path, move || {
-            let origin = path.display().to_string();
-            match read_bytes(&path)? {
-                Some(old) => {
-                    // Decoding first means a corrupt file is reported, never overwritten.
-                    let stored = codec::decode(&old, &origin)?;
-                    codec::check_successor(
-                        codec::Stamp::of(&stored),
-                        codec::Stamp {
-                            lineage: &lineage,
-                            serial,
-                        },
-                    )?;
-                    let backup_path = backup.clone();
-                    write_atomic(&backup, &old).map_err(|e| StateError::io(&backup_path, e))?;
-                }
-                None => ensure_parent(&path)?,
-            }
-            write_atomic(&path, &bytes).map_err(|e| StateError::io(&path, e))?;
-            tracing::debug!(path = %origin, serial, "state written");
-            Ok(())
+        let next = Stamp::of(state);
+        self.with_files(move |files, open| store(files, open, &bytes, &next, Store::Write))
+            .await
+    }
+
+    async fn load(&self) -> Result<Option<Loaded>, StateError> {
+        self.with_files(|files, _| {
+            Ok(read_stored(files)?.map(|stored| journal::replay(stored.snapshot, &stored.entries)))
         })
         .await
+    }
+
+    async fn append(&self, base: &Stamp, entries: &[JournalEntry]) -> Result<(), StateError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let lines = journal::encode_entries(entries)?;
+        let base = base.clone();
+        self.with_files(move |files, open| append_lines(files, open, &base, &lines))
+            .await
+    }
+
+    async fn compact(&self, state: &State) -> Result<(), StateError> {
+        let bytes = codec::encode(state)?;
+        let next = Stamp::of(state);
+        self.with_files(move |files, open| store(files, open, &bytes, &next, Store::Compact))
+            .await
     }
 }
 

@@ -2,6 +2,7 @@
 //! references between them, and the attributes the simulated cloud computes on create.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use provider_api::schema::{AttrType, AttributeSchema as A, Body, ResourceSchema};
 use rand::Rng;
@@ -67,8 +68,27 @@ pub struct NativeType {
 }
 
 impl NativeType {
-    pub fn schema(&self) -> ResourceSchema {
-        ResourceSchema::native(self.name, self.description, (self.body)())
+    /// The type's schema, built once: every object read and write consults it, and building
+    /// it allocates every attribute's description.
+    pub fn schema(&self) -> &'static ResourceSchema {
+        static SCHEMAS: LazyLock<Vec<ResourceSchema>> = LazyLock::new(|| {
+            TYPES
+                .iter()
+                .map(|t| ResourceSchema::native(t.name, t.description, (t.body)()))
+                .collect()
+        });
+        let index = TYPES
+            .iter()
+            .position(|t| t.name == self.name)
+            .unwrap_or_default();
+        &SCHEMAS[index]
+    }
+
+    /// Whether objects of some type hold the id of objects of this one.
+    pub fn is_referenced(&self) -> bool {
+        TYPES
+            .iter()
+            .any(|t| t.refs.iter().any(|(_, target)| *target == self.name))
     }
 }
 
@@ -251,7 +271,7 @@ pub fn find(name: &str) -> Option<&'static NativeType> {
 pub fn schemas() -> BTreeMap<String, ResourceSchema> {
     TYPES
         .iter()
-        .map(|t| (t.name.to_string(), t.schema()))
+        .map(|t| (t.name.to_string(), t.schema().clone()))
         .collect()
 }
 
