@@ -531,7 +531,7 @@ async fn watch_interrupts(interrupt: Arc<Interrupt>) {
 }
 
 async fn run_apply(
-    session: &Session,
+    mut session: Session,
     plan: &Plan,
     parallelism: Option<usize>,
     json: bool,
@@ -543,7 +543,7 @@ async fn run_apply(
     let report = apply(
         session.engine.clone(),
         plan,
-        session.state.clone(),
+        session.state.take(),
         session.backend.clone(),
         progress.clone(),
         &ApplyOptions {
@@ -590,7 +590,7 @@ async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result
             bail!("the saved plan {} is stale: {e}", a.path.display());
         }
         return run_apply(
-            &session,
+            session,
             &plan,
             a.parallelism.map(|n| n.get()),
             a.json,
@@ -608,7 +608,7 @@ async fn apply_cmd(a: ApplyArgs, color: bool, color_err: bool) -> anyhow::Result
         parallelism: a.parallelism.map(|n| n.get()),
         question: "perform these actions",
     };
-    plan_and_apply(&session, &converge, color, color_err).await
+    plan_and_apply(session, &converge, color, color_err).await
 }
 
 /// How `apply DIR` and `destroy` plan, confirm and apply.
@@ -622,12 +622,12 @@ struct Converge<'a> {
 }
 
 async fn plan_and_apply(
-    session: &Session,
+    session: Session,
     c: &Converge<'_>,
     color: bool,
     color_err: bool,
 ) -> anyhow::Result<ExitCode> {
-    let plan = make_plan(session, &plan_options(c.mode, true, c.targets), color_err).await?;
+    let plan = make_plan(&session, &plan_options(c.mode, true, c.targets), color_err).await?;
     if !c.json {
         print!("{}", render::plan_text(&plan, color));
     }
@@ -652,7 +652,7 @@ async fn destroy_cmd(a: DestroyArgs, color: bool, color_err: bool) -> anyhow::Re
         parallelism: a.parallelism.map(|n| n.get()),
         question: "destroy all these resources",
     };
-    plan_and_apply(&session, &converge, color, color_err).await
+    plan_and_apply(session, &converge, color, color_err).await
 }
 
 async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<ExitCode> {

@@ -15,7 +15,7 @@
 //! A resource's final configuration is evaluated only when it starts (its upstream values are
 //! known by then) and must agree with every value the plan showed as known.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -186,6 +186,14 @@ impl Live {
         s.components = self.components.values().cloned().collect();
         s
     }
+
+    /// The state, without copying the records.
+    pub(crate) fn into_state(self) -> State {
+        let mut s = self.meta;
+        s.resources = self.resources.into_values().collect();
+        s.components = self.components.into_values().collect();
+        s
+    }
 }
 
 impl Records for Live {
@@ -274,6 +282,9 @@ struct Resolver {
     instances: Mutex<BTreeMap<ComponentAddr, Instance>>,
     /// Blocks with operations still to run: their values are not final yet.
     unfinished: Mutex<BTreeMap<(String, String), usize>>,
+    /// The same per component instance: an instance's cached evaluation is dropped once all
+    /// its operations are done (its dependents read its value from the live state).
+    unfinished_instances: Mutex<HashMap<ComponentAddr, usize>>,
     finals: Mutex<BTreeMap<Node, Value>>,
 }
 
@@ -448,6 +459,19 @@ impl Resolver {
         {
             *n = n.saturating_sub(1);
         }
+        let instance_done = match self.unfinished_instances.lock() {
+            Ok(mut u) => match u.get_mut(&addr.component) {
+                Some(n) => {
+                    *n = n.saturating_sub(1);
+                    *n == 0
+                }
+                None => false,
+            },
+            Err(_) => false,
+        };
+        if instance_done && let Ok(mut cache) = self.instances.lock() {
+            cache.remove(&addr.component);
+        }
     }
 }
 
@@ -542,14 +566,18 @@ impl Ctx {
             .map_err(|_| "the live state is unusable after a panic".to_string())
     }
 
-    /// Makes entries durable, then applies them to the live state.
+    /// Applies entries to the live state and makes them durable.
+    ///
+    /// The live state may run ahead of the journal for the moment the append takes; if the
+    /// append fails the apply stops with that error, and nothing reads the live state after.
     async fn commit(&self, entries: Vec<JournalEntry>) -> Result<(), String> {
-        self.journal.record(entries.clone()).await?;
-        let mut live = self.live()?;
-        for e in &entries {
-            live.apply(e);
+        {
+            let mut live = self.live()?;
+            for e in &entries {
+                live.apply(e);
+            }
         }
-        Ok(())
+        self.journal.record(entries).await
     }
 
     fn intent(
@@ -739,8 +767,6 @@ pub enum Phase {
     Apply,
 }
 
-type Step = (NativeAddr, Phase);
-
 fn phases(action: Action) -> &'static [Phase] {
     match action {
         Action::NoOp => &[],
@@ -762,9 +788,10 @@ fn step_action(action: Action, phase: Phase) -> Action {
 /// Runs one step, reporting progress (with a "still working" event every 10 seconds).
 async fn run_with_events(
     ctx: Arc<Ctx>,
-    change: ResourceChange,
+    change: Arc<ResourceChange>,
     phase: Phase,
-) -> (Step, Result<(), String>) {
+    step: usize,
+) -> (usize, Result<(), String>) {
     let address = change.address.clone();
     let action = step_action(change.action, phase);
     ctx.sink.event(ApplyEvent::Started {
@@ -788,7 +815,6 @@ async fn run_with_events(
     };
     let elapsed = started.elapsed();
     ctx.resolver.finished(&address);
-    let step = (address.clone(), phase);
     match result {
         Ok(id) => {
             ctx.sink.event(ApplyEvent::Finished {
@@ -811,51 +837,84 @@ async fn run_with_events(
     }
 }
 
+/// The apply graph over step indices: `steps[i]` is (change index, phase) and `deps[i]` the
+/// steps it waits for.
+struct StepGraph {
+    steps: Vec<(usize, Phase)>,
+    deps: Vec<Vec<usize>>,
+}
+
 /// The apply graph, built from the plan alone (edges point at what a step waits for):
 /// - a create or update waits for the creates and updates of what it depends on;
 /// - a destroy waits for the destroys of everything that depends on the object;
 /// - a replacement creates after it destroys, or, with `create_before_destroy`, destroys the
 ///   old object only after the new one exists and its dependents have moved to it.
-fn apply_graph(changes: &[ResourceChange]) -> Dag<Step> {
-    let by_addr: BTreeMap<&NativeAddr, &ResourceChange> =
-        changes.iter().map(|c| (&c.address, c)).collect();
-    let has = |c: &ResourceChange, p: Phase| phases(c.action).contains(&p);
-    let mut dag = Dag::default();
-    for c in changes {
+fn apply_graph(changes: &[Arc<ResourceChange>]) -> StepGraph {
+    let index: HashMap<&NativeAddr, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.address, i))
+        .collect();
+    let mut steps = Vec::new();
+    let mut step_of: HashMap<(usize, Phase), usize> = HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
         for p in phases(c.action) {
-            dag.add_node((c.address.clone(), *p));
+            step_of.insert((i, *p), steps.len());
+            steps.push((i, *p));
         }
+    }
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    let mut edge = |from: (usize, Phase), to: (usize, Phase)| {
+        if let (Some(a), Some(b)) = (step_of.get(&from), step_of.get(&to)) {
+            deps[*a].push(*b);
+        }
+    };
+    for (i, c) in changes.iter().enumerate() {
         if c.action == Action::Replace {
-            let (destroy, create) = (
-                (c.address.clone(), Phase::Destroy),
-                (c.address.clone(), Phase::Apply),
-            );
             if c.create_before_destroy {
-                dag.add_edge(destroy, create);
+                edge((i, Phase::Destroy), (i, Phase::Apply));
             } else {
-                dag.add_edge(create, destroy);
+                edge((i, Phase::Apply), (i, Phase::Destroy));
             }
         }
         for d in &c.depends_on {
-            let Some(dc) = by_addr.get(d) else { continue };
-            if has(c, Phase::Apply) && has(dc, Phase::Apply) {
-                dag.add_edge((c.address.clone(), Phase::Apply), (d.clone(), Phase::Apply));
-            }
-            if has(c, Phase::Destroy) && has(dc, Phase::Destroy) {
-                dag.add_edge(
-                    (d.clone(), Phase::Destroy),
-                    (c.address.clone(), Phase::Destroy),
-                );
-            }
-            if dc.action == Action::Replace && dc.create_before_destroy && has(c, Phase::Apply) {
-                dag.add_edge(
-                    (d.clone(), Phase::Destroy),
-                    (c.address.clone(), Phase::Apply),
-                );
+            let Some(&j) = index.get(d) else { continue };
+            let dc = &changes[j];
+            edge((i, Phase::Apply), (j, Phase::Apply));
+            edge((j, Phase::Destroy), (i, Phase::Destroy));
+            if dc.action == Action::Replace && dc.create_before_destroy {
+                edge((j, Phase::Destroy), (i, Phase::Apply));
             }
         }
     }
-    dag
+    for d in &mut deps {
+        d.sort_unstable();
+        d.dedup();
+    }
+    StepGraph { steps, deps }
+}
+
+impl StepGraph {
+    fn dag(&self) -> Dag<usize> {
+        let mut dag = Dag::default();
+        for (i, ds) in self.deps.iter().enumerate() {
+            dag.add_node(i);
+            for d in ds {
+                dag.add_edge(i, *d);
+            }
+        }
+        dag
+    }
+}
+
+/// What happened to a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepState {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Skipped,
 }
 
 /// Applies the plan. `state` is the current state (None when there is none yet); it must be
@@ -870,26 +929,28 @@ pub async fn apply(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
     check_fresh(plan, state.as_ref())?;
-    let actionable: Vec<ResourceChange> = plan
+    let changes: Vec<Arc<ResourceChange>> = plan
         .changes
         .iter()
         .filter(|c| c.action.is_change())
         .cloned()
+        .map(Arc::new)
         .collect();
-    let graph = apply_graph(&actionable);
-    if graph.topo_order().is_none() {
-        let cycles: Vec<String> = graph
+    let graph = apply_graph(&changes);
+    let step_name = |i: usize| {
+        let (c, p) = graph.steps[i];
+        format!("{} ({p:?})", changes[c].address)
+    };
+    let dag = graph.dag();
+    if dag.topo_order().is_none() {
+        let cycles: Vec<String> = dag
             .cycles()
             .into_iter()
-            .map(|c| {
-                c.iter()
-                    .map(|(a, p)| format!("{a} ({p:?})"))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            })
+            .map(|c| c.into_iter().map(step_name).collect::<Vec<_>>().join(" → "))
             .collect();
         return Err(ApplyError::Cycle(cycles.join("; ")));
     }
+    drop(dag);
     // The journal belongs to a stored snapshot: make one for a brand-new state.
     let state = match state {
         Some(s) => s,
@@ -902,13 +963,18 @@ pub async fn apply(
     let base = Stamp::of(&state);
     let live = Arc::new(Mutex::new(Live::new(state)));
     let mut unfinished: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for c in &actionable {
+    let mut unfinished_instances: HashMap<ComponentAddr, usize> = HashMap::new();
+    for c in &changes {
+        let n = phases(c.action).len();
         *unfinished
             .entry((
                 c.address.component.type_name.clone(),
                 c.address.component.name.clone(),
             ))
-            .or_default() += phases(c.action).len();
+            .or_default() += n;
+        *unfinished_instances
+            .entry(c.address.component.clone())
+            .or_default() += n;
     }
     let gates = engine
         .providers
@@ -924,6 +990,7 @@ pub async fn apply(
             engine: engine.clone(),
             instances: Mutex::new(BTreeMap::new()),
             unfinished: Mutex::new(unfinished),
+            unfinished_instances: Mutex::new(unfinished_instances),
             finals: Mutex::new(BTreeMap::new()),
         },
         live: live.clone(),
@@ -932,28 +999,22 @@ pub async fn apply(
         gates,
         sink: sink.clone(),
     });
-    let by_addr: BTreeMap<NativeAddr, ResourceChange> = actionable
-        .iter()
-        .map(|c| (c.address.clone(), c.clone()))
-        .collect();
-    let mut remaining: BTreeMap<Step, usize> = graph
-        .nodes()
-        .map(|k| (k.clone(), graph.dependencies(k).count()))
-        .collect();
-    let mut dependents: BTreeMap<Step, Vec<Step>> = BTreeMap::new();
-    for k in graph.nodes() {
-        for d in graph.dependencies(k) {
-            dependents.entry(d.clone()).or_default().push(k.clone());
+    let n = graph.steps.len();
+    let mut remaining: Vec<usize> = graph.deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in graph.deps.iter().enumerate() {
+        for d in ds {
+            dependents[*d].push(i);
         }
     }
-    let mut ready: Vec<Step> = remaining
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(k, _)| k.clone())
-        .collect();
-    ready.reverse();
+    let mut status = vec![StepState::Waiting; n];
+    let mut ready: Vec<usize> = (0..n).rev().filter(|i| remaining[*i] == 0).collect();
     let limit = opts.parallelism.unwrap_or(usize::MAX).max(1);
     let interrupted = || opts.interrupt.as_ref().is_some_and(|i| i.is_triggered());
+    let step_action_of = |i: usize| {
+        let (c, p) = graph.steps[i];
+        step_action(changes[c].action, p)
+    };
     let mut tasks = JoinSet::new();
     let mut report = ApplyReport {
         state: State::new(),
@@ -964,82 +1025,72 @@ pub async fn apply(
         not_started: Vec::new(),
     };
     let mut in_flight = 0usize;
-    let mut done: BTreeSet<Step> = BTreeSet::new();
     loop {
         while !interrupted()
             && in_flight < limit
-            && let Some((addr, phase)) = ready.pop()
+            && let Some(i) = ready.pop()
         {
-            if let Some(change) = by_addr.get(&addr) {
-                tasks.spawn(run_with_events(ctx.clone(), change.clone(), phase));
-                in_flight += 1;
-            }
+            let (c, phase) = graph.steps[i];
+            status[i] = StepState::Running;
+            tasks.spawn(run_with_events(ctx.clone(), changes[c].clone(), phase, i));
+            in_flight += 1;
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
         in_flight -= 1;
-        let (step, result) = match joined {
+        let (i, result) = match joined {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "apply task ended abnormally");
                 continue;
             }
         };
-        done.insert(step.clone());
-        let action = by_addr
-            .get(&step.0)
-            .map(|c| step_action(c.action, step.1))
-            .unwrap_or(Action::NoOp);
+        let address = changes[graph.steps[i].0].address.clone();
         match result {
             Ok(()) => {
-                report.completed.push((step.0.clone(), action));
-                for d in dependents.get(&step).into_iter().flatten() {
-                    if let Some(n) = remaining.get_mut(d) {
-                        *n -= 1;
-                        if *n == 0 {
-                            ready.push(d.clone());
-                        }
+                status[i] = StepState::Done;
+                report.completed.push((address, step_action_of(i)));
+                for d in &dependents[i] {
+                    remaining[*d] -= 1;
+                    if remaining[*d] == 0 {
+                        ready.push(*d);
                     }
                 }
             }
             Err(message) => {
+                status[i] = StepState::Failed;
                 report.failures.push(Failure {
-                    address: step.0.clone(),
-                    action,
+                    address: address.clone(),
+                    action: step_action_of(i),
                     message,
                 });
-                let mut stack: Vec<Step> = dependents.get(&step).cloned().unwrap_or_default();
-                let mut seen = BTreeSet::new();
+                let mut stack: Vec<usize> = dependents[i].clone();
                 while let Some(d) = stack.pop() {
-                    if !seen.insert(d.clone()) {
+                    if status[d] != StepState::Waiting {
                         continue;
                     }
-                    remaining.remove(&d);
-                    done.insert(d.clone());
-                    if let Some(c) = by_addr.get(&d.0) {
-                        sink.event(ApplyEvent::Skipped {
-                            address: d.0.clone(),
-                            action: step_action(c.action, d.1),
-                            because: step.0.clone(),
-                        });
+                    status[d] = StepState::Skipped;
+                    let skipped = changes[graph.steps[d].0].address.clone();
+                    sink.event(ApplyEvent::Skipped {
+                        address: skipped.clone(),
+                        action: step_action_of(d),
+                        because: address.clone(),
+                    });
+                    if !report.skipped.contains(&skipped) {
+                        report.skipped.push(skipped);
                     }
-                    if !report.skipped.contains(&d.0) {
-                        report.skipped.push(d.0.clone());
-                    }
-                    stack.extend(dependents.get(&d).cloned().unwrap_or_default());
+                    stack.extend(dependents[d].iter().copied());
                 }
             }
         }
     }
     if interrupted() {
         report.interrupted = true;
-        let mut not_started: BTreeSet<NativeAddr> = BTreeSet::new();
-        for step in remaining.keys() {
-            if !done.contains(step) {
-                not_started.insert(step.0.clone());
-            }
-        }
+        let not_started: BTreeSet<NativeAddr> = (0..n)
+            .filter(|i| status[*i] == StepState::Waiting)
+            .map(|i| changes[graph.steps[i].0].address.clone())
+            .collect();
         report.not_started = not_started.into_iter().collect();
     }
     // Outputs reflect the final values (only what is known is stored); then everything is
@@ -1094,12 +1145,12 @@ pub async fn apply(
     ctx.commit(final_entries)
         .await
         .map_err(|reason| StateError::Conflict { reason })?;
-    let final_state = live
-        .lock()
-        .map_err(|_| StateError::Conflict {
+    let final_state = {
+        let mut guard = live.lock().map_err(|_| StateError::Conflict {
             reason: "the live state is unusable after a panic".into(),
-        })?
-        .to_state();
+        })?;
+        std::mem::replace(&mut *guard, Live::new(State::new())).into_state()
+    };
     backend.compact(&final_state).await?;
     report.state = final_state;
     Ok(report)
@@ -1125,13 +1176,26 @@ mod tests {
         }
     }
 
+    type Step = (NativeAddr, Phase);
+
     fn step(addr: &str, phase: Phase) -> Step {
         (addr.parse().expect("address"), phase)
     }
 
     /// The position of each step in the order the scheduler may run them.
     fn order(changes: &[ResourceChange]) -> Vec<Step> {
-        apply_graph(changes).topo_order().expect("acyclic")
+        let changes: Vec<Arc<ResourceChange>> = changes.iter().cloned().map(Arc::new).collect();
+        let graph = apply_graph(&changes);
+        graph
+            .dag()
+            .topo_order()
+            .expect("acyclic")
+            .into_iter()
+            .map(|i| {
+                let (c, p) = graph.steps[i];
+                (changes[c].address.clone(), p)
+            })
+            .collect()
     }
 
     fn before(order: &[Step], a: Step, b: Step) -> bool {

@@ -25,9 +25,11 @@ pub trait Backend: Send + Sync {
     /// yet. A state from a newer ss is refused with [`StateError::UnsupportedVersion`].
     async fn read(&self) -> Result<Option<State>, StateError>;
 
-    /// Stores `state`. When a state is already stored, `state.lineage` must equal its lineage and
-    /// `state.serial` must be greater than its serial; otherwise [`StateError::Conflict`].
-    /// A journal written against the previous snapshot no longer applies after this.
+    /// Stores `state` as the snapshot. When a state is already stored, `state.lineage` must
+    /// equal its lineage and `state.serial` must be greater than its snapshot's serial and at
+    /// least the serial its journal brings it to ([`crate::codec::check_successor`]);
+    /// otherwise [`StateError::Conflict`]. A journal written against the previous snapshot no
+    /// longer applies after this.
     async fn write(&self, state: &State) -> Result<(), StateError>;
 
     /// The stored snapshot with its journal replayed ([`crate::journal::replay`]), and the
@@ -37,11 +39,15 @@ pub trait Backend: Send + Sync {
 
     /// Appends entries to the journal of the snapshot `base`, durably (on disk, or committed)
     /// before returning. A journal for another stamp is replaced by a new one for `base`.
-    /// Callers batch concurrent entries into one call (group commit).
+    /// `base` must be the stored snapshot's stamp (write a snapshot before the first append):
+    /// otherwise [`StateError::Conflict`], since entries for another snapshot would be ignored.
+    /// Callers batch concurrent entries into one call (group commit); concurrent calls never
+    /// interleave their entries. A crash in mid-call may keep any prefix of the entries.
     async fn append(&self, base: &Stamp, entries: &[JournalEntry]) -> Result<(), StateError>;
 
     /// Folds everything into a new snapshot: stores `state` as [`Backend::write`] does and
-    /// empties the journal. Only call it with no intent pending.
+    /// empties the journal. Only call it with no intent pending. A state identical to the
+    /// stored snapshot, when no journal entry changed anything, only empties the journal.
     async fn compact(&self, state: &State) -> Result<(), StateError>;
 }
 

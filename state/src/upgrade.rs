@@ -1,6 +1,6 @@
 //! State format versions. A stored state is upgraded one version at a time, each step a pure
 //! function on the JSON document, so that every old format keeps a single, tested path to the
-//! current one. Only version 1 exists today; the next format adds its step to [`STEPS`].
+//! current one. Only version 1 exists today; the next format adds its step to `STEPS`.
 
 use serde_json::{Map, Value};
 

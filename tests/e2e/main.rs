@@ -9,6 +9,10 @@
 //! - `vars`: var files, `SS_VAR_*`, precedence, sensitive variables, validation.
 //! - `lifecycle2`: count / for_each shrinking, create_before_destroy, show, output, graph,
 //!   help texts, plans applied to another directory's state.
+//! - `crash`: SIGKILL during apply at random instants, then re-apply: no orphans, no
+//!   duplicates, with and without injected faults.
+//! - `interrupt`: Ctrl-C (SIGINT) during apply, once and twice.
+//! - `concurrency`: two applies on one state at once.
 //! - `util`: temporary projects, running `ss` with a clean environment, assertions that print
 //!   what the command said.
 
@@ -16,8 +20,11 @@
 // apply here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod concurrency;
 mod corpus;
+mod crash;
 mod failures;
+mod interrupt;
 mod lifecycle;
 mod lifecycle2;
 mod state_cmds;

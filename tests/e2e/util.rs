@@ -354,3 +354,275 @@ fn location_of_counts_from_one() {
     assert_eq!(location_of("main.hcl", text, "resource"), "main.hcl:2:3");
     assert_eq!(location_of("main.hcl", text, "a"), "main.hcl:1:1");
 }
+
+/// A tiny deterministic random number generator (the 64-bit linear congruential generator of
+/// Knuth's MMIX) for tests that choose instants or shapes at random yet must be reproducible
+/// from their seed.
+pub struct Lcg(u64);
+
+impl Lcg {
+    pub fn new(seed: u64) -> Lcg {
+        Lcg(seed)
+    }
+
+    pub fn next_u32(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // The high bits of an LCG are the random ones.
+        (self.0 >> 32) as u32
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn between(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + self.next_u32() % (hi - lo + 1)
+    }
+
+    /// A number in `0.0..1.0`.
+    pub fn unit(&mut self) -> f64 {
+        f64::from(self.next_u32()) / (f64::from(u32::MAX) + 1.0)
+    }
+}
+
+#[test]
+fn lcg_is_deterministic_and_in_range() {
+    let mut a = Lcg::new(7);
+    let mut b = Lcg::new(7);
+    for _ in 0..1000 {
+        let x = a.between(20, 150);
+        assert_eq!(x, b.between(20, 150));
+        assert!((20..=150).contains(&x));
+        let u = a.unit();
+        assert_eq!(u, b.unit());
+        assert!((0.0..1.0).contains(&u));
+    }
+}
+
+/// The seed of a randomised test: `SS_TEST_SEED` when set (to replay a failure), else `default`.
+pub fn test_seed(default: u64) -> u64 {
+    std::env::var("SS_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Sends `signal` (a name such as `INT`) to process `pid` with kill(1).
+#[track_caller]
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+    assert!(status.success(), "kill -{signal} {pid} failed: {status}");
+}
+
+/// Waits up to `limit` for `child` to exit; `None` if it is still running.
+pub fn wait_up_to(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll a child process") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// An `ss` process started in the background whose standard error is read line by line as it
+/// is written (so that a test can act when a given line appears) and whose standard output is
+/// collected.
+pub struct Watched {
+    pub child: std::process::Child,
+    pub command: String,
+    started: std::time::Instant,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line of standard error received so far.
+    pub stderr: Vec<String>,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl Watched {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for a line of standard error that satisfies `wanted`; true if one
+    /// came (including one received earlier).
+    pub fn wait_for_line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> bool {
+        if self.stderr.iter().any(|l| wanted(l)) {
+            return true;
+        }
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = wanted(&line);
+                    self.stderr.push(line);
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Waits up to `limit` for the process to exit and returns what it did; a process still
+    /// running at the limit is killed, so that the failure message can show its output.
+    pub fn finish(mut self, limit: Duration) -> (Run, bool) {
+        let exited = wait_up_to(&mut self.child, limit).is_some();
+        if !exited {
+            self.child
+                .kill()
+                .expect("kill a process that overran its time");
+        }
+        let status = self.child.wait().expect("reap a child process");
+        let elapsed = self.started.elapsed();
+        // The sender side closes when the process's standard error does.
+        self.stderr.extend(self.lines.iter());
+        let stdout = self.stdout.join().expect("the stdout reader");
+        let run = Run {
+            command: self.command,
+            code: status.code(),
+            stdout,
+            stderr: self.stderr.join("\n"),
+            elapsed,
+        };
+        (run, exited)
+    }
+}
+
+impl Project {
+    /// A path in the temporary directory beside the spec directory (for logs of background
+    /// runs, which must not land in the spec directory).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        self.dir.with_file_name(name)
+    }
+
+    /// Starts `ss ARGS` in the background with its output in files `<label>.stdout` and
+    /// `<label>.stderr` of [`Project::scratch`]; a pipe nobody reads could fill up and block it.
+    pub fn spawn_logged(&self, args: &[&str], label: &str) -> std::process::Child {
+        let file = |ext: &str| {
+            let path = self.scratch(&format!("{label}.{ext}"));
+            std::fs::File::create(&path)
+                .unwrap_or_else(|e| panic!("create {}: {e}", path.display()))
+        };
+        ss_process(&self.dir, &self.cloud)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(file("stdout"))
+            .stderr(file("stderr"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start ss {}: {e}", args.join(" ")))
+    }
+
+    /// What a run started by [`Project::spawn_logged`] wrote: `--- stdout ---` and
+    /// `--- stderr ---` sections.
+    pub fn logged(&self, label: &str) -> String {
+        let read = |ext: &str| {
+            std::fs::read_to_string(self.scratch(&format!("{label}.{ext}"))).unwrap_or_default()
+        };
+        format!(
+            "--- {label}: stdout ---\n{}\n--- {label}: stderr ---\n{}",
+            read("stdout"),
+            read("stderr")
+        )
+    }
+
+    /// Starts `ss ARGS` in the background as a [`Watched`] process.
+    pub fn spawn_watched(&self, args: &[&str]) -> Watched {
+        use std::io::{BufRead, Read};
+        let mut child = ss_process(&self.dir, &self.cloud)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start ss {}: {e}", args.join(" ")));
+        let started = std::time::Instant::now();
+        let mut out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let stdout = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            // A read error only truncates what the failure message shows.
+            let _ = out.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watched {
+            child,
+            command: format!("ss {}", args.join(" ")),
+            started,
+            lines,
+            stderr: Vec::new(),
+            stdout,
+        }
+    }
+
+    /// Checks that the state and the sandbox hold exactly the same cloud ids, each once, and
+    /// that no two sandbox objects share a name (the deterministic identity a create uses: two
+    /// objects with one name are a duplicate create). Returns the ids, sorted. `context` is
+    /// added to failure messages.
+    #[track_caller]
+    pub fn assert_state_matches_cloud(&self, context: &str) -> Vec<String> {
+        let state = self.state_list();
+        let cloud = self.sandbox_list();
+        let mut state_ids: Vec<String> = state
+            .iter()
+            .map(|r| str_field(r, "id").to_string())
+            .collect();
+        let mut cloud_ids: Vec<String> = cloud
+            .iter()
+            .map(|o| str_field(o, "id").to_string())
+            .collect();
+        let mut names: Vec<String> = cloud
+            .iter()
+            .map(|o| str_field(o, "name").to_string())
+            .collect();
+        state_ids.sort();
+        cloud_ids.sort();
+        names.sort();
+        let dup = |v: &[String]| v.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].clone());
+        if let Some(id) = dup(&state_ids) {
+            panic!(
+                "{context}: the state records cloud id {id} twice: {}",
+                Json::from(state)
+            );
+        }
+        if let Some(name) = dup(&names) {
+            panic!(
+                "{context}: the sandbox holds two objects named {name} (a duplicate create): {}",
+                Json::from(cloud)
+            );
+        }
+        let orphans: Vec<&String> = cloud_ids
+            .iter()
+            .filter(|id| !state_ids.contains(id))
+            .collect();
+        let ghosts: Vec<&String> = state_ids
+            .iter()
+            .filter(|id| !cloud_ids.contains(id))
+            .collect();
+        assert!(
+            orphans.is_empty() && ghosts.is_empty(),
+            "{context}: the state and the sandbox disagree\n  in the sandbox but not in the state (orphans): {orphans:?}\n  in the state but not in the sandbox: {ghosts:?}"
+        );
+        state_ids
+    }
+}

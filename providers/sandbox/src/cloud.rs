@@ -1,16 +1,44 @@
 //! The simulated cloud on disk.
 //!
-//! Layout: `<dir>/objects/<type>/<id>.json`, one JSON file per object, and `<dir>/lock`.
-//! Every read-modify-write (create-or-adopt, update, delete, out-of-band edit) holds an
-//! exclusive OS lock on `<dir>/lock`, so several `ss` processes (and several threads of one) can
-//! share a cloud. Object files are written to a temporary file, synced and renamed into place,
-//! so readers, which take no lock, never see half an object. Files are created 0600: like a
-//! real cloud's database they hold secrets.
+//! Layout of `<dir>`:
+//! - `objects/<type>/<id>.json`: one JSON file per object, the source of truth. Listing a type
+//!   reads its directory; reading by id opens one file.
+//! - `names/<type>/<name>`: the name index. The entry is a hard link to the first version of
+//!   the object created under that deterministic name, and gives its id, so finding (adopting)
+//!   an object by identity costs two small reads whatever the number of objects, and a create
+//!   makes one new file, not two (allocating inodes is the costliest step of a create on ext4).
+//! - `locks/<type>.<shard>`: OS locks. A change of an object holds the lock of its name's shard
+//!   exclusively, so two creates of one name (from two threads or two `ss` processes) are
+//!   serialised and exactly one object results, while creates of other names proceed.
+//! - `locks/<type>.refs`: held shared by a create or update of an object that refers to an
+//!   object of `<type>`, and exclusively by a delete of an object of `<type>`, so a reference
+//!   check and a delete of its target never interleave. Every `.refs` lock is taken before any
+//!   shard lock, in type order, so lock waits never form a cycle.
+//!
+//! Readers (`list`, reads by id or name, readiness polls) take no lock: every file is written to
+//! a temporary file and renamed or linked into place, so a reader sees the old or the new object, never
+//! half of one. A create writes the name index before the object, and a delete removes the
+//! object before the name index: an interrupted create leaves an index entry naming no object,
+//! which reads as absent and is overwritten by the next create, and never an object that its
+//! name cannot find (which a retry would duplicate). Critical sections hold no directory
+//! listing: a create reads one index entry, checks the referenced objects exist, and writes two
+//! small files.
+//!
+//! Durability: files are not fsynced. The simulated cloud must survive the `ss` process being
+//! killed at any instant (the kernel's page cache outlives the process, and rename is atomic),
+//! which is what crash tests exercise; it does not try to survive a power loss or kernel crash,
+//! which could lose recent objects. An fsync per object would cost milliseconds each and make
+//! the cloud, not `ss`, the bottleneck of benchmarks at 10,000 objects.
+//!
+//! Objects become ready some time after a change: the object records its `status` (`creating`
+//! or `updating`) and `ready_at_ms`, and reads show `available` once that time has passed. Files
+//! are created 0600: like a real cloud's database they hold secrets.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{self, ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use provider_api::schema::Presence;
@@ -22,6 +50,10 @@ use crate::types::{self, NativeType};
 
 /// Shown instead of the value of a sensitive attribute by [`Cloud::list`] and [`Cloud::set`].
 pub const REDACTED: &str = "(sensitive value)";
+
+/// How many lock shards the names of one type are spread over: enough that concurrent creates
+/// of different names rarely wait on each other.
+const NAME_SHARDS: u64 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -57,6 +89,18 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> S
     }
 }
 
+/// Where an object is in its lifecycle, as a real cloud's `status` field says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Being created: not usable until its ready time.
+    Creating,
+    /// Being changed: usable, but the change is not complete until its ready time.
+    Updating,
+    #[default]
+    Available,
+}
+
 /// One object as the simulated cloud shows it. Sensitive attribute values are replaced by
 /// `"(sensitive value)"`: like a real console, the cloud never displays a master password.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -66,6 +110,7 @@ pub struct CloudObject {
     pub type_name: String,
     /// The deterministic name the object was created under.
     pub name: String,
+    pub status: Status,
     pub attributes: Map<String, Json>,
     /// RFC 3339 time of creation.
     pub created_at: String,
@@ -85,8 +130,12 @@ pub(crate) struct StoredObject {
     pub sensitive: BTreeSet<String>,
     pub created_at: String,
     pub updated_at: String,
-    /// Milliseconds since the Unix epoch when the last create or update completes; callers
-    /// that adopt an object still being created wait until then.
+    /// The status of the last change while it runs; [`StoredObject::status`] says
+    /// `available` once `ready_at_ms` has passed.
+    #[serde(default)]
+    pub status: Status,
+    /// Milliseconds since the Unix epoch when the last create or update completes; zero when
+    /// the cloud gives no completion time.
     #[serde(default)]
     pub ready_at_ms: u64,
 }
@@ -109,6 +158,7 @@ impl StoredObject {
             id: self.id.clone(),
             type_name: self.type_name.clone(),
             name: self.name.clone(),
+            status: self.status(),
             attributes,
             created_at: self.created_at.clone(),
         }
@@ -132,21 +182,48 @@ impl StoredObject {
             .collect()
     }
 
-    /// How long until the object is ready, zero when it already is.
-    pub fn ready_in(&self) -> Duration {
-        Duration::from_millis(self.ready_at_ms.saturating_sub(now_ms()))
+    /// The status now: the running change's, or `available` once its ready time has passed.
+    pub fn status(&self) -> Status {
+        if since_epoch() >= Duration::from_millis(self.ready_at_ms) {
+            Status::Available
+        } else {
+            self.status
+        }
+    }
+
+    /// How long until the running change completes, when the cloud says; zero when it
+    /// already has.
+    pub fn eta(&self) -> Option<Duration> {
+        (self.ready_at_ms > 0)
+            .then(|| Duration::from_millis(self.ready_at_ms).saturating_sub(since_epoch()))
     }
 }
 
-fn now_ms() -> u64 {
+fn since_epoch() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+        .unwrap_or_default()
+}
+
+/// The completion time of a change that takes `d` from now, in milliseconds since the epoch,
+/// rounded down so a change that takes no time is complete at once.
+fn ready_at(d: Duration) -> u64 {
+    millis(since_epoch().saturating_add(d))
 }
 
 fn timestamp() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+/// OS locks held until dropped: closing a file releases its lock, also when the process dies.
+struct Held {
+    _files: Vec<File>,
 }
 
 /// A handle on the simulated cloud in a directory. Cheap to clone; holds no open file.
@@ -195,62 +272,72 @@ impl Cloud {
     /// converted to the attribute's type (`"7"` becomes `7` for a number); the id cannot be
     /// changed.
     pub fn set(&self, id: &str, key: &str, value: Json) -> Result<CloudObject> {
-        self.locked(|| {
-            let mut obj = self
-                .locate(id)?
-                .ok_or_else(|| SandboxError::UnknownObject(id.to_string()))?;
-            let schema = type_of(&obj)?.schema();
-            let attr = schema
-                .attribute(key)
-                .ok_or_else(|| SandboxError::UnknownAttribute {
-                    type_name: obj.type_name.clone(),
-                    key: key.to_string(),
-                })?;
-            if key == "id" {
-                return Err(SandboxError::Rejected(
-                    "the id of an object cannot be changed".into(),
-                ));
-            }
-            let converted = attr.ty.convert(Value::from_json(&value));
-            attr.ty
-                .check(&converted)
-                .map_err(|e| SandboxError::Rejected(format!("{key}: {e}")))?;
-            obj.attributes
-                .insert(key.to_string(), converted.to_json().unwrap_or(value));
-            obj.updated_at = timestamp();
-            self.write(&obj)?;
-            tracing::info!(id, key, "sandbox object edited out of band");
-            Ok(obj.to_cloud_object())
-        })
-    }
-
-    fn objects_dir(&self) -> PathBuf {
-        self.dir.join("objects")
+        let seen = self
+            .locate(id)?
+            .ok_or_else(|| SandboxError::UnknownObject(id.to_string()))?;
+        let ty = type_of(&seen)?;
+        let _held = self.lock(&[(shard_lock(ty, &seen.name), LockMode::Exclusive)])?;
+        let mut obj = self
+            .read(ty.name, id)?
+            .ok_or_else(|| SandboxError::UnknownObject(id.to_string()))?;
+        let attr = ty
+            .schema()
+            .attribute(key)
+            .ok_or_else(|| SandboxError::UnknownAttribute {
+                type_name: obj.type_name.clone(),
+                key: key.to_string(),
+            })?;
+        if key == "id" {
+            return Err(SandboxError::Rejected(
+                "the id of an object cannot be changed".into(),
+            ));
+        }
+        let converted = attr.ty.convert(Value::from_json(&value));
+        attr.ty
+            .check(&converted)
+            .map_err(|e| SandboxError::Rejected(format!("{key}: {e}")))?;
+        obj.attributes
+            .insert(key.to_string(), converted.to_json().unwrap_or(value));
+        obj.updated_at = timestamp();
+        self.write_object(&obj)?;
+        tracing::info!(id, key, "sandbox object edited out of band");
+        Ok(obj.to_cloud_object())
     }
 
     fn type_dir(&self, type_name: &str) -> PathBuf {
-        self.objects_dir().join(type_name)
+        self.dir.join("objects").join(type_name)
     }
 
     fn object_path(&self, type_name: &str, id: &str) -> PathBuf {
         self.type_dir(type_name).join(format!("{id}.json"))
     }
 
-    /// Runs `f` holding the cloud's exclusive lock. The lock is released when the file is
-    /// closed, also when the process dies.
-    fn locked<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        fs::create_dir_all(&self.dir).map_err(io_err("create", &self.dir))?;
-        let path = self.dir.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+    fn name_path(&self, type_name: &str, name: &str) -> PathBuf {
+        self.dir.join("names").join(type_name).join(name)
+    }
+
+    /// Takes `locks` in the order given, which callers build in the global lock order (see
+    /// the module documentation).
+    fn lock(&self, locks: &[(String, LockMode)]) -> Result<Held> {
+        let mut files = Vec::with_capacity(locks.len());
+        for (name, mode) in locks {
+            let path = self.dir.join("locks").join(name);
+            let file = with_parent(&path, || {
+                OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+            })
             .map_err(io_err("open", &path))?;
-        file.lock().map_err(io_err("lock", &path))?;
-        let out = f();
-        drop(file);
-        out
+            match mode {
+                LockMode::Shared => file.lock_shared(),
+                LockMode::Exclusive => file.lock(),
+            }
+            .map_err(io_err("lock", &path))?;
+            files.push(file);
+        }
+        Ok(Held { _files: files })
     }
 
     /// Every object of one type, read in one pass over its directory (the simulated API's
@@ -278,8 +365,24 @@ impl Cloud {
         Ok(out)
     }
 
-    fn read(&self, type_name: &str, id: &str) -> Result<Option<StoredObject>> {
+    /// The object of one type with this id, `None` when there is none (also for an id that
+    /// could not name an object file).
+    pub(crate) fn read(&self, type_name: &str, id: &str) -> Result<Option<StoredObject>> {
+        if !is_file_name(id) {
+            return Ok(None);
+        }
         read_file(&self.object_path(type_name, id))
+    }
+
+    /// The object of one type created under `name`, found through the name index.
+    pub(crate) fn find_by_name(&self, ty: &NativeType, name: &str) -> Result<Option<StoredObject>> {
+        if !is_file_name(name) {
+            return Ok(None);
+        }
+        let Some(record) = read_file(&self.name_path(ty.name, name))? else {
+            return Ok(None);
+        };
+        Ok(self.read(ty.name, &record.id)?.filter(|o| o.name == name))
     }
 
     /// Finds an object by id whatever its type.
@@ -292,32 +395,16 @@ impl Cloud {
         Ok(None)
     }
 
-    fn write(&self, obj: &StoredObject) -> Result<()> {
-        let dir = self.type_dir(&obj.type_name);
-        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    /// Writes a new version of an object file.
+    fn write_object(&self, obj: &StoredObject) -> Result<()> {
         let path = self.object_path(&obj.type_name, &obj.id);
-        let tmp = dir.join(format!(".{}.{}.tmp", obj.id, std::process::id()));
-        let body = serde_json::to_vec_pretty(obj).map_err(|e| SandboxError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(true).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file: File = options.open(&tmp).map_err(io_err("write", &tmp))?;
-        file.write_all(&body).map_err(io_err("write", &tmp))?;
-        file.sync_all().map_err(io_err("sync", &tmp))?;
-        drop(file);
+        let tmp = write_temporary(&path, &serialize(obj, &path)?)?;
         fs::rename(&tmp, &path).map_err(io_err("rename", &path))
     }
 
     /// Creates an object under `name`, or, when one of this type already has that name,
     /// adopts it: its configuration is brought to `config` and it is returned with
-    /// `adopted = true`. A new object completes `ready_in` from now.
+    /// `adopted = true`. A new object is `creating` until `ready_in` from now.
     pub(crate) fn create_or_adopt(
         &self,
         ty: &NativeType,
@@ -325,43 +412,67 @@ impl Cloud {
         config: &Attrs,
         ready_in: Duration,
     ) -> Result<(StoredObject, bool)> {
-        self.locked(|| {
-            let existing = self
-                .list_type(ty.name)?
-                .into_iter()
-                .find(|o| o.name == name);
-            if let Some(mut obj) = existing {
-                let (attrs, sensitive) = apply_config(ty, config, Some(&obj))?;
-                self.check_refs(ty, &attrs)?;
-                obj.attributes = attrs;
-                obj.sensitive = sensitive;
-                types::refresh_derived(ty, &mut obj.attributes);
-                obj.updated_at = timestamp();
-                self.write(&obj)?;
-                return Ok((obj, true));
-            }
-            let (mut attrs, sensitive) = apply_config(ty, config, None)?;
+        if !is_file_name(name) {
+            return Err(SandboxError::Rejected(format!(
+                "{}: {name:?} is not a valid object name",
+                ty.name
+            )));
+        }
+        let _held = self.lock(&write_locks(ty, name))?;
+        if let Some(mut obj) = self.find_by_name(ty, name)? {
+            let (attrs, sensitive) = apply_config(ty, config, Some(&obj))?;
             self.check_refs(ty, &attrs)?;
-            let id = self.fresh_id(ty);
+            obj.attributes = attrs;
+            obj.sensitive = sensitive;
+            types::refresh_derived(ty, &mut obj.attributes);
+            obj.updated_at = timestamp();
+            self.write_object(&obj)?;
+            return Ok((obj, true));
+        }
+        let (configured, sensitive) = apply_config(ty, config, None)?;
+        self.check_refs(ty, &configured)?;
+        let now = timestamp();
+        loop {
+            let id = format!(
+                "{}-{:010x}",
+                ty.id_prefix,
+                rand::random::<u64>() & 0xff_ffff_ffff
+            );
+            let mut attrs = configured.clone();
             types::fill_computed(ty, &id, name, &mut attrs);
             types::refresh_derived(ty, &mut attrs);
-            let now = timestamp();
             let obj = StoredObject {
                 id,
                 type_name: ty.name.to_string(),
                 name: name.to_string(),
                 attributes: attrs,
-                sensitive,
+                sensitive: sensitive.clone(),
                 created_at: now.clone(),
-                updated_at: now,
-                ready_at_ms: now_ms().saturating_add(millis(ready_in)),
+                updated_at: now.clone(),
+                status: Status::Creating,
+                ready_at_ms: ready_at(ready_in),
             };
-            self.write(&obj)?;
-            Ok((obj, false))
-        })
+            // The object is written once, as the name index entry, then linked under its id:
+            // one new file per object. The entry first, so a crash in between leaves an entry
+            // whose id names nothing, never an object its name cannot find. The entry keeps
+            // the first version of the object; only its id is ever read from it.
+            let index = self.name_path(ty.name, name);
+            let tmp = write_temporary(&index, &serialize(&obj, &index)?)?;
+            fs::rename(&tmp, &index).map_err(io_err("rename", &index))?;
+            let path = self.object_path(ty.name, &obj.id);
+            // A hard link fails when the target exists, so two creates that drew the same
+            // random id cannot overwrite each other's object; the entry just written then
+            // names an object of another name, which reads as absent, and is replaced.
+            match with_parent(&path, || fs::hard_link(&index, &path)) {
+                Ok(()) => return Ok((obj, false)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err("link", &path)(e)),
+            }
+        }
     }
 
-    /// Changes an object in place; attributes that force replacement must not change.
+    /// Changes an object in place; attributes that force replacement must not change. The
+    /// object is `updating` until `ready_in` from now.
     pub(crate) fn update(
         &self,
         ty: &NativeType,
@@ -369,72 +480,99 @@ impl Cloud {
         config: &Attrs,
         ready_in: Duration,
     ) -> Result<StoredObject> {
-        self.locked(|| {
-            let mut obj = self
-                .read(ty.name, id)?
-                .ok_or_else(|| SandboxError::UnknownObject(id.to_string()))?;
-            let (attrs, sensitive) = apply_config(ty, config, Some(&obj))?;
-            let schema = ty.schema();
-            for (key, attr) in &schema.body.attributes {
-                if attr.force_new && obj.attributes.get(key) != attrs.get(key) {
-                    return Err(SandboxError::Rejected(format!(
-                        "{} {id}: `{key}` cannot be changed in place; the object must be replaced",
-                        ty.name
-                    )));
-                }
+        let unknown = || SandboxError::UnknownObject(id.to_string());
+        // An object's name never changes, so the unlocked read finds the right lock.
+        let seen = self.read(ty.name, id)?.ok_or_else(unknown)?;
+        let _held = self.lock(&write_locks(ty, &seen.name))?;
+        let mut obj = self.read(ty.name, id)?.ok_or_else(unknown)?;
+        let (attrs, sensitive) = apply_config(ty, config, Some(&obj))?;
+        for (key, attr) in &ty.schema().body.attributes {
+            if attr.force_new && obj.attributes.get(key) != attrs.get(key) {
+                return Err(SandboxError::Rejected(format!(
+                    "{} {id}: `{key}` cannot be changed in place; the object must be replaced",
+                    ty.name
+                )));
             }
-            self.check_refs(ty, &attrs)?;
-            obj.attributes = attrs;
-            obj.sensitive = sensitive;
-            types::refresh_derived(ty, &mut obj.attributes);
-            obj.updated_at = timestamp();
-            obj.ready_at_ms = now_ms().saturating_add(millis(ready_in));
-            self.write(&obj)?;
-            Ok(obj)
-        })
+        }
+        self.check_refs(ty, &attrs)?;
+        obj.attributes = attrs;
+        obj.sensitive = sensitive;
+        types::refresh_derived(ty, &mut obj.attributes);
+        obj.updated_at = timestamp();
+        obj.status = Status::Updating;
+        obj.ready_at_ms = ready_at(ready_in);
+        self.write_object(&obj)?;
+        Ok(obj)
     }
 
     /// Deletes an object; `false` when it was already gone. Refused while another object
     /// refers to it.
     pub(crate) fn delete(&self, ty: &NativeType, id: &str) -> Result<bool> {
-        self.locked(|| {
-            let path = self.object_path(ty.name, id);
-            if !path.exists() {
-                return Ok(false);
+        // An object's name never changes, so the unlocked read finds the right lock; whether
+        // the object still exists is settled under the lock, by removing it.
+        let Some(seen) = self.read(ty.name, id)? else {
+            return Ok(false);
+        };
+        let mut locks = Vec::with_capacity(2);
+        if ty.is_referenced() {
+            locks.push((refs_lock(ty.name), LockMode::Exclusive));
+        }
+        locks.push((shard_lock(ty, &seen.name), LockMode::Exclusive));
+        let _held = self.lock(&locks)?;
+        if ty.is_referenced() {
+            self.check_unused(ty, id)?;
+        }
+        let path = self.object_path(ty.name, id);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err("delete", &path)(e)),
+        }
+        // The object first, then its index entry: see the module documentation.
+        let index = self.name_path(ty.name, &seen.name);
+        if read_file(&index)?.is_some_and(|record| record.id == id) {
+            match fs::remove_file(&index) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("delete", &index)(e)),
             }
-            let mut users = Vec::new();
-            for other in &types::TYPES {
-                let attrs: Vec<&str> = other
-                    .refs
+        }
+        Ok(true)
+    }
+
+    /// Refuses to delete an object of `ty` that another object refers to, as a real cloud
+    /// refuses to delete a VPC that still has subnets. Only the few types that can refer to
+    /// `ty` are listed.
+    fn check_unused(&self, ty: &NativeType, id: &str) -> Result<()> {
+        let mut users = Vec::new();
+        for other in &types::TYPES {
+            let attrs: Vec<&str> = other
+                .refs
+                .iter()
+                .filter(|(_, target)| *target == ty.name)
+                .map(|(attr, _)| *attr)
+                .collect();
+            if attrs.is_empty() {
+                continue;
+            }
+            for obj in self.list_type(other.name)? {
+                if attrs
                     .iter()
-                    .filter(|(_, target)| *target == ty.name)
-                    .map(|(attr, _)| *attr)
-                    .collect();
-                if attrs.is_empty() {
-                    continue;
-                }
-                for obj in self.list_type(other.name)? {
-                    if attrs
-                        .iter()
-                        .any(|a| obj.attributes.get(*a).and_then(Json::as_str) == Some(id))
-                    {
-                        users.push(format!("{} {}", other.name, obj.id));
-                    }
+                    .any(|a| obj.attributes.get(*a).and_then(Json::as_str) == Some(id))
+                {
+                    users.push(format!("{} {}", other.name, obj.id));
                 }
             }
-            if !users.is_empty() {
-                return Err(SandboxError::Rejected(format!(
-                    "DependencyViolation: {} {id} is still used by {}",
-                    ty.name,
-                    users.join(", ")
-                )));
-            }
-            match fs::remove_file(&path) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-                Err(e) => Err(io_err("delete", &path)(e)),
-            }
-        })
+        }
+        if users.is_empty() {
+            Ok(())
+        } else {
+            Err(SandboxError::Rejected(format!(
+                "DependencyViolation: {} {id} is still used by {}",
+                ty.name,
+                users.join(", ")
+            )))
+        }
     }
 
     /// Refuses a configuration that refers to an object that does not exist, as a real API
@@ -442,7 +580,7 @@ impl Cloud {
     fn check_refs(&self, ty: &NativeType, attrs: &Map<String, Json>) -> Result<()> {
         for (attr, target) in ty.refs {
             if let Some(id) = attrs.get(*attr).and_then(Json::as_str)
-                && !self.object_path(target, id).exists()
+                && !(is_file_name(id) && self.object_path(target, id).exists())
             {
                 return Err(SandboxError::Rejected(format!(
                     "{}: `{attr}` refers to {target} {id:?}, which does not exist",
@@ -452,21 +590,77 @@ impl Cloud {
         }
         Ok(())
     }
+}
 
-    /// A random id with the type's prefix that no object has (`vpc-3f9a1c2b7d`). Called under
-    /// the lock, so no other writer can take it between the check and the write.
-    fn fresh_id(&self, ty: &NativeType) -> String {
-        loop {
-            let id = format!(
-                "{}-{:010x}",
-                ty.id_prefix,
-                rand::random::<u64>() & 0xff_ffff_ffff
-            );
-            if !self.object_path(ty.name, &id).exists() {
-                return id;
+/// The lock of the shard of `name`'s among the names of `ty`.
+fn shard_lock(ty: &NativeType, name: &str) -> String {
+    // FNV-1a: stable across processes and releases, unlike the standard library's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}.{}", ty.name, hash % NAME_SHARDS)
+}
+
+fn refs_lock(type_name: &str) -> String {
+    format!("{type_name}.refs")
+}
+
+/// The locks of a create or update of `name`: shared on the types it may refer to, sorted,
+/// then its shard.
+fn write_locks(ty: &NativeType, name: &str) -> Vec<(String, LockMode)> {
+    let targets: BTreeSet<&str> = ty.refs.iter().map(|(_, target)| *target).collect();
+    let mut locks: Vec<_> = targets
+        .into_iter()
+        .map(|t| (refs_lock(t), LockMode::Shared))
+        .collect();
+    locks.push((shard_lock(ty, name), LockMode::Exclusive));
+    locks
+}
+
+/// Whether `s` can be used as one file name: ids and names are made of letters, digits, `-`
+/// and `_`, so a crafted id cannot reach outside the cloud directory.
+fn is_file_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Runs `op`; when it fails because the parent directory of `path` does not exist yet,
+/// creates it and runs `op` again. Directories appear on first use, so a cloud nobody changed
+/// stays absent, and the common case costs no extra system call.
+fn with_parent<T>(path: &Path, mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    match op() {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
             }
+            op()
         }
+        other => other,
     }
+}
+
+/// Writes `body` to a new temporary file beside `path` (0600, hidden from listings) and
+/// returns its path, for the caller to rename or link into place.
+fn write_temporary(path: &Path, body: &[u8]) -> Result<PathBuf> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{stem}.{}.{n}.tmp", std::process::id()));
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file: File = with_parent(&tmp, || options.open(&tmp)).map_err(io_err("write", &tmp))?;
+    file.write_all(body).map_err(io_err("write", &tmp))?;
+    Ok(tmp)
 }
 
 fn millis(d: Duration) -> u64 {
@@ -477,6 +671,13 @@ fn type_of(obj: &StoredObject) -> Result<&'static NativeType> {
     types::find(&obj.type_name).ok_or_else(|| SandboxError::Corrupt {
         path: PathBuf::from(&obj.id),
         reason: format!("unknown type {:?}", obj.type_name),
+    })
+}
+
+fn serialize(obj: &StoredObject, path: &Path) -> Result<Vec<u8>> {
+    serde_json::to_vec(obj).map_err(|e| SandboxError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     })
 }
 

@@ -1,4 +1,5 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use provider_api::{Binding, Expansion, component, same};
@@ -1259,4 +1260,372 @@ fn validate_checks_sizes_and_versions() {
         )
         .is_empty()
     );
+}
+
+/// Creates `identities` through `p`, retrying each while the error is retryable, as the core's
+/// retry loop does; returns the ids and how many "5xx after the change" answers were seen.
+async fn create_with_retries(
+    p: Arc<SandboxProvider>,
+    identities: Vec<String>,
+) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut lost_answers = 0;
+    for address in identities {
+        loop {
+            let result = p
+                .create(CreateRequest {
+                    type_name: types::OBJECT,
+                    identity: &identity(&address),
+                    config: &attrs(&[("input", Value::from(address.as_str()))]),
+                })
+                .await;
+            match result {
+                Ok(st) => {
+                    ids.push(st.id);
+                    break;
+                }
+                Err(e) => {
+                    assert!(e.is_retryable(), "{address}: {e}");
+                    if e.to_string().contains("may have been created") {
+                        lost_answers += 1;
+                    }
+                }
+            }
+        }
+    }
+    (ids, lost_answers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_creates_under_faults_make_one_object_per_identity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let faults = [("fail_rate", 0.1.into()), ("throttle_rate", 0.1.into())];
+    let addresses: Vec<String> = (0..200).map(|i| format!("sandbox_object.f[{i}]")).collect();
+    // Two handles, as two `ss` processes would have, each in several tasks, create the same
+    // identities at once: a create races with another one of its identity and with adoptions.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let p = Arc::new(provider_in(dir.path(), &faults));
+        for chunk in addresses.chunks(25) {
+            tasks.spawn(create_with_retries(p.clone(), chunk.to_vec()));
+        }
+    }
+    let mut by_task = Vec::new();
+    let mut lost_answers = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (ids, lost) = done.expect("task");
+        by_task.push(ids);
+        lost_answers += lost;
+    }
+    assert!(lost_answers > 0, "the 5xx-after-the-change case occurred");
+
+    let objects = Cloud::open(dir.path()).expect("open").list().expect("list");
+    assert_eq!(objects.len(), addresses.len(), "one object per identity");
+    let names: BTreeSet<_> = objects.iter().map(|o| o.name.clone()).collect();
+    assert_eq!(names.len(), objects.len(), "no duplicate names");
+    let listed: BTreeSet<_> = objects.iter().map(|o| o.id.clone()).collect();
+    let returned: BTreeSet<_> = by_task.into_iter().flatten().collect();
+    assert_eq!(
+        returned, listed,
+        "both handles got the ids of the same objects"
+    );
+    let healthy = provider_in(dir.path(), &[]);
+    for address in &addresses {
+        let found = healthy
+            .find(types::OBJECT, &identity(address))
+            .await
+            .expect("find")
+            .expect("found by identity");
+        assert_eq!(found.attrs["output"], Value::from(address.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_create_leaves_nothing_to_duplicate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = provider_in(dir.path(), &[]);
+    let ty = types::find(types::OBJECT).expect("type");
+    let name = identity("sandbox_object.x").name(types::NAME_LEN);
+    // A create killed between writing the name index entry and linking the object under its
+    // id leaves an entry whose id names nothing.
+    let first = create(&p, types::OBJECT, "sandbox_object.x", &Attrs::new()).await;
+    let index = dir.path().join("names").join(types::OBJECT);
+    std::fs::remove_file(
+        dir.path()
+            .join("objects")
+            .join(types::OBJECT)
+            .join(format!("{}.json", first.id)),
+    )
+    .expect("unlink");
+    assert!(index.join(&name).exists());
+    assert!(
+        p.find(types::OBJECT, &identity("sandbox_object.x"))
+            .await
+            .expect("find")
+            .is_none()
+    );
+    let made = create(&p, types::OBJECT, "sandbox_object.x", &Attrs::new()).await;
+    assert_ne!(made.id, first.id, "a fresh id");
+    let again = create(&p, types::OBJECT, "sandbox_object.x", &Attrs::new()).await;
+    assert_eq!(again.id, made.id, "the next create adopts");
+    assert_eq!(count_of(&p, types::OBJECT), 1);
+
+    // After a delete the name is free again, and a crafted id reads as absent.
+    p.delete(types::OBJECT, &made).await.expect("delete");
+    assert!(
+        !index.join(&name).exists(),
+        "the index entry goes with the object"
+    );
+    assert!(
+        Cloud::open(dir.path())
+            .expect("open")
+            .find_by_name(ty, &name)
+            .expect("find")
+            .is_none()
+    );
+    let read = p
+        .read_many(types::OBJECT, &["../../etc/passwd".to_string()])
+        .await
+        .expect("read");
+    assert_eq!(read, vec![None]);
+}
+
+#[test]
+fn polls_follow_the_eta_else_back_off_geometrically() {
+    let mut s = PollSchedule::new(Duration::from_millis(400));
+    assert_eq!(
+        s.next(Some(Duration::from_millis(123))),
+        Duration::from_millis(123),
+        "sleep until the announced completion"
+    );
+    let pauses: Vec<_> = (0..4).map(|_| s.next(None).as_millis()).collect();
+    assert_eq!(pauses, [40, 60, 90, 135]);
+    assert_eq!(
+        s.next(Some(Duration::ZERO)),
+        Duration::from_micros(202_500),
+        "an ETA already passed backs off too"
+    );
+    let mut tiny = PollSchedule::new(Duration::ZERO);
+    assert_eq!(tiny.next(None), MIN_POLL);
+    let mut long = PollSchedule::new(Duration::from_secs(60));
+    assert_eq!(long.next(None), MAX_POLL);
+    assert_eq!(long.next(None), MAX_POLL, "capped");
+}
+
+#[tokio::test]
+async fn create_returns_when_ready_and_honours_the_readiness_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Arc::new(provider_in(dir.path(), &[("latency", "150ms".into())]));
+    let start = Instant::now();
+    let task = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            create(
+                &p,
+                types::VPC,
+                "n.vpc",
+                &attrs(&[("cidr", "10.0.0.0/16".into())]),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let listed = p.cloud().list().expect("list");
+    assert_eq!(listed.len(), 1, "the object exists while it is created");
+    assert_eq!(listed[0].status, Status::Creating);
+    task.await.expect("task");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(148) && took < Duration::from_millis(180),
+        "a create takes its latency, not a poll interval more: {took:?}"
+    );
+    assert_eq!(p.cloud().list().expect("list")[0].status, Status::Available);
+
+    // A create that is not ready within `ready_timeout` times out; the object stays, and the
+    // retry adopts it once it is ready.
+    let impatient = provider_in(dir.path(), &[("ready_timeout", "30ms".into())]);
+    let slow = attrs(&[("create_latency", "120ms".into())]);
+    let start = Instant::now();
+    let err = impatient
+        .create(CreateRequest {
+            type_name: types::OBJECT,
+            identity: &identity("o.slow"),
+            config: &slow,
+        })
+        .await
+        .expect_err("timeout");
+    assert!(
+        matches!(&err, ProviderError::Timeout(m) if m.contains("not ready after 30ms")),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    assert!(
+        start.elapsed() < Duration::from_millis(60),
+        "gave up in time"
+    );
+    let patient = provider_in(dir.path(), &[]);
+    let adopted = create(&patient, types::OBJECT, "o.slow", &slow).await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(118) && took < Duration::from_millis(150),
+        "the adopter waits for the first create's completion, no longer: {took:?}"
+    );
+    assert_eq!(count_of(&patient, types::OBJECT), 1);
+    assert_eq!(patient.cloud().list().expect("list")[0].id, adopted.id);
+    let bad = configure(
+        &attrs(&[("ready_timeout", "soon".into())]),
+        Path::new("/tmp/spec"),
+    )
+    .expect_err("bad");
+    assert_eq!(bad[0].path.join("."), "ready_timeout");
+}
+
+/// Run with `cargo test -p sandbox --release -- --ignored --nocapture bench`: times 10,000
+/// `sandbox_object` creates (64 in flight on two worker threads), one `read_many` of them all,
+/// and their deletes, through the provider API with latency 0; prints the median of 3 runs.
+#[test]
+#[ignore = "a benchmark; run in release"]
+fn bench_ten_thousand_objects() {
+    const N: usize = 10_000;
+    const IN_FLIGHT: usize = 64;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut runs: Vec<[Duration; 3]> = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = Arc::new(provider_in(dir.path(), &[]));
+        let timings = runtime.block_on(async {
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let states = Arc::new(std::sync::Mutex::new(Vec::with_capacity(N)));
+            let start = Instant::now();
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..IN_FLIGHT {
+                let (p, next, states) = (p.clone(), next.clone(), states.clone());
+                tasks.spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= N {
+                            break;
+                        }
+                        let address = format!("sandbox_object.o[{i}]");
+                        let st = create(
+                            &p,
+                            types::OBJECT,
+                            &address,
+                            &attrs(&[("input", Value::from(i as i64))]),
+                        )
+                        .await;
+                        states.lock().expect("lock").push(st);
+                    }
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.expect("task");
+            }
+            let created = start.elapsed();
+
+            let states = std::mem::take(&mut *states.lock().expect("lock"));
+            let ids: Vec<String> = states.iter().map(|s| s.id.clone()).collect();
+            let start = Instant::now();
+            let read = p.read_many(types::OBJECT, &ids).await.expect("read");
+            let read_time = start.elapsed();
+            assert!(read.iter().all(Option::is_some));
+
+            let states = Arc::new(std::sync::Mutex::new(states));
+            let start = Instant::now();
+            for _ in 0..IN_FLIGHT {
+                let (p, states) = (p.clone(), states.clone());
+                tasks.spawn(async move {
+                    loop {
+                        let Some(st) = states.lock().expect("lock").pop() else {
+                            break;
+                        };
+                        p.delete(types::OBJECT, &st).await.expect("delete");
+                    }
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.expect("task");
+            }
+            [created, read_time, start.elapsed()]
+        });
+        assert!(p.cloud().list().expect("list").is_empty());
+        println!(
+            "run: create {:?}, read_many {:?}, delete {:?}",
+            timings[0], timings[1], timings[2]
+        );
+        runs.push(timings);
+    }
+    let median = |k: usize| {
+        let mut v: Vec<Duration> = runs.iter().map(|r| r[k]).collect();
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!(
+        "median of 3, {N} sandbox_object: create {:?}, read_many {:?}, delete {:?}",
+        median(0),
+        median(1),
+        median(2)
+    );
+}
+
+/// The environment variable that points [`creator_process`] at a shared cloud.
+const CHILD_DIR_ENV: &str = "SS_SANDBOX_TEST_CHILD_DIR";
+
+/// One `ss`-like process creating 100 identities in 4 threads; run by
+/// [`two_processes_create_each_identity_once`] in two child processes at once.
+#[test]
+#[ignore = "run as a child process by two_processes_create_each_identity_once"]
+fn creator_process() {
+    let own = tempfile::tempdir().expect("tempdir");
+    let dir =
+        std::env::var_os(CHILD_DIR_ENV).map_or_else(|| own.path().to_path_buf(), PathBuf::from);
+    let ty = types::find(types::OBJECT).expect("type");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let cloud = Cloud::open(&dir).expect("open");
+                for i in 0..100 {
+                    let name = format!("shared-{}", (i + 25 * t) % 100);
+                    cloud
+                        .create_or_adopt(ty, &name, &Attrs::new(), Duration::ZERO)
+                        .expect("create");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(
+        Cloud::open(&dir).expect("open").list().expect("list").len(),
+        100
+    );
+}
+
+#[test]
+fn two_processes_create_each_identity_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "tests::creator_process", "--ignored", "--quiet"])
+                .env(CHILD_DIR_ENV, dir.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("wait").success(), "a creator failed");
+    }
+    let objects = Cloud::open(dir.path()).expect("open").list().expect("list");
+    assert_eq!(objects.len(), 100, "one object per name across processes");
+    let names: BTreeSet<_> = objects.iter().map(|o| o.name.clone()).collect();
+    assert_eq!(names.len(), 100);
 }
