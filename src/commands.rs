@@ -23,6 +23,31 @@ use crate::progress::{Progress, ProgressMode};
 use crate::registry::Registry;
 use crate::{render, report};
 
+/// Writes a line to stdout, ignoring a closed pipe (`ss state list | head`): output is
+/// best-effort, and an apply must not stop because whoever read its output went away.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// Like [`outln!`] without the newline.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// Like [`outln!`], on stderr.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 /// An error already shown to the user (diagnostics with snippets): exit 1 without more output.
 #[derive(Debug, thiserror::Error)]
 #[error("{count} error(s) reported above")]
@@ -237,16 +262,16 @@ async fn open_session(
             let pending = l.pending.len();
             let (state, notes) = planner::recover(&engine, backend.as_ref(), l).await?;
             if pending > 0 {
-                eprintln!("Resolved {pending} operation(s) left open by an interrupted apply:");
+                errln!("Resolved {pending} operation(s) left open by an interrupted apply:");
                 for n in notes {
-                    eprintln!("  {n}");
+                    errln!("  {n}");
                 }
             }
             Some(state)
         }
         Some(l) => {
             if !l.pending.is_empty() {
-                eprintln!(
+                errln!(
                     "Warning: an interrupted apply left {} operation(s) unresolved ({}); `ss apply` resolves them first, so this {operation} may not show everything that exists.",
                     l.pending.len(),
                     l.pending
@@ -286,7 +311,7 @@ async fn make_plan(session: &Session, opts: &PlanOptions, color: bool) -> anyhow
 fn warn_unmatched(plan: &Plan, opts: &PlanOptions) {
     for t in &opts.targets {
         if !plan.changes.iter().any(|c| c.address.matches(t)) {
-            eprintln!("Warning: --target {t} matches no resource in the spec or the state");
+            errln!("Warning: --target {t} matches no resource in the spec or the state");
         }
     }
 }
@@ -316,7 +341,7 @@ async fn validate(a: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
     };
     match planner::plan(&engine, None, &opts).await {
         Ok(_) => {
-            println!("Success! The configuration is valid.");
+            outln!("Success! The configuration is valid.");
             Ok(ExitCode::SUCCESS)
         }
         Err(PlanError::Spec(d)) => {
@@ -345,7 +370,7 @@ fn fmt(a: FmtArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("reading {}", path.display()))?;
         match planner::fmt::format_source(&text) {
             Ok(formatted) if formatted != text => {
-                println!("{}", path.display());
+                outln!("{}", path.display());
                 if !a.check {
                     std::fs::write(&path, formatted)
                         .with_context(|| format!("writing {}", path.display()))?;
@@ -354,7 +379,7 @@ fn fmt(a: FmtArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(_) => {}
             Err(e) => {
-                eprintln!(
+                errln!(
                     "Error: {}:{}:{}: {}",
                     path.display(),
                     e.line,
@@ -406,17 +431,17 @@ async fn plan_cmd(a: PlanArgs, color: bool, color_err: bool) -> anyhow::Result<E
     )
     .await?;
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&render::plan_json(&plan))?
         );
     } else {
-        print!("{}", render::plan_text(&plan, color));
+        out!("{}", render::plan_text(&plan, color));
     }
     if let Some(out) = &a.out {
         save_plan(out, &plan)?;
         if !a.json {
-            println!(
+            outln!(
                 "\nSaved the plan to {}. To apply exactly it: ss apply {}",
                 out.display(),
                 out.display()
@@ -437,7 +462,7 @@ fn confirm(what: &str) -> anyhow::Result<bool> {
             "refusing to {what} without confirmation: no terminal to ask on; pass --auto-approve"
         );
     }
-    print!(
+    out!(
         "\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
     );
     std::io::stdout().flush()?;
@@ -460,37 +485,37 @@ fn print_report(report: &ApplyReport, mode: PlanMode, json: bool) {
             "interrupted": report.interrupted,
             "not_started": report.not_started.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
-        println!("{summary}");
+        outln!("{summary}");
         return;
     }
     if report.interrupted {
-        eprintln!(
+        errln!(
             "\nInterrupted: {added} added, {changed} changed, {destroyed} destroyed; {} operation(s) not started. Run `ss apply` again to finish.",
             report.not_started.len()
         );
         for f in &report.failures {
-            eprintln!("Error: {}: {}", f.address, f.message);
+            errln!("Error: {}: {}", f.address, f.message);
         }
         return;
     }
     if report.succeeded() {
         match mode {
-            PlanMode::Destroy => println!("\nDestroy complete! Resources: {destroyed} destroyed."),
-            PlanMode::Apply => println!(
+            PlanMode::Destroy => outln!("\nDestroy complete! Resources: {destroyed} destroyed."),
+            PlanMode::Apply => outln!(
                 "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
             ),
         }
     } else {
-        eprintln!(
+        errln!(
             "\nApply failed: {} error(s), {} resource(s) skipped; {added} added, {changed} changed, {destroyed} destroyed.",
             report.failures.len(),
             report.skipped.len()
         );
         for f in &report.failures {
-            eprintln!("Error: {}: {}", f.address, f.message);
+            errln!("Error: {}: {}", f.address, f.message);
         }
         for s in &report.skipped {
-            eprintln!("  skipped: {s}");
+            errln!("  skipped: {s}");
         }
     }
 }
@@ -499,7 +524,7 @@ fn print_outputs(state: &State) {
     if state.outputs.is_empty() {
         return;
     }
-    println!("\nOutputs:\n");
+    outln!("\nOutputs:\n");
     let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
     for (name, o) in &state.outputs {
         let shown = if o.sensitive {
@@ -507,26 +532,63 @@ fn print_outputs(state: &State) {
         } else {
             Value::from_json(&o.value).to_string()
         };
-        println!("{name:<width$} = {shown}");
+        outln!("{name:<width$} = {shown}");
     }
 }
 
 /// Ctrl-C during an apply: the first stops new operations and lets those in flight finish and
 /// be recorded; the second exits at once (the journal has recorded every operation started,
-/// and the next `ss apply` settles them).
+/// and the next `ss apply` settles them). One signal stream serves both, so a second Ctrl-C
+/// that arrives while the first is being handled is not lost.
 async fn watch_interrupts(interrupt: Arc<Interrupt>) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    let mut ctrl_c = match CtrlC::new() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch for Ctrl-C");
+            return;
+        }
+    };
+    if !ctrl_c.recv().await {
         return;
     }
     interrupt.trigger();
-    eprintln!(
+    errln!(
         "\nInterrupt received: starting nothing new, waiting for the operations in flight to finish. Press Ctrl-C again to stop at once."
     );
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!(
+    if ctrl_c.recv().await {
+        errln!(
             "Stopping at once. Every operation started is in the journal: the next `ss apply` settles them."
         );
         std::process::exit(130);
+    }
+}
+
+/// A stream of Ctrl-C presses that buffers one arriving between two waits.
+#[cfg(unix)]
+struct CtrlC(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl CtrlC {
+    fn new() -> std::io::Result<CtrlC> {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map(CtrlC)
+    }
+
+    async fn recv(&mut self) -> bool {
+        self.0.recv().await.is_some()
+    }
+}
+
+#[cfg(not(unix))]
+struct CtrlC;
+
+#[cfg(not(unix))]
+impl CtrlC {
+    fn new() -> std::io::Result<CtrlC> {
+        Ok(CtrlC)
+    }
+
+    async fn recv(&mut self) -> bool {
+        tokio::signal::ctrl_c().await.is_ok()
     }
 }
 
@@ -629,13 +691,13 @@ async fn plan_and_apply(
 ) -> anyhow::Result<ExitCode> {
     let plan = make_plan(&session, &plan_options(c.mode, true, c.targets), color_err).await?;
     if !c.json {
-        print!("{}", render::plan_text(&plan, color));
+        out!("{}", render::plan_text(&plan, color));
     }
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
     if !c.auto_approve && !confirm(c.question)? {
-        println!("Cancelled: nothing was changed.");
+        outln!("Cancelled: nothing was changed.");
         return Ok(ExitCode::from(1));
     }
     run_apply(session, &plan, c.parallelism, c.json, color_err).await
@@ -668,12 +730,12 @@ async fn diff_cmd(a: DiffArgs, color: bool, color_err: bool) -> anyhow::Result<E
         None => Vec::new(),
     };
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&render::drift_json(&drift))?
         );
     } else {
-        print!("{}", render::drift_text(&drift, color));
+        out!("{}", render::drift_text(&drift, color));
     }
     Ok(if a.detailed_exitcode && !drift.is_empty() {
         ExitCode::from(2)
@@ -702,27 +764,27 @@ async fn show_cmd(a: ShowArgs, color: bool) -> anyhow::Result<ExitCode> {
     if let Some(path) = &a.planfile {
         let plan = read_plan(path)?;
         if a.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&render::plan_json(&plan))?
             );
         } else {
-            print!("{}", render::plan_text(&plan, color));
+            out!("{}", render::plan_text(&plan, color));
         }
         return Ok(ExitCode::SUCCESS);
     }
     let (_, state) = read_state(&a.dir, a.state.as_deref()).await?;
     let state = state.unwrap_or_default();
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&render::state_list_json(&state.resources))?
         );
     } else if state.resources.is_empty() {
-        println!("The state is empty.");
+        outln!("The state is empty.");
     } else {
         for r in &state.resources {
-            println!("{}", render::state_show_text(r));
+            outln!("{}", render::state_show_text(r));
         }
         print_outputs(&state);
     }
@@ -739,11 +801,11 @@ async fn output_cmd(a: OutputArgs) -> anyhow::Result<ExitCode> {
                 .get(name)
                 .ok_or_else(|| anyhow!("no output named `{name}` in the state"))?;
             if a.json {
-                println!("{}", o.value);
+                outln!("{}", o.value);
             } else {
                 match &o.value {
-                    serde_json::Value::String(s) => println!("{s}"),
-                    other => println!("{}", Value::from_json(other)),
+                    serde_json::Value::String(s) => outln!("{s}"),
+                    other => outln!("{}", Value::from_json(other)),
                 }
             }
         }
@@ -763,7 +825,7 @@ async fn output_cmd(a: OutputArgs) -> anyhow::Result<ExitCode> {
                     )
                 })
                 .collect();
-            println!("{}", serde_json::Value::Object(map));
+            outln!("{}", serde_json::Value::Object(map));
         }
         None => {
             for (k, o) in &state.outputs {
@@ -772,7 +834,7 @@ async fn output_cmd(a: OutputArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     Value::from_json(&o.value).to_string()
                 };
-                println!("{k} = {shown}");
+                outln!("{k} = {shown}");
             }
         }
     }
@@ -812,12 +874,12 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             let (_, state) = read_state(&dir, over.as_deref()).await?;
             let records = state.map(|s| s.resources).unwrap_or_default();
             if a.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&render::state_list_json(&records))?
                 );
             } else {
-                print!("{}", render::state_list_text(&records));
+                out!("{}", render::state_list_text(&records));
             }
         }
         StateCommand::Show(a) => {
@@ -837,7 +899,7 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
                 bail!("no resource at `{}` in the state", a.address);
             }
             for r in matching {
-                println!("{}", render::state_show_text(r));
+                outln!("{}", render::state_show_text(r));
             }
         }
         StateCommand::Rm(a) => {
@@ -864,7 +926,7 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             state.serial += 1;
             backend.write(&state).await?;
             for r in removed {
-                println!("Removed {r}");
+                outln!("Removed {r}");
             }
         }
         StateCommand::Mv(a) => {
@@ -941,9 +1003,11 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             state.prune_components(component_of);
             state.serial += 1;
             backend.write(&state).await?;
-            println!(
+            outln!(
                 "Moved {} resource(s) from {} to {}",
-                moved, a.source, a.destination
+                moved,
+                a.source,
+                a.destination
             );
         }
     }
@@ -976,18 +1040,18 @@ fn graph_cmd(a: GraphArgs, color: bool) -> anyhow::Result<ExitCode> {
             bail!("invalid spec");
         }
     };
-    println!("digraph ss {{");
-    println!("  rankdir = \"RL\";");
-    println!("  node [shape = box];");
+    outln!("digraph ss {{");
+    outln!("  rankdir = \"RL\";");
+    outln!("  node [shape = box];");
     for n in graph.dag.nodes() {
-        println!("  \"{n}\";");
+        outln!("  \"{n}\";");
     }
     for n in graph.dag.nodes() {
         for d in graph.dag.dependencies(n) {
-            println!("  \"{n}\" -> \"{d}\";");
+            outln!("  \"{n}\" -> \"{d}\";");
         }
     }
-    println!("}}");
+    outln!("}}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1002,12 +1066,12 @@ fn sandbox_cmd(s: SandboxCommand) -> anyhow::Result<ExitCode> {
             let cloud = sandbox::Cloud::open(&dir_of(&a.dir))?;
             let objects = cloud.list()?;
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&objects)?);
+                outln!("{}", serde_json::to_string_pretty(&objects)?);
             } else if objects.is_empty() {
-                println!("The sandbox cloud is empty.");
+                outln!("The sandbox cloud is empty.");
             } else {
                 for o in objects {
-                    println!("{:<28} {:<28} {}", o.id, o.type_name, o.name);
+                    outln!("{:<28} {:<28} {}", o.id, o.type_name, o.name);
                 }
             }
         }
@@ -1018,7 +1082,7 @@ fn sandbox_cmd(s: SandboxCommand) -> anyhow::Result<ExitCode> {
                     .unwrap_or_else(|_| serde_json::Value::String(v.clone()));
                 cloud.set(&a.id, k, value)?;
             }
-            println!("Updated {}", a.id);
+            outln!("Updated {}", a.id);
         }
     }
     Ok(ExitCode::SUCCESS)

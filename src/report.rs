@@ -5,6 +5,7 @@
 //! found (by people and tests) even without colour or a terminal.
 
 use std::fmt;
+use std::io::Write as _;
 
 use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
@@ -173,7 +174,11 @@ pub fn render_diagnostics(diags: &Diagnostics, sources: &Sources, color: bool) -
 
 /// Prints diagnostics (errors and warnings) to stderr.
 pub fn print_diagnostics(diags: &Diagnostics, sources: &Sources, color: bool) {
-    eprint!("{}", render_diagnostics(diags, sources, color));
+    let _ = write!(
+        std::io::stderr(),
+        "{}",
+        render_diagnostics(diags, sources, color)
+    );
 }
 
 /// Renders an error as `Error: message` followed by its causes; spec errors anywhere in the
@@ -196,7 +201,7 @@ pub fn render_error(err: &anyhow::Error, color: bool) -> String {
 
 /// Prints an error to stderr (see [`render_error`]).
 pub fn print_error(err: &anyhow::Error, color: bool) {
-    eprint!("{}", render_error(err, color));
+    let _ = write!(std::io::stderr(), "{}", render_error(err, color));
 }
 
 #[cfg(test)]
