@@ -338,7 +338,13 @@ pub async fn plan(
         scope: Scope::default(),
         diags: Diagnostics::default(),
     };
-    for node in &engine.graph.order {
+    // Destroying needs only what the state records: the configuration's values do not matter
+    // (its `prevent_destroy` settings are checked below).
+    let walk_order: &[Node] = match opts.mode {
+        PlanMode::Apply => &engine.graph.order,
+        PlanMode::Destroy => &[],
+    };
+    for node in walk_order {
         match node {
             Node::Provider(_) | Node::Output(_) => {}
             Node::Local(name) => {
@@ -359,7 +365,10 @@ pub async fn plan(
     }
     let mut diags = engine.graph.errors.clone();
     diags.extend(walk.diags);
-    let outputs = eval_outputs(engine, &walk.scope, &mut diags);
+    let outputs = match opts.mode {
+        PlanMode::Apply => eval_outputs(engine, &walk.scope, &mut diags),
+        PlanMode::Destroy => BTreeMap::new(),
+    };
     let mut changes = walk.changes;
     if opts.mode == PlanMode::Destroy {
         changes.clear();
