@@ -34,8 +34,11 @@ fn main() -> ExitCode {
         report::print_error(&err, color);
         return ExitCode::FAILURE;
     }
+    // Blocking work (file I/O of the state and the sandbox cloud) needs few threads; each
+    // extra thread that allocates gets its own malloc arena, which costs memory at scale.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(4)
         .build()
     {
         Ok(runtime) => runtime,

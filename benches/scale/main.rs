@@ -74,6 +74,14 @@ struct Args {
     #[arg(long)]
     keep: bool,
 
+    /// Keep the simulated cloud on disk beside the spec instead of in memory (`/dev/shm`).
+    /// By default it lives in memory: the sandbox keeps a file per object, and on this
+    /// machine's ext4 creating files right after deleting thousands is slow in the kernel,
+    /// which would measure the filesystem rather than ss. State and journal are on disk
+    /// either way.
+    #[arg(long)]
+    cloud_on_disk: bool,
+
     /// Passed by `cargo bench`; without it (as under `cargo test --benches`) and without any
     /// other argument, a quick correctness run replaces the full benchmark.
     #[arg(long, hide = true)]
@@ -336,7 +344,8 @@ fn measure_size(args: &Args, ss: &Path, n: usize, verdicts: &mut Verdicts) -> Re
         let label = format!("run {}/{} at N={n}", run + 1, args.runs);
         in_workdir(args, &format!("ss-bench-{n}-"), &label, |work| {
             let spec = work.join("spec");
-            let cloud = work.join("cloud");
+            let cloud_dir = CloudDir::new(args, work)?;
+            let cloud = cloud_dir.path();
             dag.write(&spec).context("cannot write the spec")?;
             for (i, phase) in Phase::ALL.into_iter().enumerate() {
                 let inv = Invocation {
@@ -489,7 +498,8 @@ fn measure_latency(args: &Args, ss: &Path, verdicts: &mut Verdicts) -> Result<()
         let label = format!("latency run {}/{}", run + 1, args.runs);
         let sample = in_workdir(args, &format!("ss-bench-latency-{n}-"), &label, |work| {
             let spec = work.join("spec");
-            let cloud = work.join("cloud");
+            let cloud_dir = CloudDir::new(args, work)?;
+            let cloud = cloud_dir.path();
             dag.write(&spec).context("cannot write the spec")?;
             let inv = Invocation {
                 ss,
@@ -557,6 +567,35 @@ fn check_instances(dag: &Dag, n: usize) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Where a run's sandbox cloud lives: in memory when possible (see `--cloud-on-disk`),
+/// removed with the run.
+enum CloudDir {
+    Memory(tempfile::TempDir),
+    Disk(PathBuf),
+}
+
+impl CloudDir {
+    fn new(args: &Args, work: &Path) -> Result<CloudDir> {
+        let shm = Path::new("/dev/shm");
+        if !args.cloud_on_disk && shm.is_dir() {
+            let mut dir = tempfile::Builder::new()
+                .prefix("ss-bench-cloud-")
+                .tempdir_in(shm)
+                .context("cannot create the sandbox cloud in /dev/shm")?;
+            dir.disable_cleanup(args.keep);
+            return Ok(CloudDir::Memory(dir));
+        }
+        Ok(CloudDir::Disk(work.join("cloud")))
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            CloudDir::Memory(dir) => dir.path(),
+            CloudDir::Disk(path) => path,
+        }
+    }
 }
 
 /// Runs `body` in a fresh temporary directory, removed afterwards unless `--keep` was given or

@@ -612,14 +612,6 @@ impl Ctx {
             .gates
             .get(&change.provider)
             .ok_or_else(|| format!("provider `{}` is not configured", change.provider))?;
-        let _slot = match &gate.slots {
-            Some(s) => Some(
-                s.acquire()
-                    .await
-                    .map_err(|_| "provider limits closed".to_string())?,
-            ),
-            None => None,
-        };
         let addr = change.address.to_string();
         let type_name = change.type_name.as_str();
         let identity = |suffix: Option<&str>| Identity {
@@ -794,6 +786,16 @@ async fn run_with_events(
 ) -> (usize, Result<(), String>) {
     let address = change.address.clone();
     let action = step_action(change.action, phase);
+    // A step waiting for its provider's `max_in_flight` slot has not started: take the slot
+    // before saying so (and before its elapsed time begins).
+    let _slot = match ctx
+        .gates
+        .get(&change.provider)
+        .and_then(|g| g.slots.as_ref())
+    {
+        Some(slots) => slots.acquire().await.ok(),
+        None => None,
+    };
     ctx.sink.event(ApplyEvent::Started {
         address: address.clone(),
         action,

@@ -1,77 +1,109 @@
 //! A generic directed acyclic graph over ordered keys. It knows nothing about resources:
 //! edges point from a node to what it depends on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
+/// Keys are stored once and referred to by index, so building and walking a graph of many
+/// thousands of nodes costs one hash per key lookup, not string comparisons per edge.
 #[derive(Clone, Debug)]
-pub struct Dag<K: Ord + Clone> {
-    deps: BTreeMap<K, BTreeSet<K>>,
+pub struct Dag<K: Ord + Hash + Clone> {
+    keys: Vec<K>,
+    index: HashMap<K, usize>,
+    deps: Vec<Vec<usize>>,
 }
 
-impl<K: Ord + Clone> Default for Dag<K> {
+impl<K: Ord + Hash + Clone> Default for Dag<K> {
     fn default() -> Self {
         Dag {
-            deps: BTreeMap::new(),
+            keys: Vec::new(),
+            index: HashMap::new(),
+            deps: Vec::new(),
         }
     }
 }
 
-impl<K: Ord + Clone> Dag<K> {
+impl<K: Ord + Hash + Clone> Dag<K> {
+    fn intern(&mut self, k: K) -> usize {
+        if let Some(i) = self.index.get(&k) {
+            return *i;
+        }
+        let i = self.keys.len();
+        self.keys.push(k.clone());
+        self.index.insert(k, i);
+        self.deps.push(Vec::new());
+        i
+    }
+
     pub fn add_node(&mut self, k: K) {
-        self.deps.entry(k).or_default();
+        self.intern(k);
     }
 
     /// `node` depends on `dependency` (both are added if missing).
     pub fn add_edge(&mut self, node: K, dependency: K) {
-        self.add_node(dependency.clone());
-        self.deps.entry(node).or_default().insert(dependency);
+        let n = self.intern(node);
+        let d = self.intern(dependency);
+        if !self.deps[n].contains(&d) {
+            self.deps[n].push(d);
+        }
     }
 
     pub fn contains(&self, k: &K) -> bool {
-        self.deps.contains_key(k)
+        self.index.contains_key(k)
     }
 
+    /// Every node, in key order.
     pub fn nodes(&self) -> impl Iterator<Item = &K> {
-        self.deps.keys()
+        let mut all: Vec<&K> = self.keys.iter().collect();
+        all.sort();
+        all.into_iter()
     }
 
     pub fn dependencies(&self, k: &K) -> impl Iterator<Item = &K> {
-        self.deps.get(k).into_iter().flatten()
+        self.index
+            .get(k)
+            .into_iter()
+            .flat_map(|i| self.deps[*i].iter().map(|d| &self.keys[*d]))
     }
 
     pub fn len(&self) -> usize {
-        self.deps.len()
+        self.keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.deps.is_empty()
+        self.keys.is_empty()
     }
 
-    fn to_petgraph(&self) -> (DiGraph<K, ()>, BTreeMap<K, NodeIndex>) {
-        let mut g = DiGraph::with_capacity(self.deps.len(), self.deps.len());
-        let mut idx = BTreeMap::new();
-        for k in self.deps.keys() {
-            idx.insert(k.clone(), g.add_node(k.clone()));
+    /// Each index's position in key order: ties in a traversal are broken by it, so results do
+    /// not depend on insertion order.
+    fn ranks(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_by(|a, b| self.keys[*a].cmp(&self.keys[*b]));
+        let mut rank = vec![0; order.len()];
+        for (r, i) in order.into_iter().enumerate() {
+            rank[i] = r;
         }
-        for (k, ds) in &self.deps {
-            for d in ds {
-                g.add_edge(idx[k], idx[d], ());
-            }
-        }
-        (g, idx)
+        rank
     }
 
     /// Every cycle (strongly connected component with more than one node, or a self-loop),
     /// each with all of its members in key order.
     pub fn cycles(&self) -> Vec<Vec<K>> {
-        let (g, _) = self.to_petgraph();
+        let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(self.keys.len(), self.keys.len());
+        let nodes: Vec<NodeIndex> = (0..self.keys.len()).map(|i| g.add_node(i)).collect();
+        for (i, ds) in self.deps.iter().enumerate() {
+            for d in ds {
+                g.add_edge(nodes[i], nodes[*d], ());
+            }
+        }
         let mut out: Vec<Vec<K>> = petgraph::algo::tarjan_scc(&g)
             .into_iter()
             .filter(|scc| scc.len() > 1 || g.contains_edge(scc[0], scc[0]))
             .map(|scc| {
-                let mut members: Vec<K> = scc.into_iter().map(|i| g[i].clone()).collect();
+                let mut members: Vec<K> =
+                    scc.into_iter().map(|n| self.keys[g[n]].clone()).collect();
                 members.sort();
                 members
             })
@@ -83,44 +115,72 @@ impl<K: Ord + Clone> Dag<K> {
     /// Nodes with dependencies first; `None` when there is a cycle. Ties are broken by key order,
     /// so the result is deterministic.
     pub fn topo_order(&self) -> Option<Vec<K>> {
-        let mut remaining: BTreeMap<&K, usize> =
-            self.deps.iter().map(|(k, ds)| (k, ds.len())).collect();
-        let mut dependents: BTreeMap<&K, Vec<&K>> = BTreeMap::new();
-        for (k, ds) in &self.deps {
+        let n = self.keys.len();
+        let rank = self.ranks();
+        let mut remaining: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, ds) in self.deps.iter().enumerate() {
             for d in ds {
-                dependents.entry(d).or_default().push(k);
+                dependents[*d].push(i);
             }
         }
-        let mut ready: BTreeSet<&K> = remaining
-            .iter()
-            .filter(|(_, n)| **n == 0)
-            .map(|(k, _)| *k)
+        let mut ready: BTreeSet<(usize, usize)> = (0..n)
+            .filter(|i| remaining[*i] == 0)
+            .map(|i| (rank[i], i))
             .collect();
-        let mut order = Vec::with_capacity(self.deps.len());
-        while let Some(k) = ready.pop_first() {
-            order.push(k.clone());
-            for dependent in dependents.get(k).into_iter().flatten() {
-                if let Some(n) = remaining.get_mut(dependent) {
-                    *n -= 1;
-                    if *n == 0 {
-                        ready.insert(dependent);
-                    }
+        let mut order = Vec::with_capacity(n);
+        while let Some((_, i)) = ready.pop_first() {
+            order.push(self.keys[i].clone());
+            for d in &dependents[i] {
+                remaining[*d] -= 1;
+                if remaining[*d] == 0 {
+                    ready.insert((rank[*d], *d));
                 }
             }
         }
-        (order.len() == self.deps.len()).then_some(order)
+        (order.len() == n).then_some(order)
     }
 
     /// Everything `k` depends on, directly or not.
     pub fn ancestors(&self, k: &K) -> BTreeSet<K> {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<&K> = self.dependencies(k).collect();
-        while let Some(n) = stack.pop() {
-            if seen.insert(n.clone()) {
-                stack.extend(self.dependencies(n));
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut stack: Vec<usize> = self
+            .index
+            .get(k)
+            .map(|i| self.deps[*i].clone())
+            .unwrap_or_default();
+        let mut out = BTreeSet::new();
+        while let Some(i) = stack.pop() {
+            if seen.insert(i) {
+                out.insert(self.keys[i].clone());
+                stack.extend(self.deps[i].iter().copied());
             }
         }
-        seen
+        out
+    }
+
+    /// Walks from `k` through its dependencies, descending only through nodes for which
+    /// `descend` is true, and returns the nodes reached for which it is false (without
+    /// descending further).
+    pub fn frontier(&self, k: &K, descend: impl Fn(&K) -> bool) -> Vec<&K> {
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut stack: Vec<usize> = self
+            .index
+            .get(k)
+            .map(|i| self.deps[*i].clone())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        while let Some(i) = stack.pop() {
+            if !seen.insert(i) {
+                continue;
+            }
+            if descend(&self.keys[i]) {
+                stack.extend(self.deps[i].iter().copied());
+            } else {
+                out.push(&self.keys[i]);
+            }
+        }
+        out
     }
 }
 

@@ -94,15 +94,16 @@ fn with_limit_settings(mut body: Body) -> Body {
     body
 }
 
-/// Takes the limit settings out of an evaluated provider block.
-fn take_limits(attrs: &mut Attrs) -> Result<Limits, String> {
+/// Takes the limit settings out of an evaluated provider block; an error names the setting.
+fn take_limits(attrs: &mut Attrs) -> Result<Limits, (&'static str, String)> {
     let mut limits = Limits::default();
     if let Some(v) = attrs.remove(MAX_IN_FLIGHT).filter(|v| !v.is_null()) {
         match v.as_i64() {
             Some(n) if n >= 1 => limits.max_in_flight = usize::try_from(n).ok(),
             _ => {
-                return Err(format!(
-                    "`{MAX_IN_FLIGHT}` must be a whole number ≥ 1, got {v}"
+                return Err((
+                    MAX_IN_FLIGHT,
+                    format!("`{MAX_IN_FLIGHT}` must be a whole number ≥ 1, got {v}"),
                 ));
             }
         }
@@ -111,8 +112,9 @@ fn take_limits(attrs: &mut Attrs) -> Result<Limits, String> {
         match v.as_f64() {
             Some(n) if n > 0.0 => limits.requests_per_second = Some(n),
             _ => {
-                return Err(format!(
-                    "`{REQUESTS_PER_SECOND}` must be a number > 0, got {v}"
+                return Err((
+                    REQUESTS_PER_SECOND,
+                    format!("`{REQUESTS_PER_SECOND}` must be a number > 0, got {v}"),
                 ));
             }
         }
@@ -364,8 +366,10 @@ impl Engine {
                 Ok(limits) => {
                     self.limits.insert(name.clone(), limits);
                 }
-                Err(message) => {
-                    let span = block.map(|b| b.span);
+                Err((setting, message)) => {
+                    let span = block.map(|b| {
+                        spec::span_of_path(&b.body, &[setting.to_string()]).unwrap_or(b.span)
+                    });
                     diags.push(SpecDiagnostic::error(
                         format!("provider {name}: {message}"),
                         span,

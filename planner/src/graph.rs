@@ -56,21 +56,14 @@ impl ComponentGraph {
     /// The resource blocks a block depends on, looking through locals and providers (but not
     /// through other blocks): all their native resources must exist before this block's.
     pub fn block_dependencies(&self, node: &Node) -> BTreeSet<(String, String)> {
-        let mut out = BTreeSet::new();
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<&Node> = self.dag.dependencies(node).collect();
-        while let Some(n) = stack.pop() {
-            if !seen.insert(n.clone()) {
-                continue;
-            }
-            match n {
-                Node::Block(t, name) => {
-                    out.insert((t.clone(), name.clone()));
-                }
-                other => stack.extend(self.dag.dependencies(other)),
-            }
-        }
-        out
+        self.dag
+            .frontier(node, |n| !matches!(n, Node::Block(..)))
+            .into_iter()
+            .filter_map(|n| match n {
+                Node::Block(t, name) => Some((t.clone(), name.clone())),
+                _ => None,
+            })
+            .collect()
     }
 }
 

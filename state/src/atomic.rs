@@ -9,6 +9,25 @@ use std::path::{Path, PathBuf};
 /// mode 0600, so it is never readable by others, even briefly), which is flushed to disk, renamed
 /// over `path`, and the directory is flushed so the rename itself survives a power loss.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_with(path, |temp| write_new(temp, bytes))
+}
+
+/// Like [`write_atomic`], with the content of the file `from` (copied without holding it in
+/// memory).
+pub fn copy_atomic(from: &Path, path: &Path) -> std::io::Result<()> {
+    replace_with(path, |temp| {
+        let mut source = File::open(from)?;
+        let mut file = private_options().create_new(true).open(temp)?;
+        std::io::copy(&mut source, &mut file)?;
+        file.sync_all()
+    })
+}
+
+/// Fills a fresh temporary file beside `path` with `fill`, then renames it over `path`.
+fn replace_with(
+    path: &Path,
+    fill: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = parent_dir(path);
     let name = path.file_name().ok_or_else(|| {
         std::io::Error::new(
@@ -21,7 +40,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temp_name.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
     let temp = dir.join(temp_name);
 
-    let result = write_new(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
+    let result = fill(&temp).and_then(|()| std::fs::rename(&temp, path));
     if result.is_err() {
         // The temporary file is useless once the replacement failed; a failure to remove it is
         // secondary to the error being reported.

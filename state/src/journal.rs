@@ -155,6 +155,29 @@ pub fn decode_entries(
     bytes: &[u8],
     origin: &str,
 ) -> Result<(Vec<JournalEntry>, usize), StateError> {
+    decode_lines(bytes, origin)
+}
+
+/// How many entries of a journal body change the state, read without building the entries
+/// (compaction needs only this, and a journal can be large).
+pub fn count_mutations(bytes: &[u8], origin: &str) -> Result<u64, StateError> {
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    let (kinds, _) = decode_lines::<Kind>(bytes, origin)?;
+    Ok(kinds
+        .iter()
+        .filter(|k| k.kind != "intent" && k.kind != "resolved")
+        .count() as u64)
+}
+
+/// Decodes the lines of a journal body as `T`s, stopping at a torn last line; returns them
+/// with the length of the valid prefix.
+fn decode_lines<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    origin: &str,
+) -> Result<(Vec<T>, usize), StateError> {
     let mut entries = Vec::new();
     let mut valid = 0;
     let mut lines = bytes.split_inclusive(|b| *b == b'\n').peekable();
@@ -164,7 +187,7 @@ pub fn decode_entries(
         number += 1;
         let last = lines.peek().is_none();
         let parsed = match line.strip_suffix(b"\n") {
-            Some(body) => serde_json::from_slice::<JournalEntry>(body),
+            Some(body) => serde_json::from_slice::<T>(body),
             // Only the last piece can lack its newline: a write that never finished.
             None => break,
         };

@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::atomic::{private_options, write_atomic};
+use crate::atomic::{copy_atomic, private_options, write_atomic};
 use crate::backend::{Backend, LockGuard};
 use crate::codec;
 use crate::error::StateError;
@@ -155,10 +155,9 @@ fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
     }
 }
 
-/// The stored snapshot, its bytes, and the entries of its journal (none when there is no
-/// journal or it belongs to another snapshot).
+/// The stored snapshot and the entries of its journal (none when there is no journal or it
+/// belongs to another snapshot).
 struct Stored {
-    bytes: Vec<u8>,
     snapshot: State,
     entries: Vec<JournalEntry>,
 }
@@ -170,11 +169,8 @@ fn read_stored(files: &Files) -> Result<Option<Stored>, StateError> {
     };
     let snapshot = codec::decode(&bytes, &files.snapshot.display().to_string())?;
     let entries = journal_entries(&files.journal, &Stamp::of(&snapshot))?;
-    Ok(Some(Stored {
-        bytes,
-        snapshot,
-        entries,
-    }))
+    drop(bytes);
+    Ok(Some(Stored { snapshot, entries }))
 }
 
 /// A journal with entries but no snapshot cannot come from ss, which writes a snapshot before
@@ -236,6 +232,41 @@ fn journal_entries(path: &Path, base: &Stamp) -> Result<Vec<JournalEntry>, State
     }
 }
 
+/// The stored snapshot's stamp and how many changes its journal adds, read without decoding
+/// either (for the serial check of a write, which must stay cheap at any state size).
+fn stored_stamp(files: &Files) -> Result<Option<(Stamp, u64)>, StateError> {
+    let Some(bytes) = read_bytes(&files.snapshot)? else {
+        refuse_orphan_journal(files)?;
+        return Ok(None);
+    };
+    let stamp = codec::decode_stamp(&bytes, &files.snapshot.display().to_string())?;
+    drop(bytes);
+    let mutations = journal_mutations(&files.journal, &stamp)?;
+    Ok(Some((stamp, mutations)))
+}
+
+/// The number of state changes in the journal at `path` if it applies to `base`.
+fn journal_mutations(path: &Path, base: &Stamp) -> Result<u64, StateError> {
+    let io = |e| StateError::io(path, e);
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(e)),
+    };
+    let origin = path.display().to_string();
+    let mut reader = BufReader::new(file);
+    let mut header = Vec::new();
+    reader.read_until(b'\n', &mut header).map_err(io)?;
+    match journal::decode_header(&header, &origin)? {
+        Some((stamp, _)) if stamp == *base => {
+            let mut rest = Vec::new();
+            reader.read_to_end(&mut rest).map_err(io)?;
+            journal::count_mutations(&rest, &origin)
+        }
+        _ => Ok(0),
+    }
+}
+
 /// How `store` treats the journal.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Store {
@@ -257,18 +288,19 @@ fn store(
     // Whatever happens next, the cached handle may belong to a snapshot that is no longer the
     // stored one: the next append must check its base again.
     *open = None;
-    match read_stored(files)? {
-        Some(stored) => {
-            let snapshot = Stamp::of(&stored.snapshot);
-            let mutations = stored.entries.iter().filter(|e| e.is_mutation()).count() as u64;
+    match stored_stamp(files)? {
+        Some((snapshot, mutations)) => {
             // Compacting a state identical to the snapshot when the journal changed nothing
             // (it holds only intents and their resolutions): there is nothing to fold in, and a
             // new snapshot would need a new serial for no change.
-            if mode == Store::Compact && mutations == 0 && stored.bytes == bytes {
+            if mode == Store::Compact
+                && mutations == 0
+                && read_bytes(&files.snapshot)?.is_some_and(|stored| stored == bytes)
+            {
                 return remove_journal(files);
             }
             codec::check_successor(&snapshot, snapshot.serial + mutations, next)?;
-            write_atomic(&files.backup, &stored.bytes)
+            copy_atomic(&files.snapshot, &files.backup)
                 .map_err(|e| StateError::io(&files.backup, e))?;
         }
         None => ensure_parent(&files.snapshot)?,

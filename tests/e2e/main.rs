@@ -13,6 +13,8 @@
 //!   duplicates, with and without injected faults.
 //! - `interrupt`: Ctrl-C (SIGINT) during apply, once and twice.
 //! - `concurrency`: two applies on one state at once.
+//! - `limits`: how many operations apply runs at once under `max_in_flight`, `--parallelism`
+//!   and the graph, and `requests_per_second` pacing.
 //! - `util`: temporary projects, running `ss` with a clean environment, assertions that print
 //!   what the command said.
 
@@ -27,6 +29,7 @@ mod failures;
 mod interrupt;
 mod lifecycle;
 mod lifecycle2;
+mod limits;
 mod state_cmds;
 mod targeting;
 mod util;
