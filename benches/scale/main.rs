@@ -185,6 +185,7 @@ fn quick_args() -> Args {
         seed: 3,
         timeout: 120,
         keep: false,
+        cloud_on_disk: false,
         bench: false,
     }
 }
