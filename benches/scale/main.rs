@@ -353,7 +353,7 @@ fn measure_size(args: &Args, ss: &Path, n: usize, verdicts: &mut Verdicts) -> Re
                     ss,
                     args: phase.args(),
                     cwd: &spec,
-                    cloud: &cloud,
+                    cloud,
                     log: work.join(phase.name().replace(' ', "-")),
                     timeout: Duration::from_secs(args.timeout),
                 };
@@ -363,8 +363,8 @@ fn measure_size(args: &Args, ss: &Path, n: usize, verdicts: &mut Verdicts) -> Re
                 }
                 samples[i].push(sample);
                 match phase {
-                    Phase::Apply => verify_applied(ss, &spec, &cloud, n)?,
-                    Phase::Destroy => verify_destroyed(ss, &spec, &cloud)?,
+                    Phase::Apply => verify_applied(ss, &spec, cloud, n)?,
+                    Phase::Destroy => verify_destroyed(ss, &spec, cloud)?,
                     _ => {}
                 }
             }
@@ -506,7 +506,7 @@ fn measure_latency(args: &Args, ss: &Path, verdicts: &mut Verdicts) -> Result<()
                 ss,
                 args: Phase::Apply.args(),
                 cwd: &spec,
-                cloud: &cloud,
+                cloud,
                 log: work.join("apply"),
                 timeout: Duration::from_secs(args.timeout),
             };
@@ -514,8 +514,8 @@ fn measure_latency(args: &Args, ss: &Path, verdicts: &mut Verdicts) -> Result<()
             if code != Some(0) {
                 return Err(failure(inv.failed(code, &[0])));
             }
-            verify_applied(ss, &spec, &cloud, n)?;
-            let destroy = measure::ss_command(ss, &spec, &cloud)
+            verify_applied(ss, &spec, cloud, n)?;
+            let destroy = measure::ss_command(ss, &spec, cloud)
                 .args(Phase::Destroy.args())
                 .output()
                 .context("cannot run ss destroy")?;
@@ -526,7 +526,7 @@ fn measure_latency(args: &Args, ss: &Path, verdicts: &mut Verdicts) -> Result<()
                     String::from_utf8_lossy(&destroy.stderr)
                 );
             }
-            verify_destroyed(ss, &spec, &cloud)?;
+            verify_destroyed(ss, &spec, cloud)?;
             Ok(sample)
         })?;
         ratios.push(sample.wall.as_secs_f64() / critical.as_secs_f64());

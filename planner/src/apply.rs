@@ -136,8 +136,8 @@ pub fn check_fresh(plan: &Plan, state: Option<&State>) -> Result<(), ApplyError>
 #[derive(Debug)]
 pub(crate) struct Live {
     meta: State,
-    pub(crate) resources: BTreeMap<String, ResourceRecord>,
-    components: BTreeMap<String, ComponentRecord>,
+    pub(crate) resources: HashMap<String, ResourceRecord>,
+    components: HashMap<String, ComponentRecord>,
 }
 
 impl Live {
@@ -180,18 +180,14 @@ impl Live {
         self.meta.serial += 1;
     }
 
-    pub(crate) fn to_state(&self) -> State {
-        let mut s = self.meta.clone();
-        s.resources = self.resources.values().cloned().collect();
-        s.components = self.components.values().cloned().collect();
-        s
-    }
-
-    /// The state, without copying the records.
+    /// The state, without copying the records; they are sorted by address, as a state keeps
+    /// them.
     pub(crate) fn into_state(self) -> State {
         let mut s = self.meta;
         s.resources = self.resources.into_values().collect();
+        s.resources.sort_by(|a, b| a.address.cmp(&b.address));
         s.components = self.components.into_values().collect();
+        s.components.sort_by(|a, b| a.address.cmp(&b.address));
         s
     }
 }
@@ -279,13 +275,13 @@ pub fn deposed_address(addr: &NativeAddr, old_id: &str) -> NativeAddr {
 /// Evaluates configuration at apply time from the live state.
 struct Resolver {
     engine: Arc<Engine>,
-    instances: Mutex<BTreeMap<ComponentAddr, Instance>>,
+    instances: Mutex<HashMap<ComponentAddr, Instance>>,
     /// Blocks with operations still to run: their values are not final yet.
     unfinished: Mutex<BTreeMap<(String, String), usize>>,
     /// The same per component instance: an instance's cached evaluation is dropped once all
     /// its operations are done (its dependents read its value from the live state).
     unfinished_instances: Mutex<HashMap<ComponentAddr, usize>>,
-    finals: Mutex<BTreeMap<Node, Value>>,
+    finals: Mutex<HashMap<Node, Value>>,
 }
 
 impl Resolver {
@@ -990,10 +986,10 @@ pub async fn apply(
         engine: engine.clone(),
         resolver: Resolver {
             engine: engine.clone(),
-            instances: Mutex::new(BTreeMap::new()),
+            instances: Mutex::new(HashMap::new()),
             unfinished: Mutex::new(unfinished),
             unfinished_instances: Mutex::new(unfinished_instances),
-            finals: Mutex::new(BTreeMap::new()),
+            finals: Mutex::new(HashMap::new()),
         },
         live: live.clone(),
         journal: Journal::start(backend.clone(), base),

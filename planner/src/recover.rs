@@ -208,7 +208,7 @@ pub async fn recover(
         tracing::info!(address = %intent.address, action = ?intent.action, "settling an interrupted operation");
         notes.push(settle_intent(engine, &mut live, intent).await?);
     }
-    let mut settled = live.to_state();
+    let mut settled = live.into_state();
     if settled.serial == base.serial {
         settled.serial += 1;
     }

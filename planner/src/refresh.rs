@@ -1,7 +1,7 @@
 //! Refresh: read the real objects behind the state, one batched `read_many` per provider and
 //! type (never one call per resource), and report what changed outside ss.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use provider_api::{ResourceState, Value, same};
 use state::{ResourceRecord, State};
@@ -29,7 +29,7 @@ pub enum RefreshError {
 /// The state's records brought up to date, keyed by address, plus what drifted.
 #[derive(Debug, Default)]
 pub struct Refreshed {
-    pub records: BTreeMap<String, ResourceRecord>,
+    pub records: HashMap<String, ResourceRecord>,
     pub drift: Vec<Drift>,
 }
 

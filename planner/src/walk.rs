@@ -1,7 +1,7 @@
 //! Planning: walk the component graph in dependency order, evaluate each block, expand it into
 //! native resources, and diff each against the refreshed state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use provider_api::schema::ResourceSchema;
 use provider_api::{PlanRequest, ResourceState, Value, same};
@@ -82,7 +82,7 @@ fn differs(schema: Option<&ResourceSchema>, prior: &Attrs, planned: &Attrs) -> b
 /// The records a plan sees: refreshed resources, and the state's component records.
 struct PlanRecords<'a> {
     state: &'a State,
-    records: &'a BTreeMap<String, ResourceRecord>,
+    records: &'a HashMap<String, ResourceRecord>,
 }
 
 impl Records for PlanRecords<'_> {
@@ -98,11 +98,11 @@ impl Records for PlanRecords<'_> {
 struct Walk<'a> {
     engine: &'a Engine,
     state: &'a State,
-    records: BTreeMap<String, ResourceRecord>,
-    claimed: BTreeSet<String>,
+    records: HashMap<String, ResourceRecord>,
+    claimed: HashSet<String>,
     changes: Vec<ResourceChange>,
     /// Native addresses of each block, for the edges of blocks that depend on it.
-    block_natives: BTreeMap<(String, String), Vec<NativeAddr>>,
+    block_natives: HashMap<(String, String), Vec<NativeAddr>>,
     scope: Scope,
     diags: Diagnostics,
 }
@@ -332,9 +332,9 @@ pub async fn plan(
         engine,
         state: prior_state,
         records: refreshed.records,
-        claimed: BTreeSet::new(),
+        claimed: HashSet::new(),
         changes: Vec::new(),
-        block_natives: BTreeMap::new(),
+        block_natives: HashMap::new(),
         scope: Scope::default(),
         diags: Diagnostics::default(),
     };
@@ -372,16 +372,16 @@ pub async fn plan(
     let mut changes = walk.changes;
     if opts.mode == PlanMode::Destroy {
         changes.clear();
-        for r in walk.records.values() {
-            changes.extend(delete_change(r));
-        }
-    } else {
-        for (addr, r) in &walk.records {
-            if !walk.claimed.contains(addr) {
-                changes.extend(delete_change(r));
-            }
-        }
     }
+    // Records the spec no longer claims (every record, when destroying), in address order.
+    let mut unclaimed: Vec<&ResourceRecord> = walk
+        .records
+        .iter()
+        .filter(|(addr, _)| opts.mode == PlanMode::Destroy || !walk.claimed.contains(*addr))
+        .map(|(_, r)| r)
+        .collect();
+    unclaimed.sort_by(|a, b| a.address.cmp(&b.address));
+    changes.extend(unclaimed.into_iter().filter_map(delete_change));
     // One error per protected block, naming everything of it the plan would destroy.
     let mut protected: BTreeMap<(String, String), Vec<&ResourceChange>> = BTreeMap::new();
     for c in &changes {
