@@ -340,8 +340,10 @@ async fn validate(a: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
         ..PlanOptions::default()
     };
     match planner::plan(&engine, None, &opts).await {
-        Ok(_) => {
+        Ok(plan) => {
             outln!("Success! The configuration is valid.");
+            // As in `plan_cmd`: the process ends here, and frees all at once.
+            std::mem::forget((plan, engine));
             Ok(ExitCode::SUCCESS)
         }
         Err(PlanError::Spec(d)) => {

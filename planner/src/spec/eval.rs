@@ -319,10 +319,68 @@ impl Evaluator<'_, '_> {
     }
 
     fn traversal(&self, t: &Traversal, scope: &Scope) -> Result<Value> {
-        let (value, consumed) = self.traversal_root(t, scope)?;
         let ops: Vec<&TraversalOperator> = t.operators.iter().map(|op| op.value()).collect();
         let spans: Vec<Option<Range<usize>>> = t.operators.iter().map(|op| op.span()).collect();
+        if let Some((value, consumed)) = self.borrowed_prefix(t, &ops, scope) {
+            return self.apply_ops(value.clone(), &ops[consumed..], &spans[consumed..], scope);
+        }
+        let (value, consumed) = self.traversal_root(t, scope)?;
         self.apply_ops(value, &ops[consumed..], &spans[consumed..], scope)
+    }
+
+    /// Follows a reference's plain attribute and index steps by reference, so that
+    /// `network.main.id` clones one string rather than the whole resource (or, for a block
+    /// with `count`, every instance). Returns the value reached and how many operators that
+    /// used, or `None` to leave everything to the general path: a name bound in `scope`, an
+    /// unknown or sensitive value on the way (their marks must carry over), or anything that
+    /// would be an error (reported there).
+    fn borrowed_prefix<'v>(
+        &'v self,
+        t: &Traversal,
+        ops: &[&TraversalOperator],
+        scope: &Scope,
+    ) -> Option<(&'v Value, usize)> {
+        let Expression::Variable(root) = &t.expr else {
+            return None;
+        };
+        let name = root.as_str();
+        if scope.get(name).is_some() {
+            return None;
+        }
+        let Some(TraversalOperator::GetAttr(attr)) = ops.first() else {
+            return None;
+        };
+        let attr = attr.as_str();
+        let ctx = self.ctx;
+        let mut current: &'v Value = match name {
+            "var" => ctx.variables.get(attr)?,
+            "local" => ctx.locals.get(attr)?,
+            "count" | "each" | "ss" | "path" => return None,
+            type_name => ctx
+                .resources
+                .get(&(type_name.to_string(), attr.to_string()))?,
+        };
+        let mut used = 1;
+        for op in &ops[1..] {
+            let next = match (op, current) {
+                (TraversalOperator::GetAttr(key), Value::Map(map)) => map.get(key.as_str()),
+                (TraversalOperator::LegacyIndex(i), Value::List(items)) => {
+                    usize::try_from(*i.value()).ok().and_then(|i| items.get(i))
+                }
+                _ => None,
+            };
+            match next {
+                Some(v) if !matches!(v, Value::Unknown | Value::Sensitive(_)) => {
+                    current = v;
+                    used += 1;
+                }
+                _ => break,
+            }
+        }
+        if matches!(current, Value::Unknown | Value::Sensitive(_)) {
+            return None;
+        }
+        Some((current, used))
     }
 
     /// The value a traversal starts from and how many operators that consumed
