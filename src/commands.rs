@@ -193,7 +193,7 @@ fn backend_for(
                 .find(|a| a.name == "path")
                 .map(|a| {
                     let empty = BTreeMap::new();
-                    let resources = BTreeMap::new();
+                    let resources = std::collections::HashMap::new();
                     let ctx = spec::EvalContext {
                         variables: &empty,
                         locals: &empty,

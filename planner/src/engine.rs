@@ -211,7 +211,7 @@ type InstanceSeed = (Option<InstanceKey>, Option<(String, Value)>);
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     pub locals: BTreeMap<String, Value>,
-    pub resources: BTreeMap<(String, String), Value>,
+    pub resources: HashMap<(String, String), Value>,
 }
 
 /// One evaluated instance of a resource block.

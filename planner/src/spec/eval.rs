@@ -4,10 +4,11 @@
 //! the result unknown, and a sensitive operand makes the result sensitive. Error messages
 //! never quote values, so a secret cannot leak through a diagnostic.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use hcl_edit::Span as _;
 use hcl_edit::expr::{
@@ -29,7 +30,7 @@ pub struct EvalContext<'a> {
     pub locals: &'a BTreeMap<String, Value>,
     /// (type, name) -> value of the resource block: an object of its exported attributes; a
     /// list of objects with count; a map of objects with for_each.
-    pub resources: &'a BTreeMap<(String, String), Value>,
+    pub resources: &'a HashMap<(String, String), Value>,
     pub count_index: Option<i64>,
     pub each: Option<(String, Value)>,
     pub workspace: &'a str,
@@ -37,7 +38,7 @@ pub struct EvalContext<'a> {
 }
 
 static NO_VALUES: BTreeMap<String, Value> = BTreeMap::new();
-static NO_RESOURCES: BTreeMap<(String, String), Value> = BTreeMap::new();
+static NO_RESOURCES: LazyLock<HashMap<(String, String), Value>> = LazyLock::new(HashMap::new);
 
 impl<'a> EvalContext<'a> {
     /// A context with nothing to refer to, for expressions that must be constant (variable
@@ -471,11 +472,12 @@ impl Evaluator<'_, '_> {
                 match ctx.resources.get(&key) {
                     Some(v) => v.clone(),
                     None => {
-                        let names: Vec<String> = ctx
+                        let mut names: Vec<String> = ctx
                             .resources
                             .keys()
                             .map(|(t, n)| format!("{t}.{n}"))
                             .collect();
+                        names.sort();
                         let wanted = format!("{type_name}.{attr}");
                         return Err(self.error(
                             span,
@@ -1157,7 +1159,7 @@ mod tests {
     struct Fixture {
         variables: BTreeMap<String, Value>,
         locals: BTreeMap<String, Value>,
-        resources: BTreeMap<(String, String), Value>,
+        resources: HashMap<(String, String), Value>,
     }
 
     fn fixture() -> Fixture {
@@ -1179,7 +1181,7 @@ mod tests {
             ),
         ]);
         let locals = BTreeMap::from([("five".to_string(), Value::from(5))]);
-        let resources = BTreeMap::from([
+        let resources = HashMap::from([
             (
                 ("network".to_string(), "main".to_string()),
                 obj(&[("id", "net-1".into()), ("subnet_ids", Value::Unknown)]),
