@@ -18,6 +18,9 @@ Environment:
   SS_LOG          log filter for diagnostics on stderr (default \"warn\"; e.g. \"ss=debug\")
   SS_VAR_<name>   value of variable <name> (overridden by --var and --var-file)
   SS_SANDBOX_DIR  where the built-in sandbox cloud keeps its objects
+  SS_WORKSPACE    the workspace to use (as --workspace)
+  SS_STATE_KEY    passphrase encrypting the state and saved plans at rest
+  SS_PG_CONN      PostgreSQL connection for a postgres backend without `conn`
   NO_COLOR        disables colour when set to a non-empty value
 
 Examples:
@@ -44,6 +47,11 @@ pub struct Cli {
     /// More log output on stderr: -v for info, -vv for debug (SS_LOG takes precedence).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// The workspace to use: each has its own state and lock (default: the one `ss workspace
+    /// select` chose, else `default`).
+    #[arg(long, global = true, env = "SS_WORKSPACE", value_name = "NAME")]
+    pub workspace: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -196,6 +204,50 @@ pub enum Command {
             ss state mv sandbox_object.a sandbox_object.b"
     )]
     State(StateCommand),
+
+    /// Manage workspaces: one spec, many independent states.
+    #[command(
+        subcommand,
+        long_about = "Manage workspaces: one spec, many independent states.\n\n\
+            Each workspace has its own state and lock in the spec's backend, so one spec can \
+            serve many tenants, stages or regions. In the spec, `ss.workspace` is the \
+            workspace's name (use it in names and sizes). Select one per command with \
+            --workspace NAME or SS_WORKSPACE, or remember one with `ss workspace select`.",
+        after_help = "Examples:\n  \
+            ss workspace new acme\n  \
+            ss apply --workspace acme --auto-approve\n  \
+            SS_WORKSPACE=acme ss plan\n  \
+            ss workspace list --json"
+    )]
+    Workspace(WorkspaceCommand),
+
+    /// Bring an existing cloud object under management.
+    #[command(
+        long_about = "Bring an existing cloud object under management.\n\n\
+            Reads the object with cloud id ID through the provider and records it at ADDR in \
+            the state, without changing the cloud. ADDR must be declared by the spec: a \
+            native resource block (`sandbox_object.legacy`) or one native resource of a \
+            component (`postgres.meta.sandbox_pg_instance.primary`). Run `ss plan` afterwards \
+            to see how the object differs from the spec.",
+        after_help = "Examples:\n  \
+            ss import sandbox_object.legacy obj-3f2a\n  \
+            ss import --workspace acme postgres.meta.sandbox_pg_instance.primary pg-0001"
+    )]
+    Import(ImportArgs),
+
+    /// Release a state lock left by a process that cannot release it.
+    #[command(
+        long_about = "Release a state lock left by a process that cannot release it.\n\n\
+            PostgreSQL and S3 locks are leases: a holder that dies stops renewing its lease \
+            and the lock frees itself when the lease expires (30 s by default). To free it \
+            sooner, name the lock id shown in the `state is locked by …; lock id ID` message: \
+            a lock taken since by someone else is never broken by mistake. A local file lock \
+            is released by the system when its holder exits, so it never needs this.",
+        after_help = "Examples:\n  \
+            ss force-unlock 6f1c2a9e-0b7d-4d3e-9a51-2b7f0e6d3c11\n  \
+            ss force-unlock --workspace acme 6f1c2a9e-0b7d-4d3e-9a51-2b7f0e6d3c11"
+    )]
+    ForceUnlock(ForceUnlockArgs),
 
     /// Print the dependency graph in DOT format.
     #[command(
@@ -470,6 +522,201 @@ pub enum StateCommand {
             ss state mv postgres.meta postgres.metadata"
     )]
     Mv(StateMvArgs),
+
+    /// Write the whole state to a file (or print it, sensitive values removed).
+    #[command(
+        long_about = "Write the whole state to a file (or print it, sensitive values removed).\n\n\
+            With --out FILE, writes the state of the selected workspace, journal folded in, \
+            to FILE (mode 0600; encrypted when a key is set, as the backend stores it). \
+            Without --out, prints it as JSON with every sensitive value replaced by null: \
+            for reading, not for `state push`.",
+        after_help = "Examples:\n  \
+            ss state pull --out backup.json\n  \
+            ss state pull | jq '.resources | length'"
+    )]
+    Pull(StatePullArgs),
+
+    /// Replace the stored state with a file written by `state pull --out`.
+    #[command(
+        long_about = "Replace the stored state with a file written by `state pull --out`.\n\n\
+            The file must continue the stored state: the same lineage and a newer serial, so \
+            that a stale copy never overwrites newer work. --force writes it anyway, as the \
+            stored state's successor.",
+        after_help = "Examples:\n  \
+            ss state push backup.json\n  \
+            ss state push --force restored.json"
+    )]
+    Push(StatePushArgs),
+
+    /// Copy every workspace's state to another backend.
+    #[command(
+        long_about = "Copy every workspace's state to another backend.\n\n\
+            TARGET is a PostgreSQL connection string (postgres://…, the tables go in \
+            --schema), an S3 location (s3://BUCKET/KEY, credentials and endpoint from the AWS \
+            environment) or a local state file path. Each workspace is copied with both \
+            sides locked; a workspace that already holds a state at the target is refused. \
+            Then point `ss { backend … }` at the target.",
+        after_help = "Examples:\n  \
+            ss state migrate --to postgres://ss@db.internal:5432/ss\n  \
+            ss state migrate --to s3://acme-state/superset/ss.state.json\n  \
+            ss state migrate --to ../shared/ss.state.json"
+    )]
+    Migrate(StateMigrateArgs),
+
+    /// Re-encrypt the state under the current key (or encrypt it for the first time).
+    #[command(
+        name = "migrate-encryption",
+        long_about = "Re-encrypt the state under the current key (or encrypt it for the first time).\n\n\
+            Reads the selected workspace's state with the old passphrase (from the variable \
+            named by --old-key-env; none for a plaintext state) and writes it back sealed \
+            with the current one (SS_STATE_KEY or `ss { encryption { key_env } }`), or in \
+            plaintext when no key is set.",
+        after_help = "Examples:\n  \
+            SS_STATE_KEY=new ss state migrate-encryption\n  \
+            OLD=old SS_STATE_KEY=new ss state migrate-encryption --old-key-env OLD"
+    )]
+    MigrateEncryption(StateMigrateEncryptionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatePullArgs {
+    /// Write the full state here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StatePushArgs {
+    /// A state file written by `ss state pull --out`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Write it even if it does not continue the stored state.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StateMigrateArgs {
+    /// Where to copy the states: postgres://…, s3://BUCKET/KEY or a file path.
+    #[arg(long, value_name = "TARGET")]
+    pub to: String,
+
+    /// The PostgreSQL schema at the target.
+    #[arg(long, default_value = "ss")]
+    pub schema: String,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StateMigrateEncryptionArgs {
+    /// The environment variable holding the passphrase the state is encrypted with now.
+    #[arg(long, value_name = "VAR")]
+    pub old_key_env: Option<String>,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the workspaces, marking the selected one with `*`.
+    #[command(after_help = "Examples:\n  ss workspace list\n  ss workspace list --json")]
+    List(WorkspaceListArgs),
+
+    /// Print the selected workspace.
+    #[command(after_help = "Examples:\n  ss workspace show")]
+    Show(WorkspaceDirArgs),
+
+    /// Create a workspace (an empty state) in the spec's backend.
+    #[command(
+        after_help = "Examples:\n  ss workspace new acme\n  ss workspace new tenant-042 --dir stacks/superset"
+    )]
+    New(WorkspaceNameArgs),
+
+    /// Remember a workspace as the one to use in this spec directory.
+    #[command(after_help = "Examples:\n  ss workspace select acme\n  ss workspace select default")]
+    Select(WorkspaceNameArgs),
+
+    /// Delete a workspace whose state holds no resources.
+    #[command(
+        long_about = "Delete a workspace whose state holds no resources.\n\n\
+            Destroy its resources first (`ss destroy --workspace NAME`); a workspace that \
+            still records resources is refused, so nothing in the cloud is ever left \
+            unrecorded. `default` cannot be deleted.",
+        after_help = "Examples:\n  ss destroy --workspace acme --auto-approve && ss workspace delete acme"
+    )]
+    Delete(WorkspaceNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceListArgs {
+    /// Print a JSON array of names.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceDirArgs {
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceNameArgs {
+    /// The workspace: 1 to 64 letters, digits, `_` or `-`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Where to record the object: a native address the spec declares.
+    #[arg(value_name = "ADDR")]
+    pub address: String,
+
+    /// The object's cloud id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id from the `state is locked` message.
+    #[arg(value_name = "LOCK_ID")]
+    pub id: String,
+
+    /// The spec directory.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
 }
 
 /// Where the state is: the spec directory's backend, or an explicit file.

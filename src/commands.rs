@@ -13,8 +13,9 @@ use planner::plan::{Action, PLAN_FORMAT_VERSION, Plan, PlanMode};
 use planner::spec::{self, Config, Diagnostics, Sources, VarInputs};
 use planner::{Engine, PlanError, PlanOptions};
 use provider_api::Value;
-use state::{Backend, LocalBackend, LockInfo, State};
+use state::{Backend, Codec, LockInfo, State};
 
+use crate::backends;
 use crate::cli::{
     ApplyArgs, Cli, Command, DestroyArgs, DiffArgs, FmtArgs, GraphArgs, OutputArgs, PlanArgs,
     SandboxCommand, ShowArgs, StateCommand, StateLocation, TargetArgs, ValidateArgs, VarArgs,
@@ -55,11 +56,13 @@ pub struct Reported {
     pub count: usize,
 }
 
-const DEFAULT_STATE_FILE: &str = "ss.state.json";
+/// `--workspace` (or `SS_WORKSPACE`), set once at start.
+static WORKSPACE_FLAG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let color = cli.color_stdout();
     let color_err = cli.color_stderr();
+    let _ = WORKSPACE_FLAG.set(cli.workspace.clone());
     match cli.command {
         Command::Validate(a) => validate(a, color_err).await,
         Command::Fmt(a) => fmt(a),
@@ -72,11 +75,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::State(s) => state_cmd(s).await,
         Command::Graph(a) => graph_cmd(a, color_err),
         Command::Sandbox(s) => sandbox_cmd(s),
+        Command::Workspace(w) => crate::team::workspace_cmd(w).await,
+        Command::Import(a) => crate::team::import_cmd(a, color_err).await,
+        Command::ForceUnlock(a) => crate::team::force_unlock_cmd(a).await,
     }
 }
 
-fn workspace() -> String {
-    std::env::var("SS_WORKSPACE").unwrap_or_else(|_| "default".to_string())
+/// The `--workspace` flag (or `SS_WORKSPACE`), if given.
+pub fn workspace_flag() -> Option<&'static str> {
+    WORKSPACE_FLAG.get().and_then(|w| w.as_deref())
+}
+
+/// The state store of the spec in `dir` (loaded leniently: a read-only command works even
+/// when the spec has errors elsewhere), with the selected workspace.
+pub async fn open_state(
+    dir: &Path,
+    override_path: Option<&Path>,
+) -> anyhow::Result<backends::Opened> {
+    let config =
+        if override_path.is_none() && hcl_files(dir).map(|f| !f.is_empty()).unwrap_or(false) {
+            spec::load_dir(dir).ok()
+        } else {
+            None
+        };
+    backends::open(config.as_ref(), dir, override_path, workspace_flag()).await
 }
 
 /// Prints diagnostics and turns them into a `Reported` error when any is an error.
@@ -92,7 +114,7 @@ fn check(diags: &Diagnostics, sources: &Sources, color: bool) -> anyhow::Result<
     Ok(())
 }
 
-fn var_inputs(vars: &VarArgs) -> VarInputs {
+pub fn var_inputs(vars: &VarArgs) -> VarInputs {
     VarInputs {
         cli: vars.vars.clone(),
         files: vars.var_files.clone(),
@@ -115,7 +137,7 @@ fn load(
             bail!("could not load {}", dir.display());
         }
     };
-    let mut diags = backend_diagnostics(&config);
+    let mut diags = backends::diagnostics(&config);
     match spec::resolve_variables(&config, &var_inputs(vars)) {
         Ok(v) if !diags.has_errors() => Ok((config, v)),
         Ok(_) => {
@@ -130,94 +152,6 @@ fn load(
     }
 }
 
-/// The state backends this build knows.
-const BACKENDS: [&str; 1] = ["local"];
-
-/// Checks `ss { backend "KIND" { … } }` where the spec writes it.
-fn backend_diagnostics(config: &Config) -> Diagnostics {
-    let mut diags = Diagnostics::default();
-    let Some(b) = &config.settings.backend else {
-        return diags;
-    };
-    if !BACKENDS.contains(&b.kind.as_str()) {
-        diags.push(
-            spec::SpecDiagnostic::error(
-                format!("unknown state backend `{}`", b.kind),
-                Some(b.span),
-            )
-            .with_detail(format!("available backends: {}", BACKENDS.join(", "))),
-        );
-        return diags;
-    }
-    for a in &b.body.attributes {
-        if a.name != "path" {
-            diags.push(
-                spec::SpecDiagnostic::error(
-                    format!("unsupported attribute `{}` in backend \"local\"", a.name),
-                    Some(a.name_span),
-                )
-                .with_detail("backend \"local\" takes `path`"),
-            );
-        }
-    }
-    for nested in &b.body.blocks {
-        diags.push(spec::SpecDiagnostic::error(
-            format!(
-                "unsupported block `{}` in backend \"local\"",
-                nested.type_name
-            ),
-            Some(nested.span),
-        ));
-    }
-    diags
-}
-
-/// The state backend from `ss { backend "…" { … } }`, or the local file beside the spec.
-fn backend_for(
-    config: Option<&Config>,
-    dir: &Path,
-    override_path: Option<&Path>,
-) -> anyhow::Result<Arc<dyn Backend>> {
-    if let Some(p) = override_path {
-        return Ok(Arc::new(LocalBackend::new(p)));
-    }
-    let Some(b) = config.and_then(|c| c.settings.backend.as_ref()) else {
-        return Ok(Arc::new(LocalBackend::new(dir.join(DEFAULT_STATE_FILE))));
-    };
-    match b.kind.as_str() {
-        "local" => {
-            let path = b
-                .body
-                .attributes
-                .iter()
-                .find(|a| a.name == "path")
-                .map(|a| {
-                    let empty = BTreeMap::new();
-                    let resources = std::collections::HashMap::new();
-                    let ctx = spec::EvalContext {
-                        variables: &empty,
-                        locals: &empty,
-                        resources: &resources,
-                        count_index: None,
-                        each: None,
-                        workspace: "default",
-                        dir,
-                    };
-                    spec::eval(&a.expr, &ctx)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .ok_or_else(|| {
-                            anyhow!("backend \"local\": `path` must be a string literal")
-                        })
-                })
-                .transpose()?
-                .unwrap_or_else(|| DEFAULT_STATE_FILE.to_string());
-            Ok(Arc::new(LocalBackend::new(dir.join(path))))
-        }
-        other => bail!("unknown state backend `{other}`; available: local"),
-    }
-}
-
 fn state_providers(state: Option<&State>) -> BTreeSet<String> {
     state
         .map(|s| s.resources.iter().map(|r| r.provider.clone()).collect())
@@ -228,6 +162,8 @@ fn state_providers(state: Option<&State>) -> BTreeSet<String> {
 struct Session {
     engine: Arc<Engine>,
     backend: Arc<dyn Backend>,
+    /// How saved plans are sealed (as the state is).
+    codec: Codec,
     state: Option<State>,
     _lock: Box<dyn state::LockGuard>,
 }
@@ -239,7 +175,20 @@ async fn open_session(
     color: bool,
 ) -> anyhow::Result<Session> {
     let dir = config.dir.clone();
-    let backend = backend_for(Some(&config), &dir, None)?;
+    let opened = backends::open(Some(&config), &dir, None, workspace_flag()).await?;
+    let backend = opened.backend().await?;
+    // A workspace is created explicitly (`ss workspace new`), so that a mistyped name never
+    // provisions a new tenant.
+    if opened.workspace != state::workspace::DEFAULT
+        && !opened.store.workspaces().await?.contains(&opened.workspace)
+    {
+        bail!(
+            "workspace `{}` does not exist in {}; create it with `ss workspace new {}`",
+            opened.workspace,
+            opened.store.describe(),
+            opened.workspace
+        );
+    }
     let lock = backend.lock(LockInfo::new(operation)).await?;
     let loaded = backend.load().await?;
     let mut providers = state_providers(loaded.as_ref().map(|l| &l.state));
@@ -247,7 +196,7 @@ async fn open_session(
         providers.extend(l.pending.iter().map(|i| i.provider.clone()));
     }
     let sources = config.sources.clone();
-    let engine = match Engine::new(config, vars, &Registry, &workspace(), &providers) {
+    let engine = match Engine::new(config, vars, &Registry, &opened.workspace, &providers) {
         Ok(e) => e,
         Err(d) => {
             check(&d, &sources, color)?;
@@ -287,6 +236,7 @@ async fn open_session(
     Ok(Session {
         engine: Arc::new(engine),
         backend,
+        codec: opened.codec,
         state,
         _lock: lock,
     })
@@ -328,7 +278,8 @@ fn plan_options(mode: PlanMode, refresh: bool, t: &TargetArgs) -> PlanOptions {
 async fn validate(a: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
     let (config, vars) = load(&a.dir, &VarArgs::default(), color)?;
     let sources = config.sources.clone();
-    let engine = match Engine::new(config, vars, &Registry, &workspace(), &BTreeSet::new()) {
+    let workspace = backends::selected_workspace(&config.dir, workspace_flag())?;
+    let engine = match Engine::new(config, vars, &Registry, &workspace, &BTreeSet::new()) {
         Ok(e) => e,
         Err(d) => {
             check(&d, &sources, color)?;
@@ -354,7 +305,7 @@ async fn validate(a: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn hcl_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn hcl_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -398,15 +349,44 @@ fn fmt(a: FmtArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn save_plan(path: &Path, plan: &Plan) -> anyhow::Result<()> {
-    let bytes = serde_json::to_vec(plan)?;
+/// Saves a plan (0600; sealed when the state is encrypted, since a plan holds the same
+/// secrets).
+fn save_plan(path: &Path, plan: &Plan, codec: &Codec) -> anyhow::Result<()> {
+    let bytes = codec.seal_blob("plan", serde_json::to_vec(plan)?)?;
     state::write_atomic(path, &bytes)
         .with_context(|| format!("writing plan file {}", path.display()))
 }
 
+/// The key to open a sealed plan with: the one the spec in the current directory names, else
+/// `SS_STATE_KEY`.
+fn plan_codec(path: &Path) -> anyhow::Result<Codec> {
+    let here = Path::new(".");
+    let config = if hcl_files(here).map(|f| !f.is_empty()).unwrap_or(false) {
+        spec::load_dir(here).ok()
+    } else {
+        None
+    };
+    let codec = backends::codec_for(config.as_ref())?;
+    if !codec.is_encrypted() {
+        bail!(
+            "the plan file {} is encrypted; set {} to the passphrase it was saved with",
+            path.display(),
+            backends::KEY_ENV
+        );
+    }
+    Ok(codec)
+}
+
+/// Reads a saved plan, opening it with the key from the environment (`SS_STATE_KEY`, or the
+/// variable the plan's spec names) when it is sealed.
 fn read_plan(path: &Path) -> anyhow::Result<Plan> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading plan file {}", path.display()))?;
+    let bytes = if state::crypto::is_sealed(&bytes) {
+        plan_codec(path)?.open_blob("plan", &bytes, &path.display().to_string())?
+    } else {
+        bytes
+    };
     let raw: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a saved ss plan", path.display()))?;
     let version = raw
@@ -441,7 +421,7 @@ async fn plan_cmd(a: PlanArgs, color: bool, color_err: bool) -> anyhow::Result<E
         out!("{}", render::plan_text(&plan, color));
     }
     if let Some(out) = &a.out {
-        save_plan(out, &plan)?;
+        save_plan(out, &plan, &session.codec)?;
         if !a.json {
             outln!(
                 "\nSaved the plan to {}. To apply exactly it: ss apply {}",
@@ -468,6 +448,7 @@ fn exit_without_teardown(plan: Plan, session: Session) {
         backend,
         state,
         _lock,
+        ..
     } = session;
     drop(_lock);
     drop(backend);
@@ -768,13 +749,7 @@ async fn read_state(
     dir: &Path,
     override_path: Option<&Path>,
 ) -> anyhow::Result<(Arc<dyn Backend>, Option<State>)> {
-    let config =
-        if override_path.is_none() && hcl_files(dir).map(|f| !f.is_empty()).unwrap_or(false) {
-            spec::load_dir(dir).ok()
-        } else {
-            None
-        };
-    let backend = backend_for(config.as_ref(), dir, override_path)?;
+    let backend = open_state(dir, override_path).await?.backend().await?;
     let state = backend.read().await?;
     Ok((backend, state))
 }
@@ -947,6 +922,12 @@ async fn state_cmd(s: StateCommand) -> anyhow::Result<ExitCode> {
             for r in removed {
                 outln!("Removed {r}");
             }
+        }
+        StateCommand::Pull(a) => return crate::team::state_pull(a).await,
+        StateCommand::Push(a) => return crate::team::state_push(a).await,
+        StateCommand::Migrate(a) => return crate::team::state_migrate(a).await,
+        StateCommand::MigrateEncryption(a) => {
+            return crate::team::state_migrate_encryption(a).await;
         }
         StateCommand::Mv(a) => {
             let (backend, _guard, mut state) =

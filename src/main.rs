@@ -2,6 +2,7 @@
 //! a tokio runtime and maps the outcome to an exit code (0 success, 1 error, 2 changes present
 //! with `--detailed-exitcode`, decided by the command).
 
+mod backends;
 mod cli;
 mod commands;
 mod logging;
@@ -9,6 +10,7 @@ mod progress;
 mod registry;
 mod render;
 mod report;
+mod team;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -50,7 +52,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let outcome = runtime.block_on(commands::run(cli));
+    // Remote locks dropped on the way out are released in the background: give those
+    // releases a moment to finish (a release that never runs is covered by the lease).
+    runtime.block_on(state::release::settle(std::time::Duration::from_secs(5)));
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             tracing::debug!(error = ?err, "command failed");

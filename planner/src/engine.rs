@@ -264,14 +264,24 @@ pub fn provider_diags(
     )
 }
 
-fn stack_name(config: &Config) -> String {
-    if let Some((s, _)) = &config.settings.stack {
-        return s.clone();
+/// The name cloud objects are derived from: `ss { stack }` or the spec directory's name, plus
+/// the workspace unless it is `default`, so that two workspaces of one spec (two tenants)
+/// never find, adopt or name each other's objects.
+fn stack_name(config: &Config, workspace: &str) -> String {
+    let base = match &config.settings.stack {
+        Some((s, _)) => s.clone(),
+        None => {
+            let dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone());
+            dir.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "default".to_string())
+        }
+    };
+    if workspace == "default" {
+        base
+    } else {
+        format!("{base}-{workspace}")
     }
-    let dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone());
-    dir.file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "default".to_string())
 }
 
 impl Engine {
@@ -286,7 +296,7 @@ impl Engine {
         let mut graph = graph::build(&config, &registry.names())?;
         // Providers of resources the state still holds are needed to refresh or delete them.
         graph.providers.extend(state_providers.iter().cloned());
-        let stack = stack_name(&config);
+        let stack = stack_name(&config, workspace);
         let blocks = config
             .resources
             .iter()

@@ -1,6 +1,8 @@
 //! The storage contract every state backend (local file, PostgreSQL, S3) implements, and that
 //! [`crate::conformance`] checks.
 
+use std::sync::Arc;
+
 use crate::error::StateError;
 use crate::journal::{JournalEntry, Loaded, Stamp};
 use crate::lock::LockInfo;
@@ -20,6 +22,17 @@ pub trait Backend: Send + Sync {
     /// the holder. The lock is released when the guard is dropped, and also when the holding
     /// process dies.
     async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError>;
+
+    /// Who holds the lock now, if anyone (for `ss force-unlock` and messages). A lease that has
+    /// expired counts as not held.
+    async fn lock_holder(&self) -> Result<Option<LockInfo>, StateError>;
+
+    /// Releases a lock left by a holder that cannot release it (crashed on another machine),
+    /// naming it by id so that a lock taken since by someone else is never broken by mistake:
+    /// [`StateError::LockMismatch`] when the current holder has another id,
+    /// [`StateError::NotLocked`] when nobody holds it. A backend whose locks cannot outlive
+    /// their holder refuses with [`StateError::Unsupported`].
+    async fn force_unlock(&self, id: &str) -> Result<(), StateError>;
 
     /// The stored state, upgraded to the current format version; `None` when nothing is stored
     /// yet. A state from a newer ss is refused with [`StateError::UnsupportedVersion`].
@@ -51,7 +64,32 @@ pub trait Backend: Send + Sync {
     async fn compact(&self, state: &State) -> Result<(), StateError>;
 }
 
-/// A held lock. Dropping it releases the lock.
+/// A held lock. [`LockGuard::release`] releases it and reports failure; dropping it releases it
+/// as well as it can (a remote backend starts the release in the background, see
+/// [`crate::release::settle`], and a lease expires in any case).
+#[async_trait::async_trait]
 pub trait LockGuard: Send + Sync {
     fn info(&self) -> &LockInfo;
+
+    /// Releases the lock now.
+    async fn release(self: Box<Self>) -> Result<(), StateError>;
+}
+
+/// Every state of one configuration: one per workspace, each with its own lock. The workspace
+/// `default` always exists (it may hold no state yet); others exist once created.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Where the states live, for messages (`PostgreSQL schema ss at db.example:5432`).
+    fn describe(&self) -> String;
+
+    /// The workspaces with a stored state, sorted, with `default` first and always present.
+    async fn workspaces(&self) -> Result<Vec<String>, StateError>;
+
+    /// The backend of one workspace (whether or not it holds a state yet). The name must pass
+    /// [`crate::workspace::check_name`].
+    async fn backend(&self, workspace: &str) -> Result<Arc<dyn Backend>, StateError>;
+
+    /// Removes a workspace's state, journal and lock record. The caller holds its lock and has
+    /// checked that the state is empty; `default` cannot be deleted.
+    async fn delete_workspace(&self, workspace: &str) -> Result<(), StateError>;
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::error::StateError;
-use crate::journal::Stamp;
+use crate::journal::{JournalEntry, Stamp};
 use crate::model::{FORMAT_VERSION, State};
 use crate::upgrade::{self, UpgradeError};
 
@@ -95,6 +95,149 @@ pub fn check_successor(snapshot: &Stamp, replayed: u64, next: &Stamp) -> Result<
         });
     }
     Ok(())
+}
+
+/// How one backend stores states and journal entries: the plain encodings above, or, with a
+/// [`crate::crypto::Cipher`], the same bytes sealed (see [`crate::crypto`]). Every backend
+/// stores and loads through one of these, so encryption is the same everywhere and plaintext
+/// never reaches storage when a key is set.
+#[derive(Clone, Default)]
+pub struct Codec {
+    cipher: Option<std::sync::Arc<crate::crypto::Cipher>>,
+}
+
+impl Codec {
+    /// Stores plain JSON; reads plain JSON only (an encrypted state asks for its key).
+    pub fn plain() -> Codec {
+        Codec { cipher: None }
+    }
+
+    /// Seals everything it stores with `cipher`; reads sealed data, and plain data too (a state
+    /// written before encryption was turned on is encrypted at its next write).
+    pub fn encrypted(cipher: std::sync::Arc<crate::crypto::Cipher>) -> Codec {
+        Codec {
+            cipher: Some(cipher),
+        }
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// The bytes to store for `state`.
+    pub fn encode(&self, state: &State) -> Result<Vec<u8>, StateError> {
+        let plain = encode(state)?;
+        match &self.cipher {
+            None => Ok(plain),
+            Some(cipher) => cipher.seal_state(&plain, &Stamp::of(state)),
+        }
+    }
+
+    /// The bytes to store for a state already encoded with [`encode`] (stamped `stamp`).
+    pub fn seal(&self, plain: Vec<u8>, stamp: &Stamp) -> Result<Vec<u8>, StateError> {
+        match &self.cipher {
+            None => Ok(plain),
+            Some(cipher) => cipher.seal_state(&plain, stamp),
+        }
+    }
+
+    /// The plain encoding of stored bytes: opened when sealed, as they are otherwise. Sealing
+    /// is not deterministic (a fresh nonce each time), so "is this the stored state" compares
+    /// these.
+    pub fn opened<'a>(
+        &self,
+        bytes: &'a [u8],
+        origin: &str,
+    ) -> Result<std::borrow::Cow<'a, [u8]>, StateError> {
+        match crate::crypto::sealed_stamp(bytes) {
+            None => Ok(std::borrow::Cow::Borrowed(bytes)),
+            Some(_) => Ok(std::borrow::Cow::Owned(
+                self.cipher(origin)?.open_state(bytes, origin)?,
+            )),
+        }
+    }
+
+    /// The bytes to store for another document (a saved plan) of `kind`: sealed with a key,
+    /// as they are without.
+    pub fn seal_blob(&self, kind: &str, plain: Vec<u8>) -> Result<Vec<u8>, StateError> {
+        match &self.cipher {
+            None => Ok(plain),
+            Some(cipher) => cipher.seal_blob(kind, &plain),
+        }
+    }
+
+    /// Opens a document stored by [`Codec::seal_blob`] (plain bytes pass through).
+    pub fn open_blob(&self, kind: &str, bytes: &[u8], origin: &str) -> Result<Vec<u8>, StateError> {
+        if !crate::crypto::is_sealed(bytes) {
+            return Ok(bytes.to_vec());
+        }
+        self.cipher(origin)?.open_blob(kind, bytes, origin)
+    }
+
+    /// Parses stored bytes (sealed or plain) into a state of the current format version.
+    pub fn decode(&self, bytes: &[u8], origin: &str) -> Result<State, StateError> {
+        match crate::crypto::sealed_stamp(bytes) {
+            None => decode(bytes, origin),
+            Some(_) => {
+                let plain = self.cipher(origin)?.open_state(bytes, origin)?;
+                decode(&plain, origin)
+            }
+        }
+    }
+
+    /// The stamp of stored bytes. Sealed bytes carry their stamp in clear (authenticated, not
+    /// secret), so this never needs the key.
+    pub fn decode_stamp(&self, bytes: &[u8], origin: &str) -> Result<Stamp, StateError> {
+        match crate::crypto::sealed_stamp(bytes) {
+            Some(stamp) => stamp.map_err(|reason| StateError::Corrupt {
+                path: origin.to_string(),
+                reason,
+            }),
+            None => decode_stamp(bytes, origin),
+        }
+    }
+
+    /// The journal lines for `entries` ([`crate::journal::encode_entries`]), each line sealed
+    /// on its own when encrypting so that a torn last line stays detectable.
+    pub fn encode_entries(&self, entries: &[JournalEntry]) -> Result<Vec<u8>, StateError> {
+        let plain = crate::journal::encode_entries(entries)?;
+        match &self.cipher {
+            None => Ok(plain),
+            Some(cipher) => cipher.seal_lines(&plain),
+        }
+    }
+
+    /// The entries of a journal body and the length of its valid prefix
+    /// ([`crate::journal::decode_entries`]), sealed lines opened first.
+    pub fn decode_entries(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+    ) -> Result<(Vec<JournalEntry>, usize), StateError> {
+        if !crate::crypto::has_sealed_lines(bytes) {
+            return crate::journal::decode_entries(bytes, origin);
+        }
+        let (plain, valid) = self.cipher(origin)?.open_lines(bytes, origin)?;
+        let (entries, _) = crate::journal::decode_entries(&plain, origin)?;
+        Ok((entries, valid))
+    }
+
+    /// How many entries of a journal body change the state
+    /// ([`crate::journal::count_mutations`]).
+    pub fn count_mutations(&self, bytes: &[u8], origin: &str) -> Result<u64, StateError> {
+        if !crate::crypto::has_sealed_lines(bytes) {
+            return crate::journal::count_mutations(bytes, origin);
+        }
+        let (plain, _) = self.cipher(origin)?.open_lines(bytes, origin)?;
+        crate::journal::count_mutations(&plain, origin)
+    }
+
+    fn cipher(&self, origin: &str) -> Result<&crate::crypto::Cipher, StateError> {
+        self.cipher.as_deref().ok_or_else(|| StateError::Decrypt {
+            path: origin.to_string(),
+            reason: "it is encrypted and no key is set (set SS_STATE_KEY, or the variable named by `ss { encryption { key_env = \"…\" } }`)".to_string(),
+        })
+    }
 }
 
 #[cfg(test)]

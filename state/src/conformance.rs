@@ -7,28 +7,37 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Store};
 use crate::error::StateError;
 use crate::journal::{Intent, IntentAction, JournalEntry, Loaded, Stamp};
 use crate::lock::LockInfo;
 use crate::model::{OutputRecord, ResourceRecord, State};
 
 /// Runs every check, each against a backend from `make` (which must start empty).
-pub async fn run_all<B: Backend + 'static>(make: impl Fn() -> B) {
-    empty_read_is_none(&make()).await;
-    write_then_read_round_trips(&make()).await;
-    write_must_follow_the_stored_state(&make()).await;
-    second_lock_is_refused_naming_the_holder(&make()).await;
-    dropped_lock_can_be_taken_again(&make()).await;
-    append_then_load_replays(&make()).await;
-    intents_are_pending_until_resolved(&make()).await;
-    compact_folds_and_empties_the_journal(&make()).await;
-    write_makes_the_journal_stale(&make()).await;
-    append_needs_the_stored_snapshot_as_base(&make()).await;
-    writes_check_the_serial_with_the_journal(&make()).await;
-    compacting_an_unchanged_state_only_empties_the_journal(&make()).await;
-    thousand_entries_in_ten_appends(&make()).await;
-    concurrent_appends_all_land(Arc::new(make())).await;
+pub async fn run_all<B: Backend + 'static>(make: impl AsyncFn() -> B) {
+    empty_read_is_none(&make().await).await;
+    write_then_read_round_trips(&make().await).await;
+    write_must_follow_the_stored_state(&make().await).await;
+    second_lock_is_refused_naming_the_holder(&make().await).await;
+    dropped_lock_can_be_taken_again(&make().await).await;
+    released_lock_has_no_holder(&make().await).await;
+    force_unlock_names_the_lock(&make().await).await;
+    append_then_load_replays(&make().await).await;
+    intents_are_pending_until_resolved(&make().await).await;
+    compact_folds_and_empties_the_journal(&make().await).await;
+    write_makes_the_journal_stale(&make().await).await;
+    append_needs_the_stored_snapshot_as_base(&make().await).await;
+    writes_check_the_serial_with_the_journal(&make().await).await;
+    compacting_an_unchanged_state_only_empties_the_journal(&make().await).await;
+    thousand_entries_in_ten_appends(&make().await).await;
+    concurrent_appends_all_land(Arc::new(make().await)).await;
+}
+
+/// Runs the workspace checks against a store from `make` (which must start empty).
+pub async fn run_store<S: Store>(make: impl AsyncFn() -> S) {
+    empty_store_has_only_default(&make().await).await;
+    workspaces_are_independent(&make().await).await;
+    deleted_workspace_is_gone(&make().await).await;
 }
 
 /// A state with one resource (with a sensitive attribute) and one output.
@@ -175,23 +184,189 @@ pub async fn second_lock_is_refused_naming_the_holder<B: Backend>(backend: &B) {
     drop(guard);
 }
 
+/// A dropped guard releases the lock (a remote backend in the background: the binary settles
+/// those releases before it exits, as this check does); an explicit release at once.
 pub async fn dropped_lock_can_be_taken_again<B: Backend>(backend: &B) {
     let guard = backend
         .lock(LockInfo::new("apply"))
         .await
         .expect("first lock");
     drop(guard);
+    crate::release::settle(Duration::from_secs(10)).await;
     let again = backend
         .lock(LockInfo::new("destroy"))
         .await
-        .expect("lock after release");
+        .expect("lock after a dropped guard");
     assert_eq!(again.info().operation, "destroy");
-    drop(again);
+    again.release().await.expect("explicit release");
     let third = backend
         .lock(LockInfo::new("plan"))
         .await
         .expect("lock after second release");
     assert_eq!(third.info().operation, "plan");
+}
+
+pub async fn released_lock_has_no_holder<B: Backend>(backend: &B) {
+    let what = backend.describe();
+    assert_eq!(
+        backend
+            .lock_holder()
+            .await
+            .expect("holder of a fresh backend"),
+        None,
+        "{what}: nobody holds a fresh lock"
+    );
+    let info = LockInfo::new("apply");
+    let guard = backend.lock(info.clone()).await.expect("lock");
+    let holder = backend
+        .lock_holder()
+        .await
+        .expect("holder while locked")
+        .unwrap_or_else(|| unreachable!("{what}: lock_holder names the holder"));
+    assert_eq!(holder.id, info.id, "{what}");
+    assert_eq!(holder.operation, "apply", "{what}");
+    guard.release().await.expect("release");
+    assert_eq!(
+        backend.lock_holder().await.expect("holder after release"),
+        None,
+        "{what}: a released lock has no holder"
+    );
+}
+
+/// `force_unlock` breaks only the lock it names. A backend whose locks cannot outlive their
+/// holder says so with `Unsupported`, and then nothing else is checked.
+pub async fn force_unlock_names_the_lock<B: Backend>(backend: &B) {
+    let what = backend.describe();
+    let info = LockInfo::new("apply");
+    let guard = backend.lock(info.clone()).await.expect("lock");
+    match backend.force_unlock("not-the-id").await {
+        Err(StateError::Unsupported(_)) => return,
+        Err(StateError::LockMismatch { holder, .. }) => {
+            assert_eq!(holder.id, info.id, "{what}: the mismatch names the holder")
+        }
+        other => unreachable!("{what}: a wrong id must be LockMismatch, got {other:?}"),
+    }
+    backend
+        .force_unlock(&info.id)
+        .await
+        .expect("force-unlock by the holder's id");
+    assert_eq!(
+        backend
+            .lock_holder()
+            .await
+            .expect("holder after force-unlock"),
+        None,
+        "{what}"
+    );
+    let next = backend
+        .lock(LockInfo::new("plan"))
+        .await
+        .expect("lock after a force-unlock");
+    // The old guard's release must not break the lock taken since.
+    drop(guard);
+    crate::release::settle(Duration::from_secs(10)).await;
+    assert_eq!(
+        backend.lock_holder().await.expect("holder").map(|h| h.id),
+        Some(next.info().id.clone()),
+        "{what}: releasing a broken lock leaves the new holder alone"
+    );
+    next.release().await.expect("release");
+    let result = backend.force_unlock(&info.id).await;
+    assert!(
+        matches!(result, Err(StateError::NotLocked { .. })),
+        "{what}: force-unlock of a free lock is NotLocked, got {result:?}"
+    );
+}
+
+pub async fn empty_store_has_only_default<S: Store>(store: &S) {
+    assert_eq!(
+        store.workspaces().await.expect("workspaces"),
+        vec!["default"],
+        "{}: an empty store lists only default",
+        store.describe()
+    );
+    let result = store.backend("../escape").await.map(|b| b.describe());
+    assert!(
+        matches!(result, Err(StateError::InvalidWorkspace { .. })),
+        "{}: a bad workspace name is refused, got {result:?}",
+        store.describe()
+    );
+}
+
+pub async fn workspaces_are_independent<S: Store>(store: &S) {
+    let what = store.describe();
+    let a = store.backend("tenant-a").await.expect("backend a");
+    let b = store.backend("tenant_b").await.expect("backend b");
+    let default = store.backend("default").await.expect("backend default");
+    let state_a = sample_state(3);
+    let mut state_b = State::new();
+    state_b.serial = 1;
+    a.write(&state_a).await.expect("write a");
+    b.write(&state_b).await.expect("write b");
+    assert_eq!(
+        store.workspaces().await.expect("workspaces"),
+        vec!["default", "tenant-a", "tenant_b"],
+        "{what}"
+    );
+    assert_eq!(a.read().await.expect("read a"), Some(state_a), "{what}");
+    assert_eq!(b.read().await.expect("read b"), Some(state_b), "{what}");
+    assert_eq!(default.read().await.expect("read default"), None, "{what}");
+    // Each workspace has its own lock.
+    let lock_a = a.lock(LockInfo::new("apply")).await.expect("lock a");
+    let lock_b = b.lock(LockInfo::new("apply")).await.expect("lock b");
+    let again = a
+        .lock(LockInfo::new("plan"))
+        .await
+        .map(|g| g.info().clone());
+    assert!(
+        matches!(again, Err(StateError::Locked { .. })),
+        "{what}: {again:?}"
+    );
+    lock_a.release().await.expect("release a");
+    lock_b.release().await.expect("release b");
+    // A second handle on the same workspace sees the same state.
+    let a2 = store.backend("tenant-a").await.expect("backend a again");
+    assert_eq!(
+        a2.read().await.expect("read a again").map(|s| s.serial),
+        Some(3),
+        "{what}"
+    );
+}
+
+pub async fn deleted_workspace_is_gone<S: Store>(store: &S) {
+    let what = store.describe();
+    let gone = store.backend("gone").await.expect("backend");
+    let loaded = snapshot(gone.as_ref(), &sample_state(1)).await;
+    gone.append(&loaded.base, &sample_create(1, "x"))
+        .await
+        .expect("append");
+    let kept = store.backend("kept").await.expect("backend");
+    kept.write(&sample_state(1)).await.expect("write kept");
+    let guard = gone
+        .lock(LockInfo::new("workspace delete"))
+        .await
+        .expect("lock");
+    store.delete_workspace("gone").await.expect("delete");
+    drop(guard);
+    crate::release::settle(Duration::from_secs(10)).await;
+    assert_eq!(
+        store.workspaces().await.expect("workspaces"),
+        vec!["default", "kept"],
+        "{what}"
+    );
+    let fresh = store.backend("gone").await.expect("backend");
+    assert_eq!(
+        fresh.read().await.expect("read"),
+        None,
+        "{what}: nothing left"
+    );
+    let relock = fresh
+        .lock(LockInfo::new("apply"))
+        .await
+        .expect("lock again");
+    relock.release().await.expect("release");
+    let result = store.delete_workspace("default").await;
+    assert!(result.is_err(), "{what}: default cannot be deleted");
 }
 
 /// A record for `sandbox_object.<name>` with cloud id `id`.
@@ -240,7 +415,7 @@ pub fn sample_create(id: u64, name: &str) -> Vec<JournalEntry> {
 }
 
 /// Writes `state` as the snapshot and loads it back, checking the load.
-async fn snapshot<B: Backend>(backend: &B, state: &State) -> Loaded {
+async fn snapshot<B: Backend + ?Sized>(backend: &B, state: &State) -> Loaded {
     backend.write(state).await.expect("write the snapshot");
     let loaded = load(backend).await;
     assert_eq!(
@@ -253,7 +428,7 @@ async fn snapshot<B: Backend>(backend: &B, state: &State) -> Loaded {
     loaded
 }
 
-async fn load<B: Backend>(backend: &B) -> Loaded {
+async fn load<B: Backend + ?Sized>(backend: &B) -> Loaded {
     backend.load().await.expect("load").expect("a stored state")
 }
 

@@ -34,6 +34,36 @@ pub enum StateError {
         source: std::io::Error,
     },
 
+    /// A force-unlock named a lock id that is not the current holder's.
+    #[error("the lock is held under id {}, not {given}: by {}@{} (pid {}) running `{}` since {}", holder.id, holder.user, holder.host, holder.pid, holder.operation, holder.created)]
+    LockMismatch {
+        given: String,
+        holder: Box<LockInfo>,
+    },
+
+    /// A force-unlock found nobody holding the lock.
+    #[error("the state at {path} is not locked")]
+    NotLocked { path: String },
+
+    /// The backend cannot do this (a local file lock cannot be broken from outside: the OS
+    /// releases it when its holder exits).
+    #[error("{0}")]
+    Unsupported(String),
+
+    /// The storage service failed (connection refused, authentication, an unexpected answer).
+    /// `reason` never holds a connection password.
+    #[error("{backend}: {reason}")]
+    Backend { backend: String, reason: String },
+
+    /// The state is encrypted and cannot be decrypted with the key given (or no key was given).
+    #[error("cannot decrypt the state at {path}: {reason}")]
+    Decrypt { path: String, reason: String },
+
+    #[error(
+        "invalid workspace name {name:?}: use 1 to 64 letters, digits, `_` or `-`, starting with a letter or digit"
+    )]
+    InvalidWorkspace { name: String },
+
     /// The state could not be encoded (it holds a value JSON cannot represent).
     #[error("cannot encode the state: {reason}")]
     Encode { reason: String },

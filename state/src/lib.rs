@@ -30,17 +30,25 @@ pub mod backend;
 pub mod codec;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod crypto;
 pub mod error;
 pub mod journal;
 pub mod local;
 pub mod lock;
 pub mod model;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod release;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod upgrade;
+pub mod workspace;
 
 pub use atomic::write_atomic;
-pub use backend::{Backend, LockGuard};
+pub use backend::{Backend, LockGuard, Store};
+pub use codec::Codec;
 pub use error::StateError;
 pub use journal::{Intent, IntentAction, JournalEntry, Loaded, Stamp};
-pub use local::LocalBackend;
+pub use local::{LocalBackend, LocalStore};
 pub use lock::LockInfo;
 pub use model::{ComponentRecord, FORMAT_VERSION, OutputRecord, ResourceRecord, State};

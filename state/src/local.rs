@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use crate::atomic::{copy_atomic, private_options, write_atomic};
 use crate::backend::{Backend, LockGuard};
-use crate::codec;
+use crate::codec::{self, Codec};
 use crate::error::StateError;
 use crate::journal::{self, JournalEntry, Loaded, Stamp};
 use crate::lock::LockInfo;
@@ -64,16 +64,25 @@ pub struct LocalBackend {
 /// The paths of one state's files.
 #[derive(Clone)]
 struct Files {
+    /// How bytes are stored (sealed when a key is set).
+    codec: Codec,
     snapshot: PathBuf,
     backup: PathBuf,
     journal: PathBuf,
 }
 
 impl LocalBackend {
+    /// A backend storing plain JSON at `path`.
     pub fn new(path: impl Into<PathBuf>) -> LocalBackend {
+        LocalBackend::with_codec(path, Codec::plain())
+    }
+
+    /// A backend storing at `path` through `codec` (encrypting when it has a key).
+    pub fn with_codec(path: impl Into<PathBuf>, codec: Codec) -> LocalBackend {
         let snapshot = path.into();
         LocalBackend {
             files: Files {
+                codec,
                 backup: with_suffix(&snapshot, ".backup"),
                 journal: with_suffix(&snapshot, ".journal"),
                 snapshot,
@@ -167,8 +176,10 @@ fn read_stored(files: &Files) -> Result<Option<Stored>, StateError> {
         refuse_orphan_journal(files)?;
         return Ok(None);
     };
-    let snapshot = codec::decode(&bytes, &files.snapshot.display().to_string())?;
-    let entries = journal_entries(&files.journal, &Stamp::of(&snapshot))?;
+    let snapshot = files
+        .codec
+        .decode(&bytes, &files.snapshot.display().to_string())?;
+    let entries = journal_entries(files, &Stamp::of(&snapshot))?;
     drop(bytes);
     Ok(Some(Stored { snapshot, entries }))
 }
@@ -185,7 +196,7 @@ fn refuse_orphan_journal(files: &Files) -> Result<(), StateError> {
     let Some((_, start)) = journal::decode_header(&bytes, &origin)? else {
         return Ok(());
     };
-    let (entries, _) = journal::decode_entries(&bytes[start..], &origin)?;
+    let (entries, _) = files.codec.decode_entries(&bytes[start..], &origin)?;
     if entries.is_empty() {
         return Ok(());
     }
@@ -200,9 +211,10 @@ fn refuse_orphan_journal(files: &Files) -> Result<(), StateError> {
     })
 }
 
-/// The entries of the journal at `path` if it applies to the snapshot `base`. Reads only the
-/// header of a journal for another snapshot.
-fn journal_entries(path: &Path, base: &Stamp) -> Result<Vec<JournalEntry>, StateError> {
+/// The entries of the journal if it applies to the snapshot `base`. Reads only the header of a
+/// journal for another snapshot.
+fn journal_entries(files: &Files, base: &Stamp) -> Result<Vec<JournalEntry>, StateError> {
+    let path = &files.journal;
     let io = |e| StateError::io(path, e);
     let file = match File::open(path) {
         Ok(file) => file,
@@ -217,7 +229,7 @@ fn journal_entries(path: &Path, base: &Stamp) -> Result<Vec<JournalEntry>, State
         Some((stamp, _)) if stamp == *base => {
             let mut rest = Vec::new();
             reader.read_to_end(&mut rest).map_err(io)?;
-            Ok(journal::decode_entries(&rest, &origin)?.0)
+            Ok(files.codec.decode_entries(&rest, &origin)?.0)
         }
         Some((stamp, _)) => {
             tracing::debug!(
@@ -239,14 +251,17 @@ fn stored_stamp(files: &Files) -> Result<Option<(Stamp, u64)>, StateError> {
         refuse_orphan_journal(files)?;
         return Ok(None);
     };
-    let stamp = codec::decode_stamp(&bytes, &files.snapshot.display().to_string())?;
+    let stamp = files
+        .codec
+        .decode_stamp(&bytes, &files.snapshot.display().to_string())?;
     drop(bytes);
-    let mutations = journal_mutations(&files.journal, &stamp)?;
+    let mutations = journal_mutations(files, &stamp)?;
     Ok(Some((stamp, mutations)))
 }
 
-/// The number of state changes in the journal at `path` if it applies to `base`.
-fn journal_mutations(path: &Path, base: &Stamp) -> Result<u64, StateError> {
+/// The number of state changes in the journal if it applies to `base`.
+fn journal_mutations(files: &Files, base: &Stamp) -> Result<u64, StateError> {
+    let path = &files.journal;
     let io = |e| StateError::io(path, e);
     let file = match File::open(path) {
         Ok(file) => file,
@@ -261,7 +276,7 @@ fn journal_mutations(path: &Path, base: &Stamp) -> Result<u64, StateError> {
         Some((stamp, _)) if stamp == *base => {
             let mut rest = Vec::new();
             reader.read_to_end(&mut rest).map_err(io)?;
-            journal::count_mutations(&rest, &origin)
+            files.codec.count_mutations(&rest, &origin)
         }
         _ => Ok(0),
     }
@@ -276,12 +291,13 @@ enum Store {
     Compact,
 }
 
-/// Stores `bytes` (the encoding of a state stamped `next`) as the snapshot, serial-checked
-/// against the stored state with its journal, keeping the previous snapshot as the backup.
+/// Stores `plain` (the encoding of a state stamped `next`), sealed by the codec, as the
+/// snapshot, serial-checked against the stored state with its journal, keeping the previous
+/// snapshot as the backup.
 fn store(
     files: &Files,
     open: &mut Option<OpenJournal>,
-    bytes: &[u8],
+    plain: Vec<u8>,
     next: &Stamp,
     mode: Store,
 ) -> Result<(), StateError> {
@@ -293,11 +309,13 @@ fn store(
             // Compacting a state identical to the snapshot when the journal changed nothing
             // (it holds only intents and their resolutions): there is nothing to fold in, and a
             // new snapshot would need a new serial for no change.
-            if mode == Store::Compact
-                && mutations == 0
-                && read_bytes(&files.snapshot)?.is_some_and(|stored| stored == bytes)
-            {
-                return remove_journal(files);
+            if mode == Store::Compact && mutations == 0 {
+                let origin = files.snapshot.display().to_string();
+                if let Some(stored) = read_bytes(&files.snapshot)?
+                    && *files.codec.opened(&stored, &origin)? == *plain
+                {
+                    return remove_journal(files);
+                }
             }
             codec::check_successor(&snapshot, snapshot.serial + mutations, next)?;
             copy_atomic(&files.snapshot, &files.backup)
@@ -305,7 +323,8 @@ fn store(
         }
         None => ensure_parent(&files.snapshot)?,
     }
-    write_atomic(&files.snapshot, bytes).map_err(|e| StateError::io(&files.snapshot, e))?;
+    let bytes = files.codec.seal(plain, next)?;
+    write_atomic(&files.snapshot, &bytes).map_err(|e| StateError::io(&files.snapshot, e))?;
     tracing::debug!(path = %files.snapshot.display(), serial = next.serial, "state written");
     match mode {
         Store::Write => Ok(()),
@@ -391,7 +410,7 @@ fn append_lines(
 fn open_journal(files: &Files, base: &Stamp, lines: &[u8]) -> Result<OpenJournal, StateError> {
     let snapshot_origin = files.snapshot.display().to_string();
     let stored = match read_bytes(&files.snapshot)? {
-        Some(bytes) => codec::decode_stamp(&bytes, &snapshot_origin)?,
+        Some(bytes) => files.codec.decode_stamp(&bytes, &snapshot_origin)?,
         None => {
             return Err(StateError::Conflict {
                 reason: format!(
@@ -417,7 +436,7 @@ fn open_journal(files: &Files, base: &Stamp, lines: &[u8]) -> Result<OpenJournal
     let existing = read_bytes(path)?.unwrap_or_default();
     let resume = match journal::decode_header(&existing, &origin)? {
         Some((stamp, start)) if stamp == *base => {
-            Some(start + journal::decode_entries(&existing[start..], &origin)?.1)
+            Some(start + files.codec.decode_entries(&existing[start..], &origin)?.1)
         }
         _ => None,
     };
@@ -480,6 +499,32 @@ impl Backend for LocalBackend {
         }
     }
 
+    async fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
+        let lock_path = self.lock_path();
+        if lock_path
+            .parent()
+            .is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+        {
+            return Ok(None);
+        }
+        match try_acquire(&lock_path, &LockInfo::new("lock-holder probe"))? {
+            // Nobody held it; the probe's guard releases it again at once.
+            Some(_probe) => Ok(None),
+            None => Ok(Some(read_holder(&lock_path).unwrap_or_else(|| {
+                LockInfo::unknown(&self.files.snapshot.display().to_string())
+            }))),
+        }
+    }
+
+    /// An OS file lock dies with its holder, so there is never a stale lock to break.
+    async fn force_unlock(&self, _id: &str) -> Result<(), StateError> {
+        Err(StateError::Unsupported(format!(
+            "the lock of {} is an OS file lock, released by the system when its holder exits; \
+             a lock that is held belongs to a running process: stop that process instead",
+            self.describe()
+        )))
+    }
+
     /// The snapshot with its journal replayed: what [`Backend::load`] returns, without the
     /// pending intents.
     async fn read(&self) -> Result<Option<State>, StateError> {
@@ -487,9 +532,9 @@ impl Backend for LocalBackend {
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
-        let bytes = codec::encode(state)?;
+        let plain = codec::encode(state)?;
         let next = Stamp::of(state);
-        self.with_files(move |files, open| store(files, open, &bytes, &next, Store::Write))
+        self.with_files(move |files, open| store(files, open, plain, &next, Store::Write))
             .await
     }
 
@@ -504,16 +549,16 @@ impl Backend for LocalBackend {
         if entries.is_empty() {
             return Ok(());
         }
-        let lines = journal::encode_entries(entries)?;
+        let lines = self.files.codec.encode_entries(entries)?;
         let base = base.clone();
         self.with_files(move |files, open| append_lines(files, open, &base, &lines))
             .await
     }
 
     async fn compact(&self, state: &State) -> Result<(), StateError> {
-        let bytes = codec::encode(state)?;
+        let plain = codec::encode(state)?;
         let next = Stamp::of(state);
-        self.with_files(move |files, open| store(files, open, &bytes, &next, Store::Compact))
+        self.with_files(move |files, open| store(files, open, plain, &next, Store::Compact))
             .await
     }
 }
@@ -526,9 +571,16 @@ struct LocalLock {
     path: PathBuf,
 }
 
+#[async_trait::async_trait]
 impl LockGuard for LocalLock {
     fn info(&self) -> &LockInfo {
         &self.info
+    }
+
+    /// Closing the locked file releases the lock (see `Drop`); nothing can fail that matters.
+    async fn release(self: Box<Self>) -> Result<(), StateError> {
+        drop(self);
+        Ok(())
     }
 }
 
@@ -580,6 +632,119 @@ fn read_holder(lock_path: &Path) -> Option<LockInfo> {
     serde_json::from_str(&text).ok()
 }
 
+/// The states of every workspace of one configuration on the local disk: `default` at the
+/// configured path, any other workspace `W` at `<dir>/ss.state.d/W/<file name>` beside it
+/// (Terraform's `terraform.tfstate.d` layout).
+pub struct LocalStore {
+    default: PathBuf,
+    codec: Codec,
+}
+
+/// The directory, beside the default state file, holding the other workspaces' states.
+const WORKSPACES_DIR: &str = "ss.state.d";
+
+impl LocalStore {
+    pub fn new(default: impl Into<PathBuf>, codec: Codec) -> LocalStore {
+        LocalStore {
+            default: default.into(),
+            codec,
+        }
+    }
+
+    fn workspaces_dir(&self) -> PathBuf {
+        match self.default.parent() {
+            Some(dir) => dir.join(WORKSPACES_DIR),
+            None => PathBuf::from(WORKSPACES_DIR),
+        }
+    }
+
+    /// The state file of `workspace`.
+    pub fn path(&self, workspace: &str) -> Result<PathBuf, StateError> {
+        crate::workspace::check_name(workspace)?;
+        if workspace == crate::workspace::DEFAULT {
+            return Ok(self.default.clone());
+        }
+        let file = self
+            .default
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_else(|| "ss.state.json".into());
+        Ok(self.workspaces_dir().join(workspace).join(file))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::backend::Store for LocalStore {
+    fn describe(&self) -> String {
+        format!(
+            "local files ({} and {}/)",
+            self.default.display(),
+            self.workspaces_dir().display()
+        )
+    }
+
+    async fn workspaces(&self) -> Result<Vec<String>, StateError> {
+        let dir = self.workspaces_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Ok(crate::workspace::sorted(Vec::new()));
+            }
+            Err(e) => return Err(StateError::io(&dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| StateError::io(&dir, e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if crate::workspace::check_name(&name).is_err() {
+                continue;
+            }
+            let path = self.path(&name)?;
+            if path.exists() || with_suffix(&path, ".journal").exists() {
+                names.push(name);
+            }
+        }
+        Ok(crate::workspace::sorted(names))
+    }
+
+    async fn backend(&self, workspace: &str) -> Result<Arc<dyn Backend>, StateError> {
+        Ok(Arc::new(LocalBackend::with_codec(
+            self.path(workspace)?,
+            self.codec.clone(),
+        )))
+    }
+
+    async fn delete_workspace(&self, workspace: &str) -> Result<(), StateError> {
+        if workspace == crate::workspace::DEFAULT {
+            return Err(StateError::Unsupported(
+                "the default workspace cannot be deleted".to_string(),
+            ));
+        }
+        let path = self.path(workspace)?;
+        // The lock file goes last: its holder (the caller) still has it open, and removing the
+        // name does not release the lock it holds.
+        for file in [
+            with_suffix(&path, ".journal"),
+            path.clone(),
+            with_suffix(&path, ".backup"),
+            with_suffix(&path, ".lock"),
+        ] {
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(StateError::io(&file, e)),
+            }
+        }
+        if let Some(dir) = path.parent() {
+            // Only when empty: anything else a user put there stays.
+            let _ = std::fs::remove_dir(dir);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,9 +753,61 @@ mod tests {
     async fn passes_the_conformance_suite() {
         let dir = tempfile::tempdir().expect("tempdir");
         let counter = std::sync::atomic::AtomicUsize::new(0);
-        crate::conformance::run_all(|| {
+        crate::conformance::run_all(async || {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             LocalBackend::new(dir.path().join(format!("case-{n}")).join("ss.state.json"))
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite_encrypted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        let cipher = Arc::new(crate::crypto::Cipher::from_passphrase("test key").expect("cipher"));
+        crate::conformance::run_all(async || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            LocalBackend::with_codec(
+                dir.path().join(format!("case-{n}")).join("ss.state.json"),
+                Codec::encrypted(Arc::clone(&cipher)),
+            )
+        })
+        .await;
+        // Nothing the suite wrote is readable without the key.
+        for entry in walk(dir.path()) {
+            let bytes = std::fs::read(&entry).expect("read");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("hunter2") && !text.contains("sandbox_object"),
+                "{} holds plaintext",
+                entry.display()
+            );
+        }
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    #[tokio::test]
+    async fn store_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        crate::conformance::run_store(async || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            LocalStore::new(
+                dir.path().join(format!("case-{n}")).join("ss.state.json"),
+                Codec::plain(),
+            )
         })
         .await;
     }

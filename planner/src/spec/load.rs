@@ -13,8 +13,9 @@ use provider_api::Value;
 use super::diag::{Diagnostics, SourceFile, Sources, Span, SpecDiagnostic};
 use super::eval::{EvalContext, eval};
 use super::model::{
-    Attribute, BackendBlock, BlockBody, Config, Expr, Lifecycle, Local, NestedBlock, Output,
-    ProviderBlock, Reference, ResourceBlock, Settings, Validation, Variable, to_span,
+    Attribute, BackendBlock, BlockBody, Config, EncryptionBlock, Expr, Lifecycle, Local,
+    NestedBlock, Output, ProviderBlock, Reference, ResourceBlock, Settings, Validation, Variable,
+    to_span,
 };
 use super::suggest::did_you_mean;
 use super::types::parse_type;
@@ -418,8 +419,44 @@ impl<'d> Loader<'d> {
         }
         self.ss_block = Some(b.header);
         let body = &b.block.body;
-        self.check_names(b, body, &["stack"], &["backend"]);
+        self.check_names(b, body, &["stack"], &["backend", "encryption"]);
         self.settings.stack = self.const_string(b, body, "stack");
+        for block in body.get_blocks("encryption") {
+            let nested = Ctx {
+                file: b.file,
+                block,
+                header: header_span(b.file, block).unwrap_or(b.header),
+            };
+            if self
+                .labels(&nested, 0, "encryption { key_env = \"NAME\" }")
+                .is_none()
+            {
+                continue;
+            }
+            if let Some(first) = &self.settings.encryption {
+                let first = first.span;
+                self.diags.push(
+                    SpecDiagnostic::error("duplicate encryption block", Some(nested.header))
+                        .with_label(first, "first declared here"),
+                );
+                continue;
+            }
+            self.check_names(&nested, &block.body, &["key_env"], &[]);
+            let key_env = self.const_string(&nested, &block.body, "key_env");
+            if key_env.is_none() {
+                self.diags.push(
+                    SpecDiagnostic::error(
+                        "encryption needs `key_env`: the environment variable holding the passphrase",
+                        Some(nested.header),
+                    )
+                    .with_detail("write encryption { key_env = \"SS_STATE_KEY\" }"),
+                );
+            }
+            self.settings.encryption = Some(EncryptionBlock {
+                key_env,
+                span: nested.header,
+            });
+        }
         for block in body.get_blocks("backend") {
             let nested = Ctx {
                 file: b.file,

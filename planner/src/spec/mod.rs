@@ -18,8 +18,9 @@ pub use diag::{Diagnostics, Label, SourceFile, Sources, Span, SpecDiagnostic};
 pub use eval::{EvalContext, eval};
 pub use load::{LoadError, load_dir, load_sources};
 pub use model::{
-    Attribute, BackendBlock, BlockBody, Config, Expr, Lifecycle, Local, NestedBlock, Output,
-    ProviderBlock, Reference, ResourceBlock, Settings, TypeConstraint, Validation, Variable,
+    Attribute, BackendBlock, BlockBody, Config, EncryptionBlock, Expr, Lifecycle, Local,
+    NestedBlock, Output, ProviderBlock, Reference, ResourceBlock, Settings, TypeConstraint,
+    Validation, Variable,
 };
 pub use types::convert as convert_to_type;
 pub use vars::{VarInputs, resolve_variables};

@@ -25,11 +25,22 @@ pub struct Config {
     pub outputs: Vec<Output>,
 }
 
-/// The `ss { ... }` block: `stack = "name"` and `backend "KIND" { ... }`.
+/// The `ss { ... }` block: `stack = "name"`, `backend "KIND" { ... }` and
+/// `encryption { key_env = "NAME" }`.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Settings {
     pub backend: Option<BackendBlock>,
     pub stack: Option<(String, Span)>,
+    pub encryption: Option<EncryptionBlock>,
+}
+
+/// `encryption { key_env = "NAME" }`: the state (and saved plans) are encrypted with the
+/// passphrase in the environment variable `NAME`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncryptionBlock {
+    pub key_env: Option<(String, Span)>,
+    /// The block header.
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]
