@@ -572,8 +572,8 @@ pub enum StateCommand {
             with the current one (SS_STATE_KEY or `ss { encryption { key_env } }`), or in \
             plaintext when no key is set.",
         after_help = "Examples:\n  \
-            SS_STATE_KEY=new ss state migrate-encryption\n  \
-            OLD=old SS_STATE_KEY=new ss state migrate-encryption --old-key-env OLD"
+            ss state migrate-encryption                      (SS_STATE_KEY set: encrypt a plaintext state)\n  \
+            ss state migrate-encryption --old-key-env OLD    (OLD = old passphrase, SS_STATE_KEY = new)"
     )]
     MigrateEncryption(StateMigrateEncryptionArgs),
 }
@@ -633,21 +633,40 @@ pub struct StateMigrateEncryptionArgs {
 #[derive(Debug, Subcommand)]
 pub enum WorkspaceCommand {
     /// List the workspaces, marking the selected one with `*`.
-    #[command(after_help = "Examples:\n  ss workspace list\n  ss workspace list --json")]
+    #[command(
+        long_about = "List the workspaces, marking the selected one with `*`.\n\n\
+            Lists every workspace with a stored state in the spec's backend, `default` first. \
+            With --json, prints an array of names.",
+        after_help = "Examples:\n  ss workspace list\n  ss workspace list --json --dir stacks/superset"
+    )]
     List(WorkspaceListArgs),
 
     /// Print the selected workspace.
-    #[command(after_help = "Examples:\n  ss workspace show")]
+    #[command(
+        long_about = "Print the selected workspace.\n\n\
+            The workspace commands use: --workspace or SS_WORKSPACE when given, else the one \
+            `ss workspace select` remembered for the spec directory, else `default`.",
+        after_help = "Examples:\n  ss workspace show\n  ss workspace show --dir stacks/superset"
+    )]
     Show(WorkspaceDirArgs),
 
     /// Create a workspace (an empty state) in the spec's backend.
     #[command(
+        long_about = "Create a workspace (an empty state) in the spec's backend.\n\n\
+            A workspace must be created before it is planned or applied, so that a mistyped \
+            name never provisions a new tenant. Its cloud objects are named from the stack \
+            and the workspace, so two workspaces never share an object.",
         after_help = "Examples:\n  ss workspace new acme\n  ss workspace new tenant-042 --dir stacks/superset"
     )]
     New(WorkspaceNameArgs),
 
     /// Remember a workspace as the one to use in this spec directory.
-    #[command(after_help = "Examples:\n  ss workspace select acme\n  ss workspace select default")]
+    #[command(
+        long_about = "Remember a workspace as the one to use in this spec directory.\n\n\
+            Writes the name to .ss/workspace beside the spec; --workspace and SS_WORKSPACE \
+            still take precedence.",
+        after_help = "Examples:\n  ss workspace select acme\n  ss workspace select default"
+    )]
     Select(WorkspaceNameArgs),
 
     /// Delete a workspace whose state holds no resources.
@@ -656,7 +675,7 @@ pub enum WorkspaceCommand {
             Destroy its resources first (`ss destroy --workspace NAME`); a workspace that \
             still records resources is refused, so nothing in the cloud is ever left \
             unrecorded. `default` cannot be deleted.",
-        after_help = "Examples:\n  ss destroy --workspace acme --auto-approve && ss workspace delete acme"
+        after_help = "Examples:\n  ss workspace delete acme\n  ss destroy --workspace acme --auto-approve && ss workspace delete acme"
     )]
     Delete(WorkspaceNameArgs),
 }

@@ -15,6 +15,11 @@
 //! - `concurrency`: two applies on one state at once.
 //! - `limits`: how many operations apply runs at once under `max_in_flight`, `--parallelism`
 //!   and the graph, and `requests_per_second` pacing.
+//! - `backends`: the PostgreSQL and S3 state backends (servers from `scripts/pg-start` and
+//!   `scripts/moto-start`): a fleet of workspaces applied in parallel, lock races, leases of
+//!   killed holders, force-unlock, encryption at rest, S3 workspaces.
+//! - `team`: workspaces, import, encryption at rest, state pull / push / migrate on the local
+//!   backend.
 //! - `util`: temporary projects, running `ss` with a clean environment, assertions that print
 //!   what the command said.
 
@@ -22,6 +27,7 @@
 // apply here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod backends;
 mod concurrency;
 mod corpus;
 mod crash;
@@ -32,5 +38,6 @@ mod lifecycle2;
 mod limits;
 mod state_cmds;
 mod targeting;
+mod team;
 mod util;
 mod vars;

@@ -34,6 +34,9 @@ pub fn ss_process(cwd: &Path, cloud: &Path) -> std::process::Command {
         .env("COLUMNS", "200")
         .env("SS_SANDBOX_DIR", cloud)
         .env_remove("SS_LOG")
+        .env_remove("SS_WORKSPACE")
+        .env_remove("SS_STATE_KEY")
+        .env_remove("SS_PG_CONN")
         .env_remove("RUST_LOG")
         .env_remove("CLICOLOR_FORCE");
     for (key, _) in std::env::vars_os() {
@@ -624,5 +627,58 @@ impl Project {
             "{context}: the state and the sandbox disagree\n  in the sandbox but not in the state (orphans): {orphans:?}\n  in the state but not in the sandbox: {ghosts:?}"
         );
         state_ids
+    }
+}
+
+impl Project {
+    /// Like [`Project::spawn_watched`], with environment variables removed (`remove`) and then
+    /// set (`env`), for runs that need a backend's credentials or a state key.
+    pub fn spawn_watched_env(
+        &self,
+        args: &[&str],
+        remove: &[&str],
+        env: &[(&str, &str)],
+    ) -> Watched {
+        use std::io::{BufRead, Read};
+        let mut cmd = ss_process(&self.dir, &self.cloud);
+        for key in remove {
+            cmd.env_remove(key);
+        }
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start ss {}: {e}", args.join(" ")));
+        let started = std::time::Instant::now();
+        let mut out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let stdout = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            // A read error only truncates what the failure message shows.
+            let _ = out.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watched {
+            child,
+            command: format!("ss {}", args.join(" ")),
+            started,
+            lines,
+            stderr: Vec::new(),
+            stdout,
+        }
     }
 }
