@@ -97,6 +97,21 @@ pub fn check_successor(snapshot: &Stamp, replayed: u64, next: &Stamp) -> Result<
     Ok(())
 }
 
+/// Checks that journal entries written against `base` apply to the stored snapshot `stored`:
+/// entries for another snapshot would be ignored on load, so they are refused up front.
+pub fn check_base(stored: &Stamp, base: &Stamp) -> Result<(), StateError> {
+    if stored == base {
+        return Ok(());
+    }
+    Err(StateError::Conflict {
+        reason: format!(
+            "the changes are for serial {} of lineage {}, but the stored snapshot is serial {} \
+             of lineage {}: it was replaced since",
+            base.serial, base.lineage, stored.serial, stored.lineage
+        ),
+    })
+}
+
 /// How one backend stores states and journal entries: the plain encodings above, or, with a
 /// [`crate::crypto::Cipher`], the same bytes sealed (see [`crate::crypto`]). Every backend
 /// stores and loads through one of these, so encryption is the same everywhere and plaintext

@@ -420,16 +420,7 @@ fn open_journal(files: &Files, base: &Stamp, lines: &[u8]) -> Result<OpenJournal
             });
         }
     };
-    if stored != *base {
-        // Entries for another snapshot would be ignored on load: refuse them now.
-        return Err(StateError::Conflict {
-            reason: format!(
-                "the changes are for serial {} of lineage {}, but the stored snapshot is serial {} \
-                 of lineage {}: it was replaced since",
-                base.serial, base.lineage, stored.serial, stored.lineage
-            ),
-        });
-    }
+    codec::check_base(&stored, base)?;
     let path = &files.journal;
     let io = |e| StateError::io(path, e);
     let origin = path.display().to_string();

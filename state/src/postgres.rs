@@ -1161,15 +1161,7 @@ impl Backend for PgBackend {
             lineage: col(&row, 0)?,
             serial: to_u64(col(&row, 1)?, "serial")?,
         };
-        if stored != *base {
-            return Err(StateError::Conflict {
-                reason: format!(
-                    "the changes are for serial {} of lineage {}, but the stored snapshot is \
-                     serial {} of lineage {}: it was replaced since",
-                    base.serial, base.lineage, stored.serial, stored.lineage
-                ),
-            });
-        }
+        codec::check_base(&stored, base)?;
         tx.cached_exec(
             &sql.append,
             &[

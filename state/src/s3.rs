@@ -726,15 +726,7 @@ impl S3Backend {
                 });
             }
         };
-        if stored != *base {
-            return Err(StateError::Conflict {
-                reason: format!(
-                    "the changes are for serial {} of lineage {}, but the stored snapshot is \
-                     serial {} of lineage {}: it was replaced since",
-                    base.serial, base.lineage, stored.serial, stored.lineage
-                ),
-            });
-        }
+        codec::check_base(&stored, base)?;
         let next = self
             .journal_objects(base)
             .await?

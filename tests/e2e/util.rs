@@ -542,40 +542,7 @@ impl Project {
 
     /// Starts `ss ARGS` in the background as a [`Watched`] process.
     pub fn spawn_watched(&self, args: &[&str]) -> Watched {
-        use std::io::{BufRead, Read};
-        let mut child = ss_process(&self.dir, &self.cloud)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start ss {}: {e}", args.join(" ")));
-        let started = std::time::Instant::now();
-        let mut out = child.stdout.take().expect("piped stdout");
-        let err = child.stderr.take().expect("piped stderr");
-        let stdout = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            // A read error only truncates what the failure message shows.
-            let _ = out.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        });
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Watched {
-            child,
-            command: format!("ss {}", args.join(" ")),
-            started,
-            lines,
-            stderr: Vec::new(),
-            stdout,
-        }
+        self.spawn_watched_env(args, &[], &[])
     }
 
     /// Checks that the state and the sandbox hold exactly the same cloud ids, each once, and
