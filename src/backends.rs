@@ -29,7 +29,7 @@ pub const PG_CONN_ENV: &str = "SS_PG_CONN";
 /// The state backends this build knows, with the attributes each takes.
 const BACKENDS: &[(&str, &[&str])] = &[
     ("local", &["path"]),
-    ("postgres", &["conn", "schema", "lease"]),
+    ("postgres", &["conn", "schema", "lease", "ca_file"]),
     (
         "s3",
         &[
@@ -303,7 +303,12 @@ async fn store_for(
                 .get("schema")
                 .cloned()
                 .unwrap_or_else(|| "ss".to_string());
-            postgres_store(conn, schema, lease(&attrs)?, codec).await
+            // A private CA's certificates, as libpq's PGSSLROOTCERT gives them.
+            let ca_file = attrs
+                .get("ca_file")
+                .map(|f| dir.join(f))
+                .or_else(|| std::env::var_os("PGSSLROOTCERT").map(PathBuf::from));
+            postgres_store(conn, schema, lease(&attrs)?, ca_file, codec).await
         }
         "s3" => {
             let bucket = attrs
@@ -346,6 +351,7 @@ pub async fn postgres_store(
     conn: String,
     schema: String,
     lease: Duration,
+    ca_file: Option<PathBuf>,
     codec: Codec,
 ) -> anyhow::Result<Arc<dyn Store>> {
     let store = state::postgres::PgStore::connect(
@@ -353,6 +359,7 @@ pub async fn postgres_store(
             conn,
             schema,
             lease,
+            ca_file,
         },
         codec,
     )
@@ -365,6 +372,7 @@ pub async fn postgres_store(
     _conn: String,
     _schema: String,
     _lease: Duration,
+    _ca_file: Option<PathBuf>,
     _codec: Codec,
 ) -> anyhow::Result<Arc<dyn Store>> {
     bail!("this ss was built without the PostgreSQL backend (cargo feature `postgres`)")
@@ -414,6 +422,7 @@ pub async fn store_at(
             target.to_string(),
             schema.to_string(),
             Duration::from_secs(30),
+            std::env::var_os("PGSSLROOTCERT").map(PathBuf::from),
             codec,
         )
         .await?;

@@ -82,9 +82,10 @@
 //! `key=value` pairs, as libpq takes them. A small pool ([`deadpool_postgres`]) holds a few
 //! connections. `sslmode=disable` connects in clear; `prefer` (the default) and `require` use
 //! TLS (rustls) with the server certificate verified against the Mozilla roots
-//! ([`webpki_roots`]), stricter than libpq's modes of the same names: a server whose
-//! certificate is signed by a private CA is refused (`prefer` falls back to clear text only
-//! when the server offers no TLS at all). The
+//! ([`webpki_roots`]) and the certificates of [`PgConfig::ca_file`] (a private CA, like libpq's
+//! `sslrootcert`), stricter than libpq's modes of the same names: a server whose certificate
+//! no trusted root signed is refused (`prefer` falls back to clear text only when the server
+//! offers no TLS at all). The
 //! password never appears in [`Store::describe`], errors or logs: messages name host, port,
 //! database and schema only, and any error text is scrubbed of the password as well.
 
@@ -168,6 +169,10 @@ pub struct PgConfig {
     pub schema: String,
     /// How long a lock outlives its holder's last heartbeat.
     pub lease: Duration,
+    /// PEM certificates of a private certificate authority to trust besides the public roots
+    /// (the CA of a managed database such as RDS, or of a company PKI), like libpq's
+    /// `sslrootcert`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PgConfig {
@@ -177,6 +182,7 @@ impl PgConfig {
             conn: conn.into(),
             schema: DEFAULT_SCHEMA.to_string(),
             lease: DEFAULT_LEASE,
+            ca_file: None,
         }
     }
 }
@@ -187,6 +193,7 @@ impl fmt::Debug for PgConfig {
             .field("conn", &"<redacted>")
             .field("schema", &self.schema)
             .field("lease", &self.lease)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -308,11 +315,9 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A TLS client configuration verifying servers against the Mozilla roots.
-fn tls_config() -> Result<rustls::ClientConfig, StateError> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+/// A TLS client configuration verifying servers against the trusted roots ([`root_store`]).
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, StateError> {
+    let roots = root_store(ca_file)?;
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
@@ -324,6 +329,32 @@ fn tls_config() -> Result<rustls::ClientConfig, StateError> {
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(config)
+}
+
+/// The Mozilla roots, plus the PEM certificates in `ca_file`.
+fn root_store(ca_file: Option<&std::path::Path>) -> Result<rustls::RootCertStore, StateError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let bad = |reason: String| StateError::Backend {
+            backend: BACKEND.to_string(),
+            reason: format!("CA certificates {}: {reason}", path.display()),
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in the file".to_string()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    Ok(roots)
 }
 
 impl PgStore {
@@ -367,7 +398,9 @@ impl PgStore {
             SslMode::Disable => Manager::from_config(pg, tokio_postgres::NoTls, manager_config),
             _ => Manager::from_config(
                 pg,
-                tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?),
+                tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+                    config.ca_file.as_deref(),
+                )?),
                 manager_config,
             ),
         };
@@ -419,9 +452,10 @@ fn failure(
     let mut reason = format!("{what} ({place}): {}", chain(e));
     if reason.contains("TLS handshake") && reason.contains("certificate") {
         reason.push_str(
-            " (the server certificate is verified against the public web roots, so one signed \
-             by a private CA is refused; sslmode=disable connects without TLS, only for a \
-             network you trust)",
+            " (the server certificate is verified against the public web roots: for one signed \
+             by a private CA, give that CA's certificates with `ca_file` in the backend block \
+             or PGSSLROOTCERT; sslmode=disable connects without TLS, only for a network you \
+             trust)",
         );
     }
     StateError::Backend {
@@ -1362,6 +1396,22 @@ mod tests {
         assert_eq!(
             scrub("auth for s3cret failed", Some("s3cret")),
             "auth for ****** failed"
+        );
+    }
+
+    #[test]
+    fn a_private_ca_file_is_trusted_besides_the_public_roots() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let public = root_store(None).expect("public roots only");
+        let with_ca = root_store(Some(&fixtures.join("test-ca.pem"))).expect("the test CA loads");
+        assert_eq!(with_ca.len(), public.len() + 1);
+        tls_config(Some(&fixtures.join("test-ca.pem"))).expect("a TLS configuration");
+        let missing = root_store(Some(&fixtures.join("no-such.pem"))).expect_err("missing file");
+        assert!(missing.to_string().contains("no-such.pem"), "{missing}");
+        let not_pem = root_store(Some(&fixtures.join("v1.json"))).expect_err("no certificate");
+        assert!(
+            not_pem.to_string().contains("no PEM certificate"),
+            "{not_pem}"
         );
     }
 

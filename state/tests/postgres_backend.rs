@@ -59,6 +59,7 @@ impl Pg {
             conn: self.conn.clone(),
             schema: schema.to_string(),
             lease,
+            ca_file: None,
         }
     }
 
@@ -598,6 +599,7 @@ async fn the_password_is_never_shown() {
         conn: with_password.clone(),
         schema: schema.clone(),
         lease: Duration::from_secs(30),
+        ca_file: None,
     };
     let store = PgStore::connect(config.clone(), Codec::plain())
         .await
