@@ -11,11 +11,19 @@ pub struct Registry;
 
 impl ProviderRegistry for Registry {
     fn names(&self) -> Vec<String> {
-        vec![sandbox::NAME.to_string()]
+        let mut names = vec![sandbox::NAME.to_string()];
+        #[cfg(feature = "ovh")]
+        names.push(ovh::NAME.to_string());
+        names
     }
 
     fn config_schema(&self, name: &str) -> Option<Body> {
-        (name == sandbox::NAME).then(sandbox::config_schema)
+        match name {
+            sandbox::NAME => Some(sandbox::config_schema()),
+            #[cfg(feature = "ovh")]
+            ovh::NAME => Some(ovh::config_schema()),
+            _ => None,
+        }
     }
 
     fn configure(
@@ -28,6 +36,8 @@ impl ProviderRegistry for Registry {
             sandbox::NAME => {
                 sandbox::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>)
             }
+            #[cfg(feature = "ovh")]
+            ovh::NAME => ovh::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>),
             other => Err(vec![Diagnostic::error(format!(
                 "unknown provider `{other}`"
             ))]),

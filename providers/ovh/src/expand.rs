@@ -1,0 +1,637 @@
+//! How each portable component becomes OVH native resources, and the provider's own checks.
+//! The tables are in the crate documentation (`lib.rs`).
+
+use std::collections::BTreeMap;
+
+use provider_api::component::{self, Size, SizeClass};
+use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
+
+use crate::types;
+
+/// A family of OVH flavors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Kubernetes nodes: general purpose `b3-*`.
+    Node,
+    /// Managed PostgreSQL nodes: `db1-*`.
+    Postgres,
+    /// Managed Valkey nodes: `db1-*` (memory is what matters).
+    Valkey,
+}
+
+/// The OVH flavor of a size class.
+pub fn flavor(family: Family, class: SizeClass) -> &'static str {
+    match (family, class) {
+        (Family::Node, SizeClass::Small) => "b3-8",
+        (Family::Node, SizeClass::Medium) => "b3-16",
+        (Family::Node, SizeClass::Large) => "b3-32",
+        (Family::Node, SizeClass::XLarge) => "b3-64",
+        (Family::Postgres, SizeClass::Small) => "db1-7",
+        (Family::Postgres, SizeClass::Medium) => "db1-15",
+        (Family::Postgres, SizeClass::Large) => "db1-30",
+        (Family::Postgres, SizeClass::XLarge) => "db1-60",
+        (Family::Valkey, SizeClass::Small) => "db1-4",
+        (Family::Valkey, SizeClass::Medium) => "db1-7",
+        (Family::Valkey, SizeClass::Large) => "db1-15",
+        (Family::Valkey, SizeClass::XLarge) => "db1-30",
+    }
+}
+
+fn size_value(family: Family, size: &Value) -> Value {
+    match size.peel() {
+        Value::String(s) => match Size::parse(s) {
+            Size::Class(class) => Value::from(flavor(family, class)),
+            Size::Native(name) => Value::from(name),
+        },
+        _ => size.clone(),
+    }
+}
+
+/// The zones of the known 3-AZ regions. Other regions have none: their networks get one
+/// subnet and their clusters one node pool per `node_pool` block.
+pub fn region_zones(region: &str) -> Vec<String> {
+    let zones: &[&str] = match region {
+        "EU-WEST-PAR" => &["eu-west-par-a", "eu-west-par-b", "eu-west-par-c"],
+        "EU-SOUTH-MIL" => &["eu-south-mil-a", "eu-south-mil-b", "eu-south-mil-c"],
+        _ => &[],
+    };
+    zones.iter().map(|z| z.to_string()).collect()
+}
+
+/// What expansion needs to know of the provider block.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub region: String,
+    pub zones: Vec<String>,
+    pub cdn_service: Option<String>,
+    pub cdn_zone: Option<String>,
+}
+
+/// How a PostgreSQL service is sized: the plan and its node count from `high_availability`
+/// and `read_replicas`.
+pub fn pg_plan(high_availability: bool, read_replicas: i64) -> Option<(&'static str, i64)> {
+    let standbys = read_replicas.max(i64::from(high_availability));
+    match standbys {
+        0 => Some(("essential", 1)),
+        1 => Some(("business", 2)),
+        2 => Some(("enterprise", 3)),
+        _ => None,
+    }
+}
+
+/// The provider's own checks, on top of the portable ones. Unknown values are skipped.
+pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let int = |k: &str| config.get(k).and_then(Value::as_i64);
+    match type_name {
+        component::NETWORK => {
+            if !settings.zones.is_empty()
+                && let Some(z) = int("zones")
+                && z as usize > settings.zones.len()
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "region {} has {} zones, `zones` is {z}",
+                        settings.region,
+                        settings.zones.len()
+                    ))
+                    .at(["zones"]),
+                );
+            }
+        }
+        component::KUBERNETES_CLUSTER => {
+            if let Some(v) = config.get("version").and_then(Value::as_str)
+                && !K8S_VERSIONS.contains(&v)
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "OVH Managed Kubernetes does not offer version {v:?}; supported: {}",
+                        K8S_VERSIONS.join(", ")
+                    ))
+                    .at(["version"]),
+                );
+            }
+        }
+        component::POSTGRES => {
+            let ha = config
+                .get("high_availability")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if let Some(r) = int("read_replicas")
+                && pg_plan(ha, r).is_none()
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "OVH Managed PostgreSQL has at most 3 nodes (enterprise plan): \
+                         `read_replicas` can be at most 2, got {r}"
+                    ))
+                    .at(["read_replicas"]),
+                );
+            }
+            if config.get("password").is_some_and(|p| !p.is_null()) {
+                out.push(
+                    Diagnostic::error(
+                        "OVH generates database passwords: remove `password` and reset the \
+                         user's password with the OVH API or console",
+                    )
+                    .at(["password"]),
+                );
+            }
+            if config.get("pooler").and_then(Value::as_bool) == Some(true) {
+                out.push(
+                    Diagnostic::warning(
+                        "OVH Managed PostgreSQL connection pools are not created by ss yet: \
+                         `pooler` is ignored and `pooler_endpoint` is null",
+                    )
+                    .at(["pooler"]),
+                );
+            }
+        }
+        component::REDIS_CLUSTER => {
+            if let Some(shards) = int("shards")
+                && shards != 1
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "OVH Managed Valkey has no cluster mode: use `shards = 1` and a larger \
+                         `size`, got {shards}"
+                    ))
+                    .at(["shards"]),
+                );
+            }
+            if let Some(r) = int("replicas_per_shard")
+                && r > 2
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "OVH Managed Valkey has at most 3 nodes: `replicas_per_shard` can be at \
+                         most 2, got {r}"
+                    ))
+                    .at(["replicas_per_shard"]),
+                );
+            }
+        }
+        component::CDN if settings.cdn_service.is_none() || settings.cdn_zone.is_none() => {
+            out.push(Diagnostic::error(
+                "a `cdn` on OVH needs `cdn_service` (the CDN dedicated service name) and \
+                 `cdn_zone` (a DNS zone you control) in the `provider \"ovh\"` block",
+            ));
+        }
+        _ => {}
+    }
+    out
+}
+
+pub const K8S_VERSIONS: [&str; 4] = ["1.31", "1.32", "1.33", "1.34"];
+
+struct Config<'a> {
+    attrs: &'a Attrs,
+}
+
+impl Config<'_> {
+    fn value(&self, key: &str, default: impl Into<Value>) -> Value {
+        match self.attrs.get(key) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => default.into(),
+        }
+    }
+
+    fn known<T>(
+        &self,
+        key: &str,
+        default: impl Into<Value>,
+        f: impl Fn(&Value) -> Option<T>,
+    ) -> Result<T, Diagnostic> {
+        let v = self.value(key, default);
+        if v.is_unknown() {
+            return Err(Diagnostic::error(format!(
+                "`{key}` decides how many resources are created, so it must be known at plan time"
+            ))
+            .at([key]));
+        }
+        f(&v).ok_or_else(|| Diagnostic::error(format!("`{key}` has the wrong type")).at([key]))
+    }
+}
+
+fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
+    pairs
+        .iter()
+        .map(|(k, b)| (k.to_string(), b.clone()))
+        .collect()
+}
+
+/// Expands a portable component; `None` when `type_name` is not one.
+pub fn expand(
+    settings: &Settings,
+    type_name: &str,
+    config: &Attrs,
+) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+    let c = Config { attrs: config };
+    let result = match type_name {
+        component::NETWORK => network(settings, &c),
+        component::KUBERNETES_CLUSTER => kubernetes(settings, &c),
+        component::POSTGRES => postgres(&c),
+        component::REDIS_CLUSTER => valkey(&c),
+        component::LOAD_BALANCER => Ok(load_balancer(&c)),
+        component::CDN => Ok(cdn(&c)),
+        _ => return None,
+    };
+    Some(result.map_err(|d| vec![d]))
+}
+
+fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let zones = c.known("zones", 3, Value::as_i64)?.max(1) as usize;
+    let zone_names: Vec<String> = if settings.zones.is_empty() {
+        vec![settings.region.clone()]
+    } else {
+        if zones > settings.zones.len() {
+            return Err(Diagnostic::error(format!(
+                "region {} has {} zones, `zones` is {zones}",
+                settings.region,
+                settings.zones.len()
+            ))
+            .at(["zones"]));
+        }
+        settings.zones[..zones].to_vec()
+    };
+    let cidr = c.value("cidr", "10.0.0.0/16");
+    let cidrs: Vec<Value> = match cidr.as_str() {
+        Some(text) if zone_names.len() > 1 => {
+            let net: ipnet::Ipv4Net = text.parse().map_err(|_| {
+                Diagnostic::error(format!("`cidr` {text:?} is not a valid IPv4 CIDR block"))
+                    .at(["cidr"])
+            })?;
+            let bits = (zone_names.len() as u32)
+                .next_power_of_two()
+                .trailing_zeros() as u8;
+            let prefix = (net.prefix_len() + bits.max(4)).min(28);
+            net.trunc()
+                .subnets(prefix)
+                .map_err(|_| Diagnostic::error("cannot split `cidr`").at(["cidr"]))?
+                .take(zone_names.len())
+                .map(|s| Value::from(s.to_string()))
+                .collect()
+        }
+        _ => vec![cidr.clone(); zone_names.len()],
+    };
+    let mut resources = vec![NativeSpec::new("network", types::NETWORK)];
+    let mut subnet_ids = Vec::new();
+    for (i, subnet_cidr) in cidrs.into_iter().enumerate() {
+        let name = format!("subnet_{i}");
+        resources.push(
+            NativeSpec::new(&name, types::SUBNET)
+                .set("network_id", Binding::attr("network", "id"))
+                .set("cidr", subnet_cidr),
+        );
+        subnet_ids.push(Binding::attr(&name, "subnet_id"));
+    }
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("network", "id")),
+            ("subnet_ids", Binding::List(subnet_ids)),
+            (
+                "zone_names",
+                Binding::Value(Value::List(
+                    zone_names.into_iter().map(Value::from).collect(),
+                )),
+            ),
+        ]),
+    })
+}
+
+fn local_suffix(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `n` spread over `zones` pools: each pool gets the ceiling, so the total is at least `n`.
+fn per_zone(v: &Value, zones: usize) -> Value {
+    match v.as_f64() {
+        Some(n) if zones > 1 => Value::from((n / zones as f64).ceil()),
+        _ => v.clone(),
+    }
+}
+
+fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let pools = c.known("node_pool", Value::Map(BTreeMap::new()), |v| {
+        v.as_map().cloned()
+    })?;
+    let mut resources = vec![
+        NativeSpec::new("cluster", types::KUBE)
+            .set("network_id", c.value("network", Value::Null))
+            .set("version", c.value("version", "1.31")),
+    ];
+    let zones: Vec<Option<&String>> = if settings.zones.is_empty() {
+        vec![None]
+    } else {
+        settings.zones.iter().map(Some).collect()
+    };
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    for (label, pool) in &pools {
+        let get = |k: &str| pool.get(k).cloned().unwrap_or(Value::Null);
+        let size = match get("size") {
+            Value::Null => Value::from("medium"),
+            v => v,
+        };
+        for zone in &zones {
+            let local = match zone {
+                Some(z) => format!(
+                    "pool_{}_{}",
+                    local_suffix(label),
+                    local_suffix(z.rsplit('-').next().unwrap_or(z))
+                ),
+                None => format!("pool_{}", local_suffix(label)),
+            };
+            if let Some(other) = taken.insert(local.clone(), label.clone()) {
+                return Err(Diagnostic::error(format!(
+                    "node pools {other:?} and {label:?} are too alike: rename one"
+                ))
+                .at(["node_pool", label.as_str()]));
+            }
+            let mut spec = NativeSpec::new(&local, types::NODEPOOL)
+                .set("cluster_id", Binding::attr("cluster", "id"))
+                .set("flavor", size_value(Family::Node, &size))
+                .set("min_nodes", per_zone(&get("min"), zones.len()))
+                .set("max_nodes", per_zone(&get("max"), zones.len()));
+            if let Some(z) = zone {
+                spec = spec.set("zone", Value::from(z.as_str()));
+            }
+            resources.push(spec);
+        }
+    }
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("cluster", "id")),
+            ("endpoint", Binding::attr("cluster", "endpoint")),
+            ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
+        ]),
+    })
+}
+
+fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let ha = c.known("high_availability", false, Value::as_bool)?;
+    let replicas = c.known("read_replicas", 0, Value::as_i64)?;
+    let (plan, nodes) = pg_plan(ha, replicas).ok_or_else(|| {
+        Diagnostic::error("OVH Managed PostgreSQL has at most 3 nodes").at(["read_replicas"])
+    })?;
+    let resources = vec![
+        NativeSpec::new("service", types::POSTGRES)
+            .set("network_id", c.value("network", Value::Null))
+            .set("version", c.value("version", "16"))
+            .set("plan", Value::from(plan))
+            .set("nodes", Value::from(nodes))
+            .set(
+                "flavor",
+                size_value(Family::Postgres, &c.value("size", "medium")),
+            )
+            .set("disk_gb", c.value("storage_gb", 100)),
+    ];
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("service", "id")),
+            ("endpoint", Binding::attr("service", "endpoint")),
+            (
+                "reader_endpoints",
+                Binding::attr("service", "reader_endpoints"),
+            ),
+            ("pooler_endpoint", Binding::Value(Value::Null)),
+            ("port", Binding::attr("service", "port")),
+            ("password", Binding::Value(Value::Null)),
+        ]),
+    })
+}
+
+fn valkey(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let replicas = c.known("replicas_per_shard", 1, Value::as_i64)?;
+    let (plan, nodes) = match replicas {
+        0 => ("essential", 1),
+        1 => ("business", 2),
+        _ => ("enterprise", 3),
+    };
+    let resources = vec![
+        NativeSpec::new("service", types::VALKEY)
+            .set("network_id", c.value("network", Value::Null))
+            .set("version", c.value("version", "8.0"))
+            .set("plan", Value::from(plan))
+            .set("nodes", Value::from(nodes))
+            .set(
+                "flavor",
+                size_value(Family::Valkey, &c.value("size", "medium")),
+            ),
+    ];
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("service", "id")),
+            (
+                "configuration_endpoint",
+                Binding::attr("service", "endpoint"),
+            ),
+            ("port", Binding::attr("service", "port")),
+        ]),
+    })
+}
+
+fn load_balancer(c: &Config<'_>) -> Expansion {
+    let health = c.value("health_check", Value::Null);
+    let check = |key: &str, default: Value| match health.get(key) {
+        Some(v) if !v.is_null() => v.clone(),
+        _ if health.is_unknown() => Value::Unknown,
+        _ => default,
+    };
+    let port = c.value("port", 443);
+    // Port 80 is plain HTTP; anything else passes TLS through to the cluster's ingress.
+    let protocol = match port.as_i64() {
+        Some(80) => Value::from("http"),
+        Some(_) => Value::from("https"),
+        None => Value::Unknown,
+    };
+    let interval = check("interval", Value::from(30));
+    // A probe must end before the next one starts: half the interval, at most 10 s.
+    let timeout = match interval.as_f64() {
+        Some(i) => Value::from((i / 2.0).floor().clamp(1.0, 10.0)),
+        None => Value::Unknown,
+    };
+    let resources = vec![
+        NativeSpec::new("lb", types::LB).set("network_id", c.value("network", Value::Null)),
+        NativeSpec::new("listener", types::LISTENER)
+            .set("loadbalancer_id", Binding::attr("lb", "id"))
+            .set("port", port)
+            .set("protocol", protocol.clone()),
+        NativeSpec::new("pool", types::POOL)
+            .set("listener_id", Binding::attr("listener", "id"))
+            .set("protocol", protocol.clone())
+            .set("sticky_sessions", c.value("sticky_sessions", false)),
+        NativeSpec::new("health_monitor", types::MONITOR)
+            .set("pool_id", Binding::attr("pool", "id"))
+            .set("monitor_type", protocol)
+            .set("delay", interval)
+            .set("timeout", timeout)
+            .set("max_retries", check("healthy_threshold", Value::from(3)))
+            .set("url_path", check("path", Value::from("/health"))),
+    ];
+    Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("lb", "id")),
+            ("dns_name", Binding::attr("lb", "dns_name")),
+        ]),
+    }
+}
+
+/// How a portable cache rule path maps to an OVH rule: `(fileType, fileMatch)`.
+/// `/static/*` and `/static/` → folder `/static/`; `*.js` → extension `js`; anything else →
+/// file.
+pub fn cache_rule_match(path: &str) -> (&'static str, String) {
+    if let Some(ext) = path.strip_prefix("*.").or_else(|| path.strip_prefix("/*.")) {
+        return ("extension", ext.to_string());
+    }
+    if let Some(folder) = path.strip_suffix('*') {
+        return ("folder", folder.to_string());
+    }
+    if path.ends_with('/') {
+        return ("folder", path.to_string());
+    }
+    ("file", path.to_string())
+}
+
+fn cdn(c: &Config<'_>) -> Expansion {
+    let mut resources = vec![
+        NativeSpec::new("domain", types::CDN_DOMAIN),
+        NativeSpec::new("backend", types::CDN_BACKEND)
+            .set("domain", Binding::attr("domain", "id"))
+            .set("ip", c.value("origin", Value::Null)),
+    ];
+    let rules = c.value("cache_rule", Value::List(Vec::new()));
+    for (i, rule) in rules.as_list().unwrap_or_default().iter().enumerate() {
+        let (file_type, file_match) = match rule.get("path").and_then(Value::as_str) {
+            Some(p) => {
+                let (t, m) = cache_rule_match(p);
+                (Value::from(t), Value::from(m))
+            }
+            None => (Value::Unknown, Value::Unknown),
+        };
+        let ttl = rule.get("ttl").cloned().unwrap_or(Value::Unknown);
+        let cache_type = match ttl.as_f64() {
+            Some(t) if t <= 0.0 => Value::from("noCache"),
+            Some(_) => Value::from("forceCache"),
+            None => Value::Unknown,
+        };
+        resources.push(
+            NativeSpec::new(&format!("cache_rule_{i}"), types::CDN_RULE)
+                .set("domain", Binding::attr("domain", "id"))
+                .set("file_match", file_match)
+                .set("file_type", file_type)
+                .set("cache_type", cache_type)
+                .set("ttl", ttl)
+                .after("backend"),
+        );
+    }
+    Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("domain", "id")),
+            ("domain_name", Binding::attr("domain", "domain")),
+        ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn par() -> Settings {
+        Settings {
+            region: "EU-WEST-PAR".into(),
+            zones: region_zones("EU-WEST-PAR"),
+            cdn_service: Some("cdn-1".into()),
+            cdn_zone: Some("cdn.example.com".into()),
+        }
+    }
+
+    #[test]
+    fn network_has_one_subnet_per_zone() {
+        let cfg = Attrs::from([
+            ("cidr".into(), Value::from("10.0.0.0/16")),
+            ("zones".into(), Value::from(3)),
+        ]);
+        let e = expand(&par(), component::NETWORK, &cfg)
+            .expect("component")
+            .expect("ok");
+        let names: Vec<_> = e.resources.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["network", "subnet_0", "subnet_1", "subnet_2"]);
+        assert_eq!(
+            e.get("subnet_1").expect("s1").config["cidr"],
+            Binding::Value(Value::from("10.0.16.0/20"))
+        );
+        let single = Settings {
+            region: "GRA11".into(),
+            ..Settings::default()
+        };
+        let e = expand(&single, component::NETWORK, &cfg)
+            .expect("component")
+            .expect("ok");
+        assert_eq!(e.resources.len(), 2);
+    }
+
+    #[test]
+    fn node_pools_are_spread_over_zones() {
+        let pool = Value::Map(Attrs::from([
+            ("size".into(), Value::from("large")),
+            ("min".into(), Value::from(5)),
+            ("max".into(), Value::from(20)),
+        ]));
+        let cfg = Attrs::from([
+            ("network".into(), Value::from("net-1")),
+            (
+                "node_pool".into(),
+                Value::Map(Attrs::from([("web".into(), pool)])),
+            ),
+        ]);
+        let e = expand(&par(), component::KUBERNETES_CLUSTER, &cfg)
+            .expect("component")
+            .expect("ok");
+        let a = e.get("pool_web_a").expect("zone a");
+        assert_eq!(a.config["flavor"], Binding::Value(Value::from("b3-32")));
+        assert_eq!(a.config["min_nodes"], Binding::Value(Value::from(2)));
+        assert_eq!(a.config["max_nodes"], Binding::Value(Value::from(7)));
+        assert_eq!(
+            a.config["zone"],
+            Binding::Value(Value::from("eu-west-par-a"))
+        );
+        assert!(e.get("pool_web_c").is_some());
+    }
+
+    #[test]
+    fn postgres_plan_follows_ha_and_replicas() {
+        assert_eq!(pg_plan(false, 0), Some(("essential", 1)));
+        assert_eq!(pg_plan(true, 0), Some(("business", 2)));
+        assert_eq!(pg_plan(true, 1), Some(("business", 2)));
+        assert_eq!(pg_plan(true, 2), Some(("enterprise", 3)));
+        assert_eq!(pg_plan(false, 3), None);
+    }
+
+    #[test]
+    fn cache_rules_map_to_ovh_kinds() {
+        assert_eq!(
+            cache_rule_match("/static/assets/*"),
+            ("folder", "/static/assets/".into())
+        );
+        assert_eq!(cache_rule_match("*.js"), ("extension", "js".into()));
+        assert_eq!(
+            cache_rule_match("/index.html"),
+            ("file", "/index.html".into())
+        );
+    }
+}

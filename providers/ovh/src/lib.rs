@@ -1,0 +1,376 @@
+//! The OVHcloud provider `ovh`: the portable components as OVH Public Cloud objects, through
+//! the OVH API v1 (`reqwest` on rustls with the aws-lc-rs crypto provider).
+//!
+//! ```hcl
+//! provider "ovh" {
+//!   endpoint   = "ovh-eu"          # ovh-eu | ovh-ca | ovh-us | an http(s) URL ending in /v1
+//!   project_id = "0123abcd…"       # the Public Cloud project (the API's {serviceName})
+//!   region     = "EU-WEST-PAR"     # a 3-AZ region gets one subnet and node pool per zone
+//!   # zones       = ["eu-west-par-a", …]  # overrides the built-in zone table
+//!   # cdn_service = "cdn-123.ovh.net"     # the CDN dedicated service, for `cdn`
+//!   # cdn_zone    = "cdn.example.com"     # DNS zone whose names the CDN serves
+//!   # ready_timeout = 3600                # seconds to wait for an object to become ready
+//! }
+//! ```
+//!
+//! Credentials come from the environment: `OVH_APPLICATION_KEY`, `OVH_APPLICATION_SECRET`,
+//! `OVH_CONSUMER_KEY` (signed requests, the timestamp corrected once by `GET /auth/time`), or
+//! `OVH_CLIENT_ID` / `OVH_CLIENT_SECRET` (OAuth2 client credentials, named endpoints only).
+//!
+//! # Components
+//!
+//! | component | native types (local names) | API paths (under `/cloud/project/{serviceName}`) |
+//! |---|---|---|
+//! | `network` | `ovh_cloud_network` (`network`), `ovh_cloud_subnet` (`subnet_0`…, one per zone of a 3-AZ region, else one) | `POST /region/{regionName}/network` (an operation, polled at `/operation/{operationId}`), `…/network/{networkId}/subnet` |
+//! | `kubernetes_cluster` | `ovh_cloud_kube` (`cluster`), `ovh_cloud_kube_nodepool` (`pool_<label>_<zone>` in 3-AZ regions with `min`/`max` divided by the zone count, rounded up; else `pool_<label>`) | `/kube`, `/kube/{kubeId}/nodepool`, `/kube/{kubeId}/update` (one minor at a time), `/kube/{kubeId}/kubeconfig` (for the CA) |
+//! | `postgres` | `ovh_cloud_database_postgresql` (`service`): plan `essential` (1 node), `business` (2: HA or 1 replica), `enterprise` (3: 2 replicas); IP restrictions in the service body (the network's subnets) | `/database/postgresql` |
+//! | `redis_cluster` | `ovh_cloud_database_valkey` (`service`), `shards` must be 1 | `/database/valkey` (`engine = "redis"`: `/database/redis`) |
+//! | `load_balancer` | `ovh_cloud_loadbalancer` (`lb`, with a new floating IP), `…_listener` (`listener`), `…_pool` (`pool`), `…_health_monitor` (`health_monitor`) | `/region/{regionName}/loadbalancing/{loadbalancer,listener,pool,healthMonitor,flavor}`; the load balancer create is an operation |
+//! | `cdn` | `ovh_cdn_domain` (`domain`), `ovh_cdn_backend` (`backend`, the origin: an IPv4), `ovh_cdn_cache_rule` (`cache_rule_N`) | `/cdn/dedicated/{serviceName}/domains/{domain}[/backends|/cacheRules]` |
+//!
+//! Every object is named from its identity ([`provider_api::deterministic_name`]); a create
+//! first looks the name up and adopts what it finds, and a create answered by a 5xx looks again
+//! before giving up (databases carry the name in `description`, CDN domains in the host name).
+//!
+//! # Size classes
+//!
+//! | class | node pool (`b3-*`) | postgres (`db1-*`) | redis_cluster (Valkey, `db1-*`) |
+//! |---|---|---|---|
+//! | `small` | `b3-8` (2 vCPU, 8 GB) | `db1-7` (2 vCPU, 7 GB) | `db1-4` (4 GB) |
+//! | `medium` | `b3-16` (4 vCPU, 16 GB) | `db1-15` (4 vCPU, 15 GB) | `db1-7` (7 GB) |
+//! | `large` | `b3-32` (8 vCPU, 32 GB) | `db1-30` (8 vCPU, 30 GB) | `db1-15` (15 GB) |
+//! | `xlarge` | `b3-64` (16 vCPU, 64 GB) | `db1-60` (16 vCPU, 60 GB) | `db1-30` (30 GB) |
+//!
+//! Any other `size` is passed through as an OVH flavor name.
+//!
+//! # Not (yet) mapped
+//!
+//! `postgres.pooler` (OVH connection pools) is ignored with a warning, and `password` is not
+//! exported (OVH generates it). `cdn.compression` and `cdn.http3` have no setting in the CDN
+//! dedicated API. The load balancer's pool gets no members: the cluster's ingress registers
+//! them.
+
+mod client;
+mod expand;
+mod ops;
+mod routes;
+mod types;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use provider_api::schema::{AttrType, AttributeSchema, Body, ProviderSchema};
+use provider_api::{
+    Attrs, CreateRequest, Diagnostic, Expansion, Identity, PlanRequest, PlanResponse, Provider,
+    ProviderError, ResourceState, Value, component,
+};
+
+pub use client::{Client, Credentials, signature};
+pub use expand::{Family, Settings, flavor, region_zones};
+pub use routes::{ROUTES, Route};
+pub use types::ALL as NATIVE_TYPES;
+
+use ops::Ops;
+
+pub const NAME: &str = "ovh";
+
+/// Default bound of a readiness wait: Managed Kubernetes and databases take 5–15 minutes.
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Schema of the provider block.
+pub fn config_schema() -> Body {
+    let s = AttrType::String;
+    Body::default()
+        .attr(
+            "endpoint",
+            AttributeSchema::optional(
+                s.clone(),
+                "ovh-eu, ovh-ca, ovh-us or the API base URL (…/v1)",
+            )
+            .default("ovh-eu"),
+        )
+        .attr(
+            "project_id",
+            AttributeSchema::required(s.clone(), "Public Cloud project id"),
+        )
+        .attr(
+            "region",
+            AttributeSchema::required(s.clone(), "Region, like EU-WEST-PAR or GRA11"),
+        )
+        .attr(
+            "zones",
+            AttributeSchema::optional(
+                AttrType::List(Box::new(s.clone())),
+                "Availability zones of the region (default: built-in table of 3-AZ regions)",
+            ),
+        )
+        .attr(
+            "cdn_service",
+            AttributeSchema::optional(s.clone(), "CDN dedicated service name, for `cdn`"),
+        )
+        .attr(
+            "cdn_zone",
+            AttributeSchema::optional(s, "DNS zone the CDN domains are created in"),
+        )
+        .attr(
+            "ready_timeout",
+            AttributeSchema::optional(
+                AttrType::Number,
+                "Seconds to wait for an object to become ready (default 3600)",
+            ),
+        )
+}
+
+/// The `ovh` provider.
+#[derive(Debug)]
+pub struct OvhProvider {
+    schema: ProviderSchema,
+    ops: Ops,
+}
+
+/// Builds the provider from the evaluated provider block, with credentials from the process
+/// environment.
+pub fn configure(config: &Attrs, _spec_dir: &Path) -> Result<OvhProvider, Vec<Diagnostic>> {
+    configure_with_env(config, |k| std::env::var(k).ok())
+}
+
+/// [`configure`] with the environment given as a function (for tests).
+pub fn configure_with_env(
+    config: &Attrs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<OvhProvider, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let text = |k: &str| {
+        config
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let endpoint = text("endpoint").unwrap_or_else(|| "ovh-eu".into());
+    let (base, token_url) = match client::resolve_endpoint(&endpoint) {
+        Ok(x) => x,
+        Err(e) => {
+            diags.push(Diagnostic::error(e).at(["endpoint"]));
+            (String::new(), None)
+        }
+    };
+    let project = text("project_id");
+    if project.is_none() {
+        diags.push(Diagnostic::error("`project_id` must not be empty").at(["project_id"]));
+    }
+    let region = text("region");
+    if region.is_none() {
+        diags.push(Diagnostic::error("`region` must not be empty").at(["region"]));
+    }
+    let region = region.unwrap_or_default();
+    let zones = match config.get("zones").and_then(Value::as_list) {
+        Some(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        None => expand::region_zones(&region),
+    };
+    let ready_timeout = match config.get("ready_timeout").filter(|v| !v.is_null()) {
+        None => DEFAULT_READY_TIMEOUT,
+        Some(v) => match v.as_f64() {
+            Some(s) if s > 0.0 => Duration::from_secs_f64(s),
+            _ => {
+                diags.push(
+                    Diagnostic::error("`ready_timeout` must be a positive number of seconds")
+                        .at(["ready_timeout"]),
+                );
+                DEFAULT_READY_TIMEOUT
+            }
+        },
+    };
+    let creds = match Credentials::from_env(env, token_url.as_deref()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            diags.push(Diagnostic::error(e));
+            None
+        }
+    };
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let (Some(creds), Some(project)) = (creds, project) else {
+        return Err(vec![Diagnostic::error("incomplete provider configuration")]);
+    };
+    let client = Client::new(&base, creds).map_err(|e| vec![Diagnostic::error(e)])?;
+    let settings = Settings {
+        region,
+        zones,
+        cdn_service: text("cdn_service"),
+        cdn_zone: text("cdn_zone"),
+    };
+    Ok(OvhProvider {
+        schema: ProviderSchema {
+            config: config_schema(),
+            resources: types::schemas(),
+            components: component::ALL.iter().map(|c| c.to_string()).collect(),
+        },
+        ops: Ops::new(client, project, settings, ready_timeout),
+    })
+}
+
+impl OvhProvider {
+    fn check_type(&self, type_name: &str) -> Result<(), ProviderError> {
+        if types::is_native(type_name) {
+            Ok(())
+        } else {
+            Err(ProviderError::Invalid(format!(
+                "the ovh provider has no resource type {type_name:?}"
+            )))
+        }
+    }
+
+    async fn read_one(&self, type_name: &str, id: &str) -> Result<ResourceState, ProviderError> {
+        self.ops
+            .read_many(type_name, &[id.to_string()])
+            .await?
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| ProviderError::NotFound(format!("{type_name} {id}")))
+    }
+}
+
+/// Fills in schema defaults of attributes that are not configured.
+fn with_defaults(schema: &provider_api::schema::ResourceSchema, proposed: &Attrs) -> Attrs {
+    let mut out = proposed.clone();
+    for (name, attr) in &schema.body.attributes {
+        if let Some(default) = &attr.default
+            && out.get(name).is_none_or(Value::is_null)
+        {
+            out.insert(name.clone(), default.clone());
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl Provider for OvhProvider {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        expand::validate(&self.ops.settings, type_name, config)
+    }
+
+    fn expand(
+        &self,
+        address: &str,
+        type_name: &str,
+        config: &Attrs,
+    ) -> Result<Expansion, Vec<Diagnostic>> {
+        let _ = address;
+        expand::expand(&self.ops.settings, type_name, config)
+            .unwrap_or_else(|| provider_api::expand_native(NAME, &self.schema, type_name, config))
+    }
+
+    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, Vec<Diagnostic>> {
+        let Some(schema) = self.schema.resources.get(req.type_name) else {
+            return Err(vec![Diagnostic::error(format!(
+                "the ovh provider has no resource type {:?}",
+                req.type_name
+            ))]);
+        };
+        let proposed = with_defaults(schema, req.proposed);
+        let mut resp = provider_api::default_plan(schema, req.prior, &proposed);
+        if req.prior.is_some() {
+            for (name, attr) in &schema.body.attributes {
+                if attr.force_new
+                    && resp.planned.get(name).is_some_and(|v| !v.is_wholly_known())
+                    && !resp.requires_replace.contains(name)
+                {
+                    resp.requires_replace.push(name.clone());
+                }
+            }
+        }
+        Ok(resp)
+    }
+
+    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+        self.check_type(req.type_name)?;
+        let name = req.identity.name(types::NAME_LEN);
+        let config = req.config;
+        let id = match self.ops.lookup(req.type_name, &name, Some(config)).await? {
+            Some(id) => {
+                tracing::debug!(type_name = req.type_name, %id, "ovh create: adopting");
+                id
+            }
+            None => match self.ops.post_create(req.type_name, &name, config).await {
+                Ok(id) => id,
+                // A 5xx may hide a create that happened: look again before giving up.
+                Err(e) if e.is_retryable() => {
+                    match self.ops.lookup(req.type_name, &name, Some(config)).await {
+                        Ok(Some(id)) => id,
+                        _ => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        self.ops.settle(req.type_name, &id).await?;
+        self.read_one(req.type_name, &id).await
+    }
+
+    async fn find(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        self.check_type(type_name)?;
+        let name = identity.name(types::NAME_LEN);
+        match self.ops.lookup(type_name, &name, None).await? {
+            Some(id) => Ok(self
+                .ops
+                .read_many(type_name, &[id])
+                .await?
+                .into_iter()
+                .next()
+                .flatten()),
+            None => Ok(None),
+        }
+    }
+
+    async fn read_many(
+        &self,
+        type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+        self.check_type(type_name)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ops.read_many(type_name, ids).await
+    }
+
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &ResourceState,
+        config: &Attrs,
+    ) -> Result<ResourceState, ProviderError> {
+        self.check_type(type_name)?;
+        self.ops.update(type_name, prior, config).await?;
+        self.read_one(type_name, &prior.id).await
+    }
+
+    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+        self.check_type(type_name)?;
+        self.ops.delete(type_name, &prior.id).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

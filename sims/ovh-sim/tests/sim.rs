@@ -1,0 +1,671 @@
+//! End-to-end tests of the simulator over HTTP, with a minimal HTTP/1.1 client.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ovh_sim::{Config, Handle, serve, signature};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Sim {
+    addr: SocketAddr,
+    handle: Handle,
+    cfg: Config,
+}
+
+async fn start(mut cfg: Config) -> Sim {
+    if cfg.seed.is_none() {
+        cfg.seed = Some(7);
+    }
+    let (addr, handle) = serve(cfg.clone()).await.unwrap();
+    Sim { addr, handle, cfg }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+struct Resp {
+    status: u16,
+    headers: String,
+    body: Value,
+}
+
+impl Sim {
+    /// A signed request; `path` is under `/v1`.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        self.call_with(method, path, body, now(), None).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        ts: i64,
+        bad_secret: Option<&str>,
+    ) -> Resp {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let target = format!("/v1{path}");
+        let url = format!("http://{}{target}", self.addr);
+        let secret = bad_secret.unwrap_or(&self.cfg.app_secret);
+        let sig = signature(
+            secret,
+            &self.cfg.consumer_key,
+            method,
+            &url,
+            &body,
+            &ts.to_string(),
+        );
+        let headers = format!(
+            "X-Ovh-Application: {}\r\nX-Ovh-Consumer: {}\r\nX-Ovh-Timestamp: {ts}\r\nX-Ovh-Signature: {sig}\r\n",
+            self.cfg.app_key, self.cfg.consumer_key
+        );
+        raw(self.addr, method, &target, &headers, &body).await
+    }
+
+    async fn objects(&self) -> Value {
+        raw(self.addr, "GET", "/_sim/objects", "", "").await.body
+    }
+}
+
+async fn raw(addr: SocketAddr, method: &str, target: &str, headers: &str, body: &str) -> Resp {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let payload = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    let body = if payload.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&payload).unwrap()
+    };
+    Resp {
+        status,
+        headers: head.to_ascii_lowercase(),
+        body,
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (len, rest) = s.split_once("\r\n").unwrap();
+        let n = usize::from_str_radix(len.trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+}
+
+fn fast() -> Config {
+    Config {
+        delay: Duration::from_millis(100),
+        ..Config::default()
+    }
+}
+
+const P: &str = "/cloud/project/proj1";
+
+fn kube_body() -> Value {
+    json!({"name": "superset", "region": "GRA11", "version": "1.32",
+           "nodepool": {"name": "web", "flavorName": "b3-8", "desiredNodes": 3, "minNodes": 1, "maxNodes": 10}})
+}
+
+#[tokio::test]
+async fn validator_rejects_bad_requests_and_accepts_a_valid_kube_create() {
+    let sim = start(fast()).await;
+    let kube = format!("{P}/kube");
+    let cases = [
+        (json!({"region": "GRA11", "colour": "red"}), "colour"),
+        (json!({"region": "GRA11", "name": 123}), "name"),
+        (json!({"name": "x"}), "region"),
+        (
+            json!({"region": "GRA11", "nodepool": {"name": "a"}}),
+            "nodepool.flavorName",
+        ),
+        (json!({"region": "GRA11", "version": "1.2"}), "version"),
+        (
+            json!({"region": "GRA11", "nodepools": [{"flavorName": "b3-8", "desiredNodes": "3"}]}),
+            "nodepools[0].desiredNodes",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = sim.call("POST", &kube, Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.body["class"], "Client::BadRequest");
+        let msg = r.body["message"].as_str().unwrap();
+        assert!(msg.contains(&format!("[{field}]")), "{body}: {msg}");
+    }
+    // A read-only field sent (the health monitor's id).
+    let hm = format!("{P}/region/GRA11/loadbalancing/healthMonitor");
+    let r = sim
+        .call("POST", &hm, Some(json!({"id": "0b5b8a3e-0000-4000-8000-000000000000", "delay": 5, "maxRetries": 3,
+            "monitorType": "http", "name": "hm", "poolId": "0b5b8a3e-0000-4000-8000-000000000001", "timeout": 3})))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("[id] Property is read-only"),
+        "{}",
+        r.body
+    );
+    // Unknown path, wrong method, wrong path parameter type, unknown query parameter.
+    let r = sim.call("GET", &format!("{P}/kubernetes"), None).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["message"].as_str().unwrap().contains("No such path"));
+    let r = sim.call("DELETE", &kube, None).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["message"].as_str().unwrap().contains("not allowed"));
+    let r = sim
+        .call("GET", &format!("{P}/database/postgresql/not-a-uuid"), None)
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["message"].as_str().unwrap().contains("[clusterId]"));
+    let r = sim.call("GET", &format!("{P}/kube?foo=1"), None).await;
+    assert_eq!(r.status, 400);
+    // Valid.
+    let r = sim.call("POST", &kube, Some(kube_body())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "INSTALLING");
+    assert_eq!(r.body["name"], "superset");
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn signatures_and_timestamps_are_checked() {
+    let sim = start(fast()).await;
+    let path = format!("{P}/kube");
+    let r = sim.call("GET", &path, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, json!([]));
+    assert!(r.headers.contains("x-ovh-queryid:"));
+    let r = sim
+        .call_with("GET", &path, None, now(), Some("wrong-secret"))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.body,
+        json!({"class": "Client::Forbidden", "message": "Invalid signature", "errorCode": "INVALID_SIGNATURE"})
+    );
+    assert!(r.headers.contains("x-ovh-queryid:"));
+    let r = sim.call_with("GET", &path, None, now() - 120, None).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errorCode"], "QUERY_TIME_OUT");
+    // Unsigned.
+    let r = raw(sim.addr, "GET", &format!("/v1{path}"), "", "").await;
+    assert_eq!(r.status, 401);
+    let r = raw(sim.addr, "GET", "/v1/auth/time", "", "").await;
+    assert_eq!(r.status, 200);
+    assert!((r.body.as_i64().unwrap() - now()).abs() <= 2);
+    // OAuth2 client credentials.
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope=all",
+        sim.cfg.app_key, sim.cfg.app_secret
+    );
+    let r = raw(sim.addr, "POST", "/auth/oauth2/token", "", &form).await;
+    assert_eq!(r.status, 200);
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    let r = raw(
+        sim.addr,
+        "GET",
+        &format!("/v1{path}"),
+        &format!("Authorization: Bearer {token}\r\n"),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    sim.handle.shutdown().await;
+}
+
+async fn wait_for(sim: &Sim, path: &str, field: &str, want: &str) -> Value {
+    for _ in 0..100 {
+        let r = sim.call("GET", path, None).await;
+        if r.body[field] == want {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{path} never reached {field}={want}");
+}
+
+#[tokio::test]
+async fn kube_cluster_and_node_pools_walk_their_lifecycle() {
+    let sim = start(fast()).await;
+    let r = sim
+        .call("POST", &format!("{P}/kube"), Some(kube_body()))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = format!("{P}/kube/{id}");
+    let got = sim.call("GET", &path, None).await;
+    assert_eq!(got.body["status"], "INSTALLING");
+    let ready = wait_for(&sim, &path, "status", "READY").await;
+    assert!(ready["createdAt"].is_string());
+    let ids = sim.call("GET", &format!("{P}/kube"), None).await;
+    assert_eq!(ids.body, json!([id]));
+    let pools = sim.call("GET", &format!("{path}/nodepool"), None).await;
+    assert_eq!(
+        pools.body.as_array().unwrap().len(),
+        1,
+        "node pools are listed as full objects"
+    );
+    let pool = &pools.body[0];
+    let pool_path = format!("{path}/nodepool/{}", pool["id"].as_str().unwrap());
+    let pool = wait_for(&sim, &pool_path, "status", "READY").await;
+    assert_eq!(pool["currentNodes"], 3);
+    // Duplicate node pool name.
+    let r = sim
+        .call(
+            "POST",
+            &format!("{path}/nodepool"),
+            Some(json!({"name": "web", "flavorName": "b3-8"})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    // Resize.
+    let r = sim
+        .call(
+            "PUT",
+            &pool_path,
+            Some(json!({"desiredNodes": 5, "maxNodes": 10})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pool = sim.call("GET", &pool_path, None).await.body;
+    assert_eq!(pool["status"], "UPSCALING");
+    let pool = wait_for(&sim, &pool_path, "status", "READY").await;
+    assert_eq!(pool["currentNodes"], 5);
+    // Delete: DELETING, then gone.
+    let r = sim.call("DELETE", &path, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        sim.call("GET", &path, None).await.body["status"],
+        "DELETING"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let r = sim.call("GET", &path, None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["class"], "Client::NotFound");
+    assert_eq!(sim.call("GET", &pool_path, None).await.status, 404);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn injected_failures_sometimes_create_anyway() {
+    let sim = start(Config {
+        fail_rate: 1.0,
+        seed: Some(42),
+        ..fast()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let body = json!({"name": format!("c{i}"), "region": "GRA11"});
+        let r = sim.call("POST", &format!("{P}/kube"), Some(body)).await;
+        assert_eq!(r.body["class"], "Server::InternalServerError");
+        statuses.push(r.status);
+    }
+    assert!(statuses.iter().all(|s| *s == 500));
+    // GETs are never failed: list what really exists.
+    let ids = sim.call("GET", &format!("{P}/kube"), None).await;
+    assert_eq!(ids.status, 200);
+    let created = ids.body.as_array().unwrap().len();
+    assert!(created > 0 && created < 20, "created {created} of 20");
+    let objects = sim.objects().await;
+    assert_eq!(
+        objects
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["kind"] == "kube")
+            .count(),
+        created
+    );
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_answers_429() {
+    let sim = start(Config {
+        throttle_rate: 1.0,
+        ..fast()
+    })
+    .await;
+    let r = sim.call("GET", &format!("{P}/kube"), None).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.body["class"], "Client::TooManyRequests");
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn network_database_load_balancer_and_cdn_and_the_object_listing() {
+    let dir = std::env::temp_dir().join(format!("ovh-sim-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("requests.jsonl");
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    // Private network (global API) with a subnet in GRA11.
+    let net = sim
+        .call(
+            "POST",
+            &format!("{P}/network/private"),
+            Some(json!({"name": "main", "regions": ["GRA11"], "vlanId": 7})),
+        )
+        .await;
+    assert_eq!(net.status, 200, "{}", net.body);
+    let net_id = net.body["id"].as_str().unwrap().to_string();
+    assert_eq!(net.body["status"], "BUILDING");
+    let os_id = net.body["regions"][0]["openstackId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dup = sim
+        .call(
+            "POST",
+            &format!("{P}/network/private"),
+            Some(json!({"name": "other", "vlanId": 7})),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+    let subnet = sim
+        .call(
+            "POST",
+            &format!("{P}/network/private/{net_id}/subnet"),
+            Some(json!({"dhcp": true, "noGateway": false, "network": "10.0.0.0/16", "region": "GRA11",
+                        "start": "10.0.0.2", "end": "10.0.255.254"})),
+        )
+        .await;
+    assert_eq!(subnet.status, 200, "{}", subnet.body);
+    let subnet_id = subnet.body["id"].as_str().unwrap().to_string();
+    wait_for(
+        &sim,
+        &format!("{P}/network/private/{net_id}"),
+        "status",
+        "ACTIVE",
+    )
+    .await;
+
+    // Regional network: POST answers an operation.
+    let op = sim
+        .call("POST", &format!("{P}/region/EU-WEST-PAR/network"),
+            Some(json!({"name": "par", "subnet": {"cidr": "10.1.0.0/16", "enableDhcp": true, "enableGatewayIp": true, "ipVersion": 4}})))
+        .await;
+    assert_eq!(op.status, 200, "{}", op.body);
+    let op_path = format!("{P}/operation/{}", op.body["id"].as_str().unwrap());
+    let done = wait_for(&sim, &op_path, "status", "completed").await;
+    let rnet = done["resourceId"].as_str().unwrap().to_string();
+    let rn = sim
+        .call(
+            "GET",
+            &format!("{P}/region/EU-WEST-PAR/network/{rnet}"),
+            None,
+        )
+        .await;
+    assert_eq!(rn.body["subnetIds"].as_array().unwrap().len(), 1);
+
+    // PostgreSQL: unknown network is refused, then created and READY.
+    let pg = format!("{P}/database/postgresql");
+    let mut body = json!({"plan": "business", "version": "16", "description": "meta",
+        "nodesPattern": {"flavor": "b3-8", "number": 2, "region": "GRA"},
+        "networkId": "00000000-0000-4000-8000-000000000000", "ipRestrictions": [{"ip": "10.0.0.0/16", "description": "vpc"}]});
+    assert_eq!(sim.call("POST", &pg, Some(body.clone())).await.status, 400);
+    body["networkId"] = json!(os_id);
+    body["subnetId"] = json!(subnet_id);
+    let db = sim.call("POST", &pg, Some(body)).await;
+    assert_eq!(db.status, 200, "{}", db.body);
+    assert_eq!(db.body["status"], "CREATING");
+    let db_path = format!("{pg}/{}", db.body["id"].as_str().unwrap());
+    let ready = wait_for(&sim, &db_path, "status", "READY").await;
+    assert_eq!(ready["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(ready["ipRestrictions"][0]["status"], "READY");
+    let ids = sim.call("GET", &pg, None).await.body;
+    assert_eq!(ids, json!([db.body["id"]]));
+    let users = sim.call("GET", &format!("{db_path}/user"), None).await.body;
+    let reset = sim
+        .call(
+            "POST",
+            &format!(
+                "{db_path}/user/{}/credentials/reset",
+                users[0].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(reset.body["username"], "avnadmin");
+    assert!(reset.body["password"].is_string());
+    let ro = sim
+        .call("PUT", &db_path, Some(json!({"status": "READY"})))
+        .await;
+    assert_eq!(ro.status, 400);
+    let upd = sim
+        .call("PUT", &db_path, Some(json!({"description": "meta2"})))
+        .await;
+    assert_eq!(upd.status, 200, "{}", upd.body);
+    assert_eq!(upd.body["status"], "UPDATING");
+
+    // Valkey.
+    let vk = sim
+        .call("POST", &format!("{P}/database/valkey"),
+            Some(json!({"plan": "business", "version": "8.0", "nodesList": [{"flavor": "b3-8", "region": "GRA"}, {"flavor": "b3-8", "region": "GRA"}]})))
+        .await;
+    assert_eq!(vk.status, 200, "{}", vk.body);
+    assert_eq!(vk.body["engine"], "valkey");
+
+    // Load balancer: flavors, create (operation), listener, pool, health monitor.
+    let lbase = format!("{P}/region/GRA11/loadbalancing");
+    let flavors = sim.call("GET", &format!("{lbase}/flavor"), None).await.body;
+    let flavor = flavors
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "small")
+        .unwrap()["id"]
+        .clone();
+    let op = sim
+        .call("POST", &format!("{lbase}/loadbalancer"),
+            Some(json!({"name": "web", "flavorId": flavor, "network": {"private": {"network": {"id": os_id, "subnetId": subnet_id}}}})))
+        .await;
+    assert_eq!(op.status, 200, "{}", op.body);
+    assert_eq!(op.body["action"], "loadbalancer#create");
+    let done = wait_for(
+        &sim,
+        &format!("{P}/operation/{}", op.body["id"].as_str().unwrap()),
+        "status",
+        "completed",
+    )
+    .await;
+    let lb_id = done["resourceId"].as_str().unwrap().to_string();
+    let lb = wait_for(
+        &sim,
+        &format!("{lbase}/loadbalancer/{lb_id}"),
+        "provisioningStatus",
+        "active",
+    )
+    .await;
+    assert!(lb["vipAddress"].as_str().unwrap().starts_with("10.0."));
+    let listener = sim
+        .call(
+            "POST",
+            &format!("{lbase}/listener"),
+            Some(json!({"name": "http", "port": 80, "protocol": "http", "loadbalancerId": lb_id})),
+        )
+        .await;
+    assert_eq!(listener.status, 200, "{}", listener.body);
+    let pool = sim
+        .call("POST", &format!("{lbase}/pool"),
+            Some(json!({"name": "web", "algorithm": "roundRobin", "protocol": "http", "listenerId": listener.body["id"]})))
+        .await;
+    assert_eq!(pool.status, 200, "{}", pool.body);
+    let hm = sim
+        .call("POST", &format!("{lbase}/healthMonitor"),
+            Some(json!({"name": "hc", "delay": 5, "maxRetries": 3, "timeout": 3, "monitorType": "http",
+                        "poolId": pool.body["id"], "httpConfiguration": {"httpMethod": "GET", "urlPath": "/health"}})))
+        .await;
+    assert_eq!(hm.status, 200, "{}", hm.body);
+    let pools = sim
+        .call("GET", &format!("{lbase}/pool?loadbalancerId={lb_id}"), None)
+        .await
+        .body;
+    assert_eq!(pools.as_array().unwrap().len(), 1);
+    let l = sim
+        .call(
+            "GET",
+            &format!("{lbase}/listener/{}", listener.body["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(l["defaultPoolId"], pool.body["id"]);
+
+    // CDN: domain, backend, cache rule.
+    let cdn = "/cdn/dedicated/cdn-sim-1";
+    let d = sim
+        .call(
+            "POST",
+            &format!("{cdn}/domains"),
+            Some(json!({"domain": "static.example.com"})),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    let b = sim
+        .call(
+            "POST",
+            &format!("{cdn}/domains/static.example.com/backends"),
+            Some(json!({"ip": "51.1.2.3"})),
+        )
+        .await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    let c = sim
+        .call("POST", &format!("{cdn}/domains/static.example.com/cacheRules"),
+            Some(json!({"cacheType": "forceCache", "fileMatch": "/assets", "fileType": "folder", "ttl": 3600})))
+        .await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    let rules = sim
+        .call(
+            "GET",
+            &format!("{cdn}/domains/static.example.com/cacheRules"),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(rules, json!([c.body["cacheRuleId"]]));
+    let backends = sim
+        .call(
+            "GET",
+            &format!("{cdn}/domains/static.example.com/backends"),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(backends, json!(["51.1.2.3"]));
+    let task = sim
+        .call("DELETE", &format!("{cdn}/domains/static.example.com"), None)
+        .await;
+    assert_eq!(task.body["function"], "removeDomain");
+
+    // Everything is listed.
+    let objects = sim.objects().await;
+    let kinds: Vec<&str> = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "network",
+        "subnet",
+        "regional-network",
+        "database",
+        "db-node",
+        "loadbalancer",
+        "listener",
+        "pool",
+        "healthmonitor",
+        "cdn-domain",
+        "operation",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    sim.handle.shutdown().await;
+    // The request log has one JSON line per request.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["method"], "POST");
+    assert_eq!(first["path"], format!("/v1{P}/network/private"));
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["body"]["name"], "main");
+    assert!(text.lines().count() > 20);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_network_in_use_cannot_be_deleted_until_its_users_are_gone() {
+    let sim = start(fast()).await;
+    let net = sim
+        .call(
+            "POST",
+            &format!("{P}/network/private"),
+            Some(json!({"name": "main", "regions": ["GRA11"]})),
+        )
+        .await;
+    let net_path = format!("{P}/network/private/{}", net.body["id"].as_str().unwrap());
+    let os_id = net.body["regions"][0]["openstackId"].clone();
+    let subnet = sim
+        .call("POST", &format!("{net_path}/subnet"),
+            Some(json!({"dhcp": true, "noGateway": false, "network": "10.0.0.0/16", "region": "GRA11",
+                        "start": "10.0.0.2", "end": "10.0.255.254"})))
+        .await;
+    assert_eq!(subnet.status, 200, "{}", subnet.body);
+    let mut body = kube_body();
+    body["privateNetworkId"] = os_id;
+    body["nodesSubnetId"] = subnet.body["id"].clone();
+    let kube = sim.call("POST", &format!("{P}/kube"), Some(body)).await;
+    assert_eq!(kube.status, 200, "{}", kube.body);
+    let kube_path = format!("{P}/kube/{}", kube.body["id"].as_str().unwrap());
+    // Out-of-bounds resize is refused.
+    let pools = sim
+        .call("GET", &format!("{kube_path}/nodepool"), None)
+        .await
+        .body;
+    let pool_path = format!("{kube_path}/nodepool/{}", pools[0]["id"].as_str().unwrap());
+    let r = sim
+        .call("PUT", &pool_path, Some(json!({"desiredNodes": 50})))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // In use: 409, for the subnet and for the network.
+    let subnet_path = format!("{net_path}/subnet/{}", subnet.body["id"].as_str().unwrap());
+    assert_eq!(sim.call("DELETE", &subnet_path, None).await.status, 409);
+    assert_eq!(sim.call("DELETE", &net_path, None).await.status, 409);
+    assert_eq!(sim.call("DELETE", &kube_path, None).await.status, 200);
+    // Still DELETING: still in use.
+    assert_eq!(sim.call("DELETE", &net_path, None).await.status, 409);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(sim.call("DELETE", &subnet_path, None).await.status, 200);
+    assert_eq!(sim.call("DELETE", &net_path, None).await.status, 200);
+    sim.handle.shutdown().await;
+}
