@@ -264,6 +264,10 @@ pub async fn import_cmd(a: ImportArgs, color: bool) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// Marks a state printed by `ss state pull` without `--out`: its sensitive values are null, so
+/// `ss state push` refuses it.
+const REDACTED_MARK: &str = "sensitive_values_removed";
+
 /// The state with every sensitive value replaced by null, for printing.
 fn redacted(mut state: State) -> State {
     for r in &mut state.resources {
@@ -328,7 +332,11 @@ pub async fn state_pull(a: StatePullArgs) -> anyhow::Result<ExitCode> {
             );
         }
         None => {
-            outln!("{}", serde_json::to_string_pretty(&redacted(state))?);
+            let mut printed = serde_json::to_value(redacted(state))?;
+            if let Some(object) = printed.as_object_mut() {
+                object.insert(REDACTED_MARK.to_string(), serde_json::Value::Bool(true));
+            }
+            outln!("{}", serde_json::to_string_pretty(&printed)?);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -337,14 +345,15 @@ pub async fn state_pull(a: StatePullArgs) -> anyhow::Result<ExitCode> {
 pub async fn state_push(a: StatePushArgs) -> anyhow::Result<ExitCode> {
     let opened = open_state(&a.dir, None).await?;
     let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let mut pushed = opened.codec.decode(&bytes, &a.file.display().to_string())?;
-    if pushed
-        .outputs
-        .values()
-        .any(|o| o.sensitive && o.value.is_null())
+    let origin = a.file.display().to_string();
+    if serde_json::from_slice::<serde_json::Value>(&bytes)
+        .is_ok_and(|raw| raw.get(REDACTED_MARK).is_some())
     {
-        tracing::debug!("a pushed state has null sensitive outputs");
+        bail!(
+            "{origin} is a printed copy whose sensitive values were removed; push a file written by `ss state pull --out FILE`"
+        );
     }
+    let mut pushed = opened.codec.decode(&bytes, &origin)?;
     let backend = opened.backend().await?;
     let guard = backend.lock(LockInfo::new("state push")).await?;
     let stored = settled_state(backend.as_ref()).await?;

@@ -140,6 +140,10 @@ fn state_pull_and_push_keep_newer_work() {
         .lacks("hunter2-marker", "the printed state")
         .contains("distinctive_name");
     let serial = printed.json()["serial"].as_u64().expect("serial");
+    p.write("printed.json", &printed.stdout);
+    p.ss(&["state", "push", "--force", "printed.json"])
+        .code(1)
+        .contains("sensitive values were removed");
 
     p.ss(&["state", "pull", "--out", "backup.json"]).success();
     let backup = p.read("backup.json");

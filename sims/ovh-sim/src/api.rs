@@ -1160,10 +1160,24 @@ fn create_loadbalancer(w: &mut World, r: &Req) -> Reply {
     );
     let id = w.uuid();
     let now = now_rfc3339();
+    // `floatingIpCreate` attaches a new public IP to the VIP (`floatingIp` an existing one):
+    // the load balancer shows it as `floatingIp {id, ip}`. The simulator keeps it inside the
+    // load balancer, so it goes with it.
+    let private = &b["network"]["private"];
+    let floating_ip = if private["floatingIpCreate"].is_object() || private["floatingIp"].is_object()
+    {
+        let n = w.next_seq();
+        let fip_id = private["floatingIp"]["id"]
+            .as_str()
+            .map_or_else(|| w.uuid(), str::to_string);
+        json!({"id": fip_id, "ip": format!("51.159.{}.{}", (n / 250) % 250, 1 + n % 250)})
+    } else {
+        Value::Null
+    };
     let data = json!({
         "id": id, "name": b.get("name").cloned().unwrap_or(json!("")), "region": region,
         "flavorId": flavor, "vipAddress": vip, "vipNetworkId": net_id, "vipSubnetId": subnet_id,
-        "provisioningStatus": "creating", "operatingStatus": "offline", "floatingIp": null,
+        "provisioningStatus": "creating", "operatingStatus": "offline", "floatingIp": floating_ip,
         "createdAt": now, "updatedAt": now,
     });
     let path = format!("{}/{id}", r.path);
