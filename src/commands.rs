@@ -86,18 +86,25 @@ pub fn workspace_flag() -> Option<&'static str> {
     WORKSPACE_FLAG.get().and_then(|w| w.as_deref())
 }
 
-/// The state store of the spec in `dir` (loaded leniently: a read-only command works even
-/// when the spec has errors elsewhere), with the selected workspace.
+/// The state store of the spec in `dir` (`override_path` forces a local file), with the
+/// selected workspace. The spec must load: its `ss { backend }` says where the state is, and
+/// guessing the local file for a spec that names a remote backend would show (or create) the
+/// wrong state.
 pub async fn open_state(
     dir: &Path,
     override_path: Option<&Path>,
 ) -> anyhow::Result<backends::Opened> {
-    let config =
-        if override_path.is_none() && hcl_files(dir).map(|f| !f.is_empty()).unwrap_or(false) {
-            spec::load_dir(dir).ok()
-        } else {
-            None
-        };
+    let config = if override_path.is_none() && !hcl_files(dir)?.is_empty() {
+        match spec::load_dir(dir) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                check(&e.diagnostics, &e.sources, false)?;
+                bail!("could not load {}", dir.display());
+            }
+        }
+    } else {
+        None
+    };
     backends::open(config.as_ref(), dir, override_path, workspace_flag()).await
 }
 

@@ -1514,9 +1514,12 @@ fn create_cdn_task(w: &mut World, domain_path: &str, function: &str) -> Value {
     w.insert(path.clone(), "cdn-task", data.clone());
     w.schedule(&path, 0, vec![(ptr("status"), json!("doing"))]);
     w.schedule(&path, 1, vec![(ptr("status"), json!("done"))]);
-    // A task outlives the removal of its domain long enough to be polled.
+    // A task outlives the removal of its domain long enough to be polled (three steps), then
+    // goes with it.
+    let removing = w.get(domain_path).is_none_or(|d| d.remove_at.is_some());
+    let expiry = std::time::Instant::now() + w.step * 3;
     if let Some(o) = w.get_mut(&path) {
-        o.remove_at = None;
+        o.remove_at = removing.then_some(expiry);
     }
     data
 }

@@ -28,7 +28,9 @@
 //! * **Faults** come from one seeded RNG (`--seed`): `--throttle-rate` answers 429
 //!   `Client::TooManyRequests` to that fraction of API requests; `--fail-rate` answers 500
 //!   `Server::InternalServerError` to that fraction of non-GET requests, and half of those on
-//!   POST are "created but answered 500": the operation runs, the client sees 500.
+//!   POST are "created but answered 500": the operation runs, the client sees 500. The request
+//!   log marks each injected answer (`"injected": "throttled" | "failed" |
+//!   "done-then-failed"`).
 //! * **Authentication**: `X-Ovh-Application` / `X-Ovh-Consumer` must be the configured keys,
 //!   `X-Ovh-Timestamp` within 30 s of the server clock, `X-Ovh-Signature` =
 //!   `"$1$" + hex(sha1(AS+"+"+CK+"+"+METHOD+"+"+FULL_URL+"+"+BODY+"+"+TIMESTAMP))` where
@@ -242,8 +244,18 @@ async fn handle(
         + 1;
     let body_text = String::from_utf8_lossy(&body).into_owned();
     let query = parse_query(uri.query());
-    let (status, value) = answer(&app, &method, &uri, &headers, &body_text, &query).await;
-    log_request(&app, &method, &uri, &query, &body_text, status);
+    let mut injected = None;
+    let (status, value) = answer(
+        &app,
+        &method,
+        &uri,
+        &headers,
+        &body_text,
+        &query,
+        &mut injected,
+    )
+    .await;
+    log_request(&app, &method, &uri, &query, &body_text, status, injected);
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         [("content-type", "application/json; charset=utf-8")],
@@ -263,6 +275,7 @@ fn log_request(
     query: &BTreeMap<String, String>,
     body: &str,
     status: u16,
+    injected: Option<&str>,
 ) {
     let mut guard = app.log.lock().unwrap_or_else(|e| e.into_inner());
     let Some(file) = guard.as_mut() else { return };
@@ -271,10 +284,13 @@ fn log_request(
     } else {
         serde_json::from_str(body).unwrap_or_else(|_| json!(body))
     };
-    let line = json!({
+    let mut line = json!({
         "method": method.as_str(), "path": uri.path(), "query": query,
         "body": body_json, "status": status,
     });
+    if let Some(fault) = injected {
+        line["injected"] = json!(fault);
+    }
     let _ = writeln!(file, "{line}");
 }
 
@@ -289,6 +305,7 @@ async fn answer(
     headers: &HeaderMap,
     body: &str,
     query: &BTreeMap<String, String>,
+    injected: &mut Option<&'static str>,
 ) -> (u16, Value) {
     let path = uri.path();
     match (method.as_str(), path) {
@@ -345,6 +362,7 @@ async fn answer(
         (throttled, fault)
     };
     if throttled {
+        *injected = Some("throttled");
         return err(ApiError::new(
             429,
             "Client::TooManyRequests",
@@ -373,6 +391,7 @@ async fn answer(
         tokio::time::sleep(app.config.latency).await;
     }
     if fault == Fault::Before {
+        *injected = Some("failed");
         return err(internal_error());
     }
     let concrete = format!("/{}", schema::split_path(api_path).join("/"));
@@ -392,7 +411,10 @@ async fn answer(
         api::dispatch(&mut w, &req)
     };
     match result {
-        Ok(_) if fault == Fault::AfterSuccess => err(internal_error()),
+        Ok(_) if fault == Fault::AfterSuccess => {
+            *injected = Some("done-then-failed");
+            err(internal_error())
+        }
         Ok(ok) => ok,
         Err(e) => err(e),
     }

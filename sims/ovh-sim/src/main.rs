@@ -19,7 +19,8 @@ struct Cli {
     /// Address to listen on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Append one JSON object per request: {"method","path","query","body","status"}.
+    /// Append one JSON object per request: {"method","path","query","body","status"}, plus
+    /// "injected" on the answers made up by fault injection.
     #[arg(long, value_name = "FILE")]
     request_log: Option<PathBuf>,
     /// Application key the clients must send (X-Ovh-Application); also the OAuth2 client_id.
