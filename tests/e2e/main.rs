@@ -20,6 +20,10 @@
 //!   killed holders, force-unlock, encryption at rest, S3 workspaces.
 //! - `team`: workspaces, import, encryption at rest, state pull / push / migrate on the local
 //!   backend.
+//! - `ovh`: `examples/superset-ovh` against the OVH API simulator (in-process): apply, clean
+//!   re-plan, out-of-band changes found by `ss diff` and undone, destroy, convergence under
+//!   injected 5xx / 429 without duplicates, a wrong secret; every request re-validated against
+//!   the schema.
 //! - `util`: temporary projects, running `ss` with a clean environment, assertions that print
 //!   what the command said.
 
@@ -36,6 +40,7 @@ mod interrupt;
 mod lifecycle;
 mod lifecycle2;
 mod limits;
+mod ovh;
 mod state_cmds;
 mod targeting;
 mod team;

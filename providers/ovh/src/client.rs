@@ -36,6 +36,10 @@ pub enum Credentials {
         client_secret: String,
         token_url: String,
     },
+    /// None usable in the environment: every request fails with this message (which names
+    /// the variables to set) before anything is sent. Configuring the provider does not fail,
+    /// so that `ss validate` and a plan with nothing to read work without credentials.
+    Missing(String),
 }
 
 impl fmt::Debug for Credentials {
@@ -59,6 +63,7 @@ impl fmt::Debug for Credentials {
                 .field("client_secret", &"(redacted)")
                 .field("token_url", token_url)
                 .finish(),
+            Credentials::Missing(why) => f.debug_tuple("Missing").field(why).finish(),
         }
     }
 }
@@ -306,9 +311,38 @@ impl Client {
         Ok(bearer)
     }
 
-    /// Sends one request. `params` fill the path template; `query` is appended as is (already
-    /// encoded pairs); `body` is JSON. Answers the parsed JSON (`Null` for an empty body).
+    /// Sends one request, repeating it after a short pause while that is safe: a throttled
+    /// request (429) was not carried out, and a read (`GET`, or a kubeconfig, which only
+    /// reads) changes nothing, so those are tried up to [`ATTEMPTS`] times on 429, 5xx or a
+    /// transport error. A create, update or delete answered 5xx is not repeated here: it may
+    /// have happened, and the provider looks before trying again. Authentication and other
+    /// client errors are never repeated. `params` fill the path template; `query` is appended
+    /// as is; `body` is JSON. Answers the parsed JSON (`Null` for an empty body).
     pub async fn call(
+        &self,
+        route: Route,
+        params: &[(&str, &str)],
+        query: &[(&str, &str)],
+        body: Option<&Json>,
+    ) -> Result<Json, ProviderError> {
+        let reads_only = route.method == "GET" || route == routes::KUBE_KUBECONFIG;
+        let mut attempt = 1;
+        loop {
+            let result = self.call_once(route, params, query, body).await;
+            let again = match &result {
+                Err(ProviderError::Throttled(_)) => true,
+                Err(ProviderError::Transient(_) | ProviderError::Timeout(_)) => reads_only,
+                _ => false,
+            };
+            if !again || attempt >= ATTEMPTS {
+                return result;
+            }
+            tokio::time::sleep(retry_pause(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn call_once(
         &self,
         route: Route,
         params: &[(&str, &str)],
@@ -343,6 +377,7 @@ impl Client {
                 .body(body_text.clone());
         }
         match self.creds.as_ref() {
+            Credentials::Missing(why) => return Err(ProviderError::Other(why.clone())),
             Credentials::Signed {
                 application_key,
                 application_secret,
@@ -386,6 +421,19 @@ impl Client {
         serde_json::from_str(&text)
             .map_err(|e| ProviderError::Other(format!("{what}: the answer is not JSON ({e})")))
     }
+}
+
+/// How many times [`Client::call`] sends a request that is safe to repeat.
+const ATTEMPTS: u32 = 4;
+
+/// The pause before attempt `attempt + 1`: 100 ms doubling, with up to 50 % jitter so that
+/// concurrent requests throttled together do not come back together.
+fn retry_pause(attempt: u32) -> Duration {
+    let base = Duration::from_millis(100) * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
 fn unix_now() -> i64 {

@@ -16,6 +16,13 @@
 //! Credentials come from the environment: `OVH_APPLICATION_KEY`, `OVH_APPLICATION_SECRET`,
 //! `OVH_CONSUMER_KEY` (signed requests, the timestamp corrected once by `GET /auth/time`), or
 //! `OVH_CLIENT_ID` / `OVH_CLIENT_SECRET` (OAuth2 client credentials, named endpoints only).
+//! They are needed by the first request, not before: `ss validate` works without them. Wrong
+//! credentials are one error naming the variables, never retried.
+//!
+//! Requests that are safe to repeat are repeated by the client (up to 4 times, 100 ms
+//! doubling, with jitter): anything answered 429 (it was not carried out) and reads (`GET`, the
+//! kubeconfig) answered 5xx or lost in transit. A create answered 5xx is not repeated blindly:
+//! it may have happened, so the provider looks the name up and adopts what it finds.
 //!
 //! # Components
 //!
@@ -187,17 +194,14 @@ pub fn configure_with_env(
             }
         },
     };
-    let creds = match Credentials::from_env(env, token_url.as_deref()) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            diags.push(Diagnostic::error(e));
-            None
-        }
-    };
+    // Missing credentials fail the first request, not the configuration: validating a spec
+    // or planning with nothing to read needs none.
+    let creds =
+        Credentials::from_env(env, token_url.as_deref()).unwrap_or_else(Credentials::Missing);
     if !diags.is_empty() {
         return Err(diags);
     }
-    let (Some(creds), Some(project)) = (creds, project) else {
+    let Some(project) = project else {
         return Err(vec![Diagnostic::error("incomplete provider configuration")]);
     };
     let client = Client::new(&base, creds).map_err(|e| vec![Diagnostic::error(e)])?;
@@ -313,7 +317,14 @@ impl Provider for OvhProvider {
                 // A 5xx may hide a create that happened: look again before giving up.
                 Err(e) if e.is_retryable() => {
                     match self.ops.lookup(req.type_name, &name, Some(config)).await {
-                        Ok(Some(id)) => id,
+                        Ok(Some(id)) => {
+                            tracing::debug!(
+                                type_name = req.type_name,
+                                %id,
+                                "ovh create: adopting what a failed create made"
+                            );
+                            id
+                        }
                         _ => return Err(e),
                     }
                 }

@@ -643,15 +643,20 @@ impl Ops {
             })
     }
 
-    async fn lb_flavor_name(&self, id: &str) -> Option<String> {
+    /// The name of a load balancer flavor id; `None` when the region lists no such flavor.
+    /// A failure to list the flavors is an error: guessing would show a changed flavor.
+    async fn lb_flavor_name(&self, id: &str) -> Result<Option<String>, ProviderError> {
         if self.lb_flavors.get().is_none() {
-            let _ = self.lb_flavor_id("").await;
+            match self.lb_flavor_id("").await {
+                Ok(_) | Err(ProviderError::Invalid(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
-        self.lb_flavors
-            .get()?
-            .iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, n)| n.clone())
+        Ok(self
+            .lb_flavors
+            .get()
+            .and_then(|all| all.iter().find(|(i, _)| i == id))
+            .map(|(_, n)| n.clone()))
     }
 
     /// The CDN domain a `ovh_cdn_domain` is created under.
@@ -1216,7 +1221,7 @@ impl Ops {
                     if let Some(id) = js(&item, "id")
                         && ids.iter().any(|i| i == id)
                     {
-                        let state = self.state(type_name, id, &item).await;
+                        let state = self.state(type_name, id, &item).await?;
                         found.insert(id.to_string(), state);
                     }
                 }
@@ -1275,7 +1280,7 @@ impl Ops {
                             && children.contains(&child.as_str())
                         {
                             let id = format!("{parent}/{child}");
-                            let state = self.state(type_name, &id, &item).await;
+                            let state = self.state(type_name, &id, &item).await?;
                             found.insert(id, state);
                         }
                     }
@@ -1307,7 +1312,7 @@ impl Ops {
                         if ids.contains(&id)
                             && let Some(item) = self.get_raw(type_name, &id).await?
                         {
-                            let state = self.state(type_name, &id, &item).await;
+                            let state = self.state(type_name, &id, &item).await?;
                             found.insert(id, state);
                         }
                     }
@@ -1319,7 +1324,12 @@ impl Ops {
     }
 
     /// The resource state of one object as the API shows it.
-    async fn state(&self, type_name: &str, id: &str, j: &Json) -> ResourceState {
+    async fn state(
+        &self,
+        type_name: &str,
+        id: &str,
+        j: &Json,
+    ) -> Result<ResourceState, ProviderError> {
         let mut a = Attrs::new();
         a.insert("id".into(), Value::from(id));
         let parent = id.split_once('/').map(|(p, _)| p.to_string());
@@ -1359,11 +1369,14 @@ impl Ops {
                 a.insert("version".into(), jstr(j, "version"));
                 a.insert("update_policy".into(), jstr(j, "updatePolicy"));
                 a.insert("endpoint".into(), jstr(j, "url"));
+                // A throttled or failed kubeconfig request fails the read (it is retried), so
+                // that a passing error never shows as a changed certificate.
                 let ca = match self.call(r::KUBE_KUBECONFIG, &[("kubeId", id)], None).await {
                     Ok(k) => js(&k, "content")
                         .and_then(kubeconfig_ca)
                         .map(Value::from)
                         .unwrap_or_default(),
+                    Err(e) if e.is_retryable() => return Err(e),
                     Err(e) => {
                         tracing::debug!(error = %e, "kubeconfig not available");
                         Value::Null
@@ -1446,7 +1459,7 @@ impl Ops {
                 let flavor = match js(j, "flavorId") {
                     Some(f) => self
                         .lb_flavor_name(f)
-                        .await
+                        .await?
                         .map(Value::from)
                         .unwrap_or_else(|| Value::from(f)),
                     None => Value::Null,
@@ -1526,10 +1539,10 @@ impl Ops {
             }
             _ => {}
         }
-        ResourceState {
+        Ok(ResourceState {
             id: id.to_string(),
             attrs: a,
-        }
+        })
     }
 }
 

@@ -341,14 +341,25 @@ fn readiness_follows_the_status_enums() {
 }
 
 #[test]
-fn configure_reports_missing_credentials_once() {
+fn missing_credentials_fail_the_first_request_not_the_configuration() {
+    use provider_api::{Provider, ProviderError};
     let cfg = attrs(&[
         ("project_id", Value::from("p")),
         ("region", Value::from("GRA11")),
     ]);
-    let err = crate::configure_with_env(&cfg, |_| None).expect_err("no credentials");
-    assert_eq!(err.len(), 1, "{err:?}");
-    assert!(err[0].summary.contains("OVH_APPLICATION_KEY"));
+    let p = crate::configure_with_env(&cfg, |_| None).expect("configured without credentials");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = runtime
+        .block_on(p.read_many("ovh_cloud_network", &["n".to_string()]))
+        .expect_err("no credentials");
+    let ProviderError::Other(text) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(text.contains("OVH_APPLICATION_KEY"), "{text}");
+    assert!(!err.is_retryable());
     let ok = crate::configure_with_env(&cfg, |k| Some(format!("{k}-value")));
     assert!(ok.is_ok());
     let shown = format!("{:?}", ok.expect("configured"));

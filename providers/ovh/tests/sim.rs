@@ -102,6 +102,14 @@ async fn network_kube_pools_read_find_delete() {
             .as_str()
             .is_some_and(|e| !e.is_empty())
     );
+    // The CA comes from the kubeconfig (`certificate-authority-data`).
+    assert!(
+        kube.attrs["ca_certificate"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{:?}",
+        kube.attrs
+    );
 
     let mut pools = Vec::new();
     for zone in ["a", "b", "c"] {
@@ -223,5 +231,35 @@ async fn a_wrong_secret_is_one_clear_authentication_error() {
     };
     assert!(text.starts_with("OVH authentication failed"), "{text}");
     assert!(!text.contains("not-the-secret"), "{text}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_requests_are_repeated_and_reads_survive_them() {
+    let config = ovh_sim::Config {
+        delay: Duration::from_millis(20),
+        throttle_rate: 0.3,
+        seed: Some(3),
+        ..ovh_sim::Config::default()
+    };
+    let (addr, sim) = ovh_sim::serve(config).await.expect("simulator starts");
+    let p = provider(&format!("http://{addr}/v1"), "sim-app-secret");
+    // A 429 is answered to about one request in three: each is repeated after a pause, so
+    // creates and the batched reads of a refresh (which ss does not repeat) go through.
+    let net = p
+        .create(CreateRequest {
+            type_name: "ovh_cloud_network",
+            identity: &identity("network.main.ovh_cloud_network.network"),
+            config: &Attrs::new(),
+        })
+        .await
+        .expect("network despite 429s");
+    for _ in 0..10 {
+        let read = p
+            .read_many("ovh_cloud_network", std::slice::from_ref(&net.id))
+            .await
+            .expect("read despite 429s");
+        assert_eq!(read[0].as_ref().map(|s| &s.id), Some(&net.id));
+    }
     sim.shutdown().await;
 }

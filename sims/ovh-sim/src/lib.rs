@@ -4,8 +4,9 @@
 //! # Design
 //!
 //! * **One HTTP handler** (axum fallback route) receives every request. In order it:
-//!   answers the simulator's own endpoints (`GET /_sim/objects`, `GET /v1/auth/time`,
-//!   `POST /auth/oauth2/token`); strips `/v1`; matches method and path against the schema
+//!   answers the simulator's own endpoints (`GET /_sim/objects`; `POST /_sim/patch` with
+//!   `{"path": API path, "set": {field: value}}`, an out-of-band change that bypasses the
+//!   schema, for drift tests; `GET /v1/auth/time`, `POST /auth/oauth2/token`); strips `/v1`; matches method and path against the schema
 //!   ([`schema`]); checks authentication (OVH signature or OAuth2 bearer token) and the
 //!   timestamp window; injects throttling (429); validates parameters and body against the
 //!   schema ([`validate`]); injects failures (500); waits the configured latency; runs the
@@ -133,6 +134,15 @@ impl Handle {
         let mut w = self.app.world();
         w.tick(Instant::now());
         w.dump()
+    }
+
+    /// Changes an object behind the API's back (an out-of-band change, as from the OVH
+    /// console): sets each top-level field of `fields` on the object at `path` (its API path,
+    /// without `/v1`). Answers the object as it now is.
+    pub fn patch(&self, path: &str, fields: &Value) -> Result<Value, String> {
+        let mut w = self.app.world();
+        w.tick(Instant::now());
+        patch_object(&mut w, path, fields)
     }
 
     /// Waits for the server task to end (never, unless it fails).
@@ -294,6 +304,20 @@ fn log_request(
     let _ = writeln!(file, "{line}");
 }
 
+/// Sets top-level fields of the object at `path` (see [`Handle::patch`]).
+fn patch_object(w: &mut World, path: &str, fields: &Value) -> Result<Value, String> {
+    let Some(obj) = w.get_mut(path) else {
+        return Err(format!("ovh-sim holds nothing at {path}"));
+    };
+    let Value::Object(set) = fields else {
+        return Err("the fields to set must be a JSON object".to_string());
+    };
+    for (k, v) in set {
+        obj.data[k.as_str()] = v.clone();
+    }
+    Ok(obj.data.clone())
+}
+
 fn err(e: ApiError) -> (u16, Value) {
     (e.status, e.body())
 }
@@ -313,6 +337,21 @@ async fn answer(
             let mut w = app.world();
             w.tick(Instant::now());
             return (200, w.dump());
+        }
+        ("POST", "/_sim/patch") => {
+            // {"path": "/cloud/project/P/kube/K/nodepool/N", "set": {"maxNodes": 9}}
+            let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let (Some(path), Some(set)) = (req["path"].as_str(), req.get("set")) else {
+                return err(ApiError::bad_request(
+                    "POST /_sim/patch takes {\"path\": API path, \"set\": {field: value}}",
+                ));
+            };
+            let mut w = app.world();
+            w.tick(Instant::now());
+            return match patch_object(&mut w, path, set) {
+                Ok(v) => (200, v),
+                Err(e) => err(ApiError::not_found(e)),
+            };
         }
         ("GET", "/v1/auth/time") => return (200, json!(unix_now())),
         ("POST", "/auth/oauth2/token" | "/v1/auth/oauth2/token") => return oauth_token(app, body),

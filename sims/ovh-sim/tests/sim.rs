@@ -669,3 +669,123 @@ async fn a_network_in_use_cannot_be_deleted_until_its_users_are_gone() {
     assert_eq!(sim.call("DELETE", &net_path, None).await.status, 200);
     sim.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_load_balancer_with_floating_ip_create_gets_a_public_ip_and_patches_are_out_of_band() {
+    let dir = std::env::temp_dir().join(format!("ovh-sim-fip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("requests.jsonl");
+    let sim = start(Config {
+        delay: Duration::from_millis(10),
+        request_log: Some(log.clone()),
+        ..Config::default()
+    })
+    .await;
+    let region = format!("{P}/region/GRA11");
+    let op = sim
+        .call(
+            "POST",
+            &format!("{region}/network"),
+            Some(json!({"name": "n"})),
+        )
+        .await;
+    assert_eq!(op.status, 200, "{}", op.body);
+    let op_path = format!("{P}/operation/{}", op.body["id"].as_str().unwrap());
+    let net = wait_for(&sim, &op_path, "status", "completed").await["resourceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let subnet = sim
+        .call(
+            "POST",
+            &format!("{region}/network/{net}/subnet"),
+            Some(json!({"name": "s", "cidr": "10.0.0.0/24", "ipVersion": 4,
+                        "enableDhcp": true, "enableGatewayIp": true})),
+        )
+        .await;
+    assert_eq!(subnet.status, 200, "{}", subnet.body);
+    let lbase = format!("{region}/loadbalancing");
+    let flavors = sim.call("GET", &format!("{lbase}/flavor"), None).await.body;
+    let flavor = flavors[0]["id"].clone();
+    let op = sim
+        .call(
+            "POST",
+            &format!("{lbase}/loadbalancer"),
+            Some(
+                json!({"name": "web", "flavorId": flavor, "network": {"private": {
+                "network": {"id": net, "subnetId": subnet.body["id"]},
+                "floatingIpCreate": {"description": "web"}}}}),
+            ),
+        )
+        .await;
+    assert_eq!(op.status, 200, "{}", op.body);
+    let op_path = format!("{P}/operation/{}", op.body["id"].as_str().unwrap());
+    let lb_id = wait_for(&sim, &op_path, "status", "completed").await["resourceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lb_path = format!("{lbase}/loadbalancer/{lb_id}");
+    let lb = sim.call("GET", &lb_path, None).await.body;
+    let ip: std::net::Ipv4Addr = lb["floatingIp"]["ip"].as_str().unwrap().parse().unwrap();
+    assert!(!ip.is_private(), "{lb}");
+    assert!(ovh_sim::validate::is_uuid(
+        lb["floatingIp"]["id"].as_str().unwrap()
+    ));
+
+    // An out-of-band change, in-process and over HTTP: no schema, no signature.
+    let changed = sim
+        .handle
+        .patch(&lb_path, &json!({"name": "renamed"}))
+        .unwrap();
+    assert_eq!(changed["name"], "renamed");
+    let r = raw(
+        sim.addr,
+        "POST",
+        "/_sim/patch",
+        "",
+        &json!({"path": lb_path, "set": {"name": "again"}}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sim.call("GET", &lb_path, None).await.body["name"], "again");
+    let missing = raw(
+        sim.addr,
+        "POST",
+        "/_sim/patch",
+        "",
+        &json!({"path": "/nothing", "set": {}}).to_string(),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+
+    // The floating IP goes with the load balancer.
+    let del = sim.call("DELETE", &lb_path, None).await;
+    assert_eq!(del.status, 200, "{}", del.body);
+    sim.handle.shutdown().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.lines().all(|l| !l.contains("\"injected\"")), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn injected_answers_are_marked_in_the_request_log() {
+    let dir = std::env::temp_dir().join(format!("ovh-sim-inj-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("requests.jsonl");
+    let sim = start(Config {
+        throttle_rate: 1.0,
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    assert_eq!(
+        sim.call("GET", &format!("{P}/kube"), None).await.status,
+        429
+    );
+    sim.handle.shutdown().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["status"], 429);
+    assert_eq!(line["injected"], "throttled");
+    let _ = std::fs::remove_dir_all(&dir);
+}

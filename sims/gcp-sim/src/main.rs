@@ -1,0 +1,85 @@
+//! The `gcp-sim` binary: see the library's documentation.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// A simulator of the Google Cloud REST APIs (sqladmin v1, redis v1, container v1, compute v1)
+/// for tests: discovery-validated requests, OAuth2 bearer tokens, in-memory objects with
+/// long-running operations, fault injection.
+///
+/// The first line on stdout is one JSON object giving the base URL of each API and the token
+/// URL: {"sqladmin","redis","container","compute","token"}. API URLs are http://HOST:PORT;
+/// compute requests carry /compute/v1/ in their path (the URL does not include it).
+#[derive(Parser, Debug)]
+#[command(name = "gcp-sim", version)]
+struct Cli {
+    /// Host and first port (port 0: every listener on a free port; port P: token on P, then
+    /// sqladmin, redis, container, compute on P+1 … P+4).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Write one JSON object per request: {"api","method","path","query","body","status"}.
+    #[arg(long, value_name = "FILE")]
+    request_log: Option<PathBuf>,
+    /// Time each operation phase takes (PENDING → RUNNING → DONE), in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    delay_ms: u64,
+    /// Extra time before every API answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Fraction of mutating requests answered 500/503 (half of the failed creates are
+    /// carried out).
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Fraction of API requests answered 429 RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = 0.0)]
+    throttle_rate: f64,
+    /// Seed of the fault injection and id generation (deterministic runs).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Directory holding sqladmin.v1.json, redis.v1.json, container.v1.json, compute.v1.json.
+    #[arg(long, value_name = "DIR")]
+    schema_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    for (name, rate) in [
+        ("--fail-rate", cli.fail_rate),
+        ("--throttle-rate", cli.throttle_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            eprintln!("gcp-sim: {name} must be between 0 and 1");
+            return ExitCode::from(2);
+        }
+    }
+    let config = gcp_sim::Config {
+        listen: cli.listen,
+        schema_dir: cli.schema_dir.unwrap_or_else(gcp_sim::default_schema_dir),
+        request_log: cli.request_log,
+        delay: Duration::from_millis(cli.delay_ms),
+        latency: Duration::from_millis(cli.latency_ms),
+        fail_rate: cli.fail_rate,
+        throttle_rate: cli.throttle_rate,
+        seed: cli.seed,
+    };
+    let (urls, handle) = match gcp_sim::serve(config).await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("gcp-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{}", urls.to_json());
+    let _ = out.flush();
+    tokio::select! {
+        _ = handle.wait() => ExitCode::FAILURE,
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}

@@ -1,0 +1,501 @@
+//! The simulated cloud: objects and long-running operations in memory.
+//!
+//! Every object is kept under `"{api}:{resource path}"` (for example
+//! `compute:projects/p/global/networks/n`, `container:projects/p/locations/l/clusters/c`).
+//! An operation is created in phase `PENDING`; one `step` (`--delay-ms`) later it is `RUNNING`,
+//! two steps later `DONE`, and at that moment its effects (status patches, removals) are
+//! applied to the objects. Phases are computed lazily, at the next request (`tick`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::discovery::Api;
+
+/// A Google-shaped error: `{"error": {"code", "message", "status", "errors": [...]}}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: u16,
+    pub status: &'static str,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(
+        code: u16,
+        status: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            code,
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(400, "INVALID_ARGUMENT", "badRequest", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "NOT_FOUND", "notFound", message)
+    }
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::new(409, "ALREADY_EXISTS", "alreadyExists", message)
+    }
+    pub fn failed_precondition(message: impl Into<String>) -> Self {
+        Self::new(400, "FAILED_PRECONDITION", "failedPrecondition", message)
+    }
+    /// Another operation is in progress on the object (Cloud SQL answers 409).
+    pub fn in_progress(message: impl Into<String>) -> Self {
+        Self::new(409, "ABORTED", "operationInProgress", message)
+    }
+    pub fn unimplemented(message: impl Into<String>) -> Self {
+        Self::new(501, "UNIMPLEMENTED", "notImplemented", message)
+    }
+    pub fn body(&self) -> Value {
+        json!({"error": {
+            "code": self.code,
+            "message": self.message,
+            "status": self.status,
+            "errors": [{"message": self.message, "domain": "global", "reason": self.reason}],
+        }})
+    }
+}
+
+/// The phase of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    Running,
+    Done,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "PENDING",
+            Phase::Running => "RUNNING",
+            Phase::Done => "DONE",
+        }
+    }
+}
+
+/// What happens to the objects when an operation is done.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Sets fields (JSON pointers) of an object.
+    Patch(String, Vec<(String, Value)>),
+    /// Removes an object and everything under it (`key/…`).
+    Remove(String),
+    /// Removes a string from an array field of an object.
+    Unlink(String, String, String),
+}
+
+/// One simulated object.
+#[derive(Debug, Clone)]
+pub struct Obj {
+    pub kind: String,
+    pub data: Value,
+    /// The operation in progress on it, if any.
+    pub busy: Option<String>,
+    /// Set while a delete operation runs.
+    pub deleting: bool,
+}
+
+/// One long-running operation.
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub api: Api,
+    pub start: Instant,
+    pub phase: Phase,
+    /// The API-shaped operation resource; its phase fields are kept up to date by `tick`.
+    pub data: Value,
+    /// The key of the object the operation works on.
+    pub target: String,
+    pub effects: Vec<Effect>,
+}
+
+/// The whole simulated cloud.
+pub struct World {
+    pub objects: BTreeMap<String, Obj>,
+    pub ops: BTreeMap<String, Op>,
+    /// `(api, requestId)` → (operation key, when first seen).
+    pub request_ids: HashMap<(Api, String), (String, Instant)>,
+    pub step: Duration,
+    pub rng: StdRng,
+    seq: u64,
+}
+
+/// How long a `requestId` is remembered.
+pub const REQUEST_ID_TTL: Duration = Duration::from_secs(600);
+
+/// The current time, RFC 3339 with milliseconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// The object key of an API and resource path.
+pub fn key(api: Api, path: &str) -> String {
+    format!("{}:{path}", api.name())
+}
+
+impl World {
+    pub fn new(step: Duration, seed: Option<u64>) -> Self {
+        World {
+            objects: BTreeMap::new(),
+            ops: BTreeMap::new(),
+            request_ids: HashMap::new(),
+            step,
+            rng: match seed {
+                Some(s) => StdRng::seed_from_u64(s),
+                None => StdRng::from_os_rng(),
+            },
+            seq: 0,
+        }
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// A random fraction in `[0, 1)`.
+    pub fn roll(&mut self) -> f64 {
+        self.rng.random::<f64>()
+    }
+
+    pub fn hex(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from_digit(self.rng.random_range(0..16u32), 16).unwrap_or('0'))
+            .collect()
+    }
+
+    /// A compute-style numeric id (uint64 as a decimal string).
+    pub fn numeric_id(&mut self) -> String {
+        let n: u64 = self
+            .rng
+            .random_range(1_000_000_000_000_000_000..10_000_000_000_000_000_000);
+        n.to_string()
+    }
+
+    pub fn uuid(&mut self) -> String {
+        let a: u32 = self.rng.random();
+        let b: u16 = self.rng.random();
+        let c: u16 = (self.rng.random::<u16>() & 0x0fff) | 0x4000;
+        let d: u16 = (self.rng.random::<u16>() & 0x3fff) | 0x8000;
+        let e: u64 = self.rng.random::<u64>() & 0xffff_ffff_ffff;
+        format!("{a:08x}-{b:04x}-{c:04x}-{d:04x}-{e:012x}")
+    }
+
+    pub fn token(&mut self) -> String {
+        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let body: String = (0..64)
+            .map(|_| CHARS[self.rng.random_range(0..CHARS.len())] as char)
+            .collect();
+        format!("ya29.sim-{body}")
+    }
+
+    /// An address in `a.b.0.0/16` style ranges: `prefix` + two random octets.
+    pub fn address(&mut self, prefix: &str) -> String {
+        let c: u8 = self.rng.random_range(0..=255);
+        let d: u8 = self.rng.random_range(2..=254);
+        format!("{prefix}.{c}.{d}")
+    }
+
+    /// An operation name: `operation-<millis>-<hex>-<hex>-<hex>` (compute, GKE, Redis style).
+    pub fn op_name(&mut self) -> String {
+        let ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let (a, b, c) = (self.hex(13), self.hex(8), self.hex(8));
+        format!("operation-{ms}-{a}-{b}-{c}")
+    }
+
+    pub fn insert(&mut self, key: String, kind: &str, data: Value) {
+        self.objects.insert(
+            key,
+            Obj {
+                kind: kind.to_string(),
+                data,
+                busy: None,
+                deleting: false,
+            },
+        );
+    }
+
+    /// Registers an operation (phase from the clock at the next `tick`) and marks its target
+    /// busy.
+    pub fn start_op(&mut self, op_key: String, op: Op) {
+        if let Some(obj) = self.objects.get_mut(&op.target) {
+            obj.busy = Some(op_key.clone());
+        }
+        self.ops.insert(op_key, op);
+    }
+
+    /// The operation in progress on an object, if any.
+    pub fn busy_with(&self, key: &str) -> Option<String> {
+        let op = self.objects.get(key)?.busy.clone()?;
+        self.ops
+            .get(&op)
+            .is_some_and(|o| o.phase != Phase::Done)
+            .then_some(op)
+    }
+
+    /// Advances every operation to the phase its age gives, applying the effects of those
+    /// that become done.
+    pub fn tick(&mut self, now: Instant) {
+        let step = self.step;
+        let mut finished = Vec::new();
+        for (k, op) in &mut self.ops {
+            if op.phase == Phase::Done {
+                continue;
+            }
+            let age = now.saturating_duration_since(op.start);
+            let phase = if age >= step * 2 {
+                Phase::Done
+            } else if age >= step {
+                Phase::Running
+            } else {
+                Phase::Pending
+            };
+            if phase != op.phase {
+                op.phase = phase;
+                if phase == Phase::Done {
+                    finished.push(k.clone());
+                }
+            }
+        }
+        for k in finished {
+            let Some(op) = self.ops.get(&k).cloned() else {
+                continue;
+            };
+            for effect in op.effects {
+                self.apply(effect);
+            }
+            if let Some(obj) = self.objects.get_mut(&op.target)
+                && obj.busy.as_deref() == Some(k.as_str())
+            {
+                obj.busy = None;
+            }
+            // Redis operations carry the resource they produced.
+            if op.api == Api::Redis
+                && let Some(slot) = self.ops.get_mut(&k)
+            {
+                let response = match self.objects.get(&op.target) {
+                    Some(obj) if slot.data["metadata"]["verb"] != json!("delete") => {
+                        let mut r = obj.data.clone();
+                        if let Some(m) = r.as_object_mut() {
+                            m.insert(
+                                "@type".to_string(),
+                                json!("type.googleapis.com/google.cloud.redis.cluster.v1.Cluster"),
+                            );
+                        }
+                        r
+                    }
+                    _ => json!({"@type": "type.googleapis.com/google.protobuf.Empty"}),
+                };
+                slot.data["response"] = response;
+            }
+        }
+        for op in self.ops.values_mut() {
+            render_phase(op);
+        }
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Patch(key, patch) => {
+                if let Some(obj) = self.objects.get_mut(&key) {
+                    for (pointer, value) in patch {
+                        set_pointer(&mut obj.data, &pointer, value);
+                    }
+                }
+            }
+            Effect::Remove(key) => {
+                let prefix = format!("{key}/");
+                self.objects
+                    .retain(|k, _| k != &key && !k.starts_with(&prefix));
+            }
+            Effect::Unlink(key, field, value) => {
+                if let Some(obj) = self.objects.get_mut(&key)
+                    && let Some(arr) = obj.data.get_mut(&field).and_then(Value::as_array_mut)
+                {
+                    arr.retain(|v| v.as_str() != Some(value.as_str()));
+                }
+            }
+        }
+    }
+
+    /// Everything, as JSON (for `GET /_sim/objects`).
+    pub fn dump(&self) -> Value {
+        json!({
+            "objects": self.objects.iter().map(|(k, o)| {
+                let (api, path) = k.split_once(':').unwrap_or(("", k));
+                json!({"api": api, "path": path, "kind": o.kind, "deleting": o.deleting, "object": o.data})
+            }).collect::<Vec<_>>(),
+            "operations": self.ops.iter().map(|(k, o)| {
+                let (api, path) = k.split_once(':').unwrap_or(("", k));
+                json!({"api": api, "path": path, "phase": o.phase.as_str(), "target": o.target, "operation": o.data})
+            }).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Sets a JSON pointer, creating intermediate objects.
+pub fn set_pointer(data: &mut Value, pointer: &str, value: Value) {
+    let mut cur = data;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(m) = cur.as_object_mut() else { return };
+        if i + 1 == parts.len() {
+            m.insert((*part).to_string(), value);
+            return;
+        }
+        cur = m.entry((*part).to_string()).or_insert_with(|| json!({}));
+    }
+}
+
+/// Writes the phase into the API-specific operation resource.
+pub fn render_phase(op: &mut Op) {
+    let phase = op.phase;
+    let d = &mut op.data;
+    match op.api {
+        Api::Redis => {
+            d["done"] = json!(phase == Phase::Done);
+            if phase == Phase::Done && d["metadata"].get("endTime").is_none() {
+                d["metadata"]["endTime"] = json!(now_rfc3339());
+            }
+        }
+        Api::Compute => {
+            d["status"] = json!(phase.as_str());
+            d["progress"] = json!(match phase {
+                Phase::Pending => 0,
+                Phase::Running => 50,
+                Phase::Done => 100,
+            });
+            if phase != Phase::Pending && d.get("startTime").is_none() {
+                d["startTime"] = json!(now_rfc3339());
+            }
+            if phase == Phase::Done && d.get("endTime").is_none() {
+                d["endTime"] = json!(now_rfc3339());
+            }
+        }
+        Api::Container | Api::Sqladmin => {
+            d["status"] = json!(phase.as_str());
+            if phase != Phase::Pending && d.get("startTime").is_none() {
+                d["startTime"] = json!(now_rfc3339());
+            }
+            if phase == Phase::Done && d.get("endTime").is_none() {
+                d["endTime"] = json!(now_rfc3339());
+            }
+        }
+    }
+}
+
+/// Offset pagination: the page starting at `token` and the next token.
+pub fn paginate(
+    items: Vec<Value>,
+    max: Option<usize>,
+    token: Option<&str>,
+) -> (Vec<Value>, Option<String>) {
+    let start = token.and_then(|t| t.parse::<usize>().ok()).unwrap_or(0);
+    let max = max.filter(|m| *m > 0).unwrap_or(500);
+    let end = (start + max).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    (
+        items
+            .into_iter()
+            .skip(start)
+            .take(end.saturating_sub(start))
+            .collect(),
+        next,
+    )
+}
+
+/// Merges `patch` into `target` (JSON merge, objects recursively, everything else replaced).
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                match t.get_mut(k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// A fake but well-formed PEM certificate (base64 of random bytes; not a real certificate).
+pub fn fake_pem(w: &mut World) -> String {
+    let bytes: Vec<u8> = (0..600).map(|_| w.rng.random::<u8>()).collect();
+    let b64 = base64(&bytes);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes base64url (or standard base64), padded or not.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}

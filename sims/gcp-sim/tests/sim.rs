@@ -1,0 +1,1012 @@
+//! End-to-end tests of the simulator over HTTP, with a minimal HTTP/1.1 client.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gcp_sim::{Config, Handle, Urls, serve};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Sim {
+    urls: Urls,
+    handle: Handle,
+    token: String,
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    body: Value,
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An (unsigned, but well-formed) service-account JWT assertion.
+fn assertion(token_url: &str, exp: i64) -> String {
+    let header = b64url(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = b64url(
+        json!({"iss": "ss-test@sim-project.iam.gserviceaccount.com", "aud": token_url,
+               "scope": "https://www.googleapis.com/auth/cloud-platform",
+               "iat": now(), "exp": exp})
+        .to_string()
+        .as_bytes(),
+    );
+    format!("{header}.{payload}.{}", b64url(b"not-a-real-signature"))
+}
+
+fn split_url(url: &str) -> (String, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    match rest.split_once('/') {
+        Some((host, path)) => (host.to_string(), format!("/{path}")),
+        None => (rest.to_string(), String::new()),
+    }
+}
+
+async fn raw(url: &str, method: &str, target: &str, headers: &str, body: &str) -> Resp {
+    let (host, prefix) = split_url(url);
+    let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let req = format!(
+        "{method} {prefix}{target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let payload = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    let body = if payload.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&payload).unwrap()
+    };
+    Resp { status, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (len, rest) = s.split_once("\r\n").unwrap();
+        let n = usize::from_str_radix(len.trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+}
+
+async fn get_token(urls: &Urls, exp: i64) -> Resp {
+    let form = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={}",
+        assertion(&urls.token, exp)
+    );
+    raw(
+        &urls.token,
+        "POST",
+        "",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        &form,
+    )
+    .await
+}
+
+async fn start(mut cfg: Config) -> Sim {
+    if cfg.seed.is_none() {
+        cfg.seed = Some(7);
+    }
+    let (urls, handle) = serve(cfg).await.unwrap();
+    let t = get_token(&urls, now() + 3600).await;
+    assert_eq!(t.status, 200, "{:?}", t.body);
+    assert_eq!(t.body["token_type"], "Bearer");
+    let token = t.body["access_token"].as_str().unwrap().to_string();
+    Sim {
+        urls,
+        handle,
+        token,
+    }
+}
+
+fn fast() -> Config {
+    Config {
+        delay: Duration::from_millis(40),
+        ..Config::default()
+    }
+}
+
+impl Sim {
+    async fn call(&self, base: &str, method: &str, target: &str, body: Option<Value>) -> Resp {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let headers = format!(
+            "Authorization: Bearer {}\r\nContent-Type: application/json\r\n",
+            self.token
+        );
+        raw(base, method, target, &headers, &body).await
+    }
+
+    async fn objects(&self) -> Value {
+        let (host, _) = split_url(&self.urls.token);
+        raw(&format!("http://{host}"), "GET", "/_sim/objects", "", "")
+            .await
+            .body
+    }
+
+    /// Polls an operation by its `selfLink` (or Redis name) until it is done.
+    async fn wait_done(&self, base: &str, op_path: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self.call(base, "GET", op_path, None).await;
+            assert_eq!(r.status, 200, "{op_path}: {:?}", r.body);
+            if r.body["status"] == "DONE" || r.body["done"] == true {
+                return r.body;
+            }
+            assert!(Instant::now() < deadline, "{op_path} never done");
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    }
+}
+
+/// The path of a link under its base URL.
+fn path_of(link: &Value, base: &str) -> String {
+    link.as_str()
+        .unwrap()
+        .strip_prefix(base)
+        .unwrap()
+        .to_string()
+}
+
+fn read_log(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn missing_schema_dir_is_a_clear_error() {
+    let cfg = Config {
+        schema_dir: "/nonexistent/gcp".into(),
+        ..Config::default()
+    };
+    let e = serve(cfg).await.err().unwrap();
+    assert!(
+        e.contains("/nonexistent/gcp") && e.contains("--schema-dir"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn authentication() {
+    let sim = start(fast()).await;
+    let path = "/compute/v1/projects/p/global/networks";
+    let r = raw(&sim.urls.compute, "GET", path, "", "").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["error"]["status"], "UNAUTHENTICATED");
+    let r = raw(
+        &sim.urls.compute,
+        "GET",
+        path,
+        "Authorization: Bearer forged\r\n",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let r = sim.call(&sim.urls.compute, "GET", path, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["kind"], "compute#networkList");
+    // Expired assertion, wrong grant, malformed JWT.
+    assert_eq!(get_token(&sim.urls, now() - 10).await.status, 400);
+    let bad = raw(
+        &sim.urls.token,
+        "POST",
+        "",
+        "",
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(bad.body["error"], "unsupported_grant_type");
+    let bad = raw(
+        &sim.urls.token,
+        "POST",
+        "",
+        "",
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=abc",
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_requests_are_400() {
+    let sim = start(fast()).await;
+    let c = &sim.urls.compute;
+    let cases = [
+        ("GET", "/compute/v1/projects/p/global/nosuch", None),
+        ("GET", "/v1/projects/p/global/networks", None),
+        (
+            "PUT",
+            "/compute/v1/projects/p/global/networks",
+            Some(json!({"name": "n"})),
+        ),
+        (
+            "POST",
+            "/compute/v1/projects/p/global/networks",
+            Some(json!({"name": "n", "colour": "red"})),
+        ),
+        (
+            "POST",
+            "/compute/v1/projects/p/global/networks",
+            Some(json!({"name": "n", "mtu": "big"})),
+        ),
+        (
+            "POST",
+            "/compute/v1/projects/p/global/networks",
+            Some(json!({"name": "n", "routingConfig": {"routingMode": "SIDEWAYS"}})),
+        ),
+        (
+            "POST",
+            "/compute/v1/projects/p/global/networks?bogus=1",
+            Some(json!({"name": "n"})),
+        ),
+        (
+            "POST",
+            "/compute/v1/projects/p/global/networks?requestId=not-a-uuid",
+            Some(json!({"name": "n"})),
+        ),
+        (
+            "POST",
+            "/compute/v1/projects/p/global/networks",
+            Some(json!({"name": "Bad_Name"})),
+        ),
+    ];
+    for (m, p, b) in cases {
+        let r = sim.call(c, m, p, b.clone()).await;
+        assert_eq!(r.status, 400, "{m} {p} {b:?}: {:?}", r.body);
+        assert_eq!(r.body["error"]["code"], 400);
+        assert_eq!(
+            r.body["error"]["status"], "INVALID_ARGUMENT",
+            "{:?}",
+            r.body
+        );
+        assert!(r.body["error"]["errors"][0]["message"].is_string());
+    }
+    // Nothing was created; unknown names are 404.
+    let r = sim
+        .call(c, "GET", "/compute/v1/projects/p/global/networks/n", None)
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["error"]["status"], "NOT_FOUND");
+    // A valid method the simulator does not implement.
+    let r = sim
+        .call(c, "GET", "/compute/v1/projects/p/zones/z/instances", None)
+        .await;
+    assert_eq!(r.status, 501, "{:?}", r.body);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn operations_walk_pending_running_done() {
+    let sim = start(Config {
+        delay: Duration::from_millis(150),
+        ..Config::default()
+    })
+    .await;
+    let c = &sim.urls.compute;
+    let r = sim
+        .call(c, "POST", "/compute/v1/projects/p/global/networks", Some(json!({"name": "net", "autoCreateSubnetworks": false, "id": "1", "selfLink": "forged"})))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["kind"], "compute#operation");
+    assert_eq!(r.body["status"], "PENDING");
+    assert_eq!(r.body["operationType"], "insert");
+    let op = path_of(&r.body["selfLink"], c);
+    assert!(
+        op.starts_with("/compute/v1/projects/p/global/operations/operation-"),
+        "{op}"
+    );
+    let mut seen = vec!["PENDING".to_string()];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while seen.last().unwrap() != "DONE" {
+        let s = sim.call(c, "GET", &op, None).await.body["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if seen.last() != Some(&s) {
+            seen.push(s);
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, ["PENDING", "RUNNING", "DONE"]);
+    let n = sim
+        .call(c, "GET", "/compute/v1/projects/p/global/networks/net", None)
+        .await;
+    assert_eq!(n.status, 200);
+    // Output-only fields sent by the client did not override the server's.
+    assert_ne!(n.body["id"], "1");
+    assert!(n.body["id"].as_str().unwrap().parse::<u64>().is_ok());
+    assert_eq!(
+        n.body["selfLink"],
+        format!("{c}/compute/v1/projects/p/global/networks/net")
+    );
+    assert!(n.body["creationTimestamp"].is_string());
+    // Create again: 409.
+    let again = sim
+        .call(
+            c,
+            "POST",
+            "/compute/v1/projects/p/global/networks",
+            Some(json!({"name": "net"})),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.body["error"]["status"], "ALREADY_EXISTS");
+    // wait blocks until done.
+    let d = sim
+        .call(
+            c,
+            "DELETE",
+            "/compute/v1/projects/p/global/networks/net",
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 200);
+    let op = path_of(&d.body["selfLink"], c);
+    let t = Instant::now();
+    let w = sim.call(c, "POST", &format!("{op}/wait"), None).await;
+    assert_eq!(w.body["status"], "DONE");
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    let gone = sim
+        .call(c, "GET", "/compute/v1/projects/p/global/networks/net", None)
+        .await;
+    assert_eq!(gone.status, 404);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_id_deduplicates() {
+    let sim = start(fast()).await;
+    let c = &sim.urls.compute;
+    let p =
+        "/compute/v1/projects/p/global/healthChecks?requestId=0b5b8a3e-1234-4000-8000-000000000001";
+    let body = json!({"name": "hc", "type": "HTTP", "httpHealthCheck": {"port": 80, "requestPath": "/health"}});
+    let a = sim.call(c, "POST", p, Some(body.clone())).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let b = sim.call(c, "POST", p, Some(body.clone())).await;
+    assert_eq!(b.status, 200, "{:?}", b.body);
+    assert_eq!(a.body["name"], b.body["name"]);
+    let other = sim
+        .call(c, "POST", "/compute/v1/projects/p/global/healthChecks?requestId=0b5b8a3e-1234-4000-8000-000000000002", Some(body))
+        .await;
+    assert_eq!(other.status, 409);
+    let objs = sim.objects().await;
+    let n = objs["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "compute:healthChecks")
+        .count();
+    assert_eq!(n, 1);
+    let ops = objs["operations"].as_array().unwrap().len();
+    assert_eq!(ops, 1);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn fail_rate_creates_behind_a_500() {
+    let sim = start(Config {
+        fail_rate: 1.0,
+        seed: Some(3),
+        ..fast()
+    })
+    .await;
+    let c = &sim.urls.compute;
+    let mut statuses = Vec::new();
+    for i in 0..16 {
+        let r = sim
+            .call(
+                c,
+                "POST",
+                "/compute/v1/projects/p/global/networks",
+                Some(json!({"name": format!("n{i}")})),
+            )
+            .await;
+        statuses.push(r.status);
+        assert!(matches!(r.status, 500 | 503), "{:?}", r.body);
+        assert!(matches!(
+            r.body["error"]["status"].as_str(),
+            Some("INTERNAL" | "UNAVAILABLE")
+        ));
+    }
+    // GETs are not failed.
+    let list = sim
+        .call(c, "GET", "/compute/v1/projects/p/global/networks", None)
+        .await;
+    assert_eq!(list.status, 200);
+    let created = list.body["items"].as_array().unwrap().len();
+    assert!(
+        created > 0 && created < 16,
+        "{created} of 16 created behind a failure"
+    );
+    let objs = sim.objects().await;
+    assert_eq!(objs["objects"].as_array().unwrap().len(), created);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttle_rate_answers_429() {
+    let sim = start(Config {
+        throttle_rate: 1.0,
+        ..fast()
+    })
+    .await;
+    let r = sim
+        .call(
+            &sim.urls.redis,
+            "GET",
+            "/v1/projects/p/locations/l/clusters",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.body["error"]["status"], "RESOURCE_EXHAUSTED");
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn compute_network_and_subnetwork() {
+    let log = std::env::temp_dir().join(format!("gcp-sim-net-{}.log", std::process::id()));
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    let c = &sim.urls.compute;
+    let r = sim
+        .call(
+            c,
+            "POST",
+            "/compute/v1/projects/p/global/networks",
+            Some(json!({"name": "vpc", "autoCreateSubnetworks": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(c, &path_of(&r.body["selfLink"], c)).await;
+    let sub = json!({"name": "sub", "network": "projects/p/global/networks/vpc", "ipCidrRange": "10.0.0.0/20",
+                     "secondaryIpRanges": [{"rangeName": "pods", "ipCidrRange": "10.4.0.0/14"}]});
+    let r = sim
+        .call(
+            c,
+            "POST",
+            "/compute/v1/projects/p/regions/europe-west1/subnetworks",
+            Some(sub),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(
+        r.body["region"]
+            .as_str()
+            .unwrap()
+            .ends_with("/regions/europe-west1")
+    );
+    let op = path_of(&r.body["selfLink"], c);
+    assert!(op.starts_with("/compute/v1/projects/p/regions/europe-west1/operations/"));
+    sim.wait_done(c, &op).await;
+    let s = sim
+        .call(
+            c,
+            "GET",
+            "/compute/v1/projects/p/regions/europe-west1/subnetworks/sub",
+            None,
+        )
+        .await;
+    assert_eq!(s.body["gatewayAddress"], "10.0.0.1");
+    assert_eq!(
+        s.body["network"],
+        format!("{c}/compute/v1/projects/p/global/networks/vpc")
+    );
+    // An overlapping range and a missing network are refused.
+    let r = sim
+        .call(c, "POST", "/compute/v1/projects/p/regions/europe-west1/subnetworks", Some(json!({"name": "sub2", "network": "global/networks/vpc", "ipCidrRange": "10.0.8.0/24"})))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = sim
+        .call(c, "POST", "/compute/v1/projects/p/regions/europe-west1/subnetworks", Some(json!({"name": "sub3", "network": "global/networks/nope", "ipCidrRange": "10.9.0.0/24"})))
+        .await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    let n = sim
+        .call(c, "GET", "/compute/v1/projects/p/global/networks/vpc", None)
+        .await;
+    assert_eq!(n.body["subnetworks"].as_array().unwrap().len(), 1);
+    // The network is in use.
+    let r = sim
+        .call(
+            c,
+            "DELETE",
+            "/compute/v1/projects/p/global/networks/vpc",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = sim
+        .call(
+            c,
+            "DELETE",
+            "/compute/v1/projects/p/regions/europe-west1/subnetworks/sub",
+            None,
+        )
+        .await;
+    sim.wait_done(c, &path_of(&r.body["selfLink"], c)).await;
+    let r = sim
+        .call(
+            c,
+            "DELETE",
+            "/compute/v1/projects/p/global/networks/vpc",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(c, &path_of(&r.body["selfLink"], c)).await;
+    assert_eq!(sim.objects().await["objects"], json!([]));
+
+    let lines = read_log(&log);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["api"].is_string() && l["status"].is_u64())
+    );
+    assert_eq!(lines[0]["api"], "token");
+    assert!(lines.iter().any(|l| l["api"] == "compute"
+        && l["method"] == "POST"
+        && l["path"] == "/compute/v1/projects/p/regions/europe-west1/subnetworks"
+        && l["body"]["ipCidrRange"] == "10.0.0.0/20"
+        && l["status"] == 200));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["method"] == "DELETE" && l["status"] == 400)
+    );
+    sim.handle.shutdown().await;
+    let _ = std::fs::remove_file(log);
+}
+
+#[tokio::test]
+async fn gke_cluster_and_node_pool() {
+    let log = std::env::temp_dir().join(format!("gcp-sim-gke-{}.log", std::process::id()));
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    let g = &sim.urls.container;
+    let parent = "/v1/projects/p/locations/europe-west1";
+    let body = json!({"cluster": {"name": "main", "initialNodeCount": 1, "releaseChannel": {"channel": "REGULAR"}, "status": "RUNNING"}});
+    let r = sim
+        .call(g, "POST", &format!("{parent}/clusters"), Some(body.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "CREATE_CLUSTER");
+    let op = path_of(&r.body["selfLink"], g);
+    let c = sim
+        .call(g, "GET", &format!("{parent}/clusters/main"), None)
+        .await;
+    assert_eq!(c.body["status"], "PROVISIONING", "{:?}", c.body);
+    // One operation at a time.
+    let np = json!({"nodePool": {"name": "workers", "initialNodeCount": 2, "config": {"machineType": "e2-standard-4"},
+                                 "autoscaling": {"enabled": true, "minNodeCount": 1, "maxNodeCount": 4}}});
+    let busy = sim
+        .call(
+            g,
+            "POST",
+            &format!("{parent}/clusters/main/nodePools"),
+            Some(np.clone()),
+        )
+        .await;
+    assert_eq!(busy.status, 400);
+    assert_eq!(busy.body["error"]["status"], "FAILED_PRECONDITION");
+    assert_eq!(
+        sim.call(g, "POST", &format!("{parent}/clusters"), Some(body))
+            .await
+            .status,
+        409
+    );
+    sim.wait_done(g, &op).await;
+    let c = sim
+        .call(g, "GET", &format!("{parent}/clusters/main"), None)
+        .await;
+    assert_eq!(c.body["status"], "RUNNING");
+    assert!(c.body["endpoint"].is_string());
+    assert!(
+        c.body["masterAuth"]["clusterCaCertificate"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 100
+    );
+    assert_eq!(c.body["nodePools"][0]["name"], "default-pool");
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{parent}/clusters/main/nodePools"),
+            Some(np),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "CREATE_NODE_POOL");
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    let p = sim
+        .call(
+            g,
+            "GET",
+            &format!("{parent}/clusters/main/nodePools/workers"),
+            None,
+        )
+        .await;
+    assert_eq!(p.body["status"], "RUNNING");
+    assert_eq!(p.body["autoscaling"]["maxNodeCount"], 4);
+    let l = sim
+        .call(g, "GET", &format!("{parent}/clusters/main/nodePools"), None)
+        .await;
+    assert_eq!(l.body["nodePools"].as_array().unwrap().len(), 2);
+    let r = sim
+        .call(g, "DELETE", &format!("{parent}/clusters/main"), None)
+        .await;
+    assert_eq!(r.body["operationType"], "DELETE_CLUSTER");
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    assert_eq!(
+        sim.call(g, "GET", &format!("{parent}/clusters/main"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(sim.objects().await["objects"], json!([]));
+    let lines = read_log(&log);
+    let creates: Vec<_> = lines
+        .iter()
+        .filter(|l| l["api"] == "container" && l["method"] == "POST")
+        .map(|l| {
+            (
+                l["path"].as_str().unwrap().to_string(),
+                l["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        creates,
+        [
+            (format!("{parent}/clusters"), 200),
+            (format!("{parent}/clusters/main/nodePools"), 400),
+            (format!("{parent}/clusters"), 409),
+            (format!("{parent}/clusters/main/nodePools"), 200),
+        ]
+    );
+    sim.handle.shutdown().await;
+    let _ = std::fs::remove_file(log);
+}
+
+#[tokio::test]
+async fn sql_instance_and_replica() {
+    let log = std::env::temp_dir().join(format!("gcp-sim-sql-{}.log", std::process::id()));
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    let s = &sim.urls.sqladmin;
+    let primary = json!({"name": "db", "databaseVersion": "POSTGRES_16", "region": "europe-west1",
+        "settings": {"tier": "db-custom-2-7680", "availabilityType": "REGIONAL",
+                     "ipConfiguration": {"ipv4Enabled": false, "privateNetwork": "projects/p/global/networks/vpc"}}});
+    let r = sim
+        .call(s, "POST", "/v1/projects/p/instances", Some(primary.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["kind"], "sql#operation");
+    assert_eq!(r.body["operationType"], "CREATE");
+    assert_eq!(
+        r.body["user"],
+        "ss-test@sim-project.iam.gserviceaccount.com"
+    );
+    let op = path_of(&r.body["selfLink"], s);
+    // A replica of a master that is not RUNNABLE yet is refused.
+    let replica = json!({"name": "db-replica", "masterInstanceName": "db", "settings": {"tier": "db-custom-2-7680"}});
+    let early = sim
+        .call(s, "POST", "/v1/projects/p/instances", Some(replica.clone()))
+        .await;
+    assert_eq!(early.status, 409, "{:?}", early.body);
+    assert_eq!(
+        sim.call(s, "POST", "/v1/projects/p/instances", Some(primary))
+            .await
+            .status,
+        409
+    );
+    sim.wait_done(s, &op).await;
+    let i = sim
+        .call(s, "GET", "/v1/projects/p/instances/db", None)
+        .await;
+    assert_eq!(i.body["state"], "RUNNABLE");
+    assert_eq!(i.body["ipAddresses"][0]["type"], "PRIVATE");
+    assert_eq!(i.body["connectionName"], "p:europe-west1:db");
+    let r = sim
+        .call(s, "POST", "/v1/projects/p/instances", Some(replica))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "CREATE_REPLICA");
+    sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    let rep = sim
+        .call(s, "GET", "/v1/projects/p/instances/db-replica", None)
+        .await;
+    assert_eq!(rep.body["instanceType"], "READ_REPLICA_INSTANCE");
+    assert_eq!(rep.body["databaseVersion"], "POSTGRES_16");
+    let m = sim
+        .call(s, "GET", "/v1/projects/p/instances/db", None)
+        .await;
+    assert_eq!(m.body["replicaNames"], json!(["db-replica"]));
+    // The master cannot go before its replica.
+    assert_eq!(
+        sim.call(s, "DELETE", "/v1/projects/p/instances/db", None)
+            .await
+            .status,
+        400
+    );
+    let r = sim
+        .call(s, "DELETE", "/v1/projects/p/instances/db-replica", None)
+        .await;
+    sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    let m = sim
+        .call(s, "GET", "/v1/projects/p/instances/db", None)
+        .await;
+    assert_eq!(m.body["replicaNames"], json!([]));
+    let l = sim.call(s, "GET", "/v1/projects/p/instances", None).await;
+    assert_eq!(l.body["items"].as_array().unwrap().len(), 1);
+    let lines = read_log(&log);
+    assert!(lines.iter().any(|l| l["api"] == "sqladmin"
+        && l["body"]["masterInstanceName"] == "db"
+        && l["status"] == 200));
+    sim.handle.shutdown().await;
+    let _ = std::fs::remove_file(log);
+}
+
+#[tokio::test]
+async fn redis_cluster() {
+    let log = std::env::temp_dir().join(format!("gcp-sim-redis-{}.log", std::process::id()));
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    let rd = &sim.urls.redis;
+    let parent = "/v1/projects/p/locations/europe-west1";
+    let body = json!({"shardCount": 3, "replicaCount": 1, "pscConfigs": [{"network": "projects/p/global/networks/vpc"}],
+                      "authorizationMode": "AUTH_MODE_IAM_AUTH", "transitEncryptionMode": "TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION"});
+    let rid = "7d8f8a3e-1234-4000-8000-00000000000a";
+    let target = format!("{parent}/clusters?clusterId=cache&requestId={rid}");
+    let r = sim.call(rd, "POST", &target, Some(body.clone())).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["done"], false);
+    assert_eq!(r.body["metadata"]["verb"], "create");
+    let op_name = r.body["name"].as_str().unwrap().to_string();
+    // Retried with the same requestId: the same operation.
+    let again = sim.call(rd, "POST", &target, Some(body.clone())).await;
+    assert_eq!(again.body["name"], op_name.as_str());
+    let c = sim
+        .call(rd, "GET", &format!("{parent}/clusters/cache"), None)
+        .await;
+    assert_eq!(c.body["state"], "CREATING");
+    let done = sim.wait_done(rd, &format!("/v1/{op_name}")).await;
+    assert_eq!(done["response"]["state"], "ACTIVE");
+    let c = sim
+        .call(rd, "GET", &format!("{parent}/clusters/cache"), None)
+        .await;
+    assert_eq!(
+        c.body["name"],
+        "projects/p/locations/europe-west1/clusters/cache"
+    );
+    assert_eq!(c.body["discoveryEndpoints"][0]["port"], 6379);
+    assert!(c.body["discoveryEndpoints"][0]["address"].is_string());
+    // Missing clusterId; a new requestId for an existing cluster.
+    assert_eq!(
+        sim.call(
+            rd,
+            "POST",
+            &format!("{parent}/clusters"),
+            Some(body.clone())
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        sim.call(
+            rd,
+            "POST",
+            &format!("{parent}/clusters?clusterId=cache"),
+            Some(body)
+        )
+        .await
+        .status,
+        409
+    );
+    let r = sim
+        .call(rd, "DELETE", &format!("{parent}/clusters/cache"), None)
+        .await;
+    sim.wait_done(rd, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        sim.call(rd, "GET", &format!("{parent}/clusters/cache"), None)
+            .await
+            .status,
+        404
+    );
+    let lines = read_log(&log);
+    let posts = lines
+        .iter()
+        .filter(|l| l["api"] == "redis" && l["method"] == "POST")
+        .count();
+    assert_eq!(posts, 4);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["query"]["clusterId"] == "cache" && l["query"]["requestId"] == rid)
+    );
+    sim.handle.shutdown().await;
+    let _ = std::fs::remove_file(log);
+}
+
+#[tokio::test]
+async fn load_balancer_with_cdn() {
+    let log = std::env::temp_dir().join(format!("gcp-sim-lb-{}.log", std::process::id()));
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    let c = &sim.urls.compute;
+    let g = "/compute/v1/projects/p/global";
+    let steps = [
+        (
+            "healthChecks",
+            json!({"name": "hc", "type": "HTTP", "httpHealthCheck": {"port": 8088, "requestPath": "/health"}}),
+        ),
+        (
+            "backendServices",
+            json!({"name": "be", "protocol": "HTTP", "enableCDN": true, "loadBalancingScheme": "EXTERNAL_MANAGED",
+                                   "healthChecks": [format!("{c}{g}/healthChecks/hc")],
+                                   "cdnPolicy": {"cacheMode": "CACHE_ALL_STATIC", "defaultTtl": 600}}),
+        ),
+        (
+            "urlMaps",
+            json!({"name": "um", "defaultService": "global/backendServices/be"}),
+        ),
+        (
+            "targetHttpProxies",
+            json!({"name": "tp", "urlMap": format!("projects/p/global/urlMaps/um")}),
+        ),
+        (
+            "forwardingRules",
+            json!({"name": "fr", "target": format!("{c}{g}/targetHttpProxies/tp"), "portRange": "80", "loadBalancingScheme": "EXTERNAL_MANAGED"}),
+        ),
+    ];
+    // Out of order: the backend service's health check does not exist yet.
+    let early = sim
+        .call(
+            c,
+            "POST",
+            &format!("{g}/backendServices"),
+            Some(steps[1].1.clone()),
+        )
+        .await;
+    assert_eq!(early.status, 404, "{:?}", early.body);
+    for (coll, body) in &steps {
+        let r = sim
+            .call(c, "POST", &format!("{g}/{coll}"), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, 200, "{coll}: {:?}", r.body);
+        let w = sim
+            .call(
+                c,
+                "POST",
+                &format!("{}/wait", path_of(&r.body["selfLink"], c)),
+                None,
+            )
+            .await;
+        assert_eq!(w.body["status"], "DONE");
+    }
+    let be = sim
+        .call(c, "GET", &format!("{g}/backendServices/be"), None)
+        .await;
+    assert_eq!(be.body["enableCDN"], true);
+    assert_eq!(be.body["cdnPolicy"]["defaultTtl"], 600);
+    assert!(be.body["cdnPolicy"]["cacheKeyPolicy"].is_object());
+    assert!(be.body["fingerprint"].is_string());
+    assert_eq!(be.body["kind"], "compute#backendService");
+    let fr = sim
+        .call(c, "GET", &format!("{g}/forwardingRules/fr"), None)
+        .await;
+    assert!(fr.body["IPAddress"].is_string());
+    assert_eq!(fr.body["kind"], "compute#forwardingRule");
+    // In use: the url map cannot go before the proxy.
+    assert_eq!(
+        sim.call(c, "DELETE", &format!("{g}/urlMaps/um"), None)
+            .await
+            .status,
+        400
+    );
+    // Patch with a stale fingerprint: 412; with the current one: OK.
+    let stale = sim
+        .call(
+            c,
+            "PATCH",
+            &format!("{g}/backendServices/be"),
+            Some(json!({"fingerprint": "c3RhbGU=", "enableCDN": false})),
+        )
+        .await;
+    assert_eq!(stale.status, 412, "{:?}", stale.body);
+    let ok = sim
+        .call(
+            c,
+            "PATCH",
+            &format!("{g}/backendServices/be"),
+            Some(json!({"fingerprint": be.body["fingerprint"], "cdnPolicy": {"defaultTtl": 60}})),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(ok.body["operationType"], "patch");
+    let objs = sim.objects().await;
+    let kinds: Vec<&str> = objs["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    let lines = read_log(&log);
+    let posted: Vec<&str> = lines
+        .iter()
+        .filter(|l| {
+            l["method"] == "POST"
+                && l["status"] == 200
+                && !l["path"].as_str().unwrap().ends_with("/wait")
+        })
+        .filter_map(|l| l["path"].as_str())
+        .filter(|p| p.starts_with("/compute"))
+        .collect();
+    assert_eq!(
+        posted,
+        steps
+            .iter()
+            .map(|(coll, _)| format!("{g}/{coll}"))
+            .collect::<Vec<_>>()
+    );
+    sim.handle.shutdown().await;
+    let _ = std::fs::remove_file(log);
+}

@@ -1,0 +1,520 @@
+//! The OVH provider end to end: the real `ss` binary applies `examples/superset-ovh` to the OVH
+//! API simulator (`sims/ovh-sim`, started in-process), which checks every request against the
+//! published schema and signature. Covered: what the simulator holds after the apply, a clean
+//! re-plan, out-of-band changes reported by `ss diff` and undone by `ss apply`, a destroy that
+//! leaves nothing, convergence under injected 5xx and 429 answers without duplicates, and a
+//! wrong application secret reported once, without a retry storm. Every logged request is
+//! re-validated against the schema with the simulator's own validator.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+
+use crate::util::{Project, Run, repo_root, test_seed};
+
+const APP_KEY: &str = "sim-app-key";
+const APP_SECRET: &str = "sim-app-secret";
+const CONSUMER_KEY: &str = "sim-consumer-key";
+
+/// Kinds of simulator objects that are not cloud resources: catalogs the simulator creates on
+/// first use (the CDN dedicated service, load balancer flavors) and records of past work
+/// (operations, CDN tasks). A destroy leaves them.
+const NOT_RESOURCES: [&str; 4] = ["cdn-service", "lb-flavor", "operation", "cdn-task"];
+
+/// An ovh-sim server on its own runtime, with its request log.
+struct Sim {
+    runtime: tokio::runtime::Runtime,
+    handle: Option<ovh_sim::Handle>,
+    endpoint: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sim {
+    /// A simulator with 20 ms status steps and the given fault rates.
+    fn start(fail_rate: f64, throttle_rate: f64, seed: Option<u64>) -> Sim {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let log = dir.path().join("requests.jsonl");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let config = ovh_sim::Config {
+            request_log: Some(log.clone()),
+            delay: Duration::from_millis(20),
+            fail_rate,
+            throttle_rate,
+            seed,
+            ..ovh_sim::Config::default()
+        };
+        let (addr, handle) = runtime
+            .block_on(ovh_sim::serve(config))
+            .expect("the simulator starts");
+        Sim {
+            runtime,
+            handle: Some(handle),
+            endpoint: format!("http://{addr}/v1"),
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn handle(&self) -> &ovh_sim::Handle {
+        self.handle.as_ref().expect("running")
+    }
+
+    /// Every object the simulator holds: `{path, kind, object, deleting}`.
+    fn objects(&self) -> Vec<Json> {
+        match self.handle().objects() {
+            Json::Array(items) => items,
+            other => panic!("objects: {other}"),
+        }
+    }
+
+    /// The cloud resources (not catalogs or records) the simulator holds.
+    fn resources(&self) -> Vec<Json> {
+        self.objects()
+            .into_iter()
+            .filter(|o| !NOT_RESOURCES.contains(&o["kind"].as_str().unwrap_or_default()))
+            .collect()
+    }
+
+    /// The logged requests, oldest first.
+    fn requests(&self) -> Vec<Json> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l}: {e}")))
+            .collect()
+    }
+
+    /// `ss ARGS` in `p`, pointed at the simulator (`SS_VAR_ovh_endpoint`), with credentials
+    /// whose secret is `secret`.
+    fn ss_with_secret(&self, p: &Project, args: &[&str], secret: &str) -> Run {
+        p.ss_env(
+            args,
+            &[
+                ("SS_VAR_ovh_endpoint", self.endpoint.as_str()),
+                ("OVH_APPLICATION_KEY", APP_KEY),
+                ("OVH_APPLICATION_SECRET", secret),
+                ("OVH_CONSUMER_KEY", CONSUMER_KEY),
+                ("SS_LOG", "ovh=debug"),
+            ],
+        )
+    }
+
+    fn ss(&self, p: &Project, args: &[&str]) -> Run {
+        self.ss_with_secret(p, args, APP_SECRET)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            self.runtime.block_on(handle.shutdown());
+        }
+    }
+}
+
+/// The objects of `kind`, as the API shows them.
+fn of_kind(objects: &[Json], kind: &str) -> Vec<Json> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == kind && o["deleting"] != json!(true))
+        .map(|o| o["object"].clone())
+        .collect()
+}
+
+/// The API path of the first object of `kind` that satisfies `pred`.
+#[track_caller]
+fn path_of(objects: &[Json], kind: &str, pred: impl Fn(&Json) -> bool) -> String {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && pred(&o["object"]))
+        .and_then(|o| o["path"].as_str())
+        .unwrap_or_else(|| panic!("no {kind} as wanted in {}", Json::from(objects.to_vec())))
+        .to_string()
+}
+
+/// What names an object of `kind` among its siblings: two with the same key are duplicates.
+fn name_key(kind: &str, o: &Json) -> Option<String> {
+    let field = |k: &str| o[k].as_str().map(str::to_string);
+    match kind {
+        "cdn-cacherule" => Some(format!(
+            "{}|{}|{}",
+            o["domain"], o["fileType"], o["fileMatch"]
+        )),
+        "cdn-domain" => field("domain"),
+        "cdn-backend" => field("ip"),
+        "database" => field("description").map(|d| format!("{}|{d}", o["engine"])),
+        "db-node" | "db-user" => None,
+        _ => field("name"),
+    }
+}
+
+/// `(kind, name)` pairs held more than once.
+fn duplicates(objects: &[Json]) -> Vec<(String, String)> {
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for o in objects {
+        let kind = o["kind"].as_str().unwrap_or_default().to_string();
+        if let Some(name) = name_key(&kind, &o["object"]) {
+            *seen.entry((kind, name)).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// Every logged API request matches a path and method of the schema and, re-checked with the
+/// simulator's validator, has parameters and a body the schema allows; none was answered 400.
+/// Answers how many requests were checked.
+#[track_caller]
+fn assert_conform(sim: &Sim) -> usize {
+    let schema = ovh_sim::schema::Schema::load_cached(&ovh_sim::default_schema_dir())
+        .expect("the schema loads");
+    let requests = sim.requests();
+    for r in &requests {
+        assert_ne!(r["status"], 400, "a request the schema does not allow: {r}");
+        let method = r["method"].as_str().expect("method");
+        let Some(api_path) = r["path"].as_str().and_then(|p| p.strip_prefix("/v1")) else {
+            continue;
+        };
+        let m = schema
+            .find(method, api_path)
+            .unwrap_or_else(|e| panic!("{method} {api_path} is not in the schema ({e:?})"));
+        let query: BTreeMap<String, String> = r["query"]
+            .as_object()
+            .map(|q| {
+                q.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let body = Some(&r["body"]).filter(|b| !b.is_null());
+        ovh_sim::validate::check_request(&schema, m.operation, &m.path_params, &query, body)
+            .unwrap_or_else(|e| panic!("{method} {api_path}: {e}\n{r}"));
+    }
+    requests.len()
+}
+
+/// Counts of logged statuses and injected faults, for the test's report.
+fn tally(requests: &[Json]) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
+    let mut statuses = BTreeMap::new();
+    let mut injected = BTreeMap::new();
+    for r in requests {
+        *statuses.entry(r["status"].to_string()).or_default() += 1;
+        if let Some(i) = r["injected"].as_str() {
+            *injected.entry(i.to_string()).or_default() += 1;
+        }
+    }
+    (statuses, injected)
+}
+
+/// Checks that the simulator holds the Superset architecture of `examples/superset-ovh`.
+#[track_caller]
+fn assert_superset(objects: &[Json]) {
+    assert_eq!(of_kind(objects, "regional-network").len(), 1, "one network");
+    assert_eq!(
+        of_kind(objects, "regional-subnet").len(),
+        3,
+        "a subnet per zone"
+    );
+    assert_eq!(of_kind(objects, "kube").len(), 1, "one cluster");
+
+    let pools = of_kind(objects, "nodepool");
+    assert_eq!(pools.len(), 6, "web and worker pools in 3 zones: {pools:?}");
+    let zones: BTreeSet<&str> = pools
+        .iter()
+        .filter_map(|p| p["availabilityZones"][0].as_str())
+        .collect();
+    assert_eq!(
+        zones,
+        BTreeSet::from(["eu-west-par-a", "eu-west-par-b", "eu-west-par-c"])
+    );
+    for p in &pools {
+        assert_eq!(p["autoscale"], true, "{p}");
+        assert_eq!(p["flavor"], "b3-32", "{p}");
+        assert!(p["minNodes"].as_i64() < p["maxNodes"].as_i64(), "{p}");
+    }
+    // web: 5–20 nodes in all, worker: 10–30, split over three zones.
+    let bounds: BTreeSet<(i64, i64)> = pools
+        .iter()
+        .map(|p| {
+            (
+                p["minNodes"].as_i64().unwrap_or(-1),
+                p["maxNodes"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(bounds, BTreeSet::from([(2, 7), (4, 10)]));
+
+    let dbs = of_kind(objects, "database");
+    let pg: Vec<&Json> = dbs.iter().filter(|d| d["engine"] == "postgresql").collect();
+    assert_eq!(pg.len(), 1, "{dbs:?}");
+    assert_eq!(pg[0]["plan"], "enterprise", "HA + 2 replicas: {}", pg[0]);
+    assert_eq!(pg[0]["nodeNumber"], 3, "{}", pg[0]);
+    assert_eq!(pg[0]["nodes"].as_array().map(Vec::len), Some(3));
+    assert_eq!(pg[0]["flavor"], "db1-30");
+    assert_eq!(pg[0]["disk"]["size"], 200);
+    assert_eq!(pg[0]["networkType"], "private");
+    assert_eq!(pg[0]["ipRestrictions"].as_array().map(Vec::len), Some(3));
+    let valkey: Vec<&Json> = dbs.iter().filter(|d| d["engine"] == "valkey").collect();
+    assert_eq!(valkey.len(), 1, "{dbs:?}");
+    assert_eq!(valkey[0]["plan"], "business");
+    assert_eq!(valkey[0]["nodeNumber"], 2);
+
+    let lbs = of_kind(objects, "loadbalancer");
+    assert_eq!(lbs.len(), 1);
+    let public_ip = lbs[0]["floatingIp"]["ip"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the load balancer has no floating IP: {}", lbs[0]));
+    let listeners = of_kind(objects, "listener");
+    assert_eq!(listeners.len(), 1);
+    assert_eq!(listeners[0]["port"], 443);
+    let pools = of_kind(objects, "pool");
+    assert_eq!(pools.len(), 1);
+    let monitors = of_kind(objects, "healthmonitor");
+    assert_eq!(monitors.len(), 1, "a health monitor");
+    assert_eq!(monitors[0]["poolId"], pools[0]["id"]);
+    assert_eq!(monitors[0]["httpConfiguration"]["urlPath"], "/health");
+    assert_eq!(monitors[0]["delay"], 10);
+    assert_eq!(monitors[0]["maxRetries"], 2);
+
+    assert_eq!(of_kind(objects, "cdn-domain").len(), 1);
+    let backends = of_kind(objects, "cdn-backend");
+    assert_eq!(backends.len(), 1);
+    assert_eq!(backends[0]["ip"], public_ip, "the CDN's origin is the LB");
+    let mut rules: Vec<(String, String, i64)> = of_kind(objects, "cdn-cacherule")
+        .iter()
+        .map(|r| {
+            (
+                r["fileMatch"].as_str().unwrap_or_default().to_string(),
+                r["cacheType"].as_str().unwrap_or_default().to_string(),
+                r["ttl"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            ("/".to_string(), "noCache".to_string(), 0),
+            (
+                "/static/assets/".to_string(),
+                "forceCache".to_string(),
+                31_536_000
+            ),
+        ]
+    );
+}
+
+fn superset_project() -> Project {
+    Project::copy_of(&repo_root().join("examples/superset-ovh"))
+}
+
+/// Destroys everything and checks that no resource is left.
+#[track_caller]
+fn destroy_all(sim: &Sim, p: &Project) {
+    sim.ss(p, &["destroy", "--auto-approve"])
+        .success()
+        .contains("21 destroyed");
+    // Deleted objects linger one status step (`DELETING`); wait them out.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !sim.resources().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = sim.resources();
+    assert!(left.is_empty(), "left behind: {}", Json::from(left));
+}
+
+#[test]
+fn superset_on_ovh_apply_plan_drift_destroy() {
+    let started = Instant::now();
+    let sim = Sim::start(0.0, 0.0, None);
+    let p = superset_project();
+
+    sim.ss(&p, &["validate"]).success().contains("valid");
+    let plan = sim.ss(&p, &["plan"]);
+    plan.success()
+        .contains("Plan: 21 to add, 0 to change, 0 to destroy.")
+        .contains("plan             = \"enterprise\"")
+        .contains("zone       = \"eu-west-par-c\"");
+
+    let apply = sim.ss(&p, &["apply", "--auto-approve"]);
+    apply
+        .success()
+        .no_panic()
+        .contains("21 added")
+        .lacks(APP_SECRET, "the application secret")
+        .lacks(CONSUMER_KEY, "the consumer key");
+    let objects = sim.objects();
+    assert_superset(&objects);
+    assert!(
+        duplicates(&objects).is_empty(),
+        "{:?}",
+        duplicates(&objects)
+    );
+    let created = sim.resources().len();
+    let after_apply = sim.requests().len();
+
+    sim.ss(&p, &["plan", "--detailed-exitcode"])
+        .code(0)
+        .contains("No changes");
+
+    // Out-of-band changes, as from the OVH console: a node pool's maximum and the database's
+    // plan.
+    let pool = path_of(&objects, "nodepool", |o| {
+        o["availabilityZones"][0] == "eu-west-par-a" && o["maxNodes"] == 7
+    });
+    sim.handle()
+        .patch(&pool, &json!({"maxNodes": 9}))
+        .expect("patch the pool");
+    let db = path_of(&objects, "database", |o| o["engine"] == "postgresql");
+    sim.handle()
+        .patch(&db, &json!({"plan": "business", "nodeNumber": 2}))
+        .expect("patch the database");
+
+    sim.ss(&p, &["diff", "--detailed-exitcode"])
+        .code(2)
+        .contains("pool_web_a has changed")
+        .contains("max_nodes = 7 -> 9")
+        .contains("plan  = \"enterprise\" -> \"business\"")
+        .contains("Drift: 2 changed");
+    sim.ss(&p, &["apply", "--auto-approve"])
+        .success()
+        .contains("0 added, 2 changed, 0 destroyed");
+    let objects = sim.objects();
+    assert_superset(&objects);
+    sim.ss(&p, &["plan", "--detailed-exitcode"])
+        .code(0)
+        .contains("No changes");
+
+    destroy_all(&sim, &p);
+    let checked = assert_conform(&sim);
+    eprintln!(
+        "ovh e2e: {created} objects created by {after_apply} requests; {checked} requests in all \
+         (apply, plans, drift, destroy), all valid; {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn superset_on_ovh_converges_under_injected_faults() {
+    let started = Instant::now();
+    let seed = test_seed(5);
+    let sim = Sim::start(0.1, 0.1, Some(seed));
+    let p = superset_project();
+
+    // One apply converges: 429s and failed reads are repeated by the client, failed creates
+    // are looked up by name (adopted when they happened) and retried by ss.
+    let apply = sim.ss(&p, &["apply", "--auto-approve"]);
+    apply.success().no_panic().contains("21 added");
+    let adopted = apply
+        .stderr
+        .matches("adopting what a failed create made")
+        .count();
+    let objects = sim.objects();
+    assert_superset(&objects);
+    let dups = duplicates(&objects);
+    assert!(dups.is_empty(), "duplicates (seed {seed}): {dups:?}");
+    let (statuses, injected) = tally(&sim.requests());
+    eprintln!(
+        "ovh faults (seed {seed}): apply in {:?}, statuses {statuses:?}, injected {injected:?}, \
+         {adopted} creates adopted after a 500",
+        apply.elapsed
+    );
+    assert!(
+        injected.get("throttled").copied().unwrap_or(0) > 0,
+        "no 429 injected: {injected:?}"
+    );
+
+    sim.ss(&p, &["plan", "--detailed-exitcode"])
+        .code(0)
+        .contains("No changes");
+    destroy_all(&sim, &p);
+    assert!(duplicates(&sim.objects()).is_empty());
+    assert_conform(&sim);
+    eprintln!("ovh faults: whole test {:?}", started.elapsed());
+}
+
+#[test]
+fn validate_needs_no_credentials_and_apply_names_the_missing_ones() {
+    let sim = Sim::start(0.0, 0.0, None);
+    let p = superset_project();
+    // No OVH_* variables at all (and none inherited).
+    let bare = |args: &[&str]| {
+        let mut cmd = p.cmd(args);
+        for k in [
+            "OVH_APPLICATION_KEY",
+            "OVH_APPLICATION_SECRET",
+            "OVH_CONSUMER_KEY",
+            "OVH_CLIENT_ID",
+            "OVH_CLIENT_SECRET",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.env("SS_VAR_ovh_endpoint", &sim.endpoint);
+        Run::of(&mut cmd, format!("ss {} (no credentials)", args.join(" ")))
+    };
+    bare(&["validate"]).success().contains("valid");
+    let apply = bare(&["apply", "--auto-approve"]);
+    apply
+        .code(1)
+        .no_panic()
+        .contains("OVH credentials are missing")
+        .contains("OVH_APPLICATION_SECRET");
+    assert!(
+        sim.requests().is_empty(),
+        "nothing is sent without credentials"
+    );
+}
+
+#[test]
+fn a_wrong_ovh_secret_is_one_clear_error() {
+    let sim = Sim::start(0.0, 0.0, None);
+    let p = superset_project();
+    let run = sim.ss_with_secret(&p, &["apply", "--auto-approve"], "not-the-secret");
+    run.code(1)
+        .no_panic()
+        .contains("OVH authentication failed")
+        .contains("OVH_APPLICATION_SECRET")
+        .lacks("not-the-secret", "the secret given");
+    // One failed step, reported by its progress line and the summary; the rest is skipped.
+    assert!(
+        run.all().matches("OVH authentication failed").count() <= 2,
+        "{run}"
+    );
+    let requests = sim.requests();
+    assert!(
+        requests.len() <= 5,
+        "a handful of requests at most, not a retry storm: {}",
+        Json::from(requests)
+    );
+    assert!(sim.resources().is_empty());
+
+    // With objects in the state, the refresh of a plan meets the error first: one message too.
+    sim.ss(&p, &["apply", "--auto-approve"]).success();
+    let before = sim.requests().len();
+    let plan = sim.ss_with_secret(&p, &["plan"], "not-the-secret");
+    plan.code(1)
+        .contains("OVH authentication failed")
+        .contains("OVH_APPLICATION_SECRET")
+        .lacks("not-the-secret", "the secret given");
+    // One error; the planner's refresh error repeats its cause on a `caused by:` line.
+    assert!(
+        plan.all().matches("OVH authentication failed").count() <= 2,
+        "{plan}"
+    );
+    assert_eq!(plan.all().matches("Error:").count(), 1, "{plan}");
+    let during = sim.requests().len() - before;
+    assert!(during <= 5, "{during} requests for a refused plan");
+    assert_conform(&sim);
+    eprintln!(
+        "ovh wrong secret: apply refused after {} requests, plan after {during}",
+        requests.len()
+    );
+}
