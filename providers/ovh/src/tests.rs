@@ -1,5 +1,5 @@
 //! Checks of the requests against the published API descriptions in
-//! `../shared/api-specs/ovh/`.
+//! `sims/api-specs/ovh/` (vendored from `../shared/api-specs/`).
 
 #![allow(clippy::panic)]
 
@@ -12,7 +12,7 @@ use crate::ops;
 use crate::routes::{self, ROUTES, Route};
 
 fn spec_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/api-specs/ovh")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sims/api-specs/ovh")
 }
 
 fn load(file: &str) -> Json {

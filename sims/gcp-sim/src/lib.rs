@@ -24,7 +24,7 @@
 //!   in-memory world ([`api`]); logs one JSON line.
 //! * **The discovery documents are the contract.** `sqladmin.v1.json`, `redis.v1.json`,
 //!   `container.v1.json` and `compute.v1.json` are loaded at start from the schema directory
-//!   (default `shared/api-specs/gcp` beside the clone). Validation is data-driven; nothing is
+//!   (default `sims/api-specs/gcp`, the vendored copy of the discovery documents). Validation is data-driven; nothing is
 //!   written per path. A valid method the simulator does not implement answers
 //!   `501 UNIMPLEMENTED`.
 //! * **Errors** are Google-shaped: `{"error": {"code", "message", "status", "errors":
@@ -141,12 +141,9 @@ pub struct Config {
     pub seed: Option<u64>,
 }
 
-/// The discovery documents of this repository: `shared/api-specs/gcp` beside the clone.
+/// The discovery documents of this repository: `sims/api-specs/gcp`, the vendored copy of the discovery documents.
 pub fn default_schema_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/api-specs/gcp"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../api-specs/gcp"))
 }
 
 impl Default for Config {

@@ -87,12 +87,9 @@ pub struct Config {
     pub seed: Option<u64>,
 }
 
-/// The schema directory of this repository: `shared/api-specs/ovh` beside the clone.
+/// The schema directory of this repository: `sims/api-specs/ovh`, the vendored copy of the published descriptions.
 pub fn default_schema_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/api-specs/ovh"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../api-specs/ovh"))
 }
 
 impl Default for Config {
