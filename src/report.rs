@@ -192,9 +192,17 @@ pub fn render_error(err: &anyhow::Error, color: bool) -> String {
     } else {
         "Error:".to_string()
     };
-    let mut out = format!("{label} {err}\n");
+    let mut shown = err.to_string();
+    let mut out = format!("{label} {shown}\n");
     for cause in err.chain().skip(1) {
-        out.push_str(&format!("  caused by: {cause}\n"));
+        // Many errors embed their source in their own message ("refreshing …: {source}"):
+        // a cause already shown is not repeated.
+        let text = cause.to_string();
+        if shown.contains(&text) {
+            continue;
+        }
+        out.push_str(&format!("  caused by: {text}\n"));
+        shown = text;
     }
     out
 }
@@ -209,6 +217,24 @@ mod tests {
     use planner::spec::SourceFile;
 
     use super::*;
+
+    #[test]
+    fn a_cause_embedded_in_its_message_is_not_repeated() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("refreshing things: {source}")]
+        struct Outer {
+            source: std::io::Error,
+        }
+        let err = anyhow::Error::new(Outer {
+            source: std::io::Error::other("quota exceeded"),
+        })
+        .context("planning failed");
+        let text = render_error(&err, false);
+        assert_eq!(
+            text,
+            "Error: planning failed\n  caused by: refreshing things: quota exceeded\n"
+        );
+    }
 
     fn sources() -> Sources {
         Sources {
