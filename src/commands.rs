@@ -87,25 +87,33 @@ pub fn workspace_flag() -> Option<&'static str> {
 }
 
 /// The state store of the spec in `dir` (`override_path` forces a local file), with the
-/// selected workspace. The spec must load: its `ss { backend }` says where the state is, and
-/// guessing the local file for a spec that names a remote backend would show (or create) the
-/// wrong state.
+/// selected workspace.
 pub async fn open_state(
     dir: &Path,
     override_path: Option<&Path>,
 ) -> anyhow::Result<backends::Opened> {
-    let config = if override_path.is_none() && !hcl_files(dir)?.is_empty() {
-        match spec::load_dir(dir) {
-            Ok(config) => Some(config),
-            Err(e) => {
-                check(&e.diagnostics, &e.sources, false)?;
-                bail!("could not load {}", dir.display());
-            }
-        }
-    } else {
-        None
+    let config = match override_path {
+        Some(_) => None,
+        None => state_settings(dir)?,
     };
     backends::open(config.as_ref(), dir, override_path, workspace_flag()).await
+}
+
+/// The spec in `dir` for its state settings (`ss { backend, encryption }`), or `None` when
+/// the directory has no spec. A spec that does not load is an error: its `ss { backend }` says
+/// where the state is, and guessing the local file for a spec that names a remote backend
+/// would show (or create) the wrong state.
+pub fn state_settings(dir: &Path) -> anyhow::Result<Option<Config>> {
+    if hcl_files(dir)?.is_empty() {
+        return Ok(None);
+    }
+    match spec::load_dir(dir) {
+        Ok(config) => Ok(Some(config)),
+        Err(e) => {
+            check(&e.diagnostics, &e.sources, false)?;
+            bail!("could not load {}", dir.display());
+        }
+    }
 }
 
 /// Prints diagnostics and turns them into a `Reported` error when any is an error.

@@ -477,13 +477,6 @@ pub async fn state_migrate_encryption(a: StateMigrateEncryptionArgs) -> anyhow::
 
 /// The spec's store opened with another codec.
 async fn reopen_with(dir: &Path, codec: Codec) -> anyhow::Result<Arc<dyn Store>> {
-    let config = if crate::commands::hcl_files(dir)
-        .map(|f| !f.is_empty())
-        .unwrap_or(false)
-    {
-        planner::spec::load_dir(dir).ok()
-    } else {
-        None
-    };
+    let config = crate::commands::state_settings(dir)?;
     backends::store_with_codec(config.as_ref(), dir, codec).await
 }
