@@ -88,6 +88,11 @@ fn list(j: Json) -> Vec<Json> {
     }
 }
 
+/// The `id` of a create's answer.
+fn answer_id<'a>(j: &'a Json, what: &str) -> Result<&'a str, ProviderError> {
+    js(j, "id").ok_or_else(|| ProviderError::Other(format!("the {what} answer has no id")))
+}
+
 fn id_text(j: &Json) -> Option<String> {
     match j {
         Json::String(s) => Some(s.clone()),
@@ -96,24 +101,86 @@ fn id_text(j: &Json) -> Option<String> {
     }
 }
 
-fn engine_routes(engine: &str) -> (Route, Route, Route, Route, Route) {
-    match engine {
-        "postgresql" => (r::PG_LIST, r::PG_CREATE, r::PG_GET, r::PG_PUT, r::PG_DELETE),
-        "redis" => (
-            r::REDIS_LIST,
-            r::REDIS_CREATE,
-            r::REDIS_GET,
-            r::REDIS_PUT,
-            r::REDIS_DELETE,
-        ),
-        _ => (
-            r::VALKEY_LIST,
-            r::VALKEY_CREATE,
-            r::VALKEY_GET,
-            r::VALKEY_PUT,
-            r::VALKEY_DELETE,
-        ),
+/// The routes of one native type by verb (`put` where the API can change an object in place),
+/// and the path parameters its id fills: one, or a parent's and a child's for a
+/// `PARENT/CHILD` id.
+#[derive(Clone, Copy, Debug)]
+struct TypeRoutes {
+    list: Route,
+    create: Route,
+    get: Route,
+    put: Option<Route>,
+    delete: Route,
+    id_params: &'static [&'static str],
+}
+
+/// The routes of a database engine (`postgresql`, `redis`, else `valkey`).
+#[rustfmt::skip]
+fn engine_routes(engine: &str) -> TypeRoutes {
+    use r::*;
+    let (list, create, get, put, delete) = match engine {
+        "postgresql" => (PG_LIST,     PG_CREATE,     PG_GET,     PG_PUT,     PG_DELETE),
+        "redis"      => (REDIS_LIST,  REDIS_CREATE,  REDIS_GET,  REDIS_PUT,  REDIS_DELETE),
+        _            => (VALKEY_LIST, VALKEY_CREATE, VALKEY_GET, VALKEY_PUT, VALKEY_DELETE),
+    };
+    TypeRoutes { list, create, get, put: Some(put), delete, id_params: &["clusterId"] }
+}
+
+/// The routes of every type but the databases, whose routes depend on the engine: list,
+/// create, get, put (where an object can be changed in place), delete, and the path parameters
+/// an id fills.
+#[rustfmt::skip]
+fn type_routes(type_name: &str) -> Result<TypeRoutes, ProviderError> {
+    use r::*;
+    let (list, create, get, put, delete, id_params): (_, _, _, _, _, &'static [&'static str]) =
+        match type_name {
+            t::NETWORK     => (NETWORK_LIST,     NETWORK_CREATE,     NETWORK_GET,     None,                 NETWORK_DELETE,     &["networkId"]),
+            t::SUBNET      => (SUBNET_LIST,      SUBNET_CREATE,      SUBNET_GET,      None,                 SUBNET_DELETE,      &["networkId", "subnetId"]),
+            t::KUBE        => (KUBE_LIST,        KUBE_CREATE,        KUBE_GET,        Some(KUBE_PUT),       KUBE_DELETE,        &["kubeId"]),
+            t::NODEPOOL    => (NODEPOOL_LIST,    NODEPOOL_CREATE,    NODEPOOL_GET,    Some(NODEPOOL_PUT),   NODEPOOL_DELETE,    &["kubeId", "nodePoolId"]),
+            t::LB          => (LB_LIST,          LB_CREATE,          LB_GET,          None,                 LB_DELETE,          &["loadBalancerId"]),
+            t::LISTENER    => (LISTENER_LIST,    LISTENER_CREATE,    LISTENER_GET,    None,                 LISTENER_DELETE,    &["listenerId"]),
+            t::POOL        => (POOL_LIST,        POOL_CREATE,        POOL_GET,        Some(POOL_PUT),       POOL_DELETE,        &["poolId"]),
+            t::MONITOR     => (MONITOR_LIST,     MONITOR_CREATE,     MONITOR_GET,     Some(MONITOR_PUT),    MONITOR_DELETE,     &["healthMonitorId"]),
+            t::CDN_DOMAIN  => (CDN_DOMAIN_LIST,  CDN_DOMAIN_CREATE,  CDN_DOMAIN_GET,  Some(CDN_DOMAIN_PUT), CDN_DOMAIN_DELETE,  &["domain"]),
+            t::CDN_BACKEND => (CDN_BACKEND_LIST, CDN_BACKEND_CREATE, CDN_BACKEND_GET, None,                 CDN_BACKEND_DELETE, &["domain", "ip"]),
+            t::CDN_RULE    => (CDN_RULE_LIST,    CDN_RULE_CREATE,    CDN_RULE_GET,    Some(CDN_RULE_PUT),   CDN_RULE_DELETE,    &["domain", "cacheRuleId"]),
+            other => return Err(ProviderError::Invalid(format!("unknown type {other}"))),
+        };
+    Ok(TypeRoutes { list, create, get, put, delete, id_params })
+}
+
+/// A database id is the service uuid; a Valkey service on the Redis engine is `redis/UUID`.
+fn db_parts<'a>(type_name: &str, id: &'a str) -> (String, &'a str) {
+    if type_name == t::POSTGRES {
+        return ("postgresql".into(), id);
     }
+    match id.split_once('/') {
+        Some((engine, uuid)) => (engine.to_string(), uuid),
+        None => ("valkey".into(), id),
+    }
+}
+
+/// Path parameters by name (`{kubeId}` → the id).
+type Params<'a> = Vec<(&'static str, &'a str)>;
+
+/// The routes of an object's type and the path parameters its id fills.
+fn object<'a>(type_name: &str, id: &'a str) -> Result<(TypeRoutes, Params<'a>), ProviderError> {
+    let (routes, id) = match type_name {
+        t::POSTGRES | t::VALKEY => {
+            let (engine, uuid) = db_parts(type_name, id);
+            (engine_routes(&engine), uuid)
+        }
+        _ => (type_routes(type_name)?, id),
+    };
+    let params = match routes.id_params {
+        &[parent, child] => {
+            let (p, c) = split_id(id)?;
+            vec![(parent, p), (child, c)]
+        }
+        keys => keys.iter().map(|&k| (k, id)).collect(),
+    };
+    Ok((routes, params))
 }
 
 fn db_engine(type_name: &str, config: &Attrs) -> String {
@@ -204,6 +271,14 @@ fn ip_restrictions(cidrs: &[String]) -> Json {
     )
 }
 
+/// A database body with the configured disk size, if any.
+fn with_disk(mut b: Json, config: &Attrs) -> Json {
+    if let Some(gb) = attr_i64(config, "disk_gb") {
+        b["disk"] = json!({ "size": gb });
+    }
+    b
+}
+
 pub fn db_body(
     name: &str,
     region: &str,
@@ -211,7 +286,7 @@ pub fn db_body(
     subnet_id: &str,
     allowed: &[String],
 ) -> Result<Json, ProviderError> {
-    let mut b = json!({
+    let b = json!({
         "description": name,
         "plan": need_str(config, "plan")?,
         "version": need_str(config, "version")?,
@@ -224,10 +299,7 @@ pub fn db_body(
         "subnetId": subnet_id,
         "ipRestrictions": ip_restrictions(allowed),
     });
-    if let Some(gb) = attr_i64(config, "disk_gb") {
-        b["disk"] = json!({ "size": gb });
-    }
-    Ok(b)
+    Ok(with_disk(b, config))
 }
 
 pub fn db_update_body(
@@ -235,7 +307,7 @@ pub fn db_update_body(
     config: &Attrs,
     allowed: &[String],
 ) -> Result<Json, ProviderError> {
-    let mut b = json!({
+    let b = json!({
         "description": name,
         "plan": need_str(config, "plan")?,
         "version": need_str(config, "version")?,
@@ -243,10 +315,7 @@ pub fn db_update_body(
         "nodeNumber": need_i64(config, "nodes")?,
         "ipRestrictions": ip_restrictions(allowed),
     });
-    if let Some(gb) = attr_i64(config, "disk_gb") {
-        b["disk"] = json!({ "size": gb });
-    }
-    Ok(b)
+    Ok(with_disk(b, config))
 }
 
 pub fn lb_body(
@@ -482,71 +551,17 @@ impl Ops {
 
     /// The raw object behind an id, `None` when it does not exist.
     async fn get_raw(&self, type_name: &str, id: &str) -> Result<Option<Json>, ProviderError> {
-        let res = match type_name {
-            t::NETWORK => self.call(r::NETWORK_GET, &[("networkId", id)], None).await,
-            t::SUBNET => {
-                let (net, sub) = split_id(id)?;
-                self.call(
-                    r::SUBNET_GET,
-                    &[("networkId", net), ("subnetId", sub)],
-                    None,
-                )
-                .await
-            }
-            t::KUBE => self.call(r::KUBE_GET, &[("kubeId", id)], None).await,
-            t::NODEPOOL => {
-                let (kube, pool) = split_id(id)?;
-                self.call(
-                    r::NODEPOOL_GET,
-                    &[("kubeId", kube), ("nodePoolId", pool)],
-                    None,
-                )
-                .await
-            }
-            t::POSTGRES | t::VALKEY => {
-                let (engine, uuid) = self.db_parts(type_name, id);
-                let get = engine_routes(&engine).2;
-                self.call(get, &[("clusterId", uuid)], None).await
-            }
-            t::LB => self.call(r::LB_GET, &[("loadBalancerId", id)], None).await,
-            t::LISTENER => {
-                self.call(r::LISTENER_GET, &[("listenerId", id)], None)
-                    .await
-            }
-            t::POOL => self.call(r::POOL_GET, &[("poolId", id)], None).await,
-            t::MONITOR => {
-                self.call(r::MONITOR_GET, &[("healthMonitorId", id)], None)
-                    .await
-            }
-            t::CDN_DOMAIN => self.call(r::CDN_DOMAIN_GET, &[("domain", id)], None).await,
-            t::CDN_BACKEND => {
-                let (domain, ip) = split_id(id)?;
-                self.call(r::CDN_BACKEND_GET, &[("domain", domain), ("ip", ip)], None)
-                    .await
-            }
-            t::CDN_RULE => {
-                let (domain, rule) = split_id(id)?;
-                self.call(
-                    r::CDN_RULE_GET,
-                    &[("domain", domain), ("cacheRuleId", rule)],
-                    None,
-                )
-                .await
-            }
-            other => return Err(ProviderError::Invalid(format!("unknown type {other}"))),
-        };
-        not_found_is_none(res)
+        let (routes, params) = object(type_name, id)?;
+        not_found_is_none(self.call(routes.get, &params, None).await)
     }
 
-    /// A database id is the service uuid; a Valkey service on the Redis engine is `redis/UUID`.
-    fn db_parts<'a>(&self, type_name: &str, id: &'a str) -> (String, &'a str) {
-        if type_name == t::POSTGRES {
-            return ("postgresql".into(), id);
-        }
-        match id.split_once('/') {
-            Some((engine, uuid)) => (engine.to_string(), uuid),
-            None => ("valkey".into(), id),
-        }
+    /// Sends a change to an object in place.
+    async fn put(&self, type_name: &str, id: &str, body: &Json) -> Result<Json, ProviderError> {
+        let (routes, params) = object(type_name, id)?;
+        let put = routes.put.ok_or_else(|| {
+            ProviderError::Invalid(format!("a {type_name} cannot be changed in place"))
+        })?;
+        self.call(put, &params, Some(body)).await
     }
 
     /// Polls until the object is ready, with growing pauses, within `ready_timeout`.
@@ -615,6 +630,30 @@ impl Ops {
             .ok_or_else(|| {
                 ProviderError::Invalid(format!("private network {network_id} has no subnet"))
             })
+    }
+
+    /// The configured `subnet_id`, else the network's first subnet.
+    async fn configured_subnet(&self, config: &Attrs, net: &str) -> Result<String, ProviderError> {
+        match attr_str(config, "subnet_id") {
+            Some(s) => Ok(s.to_string()),
+            None => self.first_subnet(net).await,
+        }
+    }
+
+    /// The id of the object an operation created: its `resourceId`, else found by name.
+    async fn created_by(
+        &self,
+        op: &Json,
+        type_name: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<String, ProviderError> {
+        match self.wait_operation(op).await? {
+            Some(id) => Ok(id),
+            None => self.lookup(type_name, name, None).await?.ok_or_else(|| {
+                ProviderError::Other(format!("{what} {name} not found after creation"))
+            }),
+        }
     }
 
     async fn lb_flavor_id(&self, name: &str) -> Result<String, ProviderError> {
@@ -688,7 +727,10 @@ impl Ops {
                 .and_then(|i| i.get("id").and_then(id_text))
         };
         Ok(match type_name {
-            t::NETWORK => by_name(list(self.call(r::NETWORK_LIST, &[], None).await?), "name"),
+            t::NETWORK | t::LB | t::LISTENER | t::POOL | t::MONITOR => {
+                let route = type_routes(type_name)?.list;
+                by_name(list(self.call(route, &[], None).await?), "name")
+            }
             t::SUBNET => {
                 let networks: Vec<String> = match config.and_then(|c| attr_str(c, "network_id")) {
                     Some(n) => vec![n.to_string()],
@@ -743,14 +785,15 @@ impl Ops {
                     }
                 };
                 for engine in engines {
-                    let (list_route, _, get, _, _) = engine_routes(&engine);
-                    let Some(ids) = not_found_is_none(self.call(list_route, &[], None).await)?
+                    let routes = engine_routes(&engine);
+                    let Some(ids) = not_found_is_none(self.call(routes.list, &[], None).await)?
                     else {
                         continue;
                     };
                     for id in list(ids).iter().filter_map(id_text) {
-                        let svc =
-                            not_found_is_none(self.call(get, &[("clusterId", &id)], None).await)?;
+                        let svc = not_found_is_none(
+                            self.call(routes.get, &[("clusterId", &id)], None).await,
+                        )?;
                         if svc.as_ref().and_then(|s| js(s, "description")) == Some(name) {
                             return Ok(Some(self.db_id(&engine, &id)));
                         }
@@ -758,10 +801,6 @@ impl Ops {
                 }
                 None
             }
-            t::LB => by_name(list(self.call(r::LB_LIST, &[], None).await?), "name"),
-            t::LISTENER => by_name(list(self.call(r::LISTENER_LIST, &[], None).await?), "name"),
-            t::POOL => by_name(list(self.call(r::POOL_LIST, &[], None).await?), "name"),
-            t::MONITOR => by_name(list(self.call(r::MONITOR_LIST, &[], None).await?), "name"),
             t::CDN_DOMAIN => {
                 let domain = self.cdn_domain_name(name, config.unwrap_or(&Attrs::new()))?;
                 self.get_raw(t::CDN_DOMAIN, &domain).await?.map(|_| domain)
@@ -831,12 +870,7 @@ impl Ops {
                 let op = self
                     .call(r::NETWORK_CREATE, &[], Some(&network_body(name, config)))
                     .await?;
-                match self.wait_operation(&op).await? {
-                    Some(id) => Ok(id),
-                    None => self.lookup(t::NETWORK, name, None).await?.ok_or_else(|| {
-                        ProviderError::Other(format!("network {name} not found after creation"))
-                    }),
-                }
+                self.created_by(&op, type_name, name, "network").await
             }
             t::SUBNET => {
                 let net = need_str(config, "network_id")?;
@@ -847,8 +881,7 @@ impl Ops {
                         Some(&subnet_body(name, config)?),
                     )
                     .await?;
-                let id = js(&s, "id")
-                    .ok_or_else(|| ProviderError::Other("the subnet answer has no id".into()))?;
+                let id = answer_id(&s, "subnet")?;
                 Ok(format!("{net}/{id}"))
             }
             t::KUBE => {
@@ -863,9 +896,7 @@ impl Ops {
                         Some(&kube_body(name, &region, config, Some(&subnet))?),
                     )
                     .await?;
-                js(&k, "id")
-                    .map(str::to_string)
-                    .ok_or_else(|| ProviderError::Other("the cluster answer has no id".into()))
+                answer_id(&k, "cluster").map(str::to_string)
             }
             t::NODEPOOL => {
                 let kube = need_str(config, "cluster_id")?;
@@ -876,19 +907,15 @@ impl Ops {
                         Some(&nodepool_body(name, config)?),
                     )
                     .await?;
-                let id = js(&p, "id")
-                    .ok_or_else(|| ProviderError::Other("the node pool answer has no id".into()))?;
+                let id = answer_id(&p, "node pool")?;
                 Ok(format!("{kube}/{id}"))
             }
             t::POSTGRES | t::VALKEY => {
                 let engine = db_engine(type_name, config);
                 let net = need_str(config, "network_id")?;
-                let subnet = match attr_str(config, "subnet_id") {
-                    Some(s) => s.to_string(),
-                    None => self.first_subnet(net).await?,
-                };
+                let subnet = self.configured_subnet(config, net).await?;
                 let allowed = self.allowed_ranges(config, net).await?;
-                let create = engine_routes(&engine).1;
+                let create = engine_routes(&engine).create;
                 let svc = self
                     .call(
                         create,
@@ -896,16 +923,12 @@ impl Ops {
                         Some(&db_body(name, &region, config, &subnet, &allowed)?),
                     )
                     .await?;
-                let id = js(&svc, "id")
-                    .ok_or_else(|| ProviderError::Other("the database answer has no id".into()))?;
+                let id = answer_id(&svc, "database")?;
                 Ok(self.db_id(&engine, id))
             }
             t::LB => {
                 let net = need_str(config, "network_id")?;
-                let subnet = match attr_str(config, "subnet_id") {
-                    Some(s) => s.to_string(),
-                    None => self.first_subnet(net).await?,
-                };
+                let subnet = self.configured_subnet(config, net).await?;
                 let flavor = self
                     .lb_flavor_id(attr_str(config, "flavor").unwrap_or("small"))
                     .await?;
@@ -916,25 +939,17 @@ impl Ops {
                         Some(&lb_body(name, &flavor, config, &subnet)?),
                     )
                     .await?;
-                match self.wait_operation(&op).await? {
-                    Some(id) => Ok(id),
-                    None => self.lookup(t::LB, name, None).await?.ok_or_else(|| {
-                        ProviderError::Other(format!(
-                            "load balancer {name} not found after creation"
-                        ))
-                    }),
-                }
+                self.created_by(&op, type_name, name, "load balancer").await
             }
             t::LISTENER | t::POOL | t::MONITOR => {
-                let (route, body) = match type_name {
-                    t::LISTENER => (r::LISTENER_CREATE, listener_body(name, config)?),
-                    t::POOL => (r::POOL_CREATE, pool_body(name, config)?),
-                    _ => (r::MONITOR_CREATE, monitor_body(name, config)?),
+                let body = match type_name {
+                    t::LISTENER => listener_body(name, config)?,
+                    t::POOL => pool_body(name, config)?,
+                    _ => monitor_body(name, config)?,
                 };
+                let route = type_routes(type_name)?.create;
                 let j = self.call(route, &[], Some(&body)).await?;
-                js(&j, "id").map(str::to_string).ok_or_else(|| {
-                    ProviderError::Other(format!("the {type_name} answer has no id"))
-                })
+                answer_id(&j, type_name).map(str::to_string)
             }
             t::CDN_DOMAIN => {
                 let domain = self.cdn_domain_name(name, config)?;
@@ -1011,12 +1026,8 @@ impl Ops {
             && let Some(d) = self.get_raw(t::CDN_DOMAIN, id).await?
             && js(&d, "status") == Some("off")
         {
-            self.call(
-                r::CDN_DOMAIN_PUT,
-                &[("domain", id)],
-                Some(&json!({ "status": "on" })),
-            )
-            .await?;
+            self.put(t::CDN_DOMAIN, id, &json!({ "status": "on" }))
+                .await?;
         }
         Ok(())
     }
@@ -1036,10 +1047,10 @@ impl Ops {
         match type_name {
             t::KUBE => {
                 if changed("update_policy") {
-                    self.call(
-                        r::KUBE_PUT,
-                        &[("kubeId", id)],
-                        Some(&json!({ "updatePolicy": need_str(config, "update_policy")? })),
+                    self.put(
+                        t::KUBE,
+                        id,
+                        &json!({ "updatePolicy": need_str(config, "update_policy")? }),
                     )
                     .await?;
                 }
@@ -1065,20 +1076,14 @@ impl Ops {
                 }
             }
             t::NODEPOOL => {
-                let (kube, pool) = split_id(id)?;
                 let current = self
                     .get_raw(t::NODEPOOL, id)
                     .await?
                     .and_then(|p| p.get("desiredNodes").and_then(Json::as_i64));
-                self.call(
-                    r::NODEPOOL_PUT,
-                    &[("kubeId", kube), ("nodePoolId", pool)],
-                    Some(&nodepool_update_body(config, current)?),
-                )
-                .await?;
+                self.put(type_name, id, &nodepool_update_body(config, current)?)
+                    .await?;
             }
             t::POSTGRES | t::VALKEY => {
-                let (engine, uuid) = self.db_parts(type_name, id);
                 let name = prior
                     .attrs
                     .get("name")
@@ -1086,37 +1091,19 @@ impl Ops {
                     .unwrap_or("");
                 let net = need_str(config, "network_id")?;
                 let allowed = self.allowed_ranges(config, net).await?;
-                self.call(
-                    engine_routes(&engine).3,
-                    &[("clusterId", uuid)],
-                    Some(&db_update_body(name, config, &allowed)?),
-                )
-                .await?;
+                self.put(type_name, id, &db_update_body(name, config, &allowed)?)
+                    .await?;
             }
             t::POOL => {
-                self.call(
-                    r::POOL_PUT,
-                    &[("poolId", id)],
-                    Some(&pool_update_body(config)),
-                )
-                .await?;
+                self.put(type_name, id, &pool_update_body(config)).await?;
             }
             t::MONITOR => {
-                self.call(
-                    r::MONITOR_PUT,
-                    &[("healthMonitorId", id)],
-                    Some(&monitor_update_body(config)?),
-                )
-                .await?;
+                self.put(type_name, id, &monitor_update_body(config)?)
+                    .await?;
             }
             t::CDN_RULE => {
-                let (domain, rule) = split_id(id)?;
-                self.call(
-                    r::CDN_RULE_PUT,
-                    &[("domain", domain), ("cacheRuleId", rule)],
-                    Some(&json!({ "ttl": need_i64(config, "ttl")? })),
-                )
-                .await?;
+                self.put(type_name, id, &json!({ "ttl": need_i64(config, "ttl")? }))
+                    .await?;
             }
             _ => {}
         }
@@ -1125,72 +1112,8 @@ impl Ops {
     }
 
     pub async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
-        let res = match type_name {
-            t::NETWORK => {
-                self.call(r::NETWORK_DELETE, &[("networkId", id)], None)
-                    .await
-            }
-            t::SUBNET => {
-                let (net, sub) = split_id(id)?;
-                self.call(
-                    r::SUBNET_DELETE,
-                    &[("networkId", net), ("subnetId", sub)],
-                    None,
-                )
-                .await
-            }
-            t::KUBE => self.call(r::KUBE_DELETE, &[("kubeId", id)], None).await,
-            t::NODEPOOL => {
-                let (kube, pool) = split_id(id)?;
-                self.call(
-                    r::NODEPOOL_DELETE,
-                    &[("kubeId", kube), ("nodePoolId", pool)],
-                    None,
-                )
-                .await
-            }
-            t::POSTGRES | t::VALKEY => {
-                let (engine, uuid) = self.db_parts(type_name, id);
-                self.call(engine_routes(&engine).4, &[("clusterId", uuid)], None)
-                    .await
-            }
-            t::LB => {
-                self.call(r::LB_DELETE, &[("loadBalancerId", id)], None)
-                    .await
-            }
-            t::LISTENER => {
-                self.call(r::LISTENER_DELETE, &[("listenerId", id)], None)
-                    .await
-            }
-            t::POOL => self.call(r::POOL_DELETE, &[("poolId", id)], None).await,
-            t::MONITOR => {
-                self.call(r::MONITOR_DELETE, &[("healthMonitorId", id)], None)
-                    .await
-            }
-            t::CDN_DOMAIN => {
-                self.call(r::CDN_DOMAIN_DELETE, &[("domain", id)], None)
-                    .await
-            }
-            t::CDN_BACKEND => {
-                let (domain, ip) = split_id(id)?;
-                self.call(
-                    r::CDN_BACKEND_DELETE,
-                    &[("domain", domain), ("ip", ip)],
-                    None,
-                )
-                .await
-            }
-            t::CDN_RULE => {
-                let (domain, rule) = split_id(id)?;
-                self.call(
-                    r::CDN_RULE_DELETE,
-                    &[("domain", domain), ("cacheRuleId", rule)],
-                    None,
-                )
-                .await
-            }
-            other => return Err(ProviderError::Invalid(format!("unknown type {other}"))),
-        };
+        let (routes, params) = object(type_name, id)?;
+        let res = self.call(routes.delete, &params, None).await;
         if not_found_is_none(res)?.is_none() {
             return Ok(());
         }
@@ -1210,13 +1133,7 @@ impl Ops {
         let mut found: BTreeMap<String, ResourceState> = BTreeMap::new();
         match type_name {
             t::NETWORK | t::LB | t::LISTENER | t::POOL | t::MONITOR => {
-                let route = match type_name {
-                    t::NETWORK => r::NETWORK_LIST,
-                    t::LB => r::LB_LIST,
-                    t::LISTENER => r::LISTENER_LIST,
-                    t::POOL => r::POOL_LIST,
-                    _ => r::MONITOR_LIST,
-                };
+                let route = type_routes(type_name)?.list;
                 for item in list(self.call(route, &[], None).await?) {
                     if let Some(id) = js(&item, "id")
                         && ids.iter().any(|i| i == id)
@@ -1404,7 +1321,7 @@ impl Ops {
                 a.insert("max_nodes".into(), jv(j, "maxNodes"));
             }
             t::POSTGRES | t::VALKEY => {
-                let (engine, _) = self.db_parts(type_name, id);
+                let (engine, _) = db_parts(type_name, id);
                 a.insert("name".into(), jstr(j, "description"));
                 a.insert("network_id".into(), jstr(j, "networkId"));
                 a.insert("subnet_id".into(), jstr(j, "subnetId"));

@@ -15,11 +15,16 @@ fn attrs(pairs: &[(&str, Value)]) -> Attrs {
         .collect()
 }
 
-async fn start() -> (ovh_sim::Handle, String) {
-    let config = ovh_sim::Config {
+/// The simulator's settings here: short status steps.
+fn fast() -> ovh_sim::Config {
+    ovh_sim::Config {
         delay: Duration::from_millis(20),
         ..ovh_sim::Config::default()
-    };
+    }
+}
+
+/// Starts the simulator; answers its handle and the provider's endpoint.
+async fn start(config: ovh_sim::Config) -> (ovh_sim::Handle, String) {
     let (addr, handle) = ovh_sim::serve(config).await.expect("simulator starts");
     (handle, format!("http://{addr}/v1"))
 }
@@ -52,7 +57,7 @@ fn identity(address: &str) -> Identity {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_kube_pools_read_find_delete() {
-    let (sim, endpoint) = start().await;
+    let (sim, endpoint) = start(fast()).await;
     let p = provider(&endpoint, "sim-app-secret");
 
     let net = p
@@ -219,7 +224,7 @@ async fn network_kube_pools_read_find_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_is_one_clear_authentication_error() {
-    let (sim, endpoint) = start().await;
+    let (sim, endpoint) = start(fast()).await;
     let p = provider(&endpoint, "not-the-secret");
     let err = p
         .read_many("ovh_cloud_network", &["x".to_string()])
@@ -236,14 +241,13 @@ async fn a_wrong_secret_is_one_clear_authentication_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_requests_are_repeated_and_reads_survive_them() {
-    let config = ovh_sim::Config {
-        delay: Duration::from_millis(20),
+    let (sim, endpoint) = start(ovh_sim::Config {
         throttle_rate: 0.3,
         seed: Some(3),
-        ..ovh_sim::Config::default()
-    };
-    let (addr, sim) = ovh_sim::serve(config).await.expect("simulator starts");
-    let p = provider(&format!("http://{addr}/v1"), "sim-app-secret");
+        ..fast()
+    })
+    .await;
+    let p = provider(&endpoint, "sim-app-secret");
     // A 429 is answered to about one request in three: each is repeated after a pause, so
     // creates and the batched reads of a refresh (which ss does not repeat) go through.
     let net = p

@@ -1,11 +1,13 @@
 //! What a matched, validated request does to the world: routed by API to [`crate::compute`],
 //! [`crate::container`], [`crate::sql`] and [`crate::redis`].
 
+use std::time::Instant;
+
 use serde_json::Value;
 
 use crate::Urls;
 use crate::discovery::{Api, Doc, Method};
-use crate::world::{ApiError, World};
+use crate::world::{ApiError, Effect, Op, Phase, World, key};
 
 /// A matched and validated request.
 pub struct Req<'a> {
@@ -91,6 +93,37 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         Api::Sqladmin => crate::sql::dispatch(w, r),
         Api::Redis => crate::redis::dispatch(w, r),
     }
+}
+
+/// Starts an operation at `op_path` on the object `target` (marked busy) and answers it as
+/// the clock already shows it.
+pub fn begin_op(
+    w: &mut World,
+    api: Api,
+    op_path: &str,
+    data: Value,
+    target: &str,
+    effects: Vec<Effect>,
+) -> Outcome {
+    let op_key = key(api, op_path);
+    w.start_op(
+        op_key.clone(),
+        Op {
+            api,
+            start: Instant::now(),
+            phase: Phase::Pending,
+            data,
+            target: target.to_string(),
+            effects,
+        },
+    );
+    w.tick(Instant::now());
+    let body = w
+        .ops
+        .get(&op_key)
+        .map(|o| o.data.clone())
+        .unwrap_or_default();
+    Outcome::op(op_key, body)
 }
 
 /// The current rendering of an operation, by key.

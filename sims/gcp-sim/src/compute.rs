@@ -5,13 +5,11 @@
 //! subnetworks, health checks, backend services (CDN), URL maps, target HTTP(S) proxies and
 //! global forwarding rules.
 
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, name_filter, op_body, rfc1035};
+use crate::api::{Outcome, Req, begin_op, name_filter, op_body, rfc1035};
 use crate::discovery::Api;
-use crate::world::{self, ApiError, Effect, Op, Phase, World, key, now_rfc3339, paginate};
+use crate::world::{self, ApiError, Effect, World, key, now_rfc3339, paginate};
 
 /// The fields of a collection's objects that reference other compute objects (checked to
 /// exist at insert; an object so referenced cannot be deleted).
@@ -133,25 +131,7 @@ fn start(
     if let Some(reg) = region {
         data["region"] = json!(format!("{}projects/{project}/regions/{reg}", base(r)));
     }
-    let op_key = key(Api::Compute, &op_path);
-    w.start_op(
-        op_key.clone(),
-        Op {
-            api: Api::Compute,
-            start: Instant::now(),
-            phase: Phase::Pending,
-            data,
-            target: target_key.to_string(),
-            effects,
-        },
-    );
-    w.tick(Instant::now());
-    let body = w
-        .ops
-        .get(&op_key)
-        .map(|o| o.data.clone())
-        .unwrap_or_default();
-    Outcome::op(op_key, body)
+    begin_op(w, Api::Compute, &op_path, data, target_key, effects)
 }
 
 fn insert(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError> {

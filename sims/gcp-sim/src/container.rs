@@ -7,15 +7,11 @@
 //! `RUNNING` (`STOPPING`). Like GKE, a cluster accepts one operation at a time: anything
 //! else is answered `400 FAILED_PRECONDITION` until it is done.
 
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, op_body};
+use crate::api::{Outcome, Req, begin_op, op_body};
 use crate::discovery::Api;
-use crate::world::{
-    ApiError, Effect, Op, Phase, World, base64, fake_pem, key, now_rfc3339, paginate,
-};
+use crate::world::{ApiError, Effect, World, base64, fake_pem, key, now_rfc3339, paginate};
 
 /// The GKE version new clusters get.
 pub const GKE_VERSION: &str = "1.33.5-gke.1162000";
@@ -96,25 +92,7 @@ fn start(
         "location": location,
         "startTime": now_rfc3339(),
     });
-    let op_key = key(Api::Container, &op_path);
-    w.start_op(
-        op_key.clone(),
-        Op {
-            api: Api::Container,
-            start: Instant::now(),
-            phase: Phase::Pending,
-            data,
-            target: busy_key.to_string(),
-            effects,
-        },
-    );
-    w.tick(Instant::now());
-    let body = w
-        .ops
-        .get(&op_key)
-        .map(|o| o.data.clone())
-        .unwrap_or_default();
-    Outcome::op(op_key, body)
+    begin_op(w, Api::Container, &op_path, data, busy_key, effects)
 }
 
 fn zones_of(location: &str) -> Vec<String> {

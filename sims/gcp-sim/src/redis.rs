@@ -6,13 +6,11 @@
 //! Clusters go `CREATING` → `ACTIVE` (`UPDATING` while patched, `DELETING` while deleted);
 //! `discoveryEndpoints` and `pscConnections` appear when the cluster becomes `ACTIVE`.
 
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, op_body, rfc1035};
+use crate::api::{Outcome, Req, begin_op, op_body, rfc1035};
 use crate::discovery::Api;
-use crate::world::{ApiError, Effect, Op, Phase, World, key, now_rfc3339, paginate, set_pointer};
+use crate::world::{ApiError, Effect, World, key, now_rfc3339, paginate, set_pointer};
 
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
@@ -114,25 +112,7 @@ fn start(
         },
         "done": false,
     });
-    let op_key = key(Api::Redis, &op_path);
-    w.start_op(
-        op_key.clone(),
-        Op {
-            api: Api::Redis,
-            start: Instant::now(),
-            phase: Phase::Pending,
-            data,
-            target: target_key.to_string(),
-            effects,
-        },
-    );
-    w.tick(Instant::now());
-    let body = w
-        .ops
-        .get(&op_key)
-        .map(|o| o.data.clone())
-        .unwrap_or_default();
-    Outcome::op(op_key, body)
+    begin_op(w, Api::Redis, &op_path, data, target_key, effects)
 }
 
 fn busy(w: &World, k: &str, path: &str) -> Result<(), ApiError> {

@@ -8,15 +8,11 @@
 //! deleted while it has replicas. Like Cloud SQL, an instance accepts one operation at a time
 //! (`409 operationInProgress` otherwise).
 
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, op_body};
+use crate::api::{Outcome, Req, begin_op, op_body};
 use crate::discovery::Api;
-use crate::world::{
-    ApiError, Effect, Op, Phase, World, fake_pem, key, merge, now_rfc3339, paginate,
-};
+use crate::world::{ApiError, Effect, World, fake_pem, key, merge, now_rfc3339, paginate};
 
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
@@ -166,25 +162,7 @@ fn start(
         "targetLink": format!("{}projects/{project}/instances/{instance}", base(r)),
         "selfLink": format!("{}{op_path}", base(r)),
     });
-    let op_key = key(Api::Sqladmin, &op_path);
-    w.start_op(
-        op_key.clone(),
-        Op {
-            api: Api::Sqladmin,
-            start: Instant::now(),
-            phase: Phase::Pending,
-            data,
-            target: target_key.to_string(),
-            effects,
-        },
-    );
-    w.tick(Instant::now());
-    let body = w
-        .ops
-        .get(&op_key)
-        .map(|o| o.data.clone())
-        .unwrap_or_default();
-    Outcome::op(op_key, body)
+    begin_op(w, Api::Sqladmin, &op_path, data, target_key, effects)
 }
 
 fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {

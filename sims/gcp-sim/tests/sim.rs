@@ -1,6 +1,7 @@
 //! End-to-end tests of the simulator over HTTP, with a minimal HTTP/1.1 client.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gcp_sim::{Config, Handle, Urls, serve};
@@ -182,7 +183,24 @@ fn path_of(link: &Value, base: &str) -> String {
         .to_string()
 }
 
-fn read_log(path: &std::path::Path) -> Vec<Value> {
+/// A simulator logging its requests to a fresh file named after `name`, and that file.
+async fn start_logged(name: &str) -> (Sim, PathBuf) {
+    let log = std::env::temp_dir().join(format!("gcp-sim-{name}-{}.log", std::process::id()));
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    (sim, log)
+}
+
+/// Stops a simulator from `start_logged` and removes its log.
+async fn stop_logged(sim: Sim, log: &Path) {
+    sim.handle.shutdown().await;
+    let _ = std::fs::remove_file(log);
+}
+
+fn read_log(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -484,12 +502,7 @@ async fn throttle_rate_answers_429() {
 
 #[tokio::test]
 async fn compute_network_and_subnetwork() {
-    let log = std::env::temp_dir().join(format!("gcp-sim-net-{}.log", std::process::id()));
-    let sim = start(Config {
-        request_log: Some(log.clone()),
-        ..fast()
-    })
-    .await;
+    let (sim, log) = start_logged("net").await;
     let c = &sim.urls.compute;
     let r = sim
         .call(
@@ -595,18 +608,12 @@ async fn compute_network_and_subnetwork() {
             .iter()
             .any(|l| l["method"] == "DELETE" && l["status"] == 400)
     );
-    sim.handle.shutdown().await;
-    let _ = std::fs::remove_file(log);
+    stop_logged(sim, &log).await;
 }
 
 #[tokio::test]
 async fn gke_cluster_and_node_pool() {
-    let log = std::env::temp_dir().join(format!("gcp-sim-gke-{}.log", std::process::id()));
-    let sim = start(Config {
-        request_log: Some(log.clone()),
-        ..fast()
-    })
-    .await;
+    let (sim, log) = start_logged("gke").await;
     let g = &sim.urls.container;
     let parent = "/v1/projects/p/locations/europe-west1";
     let body = json!({"cluster": {"name": "main", "initialNodeCount": 1, "releaseChannel": {"channel": "REGULAR"}, "status": "RUNNING"}});
@@ -710,18 +717,12 @@ async fn gke_cluster_and_node_pool() {
             (format!("{parent}/clusters/main/nodePools"), 200),
         ]
     );
-    sim.handle.shutdown().await;
-    let _ = std::fs::remove_file(log);
+    stop_logged(sim, &log).await;
 }
 
 #[tokio::test]
 async fn sql_instance_and_replica() {
-    let log = std::env::temp_dir().join(format!("gcp-sim-sql-{}.log", std::process::id()));
-    let sim = start(Config {
-        request_log: Some(log.clone()),
-        ..fast()
-    })
-    .await;
+    let (sim, log) = start_logged("sql").await;
     let s = &sim.urls.sqladmin;
     let primary = json!({"name": "db", "databaseVersion": "POSTGRES_16", "region": "europe-west1",
         "settings": {"tier": "db-custom-2-7680", "availabilityType": "REGIONAL",
@@ -792,18 +793,12 @@ async fn sql_instance_and_replica() {
     assert!(lines.iter().any(|l| l["api"] == "sqladmin"
         && l["body"]["masterInstanceName"] == "db"
         && l["status"] == 200));
-    sim.handle.shutdown().await;
-    let _ = std::fs::remove_file(log);
+    stop_logged(sim, &log).await;
 }
 
 #[tokio::test]
 async fn redis_cluster() {
-    let log = std::env::temp_dir().join(format!("gcp-sim-redis-{}.log", std::process::id()));
-    let sim = start(Config {
-        request_log: Some(log.clone()),
-        ..fast()
-    })
-    .await;
+    let (sim, log) = start_logged("redis").await;
     let rd = &sim.urls.redis;
     let parent = "/v1/projects/p/locations/europe-west1";
     let body = json!({"shardCount": 3, "replicaCount": 1, "pscConfigs": [{"network": "projects/p/global/networks/vpc"}],
@@ -878,18 +873,12 @@ async fn redis_cluster() {
             .iter()
             .any(|l| l["query"]["clusterId"] == "cache" && l["query"]["requestId"] == rid)
     );
-    sim.handle.shutdown().await;
-    let _ = std::fs::remove_file(log);
+    stop_logged(sim, &log).await;
 }
 
 #[tokio::test]
 async fn load_balancer_with_cdn() {
-    let log = std::env::temp_dir().join(format!("gcp-sim-lb-{}.log", std::process::id()));
-    let sim = start(Config {
-        request_log: Some(log.clone()),
-        ..fast()
-    })
-    .await;
+    let (sim, log) = start_logged("lb").await;
     let c = &sim.urls.compute;
     let g = "/compute/v1/projects/p/global";
     let steps = [
@@ -1007,6 +996,5 @@ async fn load_balancer_with_cdn() {
             .map(|(coll, _)| format!("{g}/{coll}"))
             .collect::<Vec<_>>()
     );
-    sim.handle.shutdown().await;
-    let _ = std::fs::remove_file(log);
+    stop_logged(sim, &log).await;
 }

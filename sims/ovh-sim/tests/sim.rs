@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ovh_sim::{Config, Handle, serve, signature};
@@ -123,6 +124,14 @@ fn fast() -> Config {
         delay: Duration::from_millis(100),
         ..Config::default()
     }
+}
+
+/// A fresh directory named after `name` for a request log, and the log's path in it.
+fn log_dir(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ovh-sim-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("requests.jsonl");
+    (dir, log)
 }
 
 const P: &str = "/cloud/project/proj1";
@@ -361,9 +370,7 @@ async fn throttling_answers_429() {
 
 #[tokio::test]
 async fn network_database_load_balancer_and_cdn_and_the_object_listing() {
-    let dir = std::env::temp_dir().join(format!("ovh-sim-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("requests.jsonl");
+    let (dir, log) = log_dir("test");
     let sim = start(Config {
         request_log: Some(log.clone()),
         ..fast()
@@ -672,9 +679,7 @@ async fn a_network_in_use_cannot_be_deleted_until_its_users_are_gone() {
 
 #[tokio::test]
 async fn a_load_balancer_with_floating_ip_create_gets_a_public_ip_and_patches_are_out_of_band() {
-    let dir = std::env::temp_dir().join(format!("ovh-sim-fip-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("requests.jsonl");
+    let (dir, log) = log_dir("fip");
     let sim = start(Config {
         delay: Duration::from_millis(10),
         request_log: Some(log.clone()),
@@ -769,9 +774,7 @@ async fn a_load_balancer_with_floating_ip_create_gets_a_public_ip_and_patches_ar
 
 #[tokio::test]
 async fn injected_answers_are_marked_in_the_request_log() {
-    let dir = std::env::temp_dir().join(format!("ovh-sim-inj-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("requests.jsonl");
+    let (dir, log) = log_dir("inj");
     let sim = start(Config {
         throttle_rate: 1.0,
         request_log: Some(log.clone()),
