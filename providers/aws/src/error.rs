@@ -1,0 +1,115 @@
+//! SDK errors as [`ProviderError`]s, by the EC2 error code (`ProvideErrorMetadata`) and the
+//! HTTP status. Messages carry the code and AWS's message, never a request (so never a
+//! credential or an attribute value).
+
+use aws_sdk_ec2::config::http::HttpResponse;
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use provider_api::ProviderError;
+
+/// Codes AWS answers when a request was throttled: it was not carried out.
+pub const THROTTLING: [&str; 6] = [
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "SlowDown",
+];
+
+/// Codes of server-side failures worth retrying. `DependencyViolation` is here because EC2
+/// releases what held an object (network interfaces, associations) a little after the
+/// holder is gone: the planner deletes in dependency order and retries with backoff.
+pub const TRANSIENT: [&str; 6] = [
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+    "DependencyViolation",
+    "IncorrectState",
+];
+
+/// True for EC2's "no such object" codes (`InvalidVpcID.NotFound`, `InvalidSubnetID.NotFound`,
+/// `InvalidGroup.NotFound`, `InvalidRouteTableID.NotFound`, …).
+pub fn is_not_found_code(code: &str) -> bool {
+    code.ends_with(".NotFound") || code.ends_with("NotFound")
+}
+
+/// Classifies an error code and HTTP status.
+pub fn classify(code: Option<&str>, status: Option<u16>, text: String) -> ProviderError {
+    match code {
+        Some(c) if THROTTLING.contains(&c) => ProviderError::Throttled(text),
+        Some(c) if TRANSIENT.contains(&c) => ProviderError::Transient(text),
+        Some(c) if is_not_found_code(c) => ProviderError::NotFound(text),
+        _ if status == Some(429) => ProviderError::Throttled(text),
+        _ if status.is_some_and(|s| s >= 500) => ProviderError::Transient(text),
+        Some("AuthFailure" | "UnauthorizedOperation" | "OptInRequired" | "Blocked") => {
+            ProviderError::Other(text)
+        }
+        Some(_) => ProviderError::Invalid(text),
+        None => ProviderError::Other(text),
+    }
+}
+
+/// Maps an SDK error of the call `what` (like "CreateVpc").
+pub fn sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::TimeoutError(_) => ProviderError::Timeout(format!("{what}: no answer in time")),
+        SdkError::DispatchFailure(f) => {
+            let text = format!("{what}: {}", DisplayErrorContext(&err));
+            if f.is_timeout() {
+                ProviderError::Timeout(text)
+            } else if f.is_io() {
+                ProviderError::Transient(text)
+            } else {
+                ProviderError::Other(text)
+            }
+        }
+        SdkError::ResponseError(_) => {
+            ProviderError::Transient(format!("{what}: {}", DisplayErrorContext(&err)))
+        }
+        SdkError::ServiceError(_) => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            let code = err.code();
+            let http = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            let text = match (code, err.message()) {
+                (Some(c), Some(m)) => format!("{what}: {c}: {m}{http}"),
+                (Some(c), None) => format!("{what}: {c}{http}"),
+                _ => format!("{what}: {}{http}", DisplayErrorContext(&err)),
+            };
+            classify(code, status, text)
+        }
+        _ => ProviderError::Other(format!("{what}: {}", DisplayErrorContext(&err))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        let k = |code: Option<&str>, status: Option<u16>| classify(code, status, String::new());
+        assert!(matches!(
+            k(Some("RequestLimitExceeded"), Some(503)),
+            ProviderError::Throttled(_)
+        ));
+        assert!(matches!(
+            k(Some("InternalError"), Some(500)),
+            ProviderError::Transient(_)
+        ));
+        assert!(k(Some("Unavailable"), Some(503)).is_retryable());
+        assert!(matches!(
+            k(Some("InvalidVpcID.NotFound"), Some(400)),
+            ProviderError::NotFound(_)
+        ));
+        assert!(matches!(
+            k(Some("InvalidParameterValue"), Some(400)),
+            ProviderError::Invalid(_)
+        ));
+        assert!(k(None, Some(502)).is_retryable());
+        assert!(!k(Some("AuthFailure"), Some(401)).is_retryable());
+    }
+}
