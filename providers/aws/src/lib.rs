@@ -387,18 +387,7 @@ impl Provider for AwsProvider {
                 proposed.insert(key.to_string(), sorted);
             }
         }
-        let mut resp = provider_api::default_plan(schema, req.prior, &proposed);
-        if req.prior.is_some() {
-            for (name, attr) in &schema.body.attributes {
-                if attr.force_new
-                    && resp.planned.get(name).is_some_and(|v| !v.is_wholly_known())
-                    && !resp.requires_replace.contains(name)
-                {
-                    resp.requires_replace.push(name.clone());
-                }
-            }
-        }
-        Ok(resp)
+        Ok(provider_api::default_plan(schema, req.prior, &proposed))
     }
 
     async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {

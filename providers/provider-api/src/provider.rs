@@ -183,7 +183,9 @@ pub fn expand_native(
 
 /// The schema-driven plan every provider can use: configured values as given, computed values
 /// kept from the prior object or unknown on create, sensitive attributes marked, and
-/// replacement when a `force_new` attribute changes.
+/// replacement when a `force_new` attribute changes, or may change: one only known after apply
+/// (its source is being replaced) cannot be changed in place by the cloud, so it is planned as
+/// a replacement, as Terraform does.
 pub fn default_plan(
     schema: &ResourceSchema,
     prior: Option<&ResourceState>,
@@ -202,11 +204,11 @@ pub fn default_plan(
             },
             (None, false) => Value::Null,
         };
-        if let Some(p) = prior_value
-            && attr.force_new
-            && value.is_wholly_known()
-            && !same(p, &value)
-        {
+        let changes = match prior_value {
+            Some(p) => !value.is_wholly_known() || !same(p, &value),
+            None => prior.is_some() && !value.is_wholly_known(),
+        };
+        if attr.force_new && changes {
             requires_replace.push(name.clone());
         }
         planned.insert(name.clone(), value.mark_if(attr.sensitive));
@@ -281,5 +283,28 @@ mod tests {
         assert_eq!(r.requires_replace, vec!["name".to_string()]);
         assert_eq!(r.planned["id"], Value::from("i-1"));
         assert!(r.planned["secret"].is_sensitive());
+    }
+
+    #[test]
+    fn a_force_new_value_known_only_after_apply_requires_replace() {
+        let prior = ResourceState {
+            id: "i-1".into(),
+            attrs: Attrs::from([("name".into(), Value::from("a"))]),
+        };
+        let unknown = Attrs::from([("name".into(), Value::Unknown)]);
+        let r = default_plan(&schema(), Some(&prior), &unknown);
+        assert_eq!(r.requires_replace, vec!["name".to_string()]);
+        // The same value known and unchanged is an in-place no-op; on create nothing is replaced.
+        let same = Attrs::from([("name".into(), Value::from("a"))]);
+        assert!(
+            default_plan(&schema(), Some(&prior), &same)
+                .requires_replace
+                .is_empty()
+        );
+        assert!(
+            default_plan(&schema(), None, &unknown)
+                .requires_replace
+                .is_empty()
+        );
     }
 }

@@ -446,19 +446,6 @@ impl Provider for SandboxProvider {
         };
         let proposed = with_defaults(schema, req.proposed);
         let mut resp = provider_api::default_plan(schema, req.prior, &proposed);
-        // A force-new attribute that is only known after apply (its source is being replaced)
-        // may change, and the cloud refuses to change it in place: plan a replacement, as
-        // Terraform does.
-        if req.prior.is_some() {
-            for (name, attr) in &schema.body.attributes {
-                if attr.force_new
-                    && resp.planned.get(name).is_some_and(|v| !v.is_wholly_known())
-                    && !resp.requires_replace.contains(name)
-                {
-                    resp.requires_replace.push(name.clone());
-                }
-            }
-        }
         if req.type_name == types::OBJECT {
             // `output` follows `input`, so a change of `input` shows on `output` too.
             let input = resp.planned.get("input").cloned().unwrap_or(Value::Null);
