@@ -181,19 +181,8 @@ pub fn configure_with_env(
             .collect(),
         None => expand::region_zones(&region),
     };
-    let ready_timeout = match config.get("ready_timeout").filter(|v| !v.is_null()) {
-        None => DEFAULT_READY_TIMEOUT,
-        Some(v) => match v.as_f64() {
-            Some(s) if s > 0.0 => Duration::from_secs_f64(s),
-            _ => {
-                diags.push(
-                    Diagnostic::error("`ready_timeout` must be a positive number of seconds")
-                        .at(["ready_timeout"]),
-                );
-                DEFAULT_READY_TIMEOUT
-            }
-        },
-    };
+    let ready_timeout =
+        provider_api::seconds_setting(config, "ready_timeout", DEFAULT_READY_TIMEOUT, &mut diags);
     // Missing credentials fail the first request, not the configuration: validating a spec
     // or planning with nothing to read needs none.
     let creds =

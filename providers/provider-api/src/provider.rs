@@ -230,6 +230,29 @@ pub fn default_plan(
     }
 }
 
+/// A provider setting given as a positive number of seconds (`ready_timeout = 600`): `default`
+/// when absent, and a diagnostic at the attribute (then `default`) when it is not positive.
+pub fn seconds_setting(
+    config: &Attrs,
+    name: &str,
+    default: std::time::Duration,
+    diags: &mut Vec<Diagnostic>,
+) -> std::time::Duration {
+    match config.get(name).filter(|v| !v.is_null()) {
+        None => default,
+        Some(v) => match v.as_f64() {
+            Some(s) if s > 0.0 => std::time::Duration::from_secs_f64(s),
+            _ => {
+                diags.push(
+                    Diagnostic::error(format!("`{name}` must be a positive number of seconds"))
+                        .at([name]),
+                );
+                default
+            }
+        },
+    }
+}
+
 /// Equality that ignores sensitive marks.
 pub fn same(a: &Value, b: &Value) -> bool {
     a.clone().unmark().0 == b.clone().unmark().0
@@ -283,6 +306,38 @@ mod tests {
         assert_eq!(r.requires_replace, vec!["name".to_string()]);
         assert_eq!(r.planned["id"], Value::from("i-1"));
         assert!(r.planned["secret"].is_sensitive());
+    }
+
+    #[test]
+    fn seconds_settings_default_parse_and_refuse() {
+        use std::time::Duration;
+        let default = Duration::from_secs(7);
+        let mut diags = Vec::new();
+        let config = Attrs::from([
+            ("fast".into(), Value::Number(1.5)),
+            ("bad".into(), Value::Number(-1.0)),
+        ]);
+        assert_eq!(
+            seconds_setting(&config, "absent", default, &mut diags),
+            default
+        );
+        assert_eq!(
+            seconds_setting(&config, "fast", default, &mut diags),
+            Duration::from_millis(1500)
+        );
+        assert!(diags.is_empty());
+        assert_eq!(
+            seconds_setting(&config, "bad", default, &mut diags),
+            default
+        );
+        assert_eq!(diags.len(), 1);
+        assert!(
+            diags[0]
+                .to_string()
+                .contains("`bad` must be a positive number"),
+            "{}",
+            diags[0]
+        );
     }
 
     #[test]
