@@ -30,6 +30,14 @@ pub fn default_zones(region: &str) -> Vec<String> {
 /// The provider's own checks, on top of the portable ones. Unknown values are skipped.
 pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    match type_name {
+        component::KUBERNETES_CLUSTER => return crate::eks::validate(settings, config),
+        component::POSTGRES => return crate::rds::validate(settings, config),
+        component::REDIS_CLUSTER => return crate::elasticache::validate(settings, config),
+        component::LOAD_BALANCER => return crate::elbv2::validate(settings, config),
+        component::CDN => return crate::cloudfront::validate(settings, config),
+        _ => {}
+    }
     if type_name == component::NETWORK {
         if let Some(z) = config.get("zones").and_then(Value::as_i64)
             && z as usize > settings.zones.len()
@@ -82,6 +90,11 @@ pub fn expand(
 ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
     match type_name {
         component::NETWORK => Some(network(settings, config).map_err(|d| vec![d])),
+        component::KUBERNETES_CLUSTER => Some(crate::eks::expand(settings, config)),
+        component::POSTGRES => Some(crate::rds::expand(settings, config)),
+        component::REDIS_CLUSTER => Some(crate::elasticache::expand(settings, config)),
+        component::LOAD_BALANCER => Some(crate::elbv2::expand(settings, config)),
+        component::CDN => Some(crate::cloudfront::expand(settings, config)),
         _ => None,
     }
 }

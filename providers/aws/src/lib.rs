@@ -92,12 +92,21 @@
 //! dependency's features), about 4 min 50 s. Incremental rebuilds of this crate take seconds.
 //! This is why the provider is its own crate: nothing else depends on it.
 
+mod cloudfront;
+mod ec2;
+mod eks;
+mod elasticache;
+mod elbv2;
 mod error;
 mod expand;
-mod ops;
+mod iam;
+mod rds;
+mod secrets;
+mod service;
 mod types;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -108,12 +117,13 @@ use provider_api::{
     ProviderError, ResourceState, Value, component,
 };
 
+pub use ec2::{client_token, identity_tags};
 pub use error::classify;
 pub use expand::{Settings, default_zones, split_cidr};
-pub use ops::{TAG_ADDRESS, TAG_MANAGED, TAG_STACK, client_token, identity_tags};
-pub use types::ALL as NATIVE_TYPES;
+pub use service::{TAG_ADDRESS, TAG_MANAGED, TAG_STACK};
+pub use types::all as native_types;
 
-use ops::{ClientSource, Ops};
+use service::{Service, Shared};
 
 pub const NAME: &str = "aws";
 
@@ -154,46 +164,14 @@ pub fn config_schema() -> Body {
         )
 }
 
-/// How the EC2 client is made: from the standard chain, or from a caller's SDK configuration,
-/// plus interceptors (tests count calls with one).
-struct Source {
-    region: String,
-    endpoint: Option<String>,
-    sdk: Option<aws_config::SdkConfig>,
-    interceptors: Vec<SharedInterceptor>,
-}
-
-#[async_trait]
-impl ClientSource for Source {
-    async fn client(&self) -> aws_sdk_ec2::Client {
-        let sdk = match &self.sdk {
-            Some(sdk) => sdk.clone(),
-            None => {
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(aws_config::Region::new(self.region.clone()))
-                    .load()
-                    .await
-            }
-        };
-        let mut builder = aws_sdk_ec2::config::Builder::from(&sdk)
-            .region(aws_sdk_ec2::config::Region::new(self.region.clone()))
-            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::standard().with_max_attempts(5));
-        if let Some(endpoint) = &self.endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
-        for interceptor in &self.interceptors {
-            builder.push_interceptor(interceptor.clone());
-        }
-        aws_sdk_ec2::Client::from_conf(builder.build())
-    }
-}
-
 /// The `aws` provider.
 #[derive(Debug)]
 pub struct AwsProvider {
     schema: ProviderSchema,
     settings: Settings,
-    ops: Ops,
+    ready_timeout: Duration,
+    /// One per AWS service; each owns some native types.
+    services: Vec<Arc<dyn Service>>,
 }
 
 /// Builds the provider from the evaluated provider block; credentials come from the standard
@@ -241,12 +219,23 @@ pub fn configure_with(
     if !diags.is_empty() {
         return Err(diags);
     }
-    let source = Source {
-        region: region.clone(),
-        endpoint: text("endpoint"),
+    let shared = Arc::new(Shared::new(
+        region.clone(),
+        text("endpoint"),
         sdk,
         interceptors,
-    };
+    ));
+    let ec2 = Arc::new(ec2::Ec2::new(shared.clone()));
+    let services: Vec<Arc<dyn Service>> = vec![
+        ec2.clone(),
+        Arc::new(iam::Iam::new(shared.clone())),
+        Arc::new(eks::Eks::new(shared.clone(), ec2.clone())),
+        Arc::new(secrets::Secrets::new(shared.clone())),
+        Arc::new(rds::Rds::new(shared.clone(), ec2.clone())),
+        Arc::new(elasticache::Elasticache::new(shared.clone(), ec2.clone())),
+        Arc::new(elbv2::Elbv2::new(shared.clone(), ec2)),
+        Arc::new(cloudfront::CloudFront::new(shared)),
+    ];
     Ok(AwsProvider {
         schema: ProviderSchema {
             config: config_schema(),
@@ -257,11 +246,12 @@ pub fn configure_with(
             region: region.clone(),
             zones,
         },
-        ops: Ops::new(region, ready_timeout, Box::new(source)),
+        ready_timeout,
+        services,
     })
 }
 
-/// Wraps an interceptor for [`configure_with`].
+/// Wraps an interceptor for [`configure_with`] (added to every service's client).
 pub fn interceptor(i: impl aws_sdk_ec2::config::Intercept + 'static) -> SharedInterceptor {
     SharedInterceptor::new(i)
 }
@@ -271,30 +261,32 @@ impl AwsProvider {
         &self.settings
     }
 
-    fn check_type(&self, type_name: &str) -> Result<(), ProviderError> {
-        if types::is_native(type_name) {
-            Ok(())
-        } else {
-            Err(ProviderError::Invalid(format!(
-                "the aws provider has no resource type {type_name:?}"
-            )))
-        }
+    /// The service that owns a native type.
+    fn service(&self, type_name: &str) -> Result<&dyn Service, ProviderError> {
+        self.services
+            .iter()
+            .find(|s| s.types().contains(&type_name))
+            .map(|s| s.as_ref())
+            .ok_or_else(|| service::unknown_type(type_name))
     }
 
     /// The id of the object made for `identity`: found, or created (adopting what a create
     /// answered with a retryable error made after all).
-    async fn find_or_create(&self, req: &CreateRequest<'_>) -> Result<String, ProviderError> {
-        if let Some(found) = self.ops.find(req.type_name, req.identity).await? {
+    async fn find_or_create(
+        &self,
+        svc: &dyn Service,
+        req: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
+        if let Some(found) = svc.find(req.type_name, req.identity).await? {
             tracing::debug!(type_name = req.type_name, id = %found.state.id, "aws create: adopting");
             return Ok(found.state.id);
         }
-        match self
-            .ops
+        match svc
             .create(req.type_name, req.identity, req.config, "")
             .await
         {
             Ok(id) => Ok(id),
-            Err(e) if e.is_retryable() => match self.ops.find(req.type_name, req.identity).await {
+            Err(e) if e.is_retryable() => match svc.find(req.type_name, req.identity).await {
                 Ok(Some(found)) => {
                     tracing::debug!(
                         type_name = req.type_name,
@@ -380,9 +372,9 @@ impl Provider for AwsProvider {
     }
 
     async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
-        self.check_type(req.type_name)?;
-        let id = self.find_or_create(&req).await?;
-        let ready = match self.ops.wait_ready(req.type_name, &id).await {
+        let svc = self.service(req.type_name)?;
+        let id = self.find_or_create(svc, &req).await?;
+        let ready = match service::wait_ready(svc, req.type_name, &id, self.ready_timeout).await {
             Ok(obj) => obj,
             // A client token still remembered by EC2 for a table deleted since answers the
             // deleted table's id: create again under a fresh token.
@@ -393,20 +385,19 @@ impl Provider for AwsProvider {
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap_or_default()
                 );
-                let id = self
-                    .ops
+                let id = svc
                     .create(req.type_name, req.identity, req.config, &salt)
                     .await?;
-                self.ops.wait_ready(req.type_name, &id).await?
+                service::wait_ready(svc, req.type_name, &id, self.ready_timeout).await?
             }
             Err(e) => return Err(e),
         };
-        if self.ops.converge(req.type_name, &ready, req.config).await? {
-            Ok(self
-                .ops
-                .wait_ready(req.type_name, &ready.state.id)
-                .await?
-                .state)
+        if svc.converge(req.type_name, &ready, req.config).await? {
+            Ok(
+                service::wait_ready(svc, req.type_name, &ready.state.id, self.ready_timeout)
+                    .await?
+                    .state,
+            )
         } else {
             Ok(ready.state)
         }
@@ -417,8 +408,8 @@ impl Provider for AwsProvider {
         type_name: &str,
         identity: &Identity,
     ) -> Result<Option<ResourceState>, ProviderError> {
-        self.check_type(type_name)?;
-        Ok(self.ops.find(type_name, identity).await?.map(|o| o.state))
+        let svc = self.service(type_name)?;
+        Ok(svc.find(type_name, identity).await?.map(|o| o.state))
     }
 
     async fn read_many(
@@ -426,16 +417,15 @@ impl Provider for AwsProvider {
         type_name: &str,
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
-        self.check_type(type_name)?;
+        let svc = self.service(type_name)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(self
-            .ops
+        Ok(svc
             .read_many(type_name, ids)
             .await?
             .into_iter()
-            .map(|o| o.map(|o| o.state))
+            .map(|o| o.filter(|o| !svc.is_gone(type_name, o)).map(|o| o.state))
             .collect())
     }
 
@@ -445,21 +435,25 @@ impl Provider for AwsProvider {
         prior: &ResourceState,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
-        self.check_type(type_name)?;
-        let current = self
-            .ops
-            .read_one(type_name, &prior.id)
+        let svc = self.service(type_name)?;
+        let current = service::read_one(svc, type_name, &prior.id)
             .await?
+            .filter(|o| !svc.is_gone(type_name, o))
             .ok_or_else(|| ProviderError::NotFound(format!("{type_name} {}", prior.id)))?;
-        if self.ops.converge(type_name, &current, config).await? {
-            Ok(self.ops.wait_ready(type_name, &prior.id).await?.state)
+        if svc.converge(type_name, &current, config).await? {
+            Ok(
+                service::wait_ready(svc, type_name, &prior.id, self.ready_timeout)
+                    .await?
+                    .state,
+            )
         } else {
             Ok(current.state)
         }
     }
 
     async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
-        self.check_type(type_name)?;
-        self.ops.delete(type_name, &prior.id).await
+        let svc = self.service(type_name)?;
+        svc.delete(type_name, &prior.id).await?;
+        service::wait_gone(svc, type_name, &prior.id, self.ready_timeout).await
     }
 }

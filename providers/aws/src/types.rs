@@ -10,27 +10,61 @@ pub const IGW: &str = "aws_internet_gateway";
 pub const ROUTE_TABLE: &str = "aws_route_table";
 pub const SECURITY_GROUP: &str = "aws_security_group";
 
-pub const ALL: [&str; 5] = [VPC, SUBNET, IGW, ROUTE_TABLE, SECURITY_GROUP];
+/// The types of the `ec2` module.
+pub const EC2: [&str; 5] = [VPC, SUBNET, IGW, ROUTE_TABLE, SECURITY_GROUP];
+
+/// Every native type, in module order.
+pub fn all() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = EC2.to_vec();
+    for module in MODULES {
+        out.extend_from_slice(module.types);
+    }
+    out
+}
+
+/// The native types, schemas and set-like attributes of a service module other than EC2.
+pub struct Module {
+    pub types: &'static [&'static str],
+    /// Description and body of one of `types`.
+    pub schema: fn(&str) -> Option<(&'static str, Body)>,
+    /// List attributes whose order carries no meaning (sorted by reads and plans alike).
+    pub set_like: fn(&str) -> &'static [&'static str],
+}
+
+/// The service modules besides EC2.
+pub const MODULES: [Module; 7] = [
+    crate::iam::MODULE,
+    crate::eks::MODULE,
+    crate::secrets::MODULE,
+    crate::rds::MODULE,
+    crate::elasticache::MODULE,
+    crate::elbv2::MODULE,
+    crate::cloudfront::MODULE,
+];
 
 /// Length of deterministic names (the `Name` tag, security group names). EC2 accepts 255;
 /// 64 keeps them readable in the console.
 pub const NAME_LEN: usize = 64;
 
 pub fn is_native(type_name: &str) -> bool {
-    ALL.contains(&type_name)
+    all().contains(&type_name)
 }
 
-fn s() -> AttrType {
+pub fn s() -> AttrType {
     AttrType::String
 }
-fn b() -> AttrType {
+pub fn n() -> AttrType {
+    AttrType::Number
+}
+pub fn b() -> AttrType {
     AttrType::Bool
 }
-fn list(t: AttrType) -> AttrType {
+pub fn list(t: AttrType) -> AttrType {
     AttrType::List(Box::new(t))
 }
 
-fn base() -> Body {
+/// The attributes every type has: the computed `id` and `name`.
+pub fn base() -> Body {
     Body::default()
         .attr("id", A::computed(s(), "Cloud id"))
         .attr(
@@ -44,7 +78,7 @@ fn base() -> Body {
 
 /// Every native schema, by type name.
 pub fn schemas() -> BTreeMap<String, ResourceSchema> {
-    ALL.iter().map(|t| (t.to_string(), schema(t))).collect()
+    all().iter().map(|t| (t.to_string(), schema(t))).collect()
 }
 
 /// List attributes whose order carries no meaning: the provider sorts them (reads and plans
@@ -53,7 +87,11 @@ pub fn set_like(type_name: &str) -> &'static [&'static str] {
     match type_name {
         ROUTE_TABLE => &["subnet_ids"],
         SECURITY_GROUP => &["ingress_cidrs"],
-        _ => &[],
+        other => MODULES
+            .iter()
+            .find(|m| m.types.contains(&other))
+            .map(|m| (m.set_like)(other))
+            .unwrap_or(&[]),
     }
 }
 
@@ -134,7 +172,10 @@ pub fn schema(type_name: &str) -> ResourceSchema {
                         .default(provider_api::Value::List(Vec::new())),
                 ),
         ),
-        _ => ("", Body::default()),
+        other => MODULES
+            .iter()
+            .find_map(|m| (m.schema)(other))
+            .unwrap_or(("", Body::default())),
     };
     ResourceSchema::native(type_name, description, body)
 }

@@ -9,329 +9,99 @@
 
 #![allow(clippy::panic)]
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ec2::Client;
+use common::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use aws_sdk_ec2::config::interceptors::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
 };
-use aws_sdk_ec2::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
+use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::BoxError;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter};
-use planner::apply::{ApplyOptions, apply};
-use planner::events::NoEvents;
-use planner::plan::{Action, Plan, PlanMode};
-use planner::spec::{self, VarInputs};
-use planner::{Engine, PlanOptions, ProviderRegistry};
-use provider_api::schema::Body;
-use provider_api::{Attrs, CreateRequest, Diagnostic, Identity, Provider, ResourceState, Value};
-use state::{Backend, LocalBackend, State};
+use planner::plan::{Action, PlanMode};
+use provider_api::{Attrs, CreateRequest, Identity, Provider, ResourceState, Value};
 
-const REGION: &str = "us-east-1";
-
-/// The moto server's URL, or `None` (after saying so) when the tests cannot run here.
-fn moto_url() -> Option<String> {
-    match std::env::var("SS_TEST_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "SS_TEST_MOTO_URL is not set: the AWS provider tests need a moto server; start \
-                 one with `export SS_TEST_MOTO_URL=\"$(scripts/moto-start)\"`"
-            );
-            eprintln!(
-                "note: skipping the AWS provider tests: SS_TEST_MOTO_URL is not set (start moto \
-                 with `export SS_TEST_MOTO_URL=\"$(scripts/moto-start)\"`)"
-            );
-            None
-        }
-    }
+fn stack_filter(stack: &str) -> Filter {
+    Filter::builder().name("tag:ss:stack").values(stack).build()
 }
 
-/// Counts EC2 calls by action (the `Action=` of the query-protocol body).
-#[derive(Clone, Debug, Default)]
-struct Calls(Arc<Mutex<BTreeMap<String, usize>>>);
-
-impl Calls {
-    fn take(&self) -> BTreeMap<String, usize> {
-        std::mem::take(&mut *self.0.lock().expect("lock"))
-    }
-}
-
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "ss-test-call-counter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        let text = String::from_utf8_lossy(body);
-        if let Some(action) = text.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
-            *self
-                .0
-                .lock()
-                .expect("lock")
-                .entry(action.to_string())
-                .or_default() += 1;
-        }
-        Ok(())
-    }
-}
-
-struct Moto {
-    url: String,
-    sdk: SdkConfig,
-    client: Client,
-}
-
-impl Moto {
-    async fn connect() -> Option<Moto> {
-        let url = moto_url()?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("test", "test", None, None, "ss-tests"))
-            .endpoint_url(&url)
-            .load()
-            .await;
-        let client = Client::new(&sdk);
-        Some(Moto { url, sdk, client })
-    }
-
-    fn provider_config(&self) -> Attrs {
-        Attrs::from([
-            ("region".to_string(), Value::from(REGION)),
-            ("endpoint".to_string(), Value::from(self.url.as_str())),
-            ("ready_timeout".to_string(), Value::from(60)),
-        ])
-    }
-
-    fn provider(&self, calls: &Calls) -> aws::AwsProvider {
-        aws::configure_with(
-            &self.provider_config(),
-            Some(self.sdk.clone()),
-            vec![aws::interceptor(calls.clone())],
-        )
-        .expect("configured")
-    }
-
-    fn stack_filter(stack: &str) -> Filter {
-        Filter::builder().name("tag:ss:stack").values(stack).build()
-    }
-
-    /// Ids of every object of the stack, by kind.
-    async fn objects(&self, stack: &str) -> BTreeMap<&'static str, Vec<String>> {
-        let c = &self.client;
-        let f = || Self::stack_filter(stack);
-        let mut out = BTreeMap::new();
-        let vpcs = c.describe_vpcs().filters(f()).send().await.expect("vpcs");
-        out.insert(
-            "vpc",
-            vpcs.vpcs()
-                .iter()
-                .filter_map(|v| v.vpc_id())
-                .map(String::from)
-                .collect(),
-        );
-        let subnets = c
-            .describe_subnets()
-            .filters(f())
-            .send()
-            .await
-            .expect("subnets");
-        out.insert(
-            "subnet",
-            subnets
-                .subnets()
-                .iter()
-                .filter_map(|s| s.subnet_id())
-                .map(String::from)
-                .collect(),
-        );
-        let igws = c
-            .describe_internet_gateways()
-            .filters(f())
-            .send()
-            .await
-            .expect("igws");
-        out.insert(
-            "igw",
-            igws.internet_gateways()
-                .iter()
-                .filter_map(|g| g.internet_gateway_id())
-                .map(String::from)
-                .collect(),
-        );
-        let rts = c
-            .describe_route_tables()
-            .filters(f())
-            .send()
-            .await
-            .expect("route tables");
-        out.insert(
-            "route_table",
-            rts.route_tables()
-                .iter()
-                .filter_map(|r| r.route_table_id())
-                .map(String::from)
-                .collect(),
-        );
-        let sgs = c
-            .describe_security_groups()
-            .filters(f())
-            .send()
-            .await
-            .expect("security groups");
-        out.insert(
-            "security_group",
-            sgs.security_groups()
-                .iter()
-                .filter_map(|g| g.group_id())
-                .map(String::from)
-                .collect(),
-        );
-        out
-    }
-}
-
-fn unique_stack(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Through the planner.
-
-struct Registry {
-    sdk: SdkConfig,
-    calls: Calls,
-}
-
-impl ProviderRegistry for Registry {
-    fn names(&self) -> Vec<String> {
-        vec![aws::NAME.to_string()]
-    }
-
-    fn config_schema(&self, name: &str) -> Option<Body> {
-        (name == aws::NAME).then(aws::config_schema)
-    }
-
-    fn configure(
-        &self,
-        name: &str,
-        config: &Attrs,
-        _dir: &Path,
-    ) -> Result<Arc<dyn Provider>, Vec<Diagnostic>> {
-        if name != aws::NAME {
-            return Err(vec![Diagnostic::error(format!(
-                "unknown provider `{name}`"
-            ))]);
-        }
-        aws::configure_with(
-            config,
-            Some(self.sdk.clone()),
-            vec![aws::interceptor(self.calls.clone())],
-        )
-        .map(|p| Arc::new(p) as Arc<dyn Provider>)
-    }
-}
-
-struct Workdir {
-    _tmp: tempfile::TempDir,
-    dir: std::path::PathBuf,
-    backend: Arc<LocalBackend>,
-    registry: Registry,
-}
-
-impl Workdir {
-    fn new(stack: &str, moto: &Moto, calls: &Calls, spec_text: &str) -> Workdir {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().join(stack);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("main.hcl"), spec_text).expect("spec");
-        let backend = Arc::new(LocalBackend::new(dir.join("ss.state.json")));
-        Workdir {
-            _tmp: tmp,
-            dir,
-            backend,
-            registry: Registry {
-                sdk: moto.sdk.clone(),
-                calls: calls.clone(),
-            },
-        }
-    }
-
-    async fn state(&self) -> Option<State> {
-        self.backend.read().await.expect("state")
-    }
-
-    fn engine(&self, state: Option<&State>) -> Engine {
-        let config = spec::load_dir(&self.dir).expect("spec loads");
-        let variables = spec::resolve_variables(&config, &VarInputs::default()).expect("variables");
-        let providers: BTreeSet<String> = state
-            .map(|s| s.resources.iter().map(|r| r.provider.clone()).collect())
-            .unwrap_or_default();
-        match Engine::new(config, variables, &self.registry, "default", &providers) {
-            Ok(e) => e,
-            Err(d) => panic!("engine: {d:?}"),
-        }
-    }
-
-    async fn plan(&self, mode: PlanMode) -> (Engine, Plan, Option<State>) {
-        let state = self.state().await;
-        let engine = self.engine(state.as_ref());
-        let opts = PlanOptions {
-            mode,
-            ..PlanOptions::default()
-        };
-        let plan = match planner::plan(&engine, state.as_ref(), &opts).await {
-            Ok(p) => p,
-            Err(e) => panic!("plan: {e:?}"),
-        };
-        (engine, plan, state)
-    }
-
-    async fn apply(&self, engine: Engine, plan: &Plan, state: Option<State>) -> State {
-        let report = apply(
-            Arc::new(engine),
-            plan,
-            state,
-            self.backend.clone(),
-            Arc::new(NoEvents),
-            &ApplyOptions::default(),
-        )
+/// Ids of every object of the stack, by kind.
+async fn ec2_objects(moto: &Moto, stack: &str) -> BTreeMap<&'static str, Vec<String>> {
+    let c = &moto.client;
+    let f = || stack_filter(stack);
+    let mut out = BTreeMap::new();
+    let vpcs = c.describe_vpcs().filters(f()).send().await.expect("vpcs");
+    out.insert(
+        "vpc",
+        vpcs.vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id())
+            .map(String::from)
+            .collect(),
+    );
+    let subnets = c
+        .describe_subnets()
+        .filters(f())
+        .send()
         .await
-        .expect("apply runs");
-        assert!(
-            report.succeeded(),
-            "apply failed: {:?}; skipped: {:?}",
-            report
-                .failures
-                .iter()
-                .map(|f| format!("{}: {}", f.address, f.message))
-                .collect::<Vec<_>>(),
-            report.skipped
-        );
-        report.state
-    }
-}
-
-fn changes(plan: &Plan) -> Vec<(String, Action)> {
-    plan.changes
-        .iter()
-        .filter(|c| c.action.is_change())
-        .map(|c| (c.address.to_string(), c.action))
-        .collect()
+        .expect("subnets");
+    out.insert(
+        "subnet",
+        subnets
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id())
+            .map(String::from)
+            .collect(),
+    );
+    let igws = c
+        .describe_internet_gateways()
+        .filters(f())
+        .send()
+        .await
+        .expect("igws");
+    out.insert(
+        "igw",
+        igws.internet_gateways()
+            .iter()
+            .filter_map(|g| g.internet_gateway_id())
+            .map(String::from)
+            .collect(),
+    );
+    let rts = c
+        .describe_route_tables()
+        .filters(f())
+        .send()
+        .await
+        .expect("route tables");
+    out.insert(
+        "route_table",
+        rts.route_tables()
+            .iter()
+            .filter_map(|r| r.route_table_id())
+            .map(String::from)
+            .collect(),
+    );
+    let sgs = c
+        .describe_security_groups()
+        .filters(f())
+        .send()
+        .await
+        .expect("security groups");
+    out.insert(
+        "security_group",
+        sgs.security_groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(String::from)
+            .collect(),
+    );
+    out
 }
 
 fn spec_text(moto: &Moto) -> String {
@@ -374,7 +144,7 @@ async fn network_plan_apply_refresh_drift_destroy() {
     assert_eq!(state.resources.len(), 7);
 
     // What moto holds, seen through the SDK directly.
-    let objects = moto.objects(&stack).await;
+    let objects = ec2_objects(&moto, &stack).await;
     let count = |k: &str| objects.get(k).map_or(0, Vec::len);
     assert_eq!(
         (
@@ -413,7 +183,7 @@ async fn network_plan_apply_refresh_drift_destroy() {
     let subnets = moto
         .client
         .describe_subnets()
-        .filters(Moto::stack_filter(&stack))
+        .filters(stack_filter(&stack))
         .send()
         .await
         .expect("subnets");
@@ -436,7 +206,7 @@ async fn network_plan_apply_refresh_drift_destroy() {
     let igw = moto
         .client
         .describe_internet_gateways()
-        .filters(Moto::stack_filter(&stack))
+        .filters(stack_filter(&stack))
         .send()
         .await
         .expect("igw");
@@ -447,7 +217,7 @@ async fn network_plan_apply_refresh_drift_destroy() {
     let rt = moto
         .client
         .describe_route_tables()
-        .filters(Moto::stack_filter(&stack))
+        .filters(stack_filter(&stack))
         .send()
         .await
         .expect("route table");
@@ -530,7 +300,7 @@ async fn network_plan_apply_refresh_drift_destroy() {
     assert_eq!(changes(&plan).len(), 7);
     let state = work.apply(engine, &plan, state).await;
     assert!(state.resources.is_empty());
-    let left = moto.objects(&stack).await;
+    let left = ec2_objects(&moto, &stack).await;
     assert!(left.values().all(Vec::is_empty), "{left:?}");
 }
 
@@ -618,7 +388,7 @@ async fn adopt_batch_read_drift_and_idempotent_delete() {
         .await
         .expect("adopts");
     assert_eq!(again.id, vpc.id);
-    assert_eq!(moto.objects(&stack).await["vpc"].len(), 1);
+    assert_eq!(ec2_objects(&moto, &stack).await["vpc"].len(), 1);
     let found = p
         .find(
             "aws_subnet",
@@ -705,7 +475,7 @@ async fn adopt_batch_read_drift_and_idempotent_delete() {
             .await
             .unwrap_or_else(|e| panic!("delete {name} again: {e}"));
     }
-    let left = moto.objects(&stack).await;
+    let left = ec2_objects(&moto, &stack).await;
     assert!(left.values().all(Vec::is_empty), "{left:?}");
 }
 
@@ -820,7 +590,7 @@ async fn a_create_answered_500_is_adopted_not_repeated() {
     assert!(fault.fired.load(Ordering::SeqCst), "the fault was injected");
     let seen = calls.take();
     assert_eq!(seen.get("CreateVpc"), Some(&1), "{seen:?}");
-    assert_eq!(moto.objects(&stack).await["vpc"], vec![vpc.id.clone()]);
+    assert_eq!(ec2_objects(&moto, &stack).await["vpc"], vec![vpc.id.clone()]);
     assert_eq!(vpc.attrs["enable_dns_hostnames"], Value::Bool(true));
     p.delete("aws_vpc", &vpc).await.expect("delete");
 }

@@ -2,7 +2,7 @@
 //! by tag, batched describes, in-place convergence, readiness and deletion waits.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
@@ -13,36 +13,17 @@ use provider_api::{Attrs, Identity, ProviderError, ResourceState, Value};
 use tokio::sync::OnceCell;
 
 use crate::error::sdk;
+use crate::service::{
+    Obj, Service, Shared, TAG_ADDRESS, TAG_MANAGED, TAG_STACK, already_ok, attr_bool, attr_str,
+    attr_strings, gone_ok, identity_tag_pairs, need_str, opt, strings, unknown_type,
+};
 use crate::types as t;
-
-/// Tag keys every object carries.
-pub const TAG_MANAGED: &str = "ss:managed";
-pub const TAG_STACK: &str = "ss:stack";
-pub const TAG_ADDRESS: &str = "ss:address";
 
 /// EC2 accepts at most 200 values in one filter: larger batches are split.
 const FILTER_VALUES: usize = 200;
 
-/// Bounds of the pause between two polls.
-const MIN_POLL: Duration = Duration::from_millis(100);
-const MAX_POLL: Duration = Duration::from_secs(5);
-
-/// How long an object just created may be missing from describes (EC2 is eventually
-/// consistent) before the wait says it does not exist.
-const NOT_YET_VISIBLE: Duration = Duration::from_secs(20);
-
 /// The route everything leaves by.
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
-
-/// One object as described, with what the attributes do not show.
-#[derive(Clone, Debug)]
-pub struct Obj {
-    pub state: ResourceState,
-    /// `available` (VPC, subnet) or attached (internet gateway).
-    pub ready: bool,
-    /// Route tables: subnet id → association id.
-    pub associations: BTreeMap<String, String>,
-}
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
     Filter::builder()
@@ -61,13 +42,10 @@ pub fn identity_filters(identity: &Identity) -> Vec<Filter> {
 
 /// The tags of an object made for `identity`.
 pub fn identity_tags(identity: &Identity) -> Vec<Tag> {
-    let tag = |k: &str, v: String| Tag::builder().key(k).value(v).build();
-    vec![
-        tag("Name", identity.name(t::NAME_LEN)),
-        tag(TAG_MANAGED, "true".into()),
-        tag(TAG_STACK, identity.stack.clone()),
-        tag(TAG_ADDRESS, identity.address.clone()),
-    ]
+    identity_tag_pairs(identity, t::NAME_LEN)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn tag_spec(resource: aws_sdk_ec2::types::ResourceType, identity: &Identity) -> TagSpecification {
@@ -85,44 +63,6 @@ fn name_tag(tags: &[Tag]) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn opt(v: Option<&str>) -> Value {
-    v.map(Value::from).unwrap_or(Value::Null)
-}
-
-fn strings(mut items: Vec<String>) -> Value {
-    items.sort();
-    items.dedup();
-    Value::List(items.into_iter().map(Value::from).collect())
-}
-
-fn attr_str<'a>(config: &'a Attrs, k: &str) -> Option<&'a str> {
-    config.get(k).and_then(Value::as_str)
-}
-
-fn need_str<'a>(config: &'a Attrs, k: &str) -> Result<&'a str, ProviderError> {
-    attr_str(config, k).ok_or_else(|| ProviderError::Invalid(format!("`{k}` is required")))
-}
-
-fn attr_bool(config: &Attrs, k: &str, default: bool) -> bool {
-    config.get(k).and_then(Value::as_bool).unwrap_or(default)
-}
-
-fn attr_strings(config: &Attrs, k: &str) -> Vec<String> {
-    let mut out: Vec<String> = config
-        .get(k)
-        .and_then(Value::as_list)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out.dedup();
-    out
-}
-
 fn bool_value(b: bool) -> AttributeBooleanValue {
     AttributeBooleanValue::builder().value(b).build()
 }
@@ -137,23 +77,7 @@ fn no_retry() -> aws_sdk_ec2::config::Builder {
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
 }
 
-/// Deleting what is already gone succeeds.
-fn gone_ok(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    match r {
-        Err(ProviderError::NotFound(_)) => Ok(()),
-        other => other,
-    }
-}
-
-/// Ignores the answer "that is already so" of an idempotent change.
-fn already_ok(r: Result<(), ProviderError>, codes: &[&str]) -> Result<(), ProviderError> {
-    match r {
-        Err(ProviderError::Invalid(m)) if codes.iter().any(|c| m.contains(c)) => Ok(()),
-        other => other,
-    }
-}
-
-/// The attributes changed in place (by [`Ops::converge`]).
+/// The attributes changed in place (by [`Ec2::converge`]).
 fn in_place(type_name: &str) -> &'static [&'static str] {
     match type_name {
         t::VPC => &["enable_dns_support", "enable_dns_hostnames"],
@@ -197,43 +121,100 @@ pub fn client_token(identity: &Identity, salt: &str) -> String {
 }
 
 /// The EC2 operations, on a client built at the first call.
-pub struct Ops {
-    pub region: String,
-    pub ready_timeout: Duration,
+pub struct Ec2 {
+    shared: Arc<Shared>,
     client: OnceCell<Client>,
-    build: Box<dyn ClientSource>,
     /// The zones `DescribeAvailabilityZones` lists, asked once.
     zones: OnceCell<Vec<String>>,
 }
 
-impl std::fmt::Debug for Ops {
+impl std::fmt::Debug for Ec2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ops")
-            .field("region", &self.region)
-            .field("ready_timeout", &self.ready_timeout)
+        f.debug_struct("Ec2")
+            .field("region", &self.shared.region)
             .finish_non_exhaustive()
     }
 }
 
-/// Builds the EC2 client (async: the standard credential chain is loaded then).
-#[async_trait::async_trait]
-pub trait ClientSource: Send + Sync {
-    async fn client(&self) -> Client;
-}
-
-impl Ops {
-    pub fn new(region: String, ready_timeout: Duration, build: Box<dyn ClientSource>) -> Ops {
-        Ops {
-            region,
-            ready_timeout,
+impl Ec2 {
+    pub fn new(shared: Arc<Shared>) -> Ec2 {
+        Ec2 {
+            shared,
             client: OnceCell::new(),
-            build,
             zones: OnceCell::new(),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client.get_or_init(|| self.build.client()).await
+        self.client
+            .get_or_init(|| async { crate::client!(aws_sdk_ec2, &self.shared) })
+            .await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // What other services need of a network made by ss (components name their network by
+    // its VPC id only).
+
+    /// The subnets `ss` made in a VPC (tagged `ss:managed`), as (subnet id, zone), in zone
+    /// order. An error when there are none: the VPC is not a `network` of ss.
+    pub async fn network_subnets(
+        &self,
+        vpc_id: &str,
+    ) -> Result<Vec<(String, String)>, ProviderError> {
+        let c = self.client().await;
+        let mut pages = c
+            .describe_subnets()
+            .filters(filter("vpc-id", [vpc_id.to_string()]))
+            .filters(filter(&format!("tag:{TAG_MANAGED}"), ["true".to_string()]))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk("DescribeSubnets", e))?;
+            for s in page.subnets() {
+                if let (Some(id), Some(zone)) = (s.subnet_id(), s.availability_zone()) {
+                    out.push((id.to_string(), zone.to_string()));
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        if out.is_empty() {
+            return Err(ProviderError::Invalid(format!(
+                "VPC {vpc_id:?} has no subnet made by ss: `network` must be the `id` of a \
+                 `network` resource of this provider"
+            )));
+        }
+        Ok(out)
+    }
+
+    /// The security group of the `network` that made a VPC (all traffic from inside it).
+    pub async fn network_security_group(&self, vpc_id: &str) -> Result<String, ProviderError> {
+        let c = self.client().await;
+        let answer = c
+            .describe_security_groups()
+            .filters(filter("vpc-id", [vpc_id.to_string()]))
+            .filters(filter(&format!("tag:{TAG_MANAGED}"), ["true".to_string()]))
+            .send()
+            .await
+            .map_err(|e| sdk("DescribeSecurityGroups", e))?;
+        let mut found: Vec<String> = answer
+            .security_groups()
+            .iter()
+            .filter(|g| {
+                g.tags().iter().any(|t| {
+                    t.key() == Some(TAG_ADDRESS)
+                        && t.value()
+                            .is_some_and(|v| v.ends_with(".aws_security_group.security_group"))
+                })
+            })
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect();
+        found.sort();
+        found.into_iter().next().ok_or_else(|| {
+            ProviderError::Invalid(format!(
+                "VPC {vpc_id:?} has no security group made by an ss `network`"
+            ))
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -279,7 +260,7 @@ impl Ops {
                             attrs,
                         },
                         ready: v.state() == Some(&VpcState::Available),
-                        associations: BTreeMap::new(),
+                        extra: BTreeMap::new(),
                     });
                 }
             }
@@ -310,7 +291,7 @@ impl Ops {
                                 attrs,
                             },
                             ready: s.state() == Some(&SubnetState::Available),
-                            associations: BTreeMap::new(),
+                            extra: BTreeMap::new(),
                         });
                     }
                 }
@@ -349,7 +330,7 @@ impl Ops {
                                 attrs,
                             },
                             ready,
-                            associations: BTreeMap::new(),
+                            extra: BTreeMap::new(),
                         });
                     }
                 }
@@ -409,7 +390,7 @@ impl Ops {
                                 attrs,
                             },
                             ready: true,
-                            associations,
+                            extra: associations,
                         });
                     }
                 }
@@ -444,7 +425,7 @@ impl Ops {
                                 attrs,
                             },
                             ready: true,
-                            associations: BTreeMap::new(),
+                            extra: BTreeMap::new(),
                         });
                     }
                 }
@@ -566,14 +547,14 @@ impl Ops {
             Err(ProviderError::Invalid(format!(
                 "availability zone {zone:?} is not offered in region {} (it offers: {}); name \
                  the zones to use in `zones = [...]` of the `provider \"aws\"` block",
-                self.region,
+                self.shared.region,
                 zones.join(", ")
             )))
         }
     }
 
     /// Sends the create call; answers the new object's id. Settings that EC2 does not take at
-    /// create time are left to [`Ops::converge`].
+    /// create time are left to [`Ec2::converge`].
     pub async fn create(
         &self,
         type_name: &str,
@@ -656,9 +637,7 @@ impl Ops {
                 .group_id()
                 .map(str::to_string)
                 .ok_or_else(|| missing("CreateSecurityGroup")),
-            other => Err(ProviderError::Invalid(format!(
-                "the aws provider has no resource type {other:?}"
-            ))),
+            other => Err(unknown_type(other)),
         }
     }
 
@@ -779,13 +758,13 @@ impl Ops {
                     _ => {}
                 }
                 let want = attr_strings(config, "subnet_ids");
-                for (subnet, association) in &current.associations {
+                for (subnet, association) in &current.extra {
                     if !want.contains(subnet) {
                         self.disassociate(association).await?;
                     }
                 }
                 for subnet in &want {
-                    if !current.associations.contains_key(subnet) {
+                    if !current.extra.contains_key(subnet) {
                         already_ok(
                             c.associate_route_table()
                                 .route_table_id(id)
@@ -874,36 +853,6 @@ impl Ops {
     // -----------------------------------------------------------------------------------------
     // Waits and deletes.
 
-    /// Polls until the object is ready, with growing pauses, within `ready_timeout`. An object
-    /// missing from describes just after its create is waited for a little (EC2 is
-    /// eventually consistent), then reported as not found.
-    pub async fn wait_ready(&self, type_name: &str, id: &str) -> Result<Obj, ProviderError> {
-        let start = Instant::now();
-        let mut pause = MIN_POLL;
-        loop {
-            match self.read_one(type_name, id).await? {
-                Some(obj) if obj.ready => return Ok(obj),
-                Some(_) => {
-                    if start.elapsed() >= self.ready_timeout {
-                        return Err(ProviderError::Timeout(format!(
-                            "{type_name} {id} not available after {:?}",
-                            self.ready_timeout
-                        )));
-                    }
-                }
-                None => {
-                    if start.elapsed() >= NOT_YET_VISIBLE.min(self.ready_timeout) {
-                        return Err(ProviderError::NotFound(format!(
-                            "{type_name} {id} does not exist"
-                        )));
-                    }
-                }
-            }
-            tokio::time::sleep(pause).await;
-            pause = pause.mul_f64(1.5).min(MAX_POLL);
-        }
-    }
-
     /// Deletes the object (detaching and disassociating first where EC2 requires it) and waits
     /// until describes no longer show it. What is already gone is fine.
     pub async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
@@ -938,7 +887,7 @@ impl Ops {
             }
             t::ROUTE_TABLE => {
                 if let Some(obj) = self.read_one(type_name, id).await? {
-                    for association in obj.associations.values() {
+                    for association in obj.extra.values() {
                         self.disassociate(association).await?;
                     }
                 }
@@ -956,23 +905,54 @@ impl Ops {
                 .await
                 .map(|_| ())
                 .map_err(|e| sdk("DeleteSecurityGroup", e)),
-            other => Err(ProviderError::Invalid(format!(
-                "the aws provider has no resource type {other:?}"
-            ))),
+            other => Err(unknown_type(other)),
         };
-        gone_ok(r)?;
-        let start = Instant::now();
-        let mut pause = MIN_POLL;
-        while self.read_one(type_name, id).await?.is_some() {
-            if start.elapsed() >= self.ready_timeout {
-                return Err(ProviderError::Timeout(format!(
-                    "{type_name} {id} still exists after {:?}",
-                    self.ready_timeout
-                )));
-            }
-            tokio::time::sleep(pause).await;
-            pause = pause.mul_f64(1.5).min(MAX_POLL);
-        }
-        Ok(())
+        gone_ok(r)
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Ec2 {
+    fn types(&self) -> &'static [&'static str] {
+        &t::EC2
+    }
+
+    async fn find(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<Obj>, ProviderError> {
+        Ec2::find(self, type_name, identity).await
+    }
+
+    async fn create(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+        config: &Attrs,
+        salt: &str,
+    ) -> Result<String, ProviderError> {
+        Ec2::create(self, type_name, identity, config, salt).await
+    }
+
+    async fn read_many(
+        &self,
+        type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Obj>>, ProviderError> {
+        Ec2::read_many(self, type_name, ids).await
+    }
+
+    async fn converge(
+        &self,
+        type_name: &str,
+        current: &Obj,
+        config: &Attrs,
+    ) -> Result<bool, ProviderError> {
+        Ec2::converge(self, type_name, current, config).await
+    }
+
+    async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
+        Ec2::delete(self, type_name, id).await
     }
 }

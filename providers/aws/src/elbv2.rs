@@ -1,0 +1,99 @@
+//! Elastic Load Balancing v2: application load balancers, target groups, listeners (`load_balancer`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use provider_api::schema::Body;
+use provider_api::{Attrs, Diagnostic, Expansion, Identity, ProviderError};
+
+use crate::ec2::Ec2;
+use crate::expand::Settings;
+use crate::service::{Obj, Service, Shared, unknown_type};
+use crate::types::Module;
+
+/// The native types of this module.
+pub const TYPES: [&str; 0] = [];
+
+pub const MODULE: Module = Module {
+    types: &TYPES,
+    schema,
+    set_like,
+};
+
+fn schema(_type_name: &str) -> Option<(&'static str, Body)> {
+    None
+}
+
+fn set_like(_type_name: &str) -> &'static [&'static str] {
+    &[]
+}
+
+/// The provider's own checks of a `load_balancer`, on top of the portable ones.
+pub fn validate(_settings: &Settings, _config: &Attrs) -> Vec<Diagnostic> {
+    Vec::new()
+}
+
+/// Expands a `load_balancer` into native resources.
+pub fn expand(_settings: &Settings, _config: &Attrs) -> Result<Expansion, Vec<Diagnostic>> {
+    Err(vec![Diagnostic::error(
+        "the aws provider cannot make a `load_balancer` yet",
+    )])
+}
+
+#[derive(Debug)]
+pub struct Elbv2 {
+    shared: Arc<Shared>,
+    ec2: Arc<Ec2>,
+}
+
+impl Elbv2 {
+    pub fn new(shared: Arc<Shared>, ec2: Arc<Ec2>) -> Elbv2 {
+        Elbv2 { shared, ec2 }
+    }
+}
+
+#[async_trait]
+impl Service for Elbv2 {
+    fn types(&self) -> &'static [&'static str] {
+        &TYPES
+    }
+
+    async fn find(
+        &self,
+        type_name: &str,
+        _identity: &Identity,
+    ) -> Result<Option<Obj>, ProviderError> {
+        Err(unknown_type(type_name))
+    }
+
+    async fn create(
+        &self,
+        type_name: &str,
+        _identity: &Identity,
+        _config: &Attrs,
+        _salt: &str,
+    ) -> Result<String, ProviderError> {
+        Err(unknown_type(type_name))
+    }
+
+    async fn read_many(
+        &self,
+        type_name: &str,
+        _ids: &[String],
+    ) -> Result<Vec<Option<Obj>>, ProviderError> {
+        Err(unknown_type(type_name))
+    }
+
+    async fn converge(
+        &self,
+        type_name: &str,
+        _current: &Obj,
+        _config: &Attrs,
+    ) -> Result<bool, ProviderError> {
+        Err(unknown_type(type_name))
+    }
+
+    async fn delete(&self, type_name: &str, _id: &str) -> Result<(), ProviderError> {
+        Err(unknown_type(type_name))
+    }
+}
