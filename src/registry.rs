@@ -14,6 +14,8 @@ impl ProviderRegistry for Registry {
         let mut names = vec![sandbox::NAME.to_string()];
         #[cfg(feature = "ovh")]
         names.push(ovh::NAME.to_string());
+        #[cfg(feature = "aws")]
+        names.push(aws::NAME.to_string());
         names
     }
 
@@ -22,6 +24,8 @@ impl ProviderRegistry for Registry {
             sandbox::NAME => Some(sandbox::config_schema()),
             #[cfg(feature = "ovh")]
             ovh::NAME => Some(ovh::config_schema()),
+            #[cfg(feature = "aws")]
+            aws::NAME => Some(aws::config_schema()),
             _ => None,
         }
     }
@@ -38,6 +42,8 @@ impl ProviderRegistry for Registry {
             }
             #[cfg(feature = "ovh")]
             ovh::NAME => ovh::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>),
+            #[cfg(feature = "aws")]
+            aws::NAME => aws::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>),
             other => Err(vec![Diagnostic::error(format!(
                 "unknown provider `{other}`"
             ))]),

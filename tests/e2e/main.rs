@@ -31,6 +31,8 @@
 // apply here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+#[cfg(feature = "aws")]
+mod aws;
 mod backends;
 mod concurrency;
 mod corpus;

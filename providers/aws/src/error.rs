@@ -19,20 +19,55 @@ pub const THROTTLING: [&str; 6] = [
 /// Codes of server-side failures worth retrying. `DependencyViolation` is here because EC2
 /// releases what held an object (network interfaces, associations) a little after the
 /// holder is gone: the planner deletes in dependency order and retries with backoff.
-pub const TRANSIENT: [&str; 6] = [
+pub const TRANSIENT: [&str; 16] = [
     "InternalError",
     "InternalFailure",
     "ServiceUnavailable",
     "Unavailable",
     "DependencyViolation",
     "IncorrectState",
+    // IAM: another change to the same entity is in progress; a role still held (EKS releases
+    // a node role's instance profile a little after its node group is gone).
+    "ConcurrentModification",
+    "DeleteConflict",
+    // EKS: another update of the cluster or node group is in progress, or a cluster still has
+    // node groups being deleted (a create answered this finds and adopts the object).
+    "ResourceInUseException",
+    // RDS: the instance, proxy, subnet group or parameter group is busy (being created,
+    // modified or deleted, or still used by an instance being deleted); moto says `…Fault`.
+    "InvalidDBInstanceState",
+    "InvalidDBInstanceStateFault",
+    "InvalidDBProxyStateFault",
+    "InvalidDBSubnetGroupStateFault",
+    "InvalidDBParameterGroupState",
+    // ElastiCache: a subnet group is in use until its replication group is really gone;
+    // ELBv2: a target group is in use a little after its listener is deleted.
+    "CacheSubnetGroupInUse",
+    "ResourceInUse",
 ];
 
 /// True for EC2's "no such object" codes (`InvalidVpcID.NotFound`, `InvalidSubnetID.NotFound`,
 /// `InvalidGroup.NotFound`, `InvalidRouteTableID.NotFound`, …).
 pub fn is_not_found_code(code: &str) -> bool {
-    code.ends_with(".NotFound") || code.ends_with("NotFound")
+    code.ends_with(".NotFound") || code.ends_with("NotFound") || NOT_FOUND.contains(&code)
 }
+
+/// "No such object" codes that do not end in `NotFound`.
+pub const NOT_FOUND: &[&str] = &[
+    // IAM (roles, policies, inline policies).
+    "NoSuchEntity",
+    // EKS (clusters, node groups).
+    "ResourceNotFoundException",
+    // RDS (DBInstanceNotFound and DBParameterGroupNotFound end in NotFound).
+    "DBSubnetGroupNotFoundFault",
+    "DBProxyNotFoundFault",
+    "DBProxyTargetNotFoundFault",
+    // ElastiCache.
+    "CacheSubnetGroupNotFoundFault",
+    "ReplicationGroupNotFoundFault",
+    // CloudFront.
+    "NoSuchDistribution",
+];
 
 /// Classifies an error code and HTTP status.
 pub fn classify(code: Option<&str>, status: Option<u16>, text: String) -> ProviderError {

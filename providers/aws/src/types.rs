@@ -46,10 +46,6 @@ pub const MODULES: [Module; 7] = [
 /// 64 keeps them readable in the console.
 pub const NAME_LEN: usize = 64;
 
-pub fn is_native(type_name: &str) -> bool {
-    all().contains(&type_name)
-}
-
 pub fn s() -> AttrType {
     AttrType::String
 }

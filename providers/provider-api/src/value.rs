@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 ///   Anything computed from a sensitive value is sensitive.
 ///
 /// Objects and maps are both [`Value::Map`]; tuples, lists and sets are [`Value::List`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+/// `Debug` prints a sensitive value as `Sensitive(..)`, never its contents, so a `{:?}` of a
+/// state, a configuration or a plan in a log or a panic message cannot leak a secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 pub enum Value {
     #[default]
     Null,
@@ -25,6 +27,21 @@ pub enum Value {
     Map(BTreeMap<String, Value>),
     Unknown,
     Sensitive(Box<Value>),
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Value::Number(n) => f.debug_tuple("Number").field(n).finish(),
+            Value::String(s) => f.debug_tuple("String").field(s).finish(),
+            Value::List(items) => f.debug_tuple("List").field(items).finish(),
+            Value::Map(map) => f.debug_tuple("Map").field(map).finish(),
+            Value::Unknown => f.write_str("Unknown"),
+            Value::Sensitive(_) => f.write_str("Sensitive(..)"),
+        }
+    }
 }
 
 /// The shape of a value, for messages such as "expected number, found string".
@@ -375,6 +392,10 @@ mod tests {
         assert!(shown.contains("(sensitive value)"));
         assert!(!v.to_redacted_json().to_string().contains("hunter2"));
         assert!(v.is_sensitive());
+        let debugged = format!("{v:?} {:#?}", vec![v.clone()]);
+        assert!(!debugged.contains("hunter2"), "{debugged}");
+        assert!(debugged.contains("Sensitive(..)"), "{debugged}");
+        assert!(debugged.contains("superset"), "{debugged}");
     }
 
     #[test]

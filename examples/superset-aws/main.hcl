@@ -1,0 +1,122 @@
+# Apache Superset for 10,000+ users on AWS, in a 3-AZ region (eu-west-3, Paris, by default):
+# the reference architecture of DESIGN.md with portable components, as in
+# examples/superset-sandbox. On AWS the network is a VPC with one public subnet per zone,
+# the cluster EKS with one managed node group per pool, Postgres RDS Multi-AZ with read
+# replicas and an RDS Proxy, Redis an ElastiCache replication group in cluster mode, the load
+# balancer an ALB, the CDN a CloudFront distribution.
+#
+#   export AWS_PROFILE=…            # or any other source of the standard credential chain
+#   ss plan examples/superset-aws
+#
+# Tests point it at moto with `--var aws_endpoint=http://127.0.0.1:PORT --var aws_region=us-east-1`.
+
+ss {
+  stack = "superset"
+}
+
+provider "aws" {
+  region   = var.aws_region
+  endpoint = var.aws_endpoint
+}
+
+locals {
+  # Superset's web tier (gunicorn) serves roughly 2,000 active users per node at peak; five
+  # nodes is the floor that still survives losing a whole zone out of three, and twenty leaves
+  # 4x headroom for dashboards refreshing at the top of the hour.
+  web_min = max(5, ceil(var.users / 2000))
+  web_max = max(20, local.web_min * 2)
+
+  # Celery workers run the queries, alerts, reports and thumbnail jobs: ten nodes keep the
+  # async queue short for 10,000 users, and autoscaling to thirty absorbs the morning report
+  # burst.
+  worker_min = max(10, ceil(var.users / 1000))
+  worker_max = max(30, local.worker_min * 3)
+}
+
+# Three zones so that the cluster, the database standby and the Redis replicas each survive the
+# loss of one zone.
+resource "network" "main" {
+  cidr  = "10.0.0.0/16"
+  zones = 3
+}
+
+resource "kubernetes_cluster" "superset" {
+  network = network.main.id
+  version = "1.31"
+
+  # The web pool runs the Superset app servers behind the load balancer (m6i.2xlarge).
+  node_pool "web" {
+    size = "large"
+    min  = local.web_min
+    max  = local.web_max
+  }
+
+  # The worker pool runs Celery: SQL Lab async queries, reports, alerts, cache warm-up.
+  node_pool "worker" {
+    size = "large"
+    min  = local.worker_min
+    max  = local.worker_max
+  }
+}
+
+# The metadata database: dashboards, charts, users, query history. Multi-AZ gives a synchronous
+# standby in another zone; the two read replicas take the dashboard-listing and audit reads;
+# RDS Proxy keeps the thousands of gunicorn and Celery connections from exhausting Postgres.
+resource "postgres" "metadata" {
+  network           = network.main.id
+  version           = "16"
+  size              = "large"
+  storage_gb        = 200
+  high_availability = true
+  read_replicas     = 2
+  pooler            = true
+
+  # A production stack would set prevent_destroy = true. It is false here on purpose: this
+  # example is a demo that `ss destroy` must be able to tear down completely.
+  lifecycle {
+    prevent_destroy = false
+  }
+}
+
+# Results backend, Celery broker and chart-data cache: Redis Cluster with three shards, each
+# with a replica in another zone, on r7g.large nodes (13 GB each, 39 GB in all).
+resource "redis_cluster" "cache" {
+  network            = network.main.id
+  version            = "7.1"
+  shards             = 3
+  replicas_per_shard = 1
+  size               = "medium"
+}
+
+# Superset keeps sessions in Redis, so any web node can serve any request: no sticky sessions,
+# which lets the autoscaler remove nodes without logging users out.
+resource "load_balancer" "web" {
+  network         = network.main.id
+  target          = kubernetes_cluster.superset.id
+  port            = 443
+  sticky_sessions = false
+
+  health_check {
+    path              = "/health"
+    interval          = 10
+    healthy_threshold = 2
+  }
+}
+
+# The CDN serves Superset's static bundle. Its files are content-hashed, so they can be cached
+# for a year; everything else (the app and its API) passes through uncached.
+resource "cdn" "static" {
+  origin      = load_balancer.web.dns_name
+  compression = ["br", "gzip"]
+  http3       = true
+
+  cache_rule {
+    path = "/static/assets/*"
+    ttl  = 31536000
+  }
+
+  cache_rule {
+    path = "/*"
+    ttl  = 0
+  }
+}
