@@ -3,7 +3,7 @@
 //! credential or an attribute value).
 
 use aws_sdk_ec2::config::http::HttpResponse;
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use provider_api::ProviderError;
 
 /// Codes AWS answers when a request was throttled: it was not carried out.
@@ -85,6 +85,24 @@ pub fn classify(code: Option<&str>, status: Option<u16>, text: String) -> Provid
     }
 }
 
+/// The messages of an error and its sources, joined by ": ", each once (a source whose message
+/// the previous one already contains is skipped). Unlike `DisplayErrorContext`, it never
+/// appends the `Debug` dump of the whole chain: a missing credential reads as the list of
+/// places the credential chain looked, nothing more.
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        let shown = text.trim();
+        if !shown.is_empty() && !parts.iter().any(|p| p.contains(shown)) {
+            parts.push(shown.to_string());
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Maps an SDK error of the call `what` (like "CreateVpc").
 pub fn sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> ProviderError
 where
@@ -93,7 +111,7 @@ where
     match &err {
         SdkError::TimeoutError(_) => ProviderError::Timeout(format!("{what}: no answer in time")),
         SdkError::DispatchFailure(f) => {
-            let text = format!("{what}: {}", DisplayErrorContext(&err));
+            let text = format!("{what}: {}", chain_text(&err));
             if f.is_timeout() {
                 ProviderError::Timeout(text)
             } else if f.is_io() {
@@ -103,7 +121,7 @@ where
             }
         }
         SdkError::ResponseError(_) => {
-            ProviderError::Transient(format!("{what}: {}", DisplayErrorContext(&err)))
+            ProviderError::Transient(format!("{what}: {}", chain_text(&err)))
         }
         SdkError::ServiceError(_) => {
             let status = err.raw_response().map(|r| r.status().as_u16());
@@ -112,11 +130,11 @@ where
             let text = match (code, err.message()) {
                 (Some(c), Some(m)) => format!("{what}: {c}: {m}{http}"),
                 (Some(c), None) => format!("{what}: {c}{http}"),
-                _ => format!("{what}: {}{http}", DisplayErrorContext(&err)),
+                _ => format!("{what}: {}{http}", chain_text(&err)),
             };
             classify(code, status, text)
         }
-        _ => ProviderError::Other(format!("{what}: {}", DisplayErrorContext(&err))),
+        _ => ProviderError::Other(format!("{what}: {}", chain_text(&err))),
     }
 }
 

@@ -14,8 +14,8 @@ mod common;
 use common::*;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_ec2::config::interceptors::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
@@ -590,7 +590,10 @@ async fn a_create_answered_500_is_adopted_not_repeated() {
     assert!(fault.fired.load(Ordering::SeqCst), "the fault was injected");
     let seen = calls.take();
     assert_eq!(seen.get("CreateVpc"), Some(&1), "{seen:?}");
-    assert_eq!(ec2_objects(&moto, &stack).await["vpc"], vec![vpc.id.clone()]);
+    assert_eq!(
+        ec2_objects(&moto, &stack).await["vpc"],
+        vec![vpc.id.clone()]
+    );
     assert_eq!(vpc.attrs["enable_dns_hostnames"], Value::Bool(true));
     p.delete("aws_vpc", &vpc).await.expect("delete");
 }

@@ -207,9 +207,11 @@ fn insert(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError>
     ))
 }
 
+/// A fingerprint: 8 random bytes in URL-safe base64, as Compute Engine writes them (and as
+/// Google's compute client decodes them).
 fn fingerprint(w: &mut World) -> String {
     let bytes: Vec<u8> = (0..8).map(|_| w.roll().to_bits() as u8).collect();
-    world::base64(&bytes)
+    world::base64(&bytes).replace('+', "-").replace('/', "_")
 }
 
 /// Server-side defaults per collection.

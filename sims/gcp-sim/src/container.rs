@@ -302,7 +302,9 @@ fn get(w: &mut World, r: &Req, cluster: bool) -> Result<Outcome, ApiError> {
 }
 
 fn list_clusters(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let prefix = format!("{}/clusters/", key(Api::Container, &path_of(r)));
+    // `GET …/locations/L/clusters`: the path already ends with the collection.
+    let parent = path_of(r).trim_end_matches("/clusters").to_string();
+    let prefix = format!("{}/clusters/", key(Api::Container, &parent));
     let keys: Vec<String> = w
         .objects
         .range(prefix.clone()..)

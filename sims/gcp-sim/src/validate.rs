@@ -5,16 +5,38 @@
 //! Types follow the proto3 JSON mapping Google APIs use: `int64` / `uint64` (discovery type
 //! `string` with that format) and `integer` accept a JSON string or an integral number;
 //! `number` accepts a number or a numeric string (or `NaN` / `Infinity`); `null` is accepted
-//! anywhere (it means "default"). An inline `object` schema with neither `properties` nor
-//! `additionalProperties` is free-form.
+//! anywhere (it means "default"); an enum accepts its value's name or (as the proto3 JSON
+//! mapping says) an integer. An inline `object` schema with neither `properties` nor
+//! `additionalProperties` is free-form. Google's `$alt` and `$apiVersion` system parameters are
+//! accepted on every method.
 
 use serde_json::Value;
 
 use crate::discovery::{Doc, Method, Param};
 
+/// Google's system parameters in their `$` form, which every Google API accepts without its
+/// discovery document listing them, and which Google's official Rust clients send on every
+/// request: `$alt` (`json`, or `json;enum-encoding=int`: the response format) and
+/// `$apiVersion` (compute's dated interface version).
+fn system_parameter(k: &str, v: &str) -> Option<Result<(), String>> {
+    match k {
+        "$alt" => Some(if v == "json" || v.starts_with("json;") {
+            Ok(())
+        } else {
+            Err(format!("Invalid value at '$alt' (json), \"{v}\""))
+        }),
+        "$apiVersion" => Some(Ok(())),
+        _ => None,
+    }
+}
+
 /// Checks the query parameters of a request. The error is an `INVALID_ARGUMENT` message.
 pub fn check_query(doc: &Doc, method: &Method, query: &[(String, String)]) -> Result<(), String> {
     for (k, v) in query {
+        if let Some(checked) = system_parameter(k, v) {
+            checked?;
+            continue;
+        }
         let p = method
             .params
             .get(k)
@@ -117,6 +139,12 @@ pub fn check_value(doc: &Doc, schema: &Value, v: &Value, at: &str) -> Result<(),
                 if format == Some("uint64") && v.as_str().is_some_and(|s| s.starts_with('-')) {
                     return Err(type_error(at, "TYPE_UINT64", v));
                 }
+                return Ok(());
+            }
+            // The proto3 JSON mapping: an enum field also accepts the value's number, which
+            // Google's clients send with `$alt=json;enum-encoding=int`. Discovery documents
+            // do not give the numbers, so any integer is accepted and kept as sent.
+            if schema["enum"].is_array() && (v.is_i64() || v.is_u64()) {
                 return Ok(());
             }
             let Some(s) = v.as_str() else {

@@ -146,6 +146,13 @@ fn bodies_are_checked_against_the_request_schema() {
     let mut n = instance.clone();
     n["settings"]["dataDiskSizeGb"] = json!(100);
     assert_eq!(check_body(sql, "DatabaseInstance", &n), Ok(()));
+    // An enum as its number (proto3 JSON; `enum-encoding=int`).
+    let mut e = instance.clone();
+    e["databaseVersion"] = json!(272);
+    e["settings"]["availabilityType"] = json!(2);
+    assert_eq!(check_body(sql, "DatabaseInstance", &e), Ok(()));
+    e["settings"]["availabilityType"] = json!(2.5);
+    assert!(check_body(sql, "DatabaseInstance", &e).is_err());
 
     let mut bad = instance.clone();
     bad["settings"]["nosuchField"] = json!(1);
@@ -206,6 +213,16 @@ fn queries_and_output_only_fields() {
     assert_eq!(check_query(compute, m.method, &q("requestId", "x")), Ok(()));
     assert_eq!(check_query(compute, m.method, &q("alt", "json")), Ok(()));
     assert!(check_query(compute, m.method, &q("bogus", "1")).is_err());
+    // Google's system parameters, as Google's Rust clients send them.
+    assert_eq!(
+        check_query(compute, m.method, &q("$alt", "json;enum-encoding=int")),
+        Ok(())
+    );
+    assert_eq!(
+        check_query(compute, m.method, &q("$apiVersion", "2026-09-01")),
+        Ok(())
+    );
+    assert!(check_query(compute, m.method, &q("$alt", "xml")).is_err());
     let l = compute
         .find("GET", "/compute/v1/projects/p/global/networks")
         .unwrap();

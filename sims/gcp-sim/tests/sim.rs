@@ -685,6 +685,15 @@ async fn gke_cluster_and_node_pool() {
         .call(g, "GET", &format!("{parent}/clusters/main/nodePools"), None)
         .await;
     assert_eq!(l.body["nodePools"].as_array().unwrap().len(), 2);
+    let l = sim
+        .call(g, "GET", &format!("{parent}/clusters"), None)
+        .await;
+    assert_eq!(
+        l.body["clusters"].as_array().unwrap().len(),
+        1,
+        "{}",
+        l.body
+    );
     let r = sim
         .call(g, "DELETE", &format!("{parent}/clusters/main"), None)
         .await;

@@ -1,0 +1,579 @@
+//! How each portable component becomes Google Cloud native resources, and the provider's own
+//! checks. The tables are in the crate documentation (`lib.rs`).
+
+use std::collections::BTreeMap;
+
+use provider_api::component::{self, Size, SizeClass};
+use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
+
+use crate::types;
+
+/// A family of Google Cloud machine / tier names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// GKE nodes: Compute Engine machine types.
+    Node,
+    /// Cloud SQL tiers.
+    Sql,
+    /// Memorystore Redis Cluster node types.
+    Redis,
+}
+
+/// The native name of a size class.
+pub fn machine(family: Family, class: SizeClass) -> &'static str {
+    match (family, class) {
+        (Family::Node, SizeClass::Small) => "e2-standard-2",
+        (Family::Node, SizeClass::Medium) => "e2-standard-4",
+        (Family::Node, SizeClass::Large) => "e2-standard-8",
+        (Family::Node, SizeClass::XLarge) => "e2-standard-16",
+        (Family::Sql, SizeClass::Small) => "db-custom-2-7680",
+        (Family::Sql, SizeClass::Medium) => "db-custom-4-15360",
+        (Family::Sql, SizeClass::Large) => "db-custom-8-30720",
+        (Family::Sql, SizeClass::XLarge) => "db-custom-16-61440",
+        (Family::Redis, SizeClass::Small) => "REDIS_SHARED_CORE_NANO",
+        (Family::Redis, SizeClass::Medium) => "REDIS_STANDARD_SMALL",
+        (Family::Redis, SizeClass::Large) => "REDIS_HIGHMEM_MEDIUM",
+        (Family::Redis, SizeClass::XLarge) => "REDIS_HIGHMEM_XLARGE",
+    }
+}
+
+fn size_value(family: Family, size: &Value) -> Value {
+    match size.peel() {
+        Value::String(s) => match Size::parse(s) {
+            Size::Class(class) => Value::from(machine(family, class)),
+            Size::Native(name) => Value::from(name),
+        },
+        _ => size.clone(),
+    }
+}
+
+/// The zones of a region as GKE and Memorystore place them: `REGION-a`, `-b`, `-c` unless the
+/// provider block lists them.
+pub fn region_zones(region: &str) -> Vec<String> {
+    ["a", "b", "c"]
+        .iter()
+        .map(|z| format!("{region}-{z}"))
+        .collect()
+}
+
+/// What expansion needs to know of the provider block.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub project: String,
+    pub region: String,
+    pub zones: Vec<String>,
+}
+
+/// The provider's own checks, on top of the portable ones. Unknown values are skipped.
+pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let int = |k: &str| config.get(k).and_then(Value::as_i64);
+    match type_name {
+        component::NETWORK => {
+            if let Some(z) = int("zones")
+                && z as usize > settings.zones.len()
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "region {} has {} zones, `zones` is {z}",
+                        settings.region,
+                        settings.zones.len()
+                    ))
+                    .at(["zones"]),
+                );
+            }
+        }
+        component::POSTGRES => {
+            if let Some(v) = config.get("version").and_then(Value::as_str)
+                && !PG_VERSIONS.contains(&v)
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "Cloud SQL does not offer PostgreSQL {v:?}; supported: {}",
+                        PG_VERSIONS.join(", ")
+                    ))
+                    .at(["version"]),
+                );
+            }
+            if config.get("pooler").and_then(Value::as_bool) == Some(true) {
+                out.push(
+                    Diagnostic::warning(
+                        "Cloud SQL's managed connection pooling is not created by ss yet: \
+                         `pooler` is ignored and `pooler_endpoint` is null",
+                    )
+                    .at(["pooler"]),
+                );
+            }
+        }
+        component::REDIS_CLUSTER => {
+            if let Some(r) = int("replicas_per_shard")
+                && r > 2
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "Memorystore Redis Cluster has at most 2 replicas per shard, got {r}"
+                    ))
+                    .at(["replicas_per_shard"]),
+                );
+            }
+        }
+        component::LOAD_BALANCER => {
+            if let Some(p) = int("port")
+                && p != 80
+                && p != 8080
+            {
+                out.push(
+                    Diagnostic::warning(format!(
+                        "the GCP load balancer is an HTTP proxy (TLS certificates are not \
+                         mapped yet); Google accepts ports 80 and 8080 for it, not {p}"
+                    ))
+                    .at(["port"]),
+                );
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+pub const PG_VERSIONS: [&str; 5] = ["13", "14", "15", "16", "17"];
+
+struct Config<'a> {
+    attrs: &'a Attrs,
+}
+
+impl Config<'_> {
+    fn value(&self, key: &str, default: impl Into<Value>) -> Value {
+        match self.attrs.get(key) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => default.into(),
+        }
+    }
+
+    fn known<T>(
+        &self,
+        key: &str,
+        default: impl Into<Value>,
+        f: impl Fn(&Value) -> Option<T>,
+    ) -> Result<T, Diagnostic> {
+        let v = self.value(key, default);
+        if v.is_unknown() {
+            return Err(Diagnostic::error(format!(
+                "`{key}` decides how many resources are created, so it must be known at plan time"
+            ))
+            .at([key]));
+        }
+        f(&v).ok_or_else(|| Diagnostic::error(format!("`{key}` has the wrong type")).at([key]))
+    }
+}
+
+fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
+    pairs
+        .iter()
+        .map(|(k, b)| (k.to_string(), b.clone()))
+        .collect()
+}
+
+/// Expands a portable component; `None` when `type_name` is not one.
+pub fn expand(
+    settings: &Settings,
+    type_name: &str,
+    config: &Attrs,
+) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+    let c = Config { attrs: config };
+    let result = match type_name {
+        component::NETWORK => network(settings, &c),
+        component::KUBERNETES_CLUSTER => kubernetes(settings, &c),
+        component::POSTGRES => postgres(&c),
+        component::REDIS_CLUSTER => Ok(redis(&c)),
+        component::LOAD_BALANCER => Ok(load_balancer(&c)),
+        component::CDN => Ok(cdn(&c)),
+        _ => return None,
+    };
+    Some(result.map_err(|d| vec![d]))
+}
+
+fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let zones = c.known("zones", 3, Value::as_i64)?.max(1) as usize;
+    if zones > settings.zones.len() {
+        return Err(Diagnostic::error(format!(
+            "region {} has {} zones, `zones` is {zones}",
+            settings.region,
+            settings.zones.len()
+        ))
+        .at(["zones"]));
+    }
+    let zone_names: Vec<Value> = settings.zones[..zones]
+        .iter()
+        .map(|z| Value::from(z.as_str()))
+        .collect();
+    // A GCP subnetwork is regional: one subnetwork serves every zone of the region.
+    let resources = vec![
+        NativeSpec::new("network", types::NETWORK),
+        NativeSpec::new("subnet", types::SUBNETWORK)
+            .set("network", Binding::attr("network", "id"))
+            .set("cidr", c.value("cidr", "10.0.0.0/16")),
+    ];
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("network", "id")),
+            (
+                "subnet_ids",
+                Binding::List(vec![Binding::attr("subnet", "id")]),
+            ),
+            ("zone_names", Binding::Value(Value::List(zone_names))),
+        ]),
+    })
+}
+
+fn local_suffix(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Nodes per zone at creation: the pool's minimum spread over the zones, at least one.
+fn per_zone(min: &Value, zones: usize) -> Value {
+    match min.as_f64() {
+        Some(n) => Value::from((n / zones.max(1) as f64).ceil().max(1.0)),
+        None => min.clone(),
+    }
+}
+
+fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let pools = c.known("node_pool", Value::Map(BTreeMap::new()), |v| {
+        v.as_map().cloned()
+    })?;
+    let mut resources = vec![
+        NativeSpec::new("cluster", types::CLUSTER)
+            .set("network", c.value("network", Value::Null))
+            .set("version", c.value("version", "1.31")),
+    ];
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    let mut previous: Option<String> = None;
+    for (label, pool) in &pools {
+        let get = |k: &str| pool.get(k).cloned().unwrap_or(Value::Null);
+        let size = match get("size") {
+            Value::Null => Value::from("medium"),
+            v => v,
+        };
+        let local = format!("pool_{}", local_suffix(label));
+        if let Some(other) = taken.insert(local.clone(), label.clone()) {
+            return Err(Diagnostic::error(format!(
+                "node pools {other:?} and {label:?} are too alike: rename one"
+            ))
+            .at(["node_pool", label.as_str()]));
+        }
+        let mut spec = NativeSpec::new(&local, types::NODE_POOL)
+            .set("cluster", Binding::attr("cluster", "id"))
+            .set("machine_type", size_value(Family::Node, &size))
+            .set("min_nodes", get("min"))
+            .set("max_nodes", get("max"))
+            .set(
+                "initial_nodes_per_zone",
+                per_zone(&get("min"), settings.zones.len()),
+            );
+        // GKE runs one operation at a time per cluster: node pools are made one after another.
+        if let Some(prev) = &previous {
+            spec = spec.after(prev);
+        }
+        previous = Some(local.clone());
+        resources.push(spec);
+    }
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("cluster", "id")),
+            ("endpoint", Binding::attr("cluster", "endpoint")),
+            ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
+        ]),
+    })
+}
+
+fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let ha = c.known("high_availability", false, Value::as_bool)?;
+    let replicas = c.known("read_replicas", 0, Value::as_i64)?.max(0);
+    let version = match c.value("version", "16") {
+        Value::String(v) => Value::from(format!("POSTGRES_{}", v.replace('.', "_"))),
+        other => other,
+    };
+    let tier = size_value(Family::Sql, &c.value("size", "medium"));
+    let primary = NativeSpec::new("primary", types::SQL_INSTANCE)
+        .set("database_version", version.clone())
+        .set("tier", tier.clone())
+        .set("disk_gb", c.value("storage_gb", 100))
+        .set(
+            "availability_type",
+            Value::from(if ha { "REGIONAL" } else { "ZONAL" }),
+        )
+        .set("network", c.value("network", Value::Null));
+    let mut resources = vec![primary];
+    let mut readers = Vec::new();
+    let mut previous = "user".to_string();
+    for i in 0..replicas {
+        let name = format!("replica_{i}");
+        resources.push(
+            NativeSpec::new(&name, types::SQL_INSTANCE)
+                .set("database_version", version.clone())
+                .set("tier", tier.clone())
+                .set("disk_gb", c.value("storage_gb", 100))
+                .set("availability_type", Value::from("ZONAL"))
+                .set("network", c.value("network", Value::Null))
+                .set("master", Binding::attr("primary", "name"))
+                // Cloud SQL runs one operation at a time per primary: replicas one by one.
+                .after(&previous),
+        );
+        readers.push(Binding::attr(&name, "private_ip"));
+        previous = name;
+    }
+    resources.insert(
+        1,
+        NativeSpec::new("user", types::SQL_USER)
+            .set("instance", Binding::attr("primary", "name"))
+            .set("username", c.value("username", "superset"))
+            .set("password", c.value("password", Value::Null)),
+    );
+    Ok(Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("primary", "id")),
+            ("endpoint", Binding::attr("primary", "private_ip")),
+            ("reader_endpoints", Binding::List(readers)),
+            ("pooler_endpoint", Binding::Value(Value::Null)),
+            ("port", Binding::attr("primary", "port")),
+            ("password", Binding::attr("user", "password")),
+        ]),
+    })
+}
+
+fn redis(c: &Config<'_>) -> Expansion {
+    let resources = vec![
+        NativeSpec::new("cluster", types::REDIS)
+            .set("network", c.value("network", Value::Null))
+            .set("shards", c.value("shards", 3))
+            .set("replicas_per_shard", c.value("replicas_per_shard", 1))
+            .set(
+                "node_type",
+                size_value(Family::Redis, &c.value("size", "medium")),
+            ),
+    ];
+    Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("cluster", "id")),
+            (
+                "configuration_endpoint",
+                Binding::attr("cluster", "endpoint"),
+            ),
+            ("port", Binding::attr("cluster", "port")),
+        ]),
+    }
+}
+
+fn load_balancer(c: &Config<'_>) -> Expansion {
+    let health = c.value("health_check", Value::Null);
+    let check = |key: &str, default: Value| match health.get(key) {
+        Some(v) if !v.is_null() => v.clone(),
+        _ if health.is_unknown() => Value::Unknown,
+        _ => default,
+    };
+    let interval = check("interval", Value::from(30));
+    // A probe must end before the next one starts: half the interval, at most 10 s.
+    let timeout = match interval.as_f64() {
+        Some(i) => Value::from((i / 2.0).floor().clamp(1.0, 10.0)),
+        None => Value::Unknown,
+    };
+    let affinity = match c.value("sticky_sessions", false).as_bool() {
+        Some(true) => Value::from("GENERATED_COOKIE"),
+        Some(false) => Value::from("NONE"),
+        None => Value::Unknown,
+    };
+    let resources = vec![
+        NativeSpec::new("health_check", types::HEALTH_CHECK)
+            .set("path", check("path", Value::from("/health")))
+            .set("interval", interval)
+            .set("timeout", timeout)
+            .set(
+                "healthy_threshold",
+                check("healthy_threshold", Value::from(3)),
+            ),
+        NativeSpec::new("backend_service", types::BACKEND_SERVICE)
+            .set("health_check", Binding::attr("health_check", "id"))
+            .set("session_affinity", affinity),
+        NativeSpec::new("url_map", types::URL_MAP)
+            .set("default_service", Binding::attr("backend_service", "id")),
+        NativeSpec::new("proxy", types::HTTP_PROXY).set("url_map", Binding::attr("url_map", "id")),
+        NativeSpec::new("forwarding_rule", types::FORWARDING_RULE)
+            .set("target", Binding::attr("proxy", "id"))
+            .set("port", c.value("port", 443)),
+    ];
+    Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("backend_service", "id")),
+            ("dns_name", Binding::attr("forwarding_rule", "ip_address")),
+        ]),
+    }
+}
+
+/// Cloud CDN caches per backend service, not per path: the `/*` rule's TTL (else the
+/// shortest) becomes `defaultTtl`, the longest becomes `maxTtl` and `clientTtl` (what an
+/// origin's `Cache-Control` may ask for, as Superset does for its hashed bundle).
+pub fn ttls(rules: &[(String, f64)]) -> (f64, f64) {
+    let default = rules
+        .iter()
+        .find(|(p, _)| p == "/*" || p == "/")
+        .map(|(_, t)| *t)
+        .or_else(|| rules.iter().map(|(_, t)| *t).reduce(f64::min))
+        .unwrap_or(3600.0);
+    let max = rules
+        .iter()
+        .map(|(_, t)| *t)
+        .fold(default, f64::max)
+        .max(default);
+    (default, max)
+}
+
+fn cdn(c: &Config<'_>) -> Expansion {
+    let rules = c.value("cache_rule", Value::List(Vec::new()));
+    let parsed: Option<Vec<(String, f64)>> = rules.as_list().map(|list| {
+        list.iter()
+            .filter_map(|r| {
+                Some((
+                    r.get("path")?.as_str()?.to_string(),
+                    r.get("ttl")?.as_f64()?,
+                ))
+            })
+            .collect()
+    });
+    let known = rules.is_wholly_known()
+        && parsed.as_ref().map(Vec::len) == rules.as_list().map(<[Value]>::len);
+    let (default_ttl, max_ttl) = match (&parsed, known) {
+        (Some(p), true) => {
+            let (d, m) = ttls(p);
+            (Value::from(d), Value::from(m))
+        }
+        _ => (Value::Unknown, Value::Unknown),
+    };
+    let compression = match c.value("compression", Value::List(Vec::new())).as_list() {
+        Some(list) => Value::from(!list.is_empty()),
+        None => Value::Unknown,
+    };
+    let resources = vec![
+        NativeSpec::new("cdn", types::CDN)
+            .set("origin", c.value("origin", Value::Null))
+            .set("default_ttl", default_ttl)
+            .set("max_ttl", max_ttl.clone())
+            .set("client_ttl", max_ttl)
+            .set("compression", compression),
+    ];
+    Expansion {
+        resources,
+        exports: exports(&[
+            ("id", Binding::attr("cdn", "id")),
+            ("domain_name", Binding::attr("cdn", "domain_name")),
+        ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            project: "p".into(),
+            region: "europe-west1".into(),
+            zones: region_zones("europe-west1"),
+        }
+    }
+
+    #[test]
+    fn postgres_ha_with_replicas() {
+        let cfg = Attrs::from([
+            (
+                "network".into(),
+                Value::from("projects/p/global/networks/n"),
+            ),
+            ("high_availability".into(), Value::from(true)),
+            ("read_replicas".into(), Value::from(2)),
+            ("size".into(), Value::from("large")),
+        ]);
+        let e = expand(&settings(), component::POSTGRES, &cfg)
+            .expect("component")
+            .expect("ok");
+        let names: Vec<_> = e.resources.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["primary", "user", "replica_0", "replica_1"]);
+        let p = e.get("primary").expect("primary");
+        assert_eq!(
+            p.config["availability_type"],
+            Binding::Value(Value::from("REGIONAL"))
+        );
+        assert_eq!(
+            p.config["tier"],
+            Binding::Value(Value::from("db-custom-8-30720"))
+        );
+        assert_eq!(
+            p.config["database_version"],
+            Binding::Value(Value::from("POSTGRES_16"))
+        );
+        assert!(
+            e.get("replica_1")
+                .expect("r1")
+                .depends_on
+                .contains(&"replica_0".to_string())
+        );
+    }
+
+    #[test]
+    fn node_pools_are_serialised_and_sized_per_zone() {
+        let pool = |min: i64, max: i64| {
+            Value::Map(Attrs::from([
+                ("size".into(), Value::from("large")),
+                ("min".into(), Value::from(min)),
+                ("max".into(), Value::from(max)),
+            ]))
+        };
+        let cfg = Attrs::from([
+            ("network".into(), Value::from("n")),
+            (
+                "node_pool".into(),
+                Value::Map(Attrs::from([
+                    ("web".into(), pool(5, 20)),
+                    ("worker".into(), pool(10, 30)),
+                ])),
+            ),
+        ]);
+        let e = expand(&settings(), component::KUBERNETES_CLUSTER, &cfg)
+            .expect("component")
+            .expect("ok");
+        let web = e.get("pool_web").expect("web");
+        assert_eq!(
+            web.config["initial_nodes_per_zone"],
+            Binding::Value(Value::from(2))
+        );
+        assert_eq!(
+            web.config["machine_type"],
+            Binding::Value(Value::from("e2-standard-8"))
+        );
+        assert_eq!(e.get("pool_worker").expect("w").depends_on, ["pool_web"]);
+    }
+
+    #[test]
+    fn cdn_ttls() {
+        let rules = vec![
+            ("/static/assets/*".to_string(), 31_536_000.0),
+            ("/*".to_string(), 0.0),
+        ];
+        assert_eq!(ttls(&rules), (0.0, 31_536_000.0));
+        assert_eq!(ttls(&[]), (3600.0, 3600.0));
+    }
+}

@@ -1,0 +1,437 @@
+//! The Google Cloud provider `gcp`: the portable components as Google Cloud objects, through
+//! Google's official Rust clients (`google-cloud-sql-v1`, `google-cloud-redis-cluster-v1`,
+//! `google-cloud-container-v1`, `google-cloud-compute-v1` with only the collections used here,
+//! `google-cloud-lro` for long-running operations, `google-cloud-auth` for credentials).
+//!
+//! ```hcl
+//! provider "gcp" {
+//!   project = "my-project"
+//!   region  = "europe-west1"
+//!   # zones = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]  # default REGION-a/b/c
+//!   # endpoint_overrides = { sqladmin = URL, redis = URL, container = URL, compute = URL, token = URL }
+//!   # ready_timeout = 3600        # seconds to wait for an operation / an object to be ready
+//! }
+//! ```
+//!
+//! `endpoint_overrides` takes the base URL of each API as `ClientBuilder::with_endpoint` does
+//! (`https://compute.googleapis.com`, without the service path) and the URL of an OAuth2 token
+//! endpoint; the keys are those of the first line `gcp-sim` prints.
+//!
+//! # Credentials
+//!
+//! Application Default Credentials, looked up in order (see `auth.rs`):
+//! `GOOGLE_APPLICATION_CREDENTIALS` (a key or credentials file), gcloud's
+//! `application_default_credentials.json` (under `CLOUDSDK_CONFIG`, else
+//! `~/.config/gcloud`), then the metadata server (`GCE_METADATA_HOST`, else
+//! `metadata.google.internal`). They are needed by the first request, not before: `ss
+//! validate` works without them. When nothing works, the error names every place looked at.
+//!
+//! **Where google-cloud-auth falls short**: its service-account credentials always mint a
+//! self-signed JWT locally and send it as the bearer token; they never call the key's
+//! `token_uri` (google-cloud-auth 1.19, `ServiceAccountTokenProvider::token`). Google accepts
+//! that, but a token endpoint override (a simulator, a proxy) is never consulted. So with
+//! `endpoint_overrides.token` set, a service-account key is exchanged there with the RFC 7523
+//! JWT-bearer grant: the assertion is signed by google-cloud-auth's `Signer` (the key stays
+//! in it), and that one form POST is made with `reqwest` (the version google-cloud-auth
+//! uses). Everything else (every API call) goes through the client crates, plain-HTTP
+//! endpoints included.
+//!
+//! # Retries, operations, idempotency
+//!
+//! Each client retries (up to 8 attempts, 100 ms doubling to 5 s) what was not carried out
+//! (429) and, for idempotent requests, 5xx and transport failures. Reads are idempotent;
+//! compute inserts / patches / deletes and Redis cluster creates / updates / deletes carry a
+//! `requestId` (one UUID for all attempts) and are marked idempotent, so a repeated call
+//! answers the first one's operation instead of doing it twice. Cloud SQL and GKE have no
+//! request ids: their creates look the deterministic name up first, and after a failure look
+//! again before giving up. Long-running operations are polled to the end with backoff (200 ms
+//! growing to 10 s): compute and Redis through the crates' `google-cloud-lro` pollers, Cloud
+//! SQL (`sqladmin` operations) and GKE (`container` operations) by the provider, since those
+//! APIs' operations are not `google.longrunning` ones. GKE and Cloud SQL run one operation at
+//! a time per cluster / primary: the provider serialises its own and waits out a busy answer.
+//!
+//! Refresh is batched: one list per type (compute collections per project or region, GKE
+//! clusters per location with their node pools embedded, Cloud SQL instances per project,
+//! Redis clusters per location, Cloud SQL users per instance).
+//!
+//! # Components
+//!
+//! | component | native types (local names) | API |
+//! |---|---|---|
+//! | `network` | `gcp_compute_network` (`network`, custom subnet mode), `gcp_compute_subnetwork` (`subnet`: the whole `cidr`, one regional subnetwork serves every zone) | compute `networks`, `subnetworks` |
+//! | `kubernetes_cluster` | `gcp_container_cluster` (`cluster`: regional, across the zones, VPC-native; its bootstrap `default-pool` removed), `gcp_container_node_pool` (`pool_<label>`, one after another: autoscaling `totalMin/MaxNodeCount` = the pool's `min`/`max`, `initialNodeCount` = `min` / zones per zone) | container `projects.locations.clusters[.nodePools]` |
+//! | `postgres` | `gcp_sql_instance` (`primary`: `availabilityType = REGIONAL` when `high_availability`, backups with PITR, private IP on the network; `replica_N`: `masterInstanceName` = the primary), `gcp_sql_user` (`user`) | sqladmin `instances`, `users` |
+//! | `redis_cluster` | `gcp_redis_cluster` (`cluster`: `shardCount`, `replicaCount`, `MULTI_ZONE`, PSC on the network) | redis `projects.locations.clusters` |
+//! | `load_balancer` | `gcp_compute_health_check`, `gcp_compute_backend_service` (`EXTERNAL_MANAGED`, `sessionAffinity` NONE / GENERATED_COOKIE), `gcp_compute_url_map`, `gcp_compute_target_http_proxy` (`proxy`), `gcp_compute_global_forwarding_rule` (`dns_name` = its address) | compute `healthChecks`, `backendServices`, `urlMaps`, `targetHttpProxies`, `globalForwardingRules` |
+//! | `cdn` | `gcp_compute_backend_service_cdn` (`cdn`): `enableCDN` and `cdnPolicy` on the backend service of the load balancer whose address is `origin` | compute `backendServices.patch` |
+//!
+//! Cloud CDN caches per backend service, not per path: the `/*` rule's TTL (else the
+//! shortest) becomes `defaultTtl`, the longest becomes `maxTtl` and `clientTtl`
+//! (`cacheMode = CACHE_ALL_STATIC`); `compression` non-empty sets `compressionMode =
+//! AUTOMATIC` (brotli and gzip). `http3` is a setting of HTTPS proxies (`quicOverride`), and
+//! the chain here is HTTP: it is not mapped.
+//!
+//! # Size classes
+//!
+//! | class | node pool (machine type) | postgres (Cloud SQL tier) | redis_cluster (node type) |
+//! |---|---|---|---|
+//! | `small` | `e2-standard-2` | `db-custom-2-7680` | `REDIS_SHARED_CORE_NANO` |
+//! | `medium` | `e2-standard-4` | `db-custom-4-15360` | `REDIS_STANDARD_SMALL` |
+//! | `large` | `e2-standard-8` | `db-custom-8-30720` | `REDIS_HIGHMEM_MEDIUM` |
+//! | `xlarge` | `e2-standard-16` | `db-custom-16-61440` | `REDIS_HIGHMEM_XLARGE` |
+//!
+//! Any other `size` is passed through as the native name.
+//!
+//! # Not (yet) mapped
+//!
+//! - `postgres.pooler` (Cloud SQL managed connection pooling) is ignored with a warning.
+//! - Passwords: Cloud SQL never returns one, so a user's `password` is known from its
+//!   creation only; a refresh reads it as null (drift on that one sensitive attribute).
+//! - Private services access for Cloud SQL's private IP (a `VPC_PEERING` global address and
+//!   the `servicenetworking` connection) and the service connection policy Memorystore's PSC
+//!   needs are other APIs, not created here: they must exist on the network.
+//! - TLS: the load balancer is an HTTP proxy on the configured port (Google accepts 80 and
+//!   8080 for it; other ports get a warning); certificates and an HTTPS proxy are not mapped.
+//!   The backend service gets no backends: the cluster's ingress (NEGs) registers them.
+//! - `redis_cluster.version` (Memorystore Redis Cluster has no version setting).
+
+mod auth;
+mod clients;
+mod error;
+mod expand;
+mod gke;
+mod ops;
+mod redis;
+mod sql;
+mod types;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use provider_api::schema::{AttrType, AttributeSchema, Body, ProviderSchema};
+use provider_api::{
+    Attrs, CreateRequest, Diagnostic, Expansion, Identity, PlanRequest, PlanResponse, Provider,
+    ProviderError, ResourceState, Value, component,
+};
+
+pub use clients::Endpoints;
+pub use expand::{Family, Settings, machine, region_zones};
+pub use types::ALL as NATIVE_TYPES;
+
+use ops::Ops;
+
+pub const NAME: &str = "gcp";
+
+/// Default bound of a readiness wait: GKE clusters and Cloud SQL instances take 5–20 minutes.
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The keys `endpoint_overrides` accepts.
+pub const ENDPOINT_KEYS: [&str; 5] = ["sqladmin", "redis", "container", "compute", "token"];
+
+/// Schema of the provider block.
+pub fn config_schema() -> Body {
+    let s = AttrType::String;
+    Body::default()
+        .attr(
+            "project",
+            AttributeSchema::required(s.clone(), "Google Cloud project id"),
+        )
+        .attr(
+            "region",
+            AttributeSchema::required(s.clone(), "Region, like europe-west1"),
+        )
+        .attr(
+            "zones",
+            AttributeSchema::optional(
+                AttrType::List(Box::new(s.clone())),
+                "Zones of the region (default: REGION-a, -b, -c)",
+            ),
+        )
+        .attr(
+            "endpoint_overrides",
+            AttributeSchema::optional(
+                AttrType::Map(Box::new(s)),
+                "Base URLs: sqladmin, redis, container, compute, and an OAuth2 token URL",
+            ),
+        )
+        .attr(
+            "ready_timeout",
+            AttributeSchema::optional(
+                AttrType::Number,
+                "Seconds to wait for an operation or object (default 3600)",
+            ),
+        )
+}
+
+/// The `gcp` provider.
+#[derive(Debug)]
+pub struct GcpProvider {
+    schema: ProviderSchema,
+    ops: Ops,
+}
+
+/// Builds the provider from the evaluated provider block, with credentials from the process
+/// environment.
+pub fn configure(config: &Attrs, _spec_dir: &Path) -> Result<GcpProvider, Vec<Diagnostic>> {
+    configure_with_env(config, |k| std::env::var(k).ok())
+}
+
+/// [`configure`] with the environment given as a function (for tests).
+pub fn configure_with_env(
+    config: &Attrs,
+    env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> Result<GcpProvider, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let text = |k: &str| {
+        config
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let project = text("project");
+    if project.is_none() {
+        diags.push(Diagnostic::error("`project` must not be empty").at(["project"]));
+    }
+    let region = text("region");
+    if region.is_none() {
+        diags.push(Diagnostic::error("`region` must not be empty").at(["region"]));
+    }
+    let region = region.unwrap_or_default();
+    let zones = match config.get("zones").and_then(Value::as_list) {
+        Some(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        None => expand::region_zones(&region),
+    };
+    let mut endpoints = Endpoints::default();
+    if let Some(map) = config.get("endpoint_overrides").and_then(Value::as_map) {
+        for (k, v) in map {
+            let Some(url) = v
+                .as_str()
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+            else {
+                continue;
+            };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                diags.push(
+                    Diagnostic::error(format!("`{k}` must be an http(s) URL, got {url:?}"))
+                        .at(["endpoint_overrides", k.as_str()]),
+                );
+                continue;
+            }
+            match k.as_str() {
+                "sqladmin" => endpoints.sqladmin = url,
+                "redis" => endpoints.redis = url,
+                "container" => endpoints.container = url,
+                "compute" => endpoints.compute = url,
+                "token" => endpoints.token = Some(url),
+                other => diags.push(
+                    Diagnostic::error(format!(
+                        "unknown endpoint {other:?}; the keys are {}",
+                        ENDPOINT_KEYS.join(", ")
+                    ))
+                    .at(["endpoint_overrides", other]),
+                ),
+            }
+        }
+    }
+    let ready_timeout =
+        provider_api::seconds_setting(config, "ready_timeout", DEFAULT_READY_TIMEOUT, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let Some(project) = project else {
+        return Err(vec![Diagnostic::error("incomplete provider configuration")]);
+    };
+    let settings = Settings {
+        project,
+        region,
+        zones,
+    };
+    Ok(GcpProvider {
+        schema: ProviderSchema {
+            config: config_schema(),
+            resources: types::schemas(),
+            components: component::ALL.iter().map(|c| c.to_string()).collect(),
+        },
+        ops: Ops::new(settings, endpoints, Arc::new(env), ready_timeout),
+    })
+}
+
+impl GcpProvider {
+    fn check_type(&self, type_name: &str) -> Result<(), ProviderError> {
+        if types::is_native(type_name) {
+            Ok(())
+        } else {
+            Err(ProviderError::Invalid(format!(
+                "the gcp provider has no resource type {type_name:?}"
+            )))
+        }
+    }
+}
+
+/// Fills in schema defaults of attributes that are not configured.
+fn with_defaults(schema: &provider_api::schema::ResourceSchema, proposed: &Attrs) -> Attrs {
+    let mut out = proposed.clone();
+    for (name, attr) in &schema.body.attributes {
+        if let Some(default) = &attr.default
+            && out.get(name).is_none_or(Value::is_null)
+        {
+            out.insert(name.clone(), default.clone());
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl Provider for GcpProvider {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        expand::validate(&self.ops.settings, type_name, config)
+    }
+
+    fn expand(
+        &self,
+        address: &str,
+        type_name: &str,
+        config: &Attrs,
+    ) -> Result<Expansion, Vec<Diagnostic>> {
+        let _ = address;
+        expand::expand(&self.ops.settings, type_name, config)
+            .unwrap_or_else(|| provider_api::expand_native(NAME, &self.schema, type_name, config))
+    }
+
+    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, Vec<Diagnostic>> {
+        let Some(schema) = self.schema.resources.get(req.type_name) else {
+            return Err(vec![Diagnostic::error(format!(
+                "the gcp provider has no resource type {:?}",
+                req.type_name
+            ))]);
+        };
+        let mut proposed = with_defaults(schema, req.proposed);
+        // A GKE version is a minimum: a cluster already at or above it (GKE upgrades masters
+        // on its release channel) needs no change.
+        if req.type_name == types::CLUSTER
+            && let Some(prior) = req.prior
+            && let (Some(current), Some(wanted)) = (
+                prior.attrs.get("version").and_then(Value::as_str),
+                proposed.get("version").and_then(Value::as_str),
+            )
+            && gke::satisfies(current, wanted)
+        {
+            proposed.insert("version".into(), Value::from(current));
+        }
+        Ok(provider_api::default_plan(schema, req.prior, &proposed))
+    }
+
+    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+        self.check_type(req.type_name)?;
+        let name = req.identity.name(types::NAME_LEN);
+        self.ops.create(req.type_name, &name, req.config).await
+    }
+
+    async fn find(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        self.check_type(type_name)?;
+        self.ops
+            .find(type_name, &identity.name(types::NAME_LEN))
+            .await
+    }
+
+    async fn read_many(
+        &self,
+        type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+        self.check_type(type_name)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ops.read_many(type_name, ids).await
+    }
+
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &ResourceState,
+        config: &Attrs,
+    ) -> Result<ResourceState, ProviderError> {
+        self.check_type(type_name)?;
+        self.ops.update(type_name, prior, config).await
+    }
+
+    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+        self.check_type(type_name)?;
+        self.ops.delete(type_name, prior).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, Value)]) -> Attrs {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn provider_block_is_checked() {
+        let bad = config(&[
+            ("project", Value::from("")),
+            ("region", Value::from("europe-west1")),
+            (
+                "endpoint_overrides",
+                Value::Map(Attrs::from([
+                    ("compute".to_string(), Value::from("ftp://x")),
+                    ("storage".to_string(), Value::from("http://x")),
+                ])),
+            ),
+        ]);
+        let diags = configure_with_env(&bad, |_| None).expect_err("refused");
+        let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(diags.len(), 3, "{text:?}");
+        assert!(text.iter().any(|d| d.starts_with("project:")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|d| d.contains("unknown endpoint \"storage\"")),
+            "{text:?}"
+        );
+        let good = config(&[
+            ("project", Value::from("p")),
+            ("region", Value::from("europe-west1")),
+        ]);
+        let p = configure_with_env(&good, |_| None).expect("configured");
+        assert_eq!(p.ops.settings.zones.len(), 3);
+        assert_eq!(
+            p.ops.endpoints.compute,
+            "https://compute.googleapis.com".to_string()
+        );
+    }
+
+    #[test]
+    fn a_gke_version_is_a_minimum() {
+        assert!(gke::satisfies("1.33", "1.31"));
+        assert!(gke::satisfies("1.31", "1.31"));
+        assert!(!gke::satisfies("1.30", "1.31"));
+        assert_eq!(gke::minor("1.33.5-gke.1162000"), "1.33");
+    }
+}

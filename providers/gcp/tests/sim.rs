@@ -1,0 +1,597 @@
+//! The GCP provider against gcp-sim (started in-process), driven through the real planner
+//! with a local state file: full apply of the reference stack, re-plan, drift, destroy, the
+//! request log checked against the discovery documents, injected faults, missing credentials.
+
+#![allow(clippy::panic, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gcp_sim::{Config, Handle, Urls};
+use planner::apply::{ApplyOptions, apply};
+use planner::events::NoEvents;
+use planner::plan::{Action, Plan, PlanMode};
+use planner::spec::{self, VarInputs};
+use planner::{Engine, PlanOptions, ProviderRegistry};
+use provider_api::schema::Body;
+use provider_api::{Attrs, Diagnostic, Provider, Value};
+use serde_json::{Value as Json, json};
+use state::{Backend, LocalBackend, State};
+
+const PROJECT: &str = "sim-project";
+const REGION: &str = "europe-west1";
+
+struct Sim {
+    urls: Urls,
+    handle: Handle,
+    log: PathBuf,
+    key: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+async fn start_sim(fail_rate: f64, throttle_rate: f64) -> Sim {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("requests.jsonl");
+    eprintln!("gcp-sim request log: {}", log.display());
+    let (urls, handle) = gcp_sim::serve(Config {
+        request_log: Some(log.clone()),
+        delay: Duration::from_millis(10),
+        fail_rate,
+        throttle_rate,
+        seed: Some(7),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let key_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../sims/gcp-sim/testdata/service-account.json"
+    ))
+    .unwrap()
+    .replace("http://GCP_SIM_TOKEN_URL/token", &urls.token);
+    let key = tmp.path().join("key.json");
+    std::fs::write(&key, key_text).unwrap();
+    Sim {
+        urls,
+        handle,
+        log,
+        key,
+        _tmp: tmp,
+    }
+}
+
+impl Sim {
+    fn requests(&self) -> Vec<Json> {
+        std::fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The objects the simulator holds, `(api, path)` → object.
+    fn objects(&self) -> BTreeMap<(String, String), Json> {
+        self.handle.objects()["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    (
+                        o["api"].as_str().unwrap().to_string(),
+                        o["path"].as_str().unwrap().to_string(),
+                    ),
+                    o["object"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn of_kind(&self, kind: &str) -> Vec<Json> {
+        self.handle.objects()["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["kind"] == json!(kind))
+            .map(|o| o["object"].clone())
+            .collect()
+    }
+
+    fn provider_block(&self) -> String {
+        let u = &self.urls;
+        format!(
+            r#"
+provider "gcp" {{
+  project = "{PROJECT}"
+  region  = "{REGION}"
+  endpoint_overrides = {{
+    sqladmin  = "{}"
+    redis     = "{}"
+    container = "{}"
+    compute   = "{}"
+    token     = "{}"
+  }}
+  ready_timeout = 120
+}}
+"#,
+            u.sqladmin, u.redis, u.container, u.compute, u.token
+        )
+    }
+}
+
+const STACK: &str = r#"
+resource "network" "main" {
+  cidr  = "10.0.0.0/16"
+  zones = 3
+}
+
+resource "kubernetes_cluster" "k8s" {
+  network = network.main.id
+  version = "1.31"
+  node_pool "web" {
+    size = "large"
+    min  = 5
+    max  = 20
+  }
+  node_pool "worker" {
+    size = "large"
+    min  = 10
+    max  = 30
+  }
+}
+
+resource "postgres" "meta" {
+  network           = network.main.id
+  size              = "large"
+  storage_gb        = 200
+  high_availability = true
+  read_replicas     = 2
+}
+
+resource "redis_cluster" "cache" {
+  network            = network.main.id
+  shards             = 3
+  replicas_per_shard = 1
+  size               = "large"
+}
+
+resource "load_balancer" "web" {
+  network = network.main.id
+  target  = kubernetes_cluster.k8s.id
+  port    = 80
+  health_check {
+    path              = "/health"
+    interval          = 10
+    healthy_threshold = 2
+  }
+}
+
+resource "cdn" "static" {
+  origin = load_balancer.web.dns_name
+  cache_rule {
+    path = "/static/assets/*"
+    ttl  = 31536000
+  }
+  cache_rule {
+    path = "/*"
+    ttl  = 0
+  }
+}
+"#;
+
+struct Registry {
+    key: PathBuf,
+}
+
+impl ProviderRegistry for Registry {
+    fn names(&self) -> Vec<String> {
+        vec![gcp::NAME.to_string()]
+    }
+
+    fn config_schema(&self, name: &str) -> Option<Body> {
+        (name == gcp::NAME).then(gcp::config_schema)
+    }
+
+    fn configure(
+        &self,
+        name: &str,
+        config: &Attrs,
+        _dir: &Path,
+    ) -> Result<Arc<dyn Provider>, Vec<Diagnostic>> {
+        if name != gcp::NAME {
+            return Err(vec![Diagnostic::error(format!(
+                "unknown provider `{name}`"
+            ))]);
+        }
+        let key = self.key.display().to_string();
+        gcp::configure_with_env(config, move |k| {
+            (k == "GOOGLE_APPLICATION_CREDENTIALS").then(|| key.clone())
+        })
+        .map(|p| Arc::new(p) as Arc<dyn Provider>)
+    }
+}
+
+struct Workdir {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    backend: Arc<LocalBackend>,
+    registry: Registry,
+}
+
+impl Workdir {
+    fn new(stack: &str, sim: &Sim, spec_text: &str) -> Workdir {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(stack);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.hcl"), spec_text).unwrap();
+        let backend = Arc::new(LocalBackend::new(dir.join("ss.state.json")));
+        Workdir {
+            _tmp: tmp,
+            dir,
+            backend,
+            registry: Registry {
+                key: sim.key.clone(),
+            },
+        }
+    }
+
+    async fn state(&self) -> Option<State> {
+        self.backend.read().await.unwrap()
+    }
+
+    fn engine(&self, state: Option<&State>) -> Engine {
+        let config = spec::load_dir(&self.dir).unwrap();
+        let variables = spec::resolve_variables(&config, &VarInputs::default()).unwrap();
+        let providers: BTreeSet<String> = state
+            .map(|s| s.resources.iter().map(|r| r.provider.clone()).collect())
+            .unwrap_or_default();
+        match Engine::new(config, variables, &self.registry, "default", &providers) {
+            Ok(e) => e,
+            Err(d) => panic!("engine: {d:?}"),
+        }
+    }
+
+    async fn plan(&self, mode: PlanMode) -> (Engine, Plan, Option<State>) {
+        let state = self.state().await;
+        let engine = self.engine(state.as_ref());
+        let opts = PlanOptions {
+            mode,
+            ..PlanOptions::default()
+        };
+        let plan = match planner::plan(&engine, state.as_ref(), &opts).await {
+            Ok(p) => p,
+            Err(e) => panic!("plan: {e:?}"),
+        };
+        (engine, plan, state)
+    }
+
+    /// Applies the plan; the failures' messages (empty when it all succeeded).
+    async fn apply(&self, engine: Engine, plan: &Plan, state: Option<State>) -> Vec<String> {
+        let report = apply(
+            Arc::new(engine),
+            plan,
+            state,
+            self.backend.clone(),
+            Arc::new(NoEvents),
+            &ApplyOptions::default(),
+        )
+        .await
+        .unwrap();
+        report
+            .failures
+            .iter()
+            .map(|f| format!("{}: {}", f.address, f.message))
+            .collect()
+    }
+
+    async fn converge(&self, mode: PlanMode) {
+        let (engine, plan, state) = self.plan(mode).await;
+        let failures = self.apply(engine, &plan, state).await;
+        assert!(failures.is_empty(), "apply failed: {failures:#?}");
+    }
+}
+
+fn changes(plan: &Plan) -> Vec<(String, Action)> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action.is_change())
+        .map(|c| (c.address.to_string(), c.action))
+        .collect()
+}
+
+fn count(sim: &Sim, kind: &str) -> usize {
+    sim.of_kind(kind).len()
+}
+
+/// The stack as the simulator holds it: one of each object, two node pools, three
+/// instances, and nothing else.
+fn check_stack(sim: &Sim) {
+    assert_eq!(count(sim, "compute:networks"), 1);
+    assert_eq!(count(sim, "compute:subnetworks"), 1);
+    let clusters = sim.of_kind("container:cluster");
+    assert_eq!(clusters.len(), 1, "{clusters:#?}");
+    assert_eq!(
+        clusters[0]["locations"],
+        json!(["europe-west1-a", "europe-west1-b", "europe-west1-c"])
+    );
+    let pools = sim.of_kind("container:nodePool");
+    let mut names: Vec<&str> = pools.iter().filter_map(|p| p["name"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(pools.len(), 2, "the default pool is gone: {names:?}");
+    for p in &pools {
+        assert_eq!(p["autoscaling"]["enabled"], json!(true), "{p:#}");
+        assert_eq!(p["config"]["machineType"], json!("e2-standard-8"));
+    }
+    let mins: BTreeSet<i64> = pools
+        .iter()
+        .filter_map(|p| p["autoscaling"]["totalMinNodeCount"].as_i64())
+        .collect();
+    assert_eq!(mins, BTreeSet::from([5, 10]));
+    let instances = sim.of_kind("sql:instance");
+    assert_eq!(instances.len(), 3, "{instances:#?}");
+    let primary: Vec<&Json> = instances
+        .iter()
+        .filter(|i| i.get("masterInstanceName").is_none())
+        .collect();
+    assert_eq!(primary.len(), 1);
+    let primary = primary[0];
+    // Google's clients send enums as numbers (`$alt=json;enum-encoding=int`): the simulator
+    // keeps what it was sent.
+    use google_cloud_sql_v1::model::{SqlAvailabilityType, SqlDatabaseVersion};
+    let is = |v: &Json, name: &str, number: Json| *v == json!(name) || *v == number;
+    assert!(
+        is(
+            &primary["settings"]["availabilityType"],
+            "REGIONAL",
+            json!(SqlAvailabilityType::Regional)
+        ),
+        "{primary:#}"
+    );
+    assert!(
+        is(
+            &primary["databaseVersion"],
+            "POSTGRES_16",
+            json!(SqlDatabaseVersion::Postgres16)
+        ),
+        "{primary:#}"
+    );
+    assert_eq!(primary["settings"]["tier"], json!("db-custom-8-30720"));
+    assert_eq!(
+        primary["replicaNames"].as_array().map(Vec::len),
+        Some(2),
+        "{primary:#}"
+    );
+    assert_eq!(count(sim, "sql:users"), 1);
+    let redis = sim.of_kind("redis:cluster");
+    assert_eq!(redis.len(), 1);
+    assert_eq!(redis[0]["shardCount"], json!(3));
+    assert_eq!(redis[0]["replicaCount"], json!(1));
+    assert_eq!(redis[0]["state"], json!("ACTIVE"));
+    assert_eq!(count(sim, "compute:healthChecks"), 1);
+    assert_eq!(count(sim, "compute:urlMaps"), 1);
+    assert_eq!(count(sim, "compute:targetHttpProxies"), 1);
+    assert_eq!(count(sim, "compute:forwardingRules"), 1);
+    let services = sim.of_kind("compute:backendServices");
+    assert_eq!(services.len(), 1);
+    assert_eq!(services[0]["enableCDN"], json!(true), "{:#}", services[0]);
+    assert_eq!(services[0]["cdnPolicy"]["maxTtl"], json!(31_536_000));
+    assert_eq!(services[0]["cdnPolicy"]["defaultTtl"], json!(0));
+    assert_eq!(services[0]["compressionMode"], json!("AUTOMATIC"));
+}
+
+/// Every request matched a discovery method and its body validated (the simulator answers
+/// 400 otherwise, and 501 to a valid method it does not implement).
+fn check_conformance(sim: &Sim) {
+    let requests = sim.requests();
+    assert!(requests.len() > 50, "{} requests", requests.len());
+    let rejected: Vec<&Json> = requests
+        .iter()
+        .filter(|r| r["status"] == json!(400) || r["status"] == json!(501))
+        .collect();
+    assert!(rejected.is_empty(), "rejected requests: {rejected:#?}");
+    // Every mutation of an API that declares requestId carried one.
+    for r in &requests {
+        let method = r["method"].as_str().unwrap_or_default();
+        // (The test's own out-of-band change is the one request without `$alt`.)
+        if r["api"] == json!("compute") && method != "GET" && r["query"]["$alt"].is_string() {
+            assert!(
+                r["query"]["requestId"].is_string(),
+                "compute mutation without requestId: {r}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_stack_lifecycle() {
+    let sim = start_sim(0.0, 0.0).await;
+    let work = Workdir::new(
+        "superset",
+        &sim,
+        &format!("{}{STACK}", sim.provider_block()),
+    );
+
+    let (engine, plan, state) = work.plan(PlanMode::Apply).await;
+    let planned = changes(&plan);
+    assert!(
+        planned.iter().all(|(_, a)| *a == Action::Create),
+        "{planned:?}"
+    );
+    let failures = work.apply(engine, &plan, state).await;
+    assert!(failures.is_empty(), "apply failed: {failures:#?}");
+    check_stack(&sim);
+
+    // Outputs of the components are known.
+    let state = work.state().await.unwrap();
+    assert_eq!(
+        state.resources.len(),
+        16,
+        "{:#?}",
+        state
+            .resources
+            .iter()
+            .map(|r| &r.address)
+            .collect::<Vec<_>>()
+    );
+
+    // Nothing to do on a second plan.
+    let (_, plan, _) = work.plan(PlanMode::Apply).await;
+    assert_eq!(changes(&plan), vec![], "re-plan after apply");
+
+    // An out-of-band change is seen and converged back.
+    let token = sim.handle.issue_token("someone@example.com");
+    let hc = sim.of_kind("compute:healthChecks")[0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = reqwest::Client::new()
+        .patch(format!(
+            "{}/compute/v1/projects/{PROJECT}/global/healthChecks/{hc}",
+            sim.urls.compute
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"checkIntervalSec": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (engine, plan, state) = work.plan(PlanMode::Apply).await;
+    assert!(
+        plan.drift
+            .iter()
+            .any(|d| d.address.to_string().contains("health_check")),
+        "drift: {:?}",
+        plan.drift
+            .iter()
+            .map(|d| d.address.to_string())
+            .collect::<Vec<_>>()
+    );
+    let planned = changes(&plan);
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].1, Action::Update);
+    let failures = work.apply(engine, &plan, state).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(
+        sim.of_kind("compute:healthChecks")[0]["checkIntervalSec"],
+        json!(10)
+    );
+    let (_, plan, _) = work.plan(PlanMode::Apply).await;
+    assert_eq!(changes(&plan), vec![]);
+
+    // Destroy leaves the simulator empty.
+    work.converge(PlanMode::Destroy).await;
+    let left = sim.objects();
+    assert!(left.is_empty(), "left behind: {:#?}", left.keys());
+    assert!(work.state().await.unwrap().resources.is_empty());
+
+    check_conformance(&sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn converges_under_injected_faults_without_duplicates() {
+    // 5 % of requests throttled (429) and 5 % of mutations failed (500 / 503, half of the
+    // failed creates carried out anyway).
+    let sim = start_sim(0.05, 0.05).await;
+    let work = Workdir::new("faulty", &sim, &format!("{}{STACK}", sim.provider_block()));
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let (engine, plan, state) = work.plan(PlanMode::Apply).await;
+        if changes(&plan).is_empty() {
+            break;
+        }
+        assert!(
+            rounds <= 3,
+            "not converged after 3 applies: {:?}",
+            changes(&plan)
+        );
+        let failures = work.apply(engine, &plan, state).await;
+        if !failures.is_empty() {
+            eprintln!("round {rounds}: {failures:#?}");
+        }
+    }
+    check_stack(&sim);
+    let statuses: BTreeSet<u64> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().any(|s| *s >= 500), "{statuses:?}");
+    check_conformance(&sim);
+
+    work.converge(PlanMode::Destroy).await;
+    let left = sim.objects();
+    assert!(left.is_empty(), "left behind: {:#?}", left.keys());
+}
+
+#[tokio::test]
+async fn missing_credentials_name_every_place_looked() {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().display().to_string();
+    let config = Attrs::from([
+        ("project".to_string(), Value::from(PROJECT)),
+        ("region".to_string(), Value::from(REGION)),
+        (
+            "endpoint_overrides".to_string(),
+            Value::Map(BTreeMap::from([(
+                "compute".to_string(),
+                Value::from("http://127.0.0.1:1"),
+            )])),
+        ),
+    ]);
+    // No key file, no gcloud ADC file, and a metadata server that is not there (a closed
+    // loopback port, so nothing leaves the machine).
+    let provider = gcp::configure_with_env(&config, move |k| match k {
+        "HOME" => Some(home_path.clone()),
+        "GCE_METADATA_HOST" => Some("127.0.0.1:1".to_string()),
+        _ => None,
+    })
+    .unwrap();
+    let err = provider
+        .read_many(
+            "gcp_compute_network",
+            &["projects/p/global/networks/n".into()],
+        )
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(!err.is_retryable(), "{err:?}");
+    assert!(
+        text.contains("GOOGLE_APPLICATION_CREDENTIALS is not set"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}/.config/gcloud/application_default_credentials.json does not exist",
+            home.path().display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("metadata server at http://127.0.0.1:1"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("no Google Cloud credentials found").count(),
+        1,
+        "{text}"
+    );
+
+    // A key file that is not there is named as such.
+    let provider = gcp::configure_with_env(&config, |k| {
+        (k == "GOOGLE_APPLICATION_CREDENTIALS").then(|| "/nonexistent/key.json".to_string())
+    })
+    .unwrap();
+    let err = provider
+        .read_many(
+            "gcp_compute_network",
+            &["projects/p/global/networks/n".into()],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/key.json"), "{err}");
+}
