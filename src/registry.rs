@@ -16,6 +16,8 @@ impl ProviderRegistry for Registry {
         names.push(ovh::NAME.to_string());
         #[cfg(feature = "aws")]
         names.push(aws::NAME.to_string());
+        #[cfg(feature = "gcp")]
+        names.push(gcp::NAME.to_string());
         names
     }
 
@@ -26,6 +28,8 @@ impl ProviderRegistry for Registry {
             ovh::NAME => Some(ovh::config_schema()),
             #[cfg(feature = "aws")]
             aws::NAME => Some(aws::config_schema()),
+            #[cfg(feature = "gcp")]
+            gcp::NAME => Some(gcp::config_schema()),
             _ => None,
         }
     }
@@ -44,6 +48,8 @@ impl ProviderRegistry for Registry {
             ovh::NAME => ovh::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>),
             #[cfg(feature = "aws")]
             aws::NAME => aws::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>),
+            #[cfg(feature = "gcp")]
+            gcp::NAME => gcp::configure(config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>),
             other => Err(vec![Diagnostic::error(format!(
                 "unknown provider `{other}`"
             ))]),

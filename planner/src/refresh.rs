@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use provider_api::schema::ResourceSchema;
 use provider_api::{ResourceState, Value, same};
 use state::{ResourceRecord, State};
 
@@ -54,6 +55,25 @@ pub fn attr_drift(
         .collect()
 }
 
+/// Attributes the schema marks write-only (the API never returns them: a password) keep their
+/// recorded value when the provider reads them as null or leaves them out. Only attributes
+/// so marked: for every other one, null is what the cloud says.
+fn keep_write_only(
+    schema: Option<&ResourceSchema>,
+    recorded: &BTreeMap<String, Value>,
+    actual: &mut BTreeMap<String, Value>,
+) {
+    let Some(schema) = schema else { return };
+    for (name, attr) in &schema.body.attributes {
+        if attr.write_only
+            && actual.get(name).is_none_or(Value::is_null)
+            && let Some(value) = recorded.get(name)
+        {
+            actual.insert(name.clone(), value.clone());
+        }
+    }
+}
+
 pub async fn refresh(engine: &Engine, state: &State) -> Result<Refreshed, RefreshError> {
     let mut groups: BTreeMap<(String, String), Vec<&ResourceRecord>> = BTreeMap::new();
     for r in &state.resources {
@@ -67,6 +87,7 @@ pub async fn refresh(engine: &Engine, state: &State) -> Result<Refreshed, Refres
         let provider = engine
             .provider(&provider_name)
             .ok_or_else(|| RefreshError::MissingProvider(provider_name.clone()))?;
+        let schema = provider.schema().resources.get(&type_name);
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         tracing::debug!(provider = %provider_name, %type_name, count = ids.len(), "refresh batch");
         let found = provider
@@ -89,7 +110,8 @@ pub async fn refresh(engine: &Engine, state: &State) -> Result<Refreshed, Refres
                     id: record.id.clone(),
                     changes: None,
                 }),
-                Some(ResourceState { id, attrs }) => {
+                Some(ResourceState { id, mut attrs }) => {
+                    keep_write_only(schema, &record.attrs(), &mut attrs);
                     let changes = attr_drift(&record.attrs(), &attrs);
                     let mut updated = record.clone();
                     updated.id = id;
@@ -108,4 +130,49 @@ pub async fn refresh(engine: &Engine, state: &State) -> Result<Refreshed, Refres
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provider_api::schema::{AttrType, AttributeSchema, Body};
+
+    #[test]
+    fn only_write_only_attributes_keep_their_recorded_value() {
+        let schema = ResourceSchema::native(
+            "t",
+            "test",
+            Body::default()
+                .attr(
+                    "password",
+                    AttributeSchema::optional_computed(AttrType::String, "")
+                        .sensitive()
+                        .write_only(),
+                )
+                .attr("note", AttributeSchema::optional(AttrType::String, "")),
+        );
+        let recorded = BTreeMap::from([
+            ("password".to_string(), Value::from("s3cret").sensitive()),
+            ("note".to_string(), Value::from("kept?")),
+        ]);
+        // Read back as null (or left out): the password is kept, the note is drift.
+        for password in [Some(Value::Null), None] {
+            let mut actual = BTreeMap::from([("note".to_string(), Value::Null)]);
+            if let Some(p) = password.clone() {
+                actual.insert("password".into(), p);
+            }
+            keep_write_only(Some(&schema), &recorded, &mut actual);
+            let drift: Vec<String> = attr_drift(&recorded, &actual)
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+            assert_eq!(drift, ["note"], "{password:?}");
+            assert!(same(&actual["password"], &Value::from("s3cret")));
+            assert!(actual["password"].is_sensitive());
+        }
+        // A value that is read back wins.
+        let mut actual = BTreeMap::from([("password".to_string(), Value::from("other"))]);
+        keep_write_only(Some(&schema), &recorded, &mut actual);
+        assert!(same(&actual["password"], &Value::from("other")));
+    }
 }

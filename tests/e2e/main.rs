@@ -24,6 +24,10 @@
 //!   re-plan, out-of-band changes found by `ss diff` and undone, destroy, convergence under
 //!   injected 5xx / 429 without duplicates, a wrong secret; every request re-validated against
 //!   the schema.
+//! - `gcp`: `examples/superset-gcp` against the Google Cloud API simulator (in-process):
+//!   apply, clean re-plan, out-of-band changes found by `ss diff` and undone, destroy,
+//!   convergence under injected 5xx / 429 without duplicates, missing credentials; every
+//!   request re-validated against the discovery documents.
 //! - `util`: temporary projects, running `ss` with a clean environment, assertions that print
 //!   what the command said.
 
@@ -38,6 +42,8 @@ mod concurrency;
 mod corpus;
 mod crash;
 mod failures;
+#[cfg(feature = "gcp")]
+mod gcp;
 mod interrupt;
 mod lifecycle;
 mod lifecycle2;

@@ -76,7 +76,7 @@ use tokio::sync::OnceCell;
 
 use crate::ec2::Ec2;
 use crate::error::sdk;
-use crate::expand::Settings;
+use crate::expand::{Settings, value};
 use crate::service::{
     Obj, Service, Shared, TAG_ADDRESS, TAG_STACK, attr_i64, attr_str, gone_ok, identity_tag_pairs,
     need_str, opt, strings, tags_match, unknown_type,
@@ -286,13 +286,6 @@ fn cluster_parameter_group(version: &str) -> Option<String> {
         6 => "default.redis6.x.cluster.on".into(),
         _ => format!("default.redis{major}.{minor}.cluster.on"),
     })
-}
-
-fn value(config: &Attrs, key: &str, default: impl Into<Value>) -> Value {
-    match config.get(key) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ => default.into(),
-    }
 }
 
 /// Expands a `redis_cluster` into native resources (see the module table).

@@ -64,7 +64,7 @@ use tokio::sync::OnceCell;
 
 use crate::ec2::Ec2;
 use crate::error::sdk;
-use crate::expand::Settings;
+use crate::expand::{Settings, value};
 use crate::service::{
     Obj, Service, Shared, TAG_ADDRESS, TAG_STACK, attr_bool, attr_i64, attr_str, attr_strings,
     gone_ok, identity_tag_pairs, need_str, opt, strings, tags_match, unknown_type,
@@ -221,13 +221,6 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
         );
     }
     out
-}
-
-fn value(config: &Attrs, key: &str, default: impl Into<Value>) -> Value {
-    match config.get(key) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ => default.into(),
-    }
 }
 
 /// Expands a `load_balancer` into native resources (see the module table).

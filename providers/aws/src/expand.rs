@@ -1,8 +1,6 @@
 //! How each portable component becomes AWS native resources, and the provider's own checks.
 //! The table is in the crate documentation (`lib.rs`).
 
-use std::collections::BTreeMap;
-
 use provider_api::component;
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 
@@ -68,18 +66,12 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
     out
 }
 
-fn value(config: &Attrs, key: &str, default: impl Into<Value>) -> Value {
+/// A configured value, or `default` when it is absent or null.
+pub(crate) fn value(config: &Attrs, key: &str, default: impl Into<Value>) -> Value {
     match config.get(key) {
         Some(v) if !v.is_null() => v.clone(),
         _ => default.into(),
     }
-}
-
-fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
-    pairs
-        .iter()
-        .map(|(k, b)| (k.to_string(), b.clone()))
-        .collect()
 }
 
 /// Expands a portable component; `None` when `type_name` is not one this provider offers.
@@ -189,7 +181,7 @@ fn network(settings: &Settings, config: &Attrs) -> Result<Expansion, Diagnostic>
     );
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("vpc", "id")),
             ("subnet_ids", Binding::List(subnet_ids)),
             (

@@ -73,7 +73,7 @@ use tokio::sync::OnceCell;
 
 use crate::ec2::Ec2;
 use crate::error::sdk;
-use crate::expand::Settings;
+use crate::expand::{Settings, value};
 use crate::secrets::{Password, SECRET, Secrets};
 use crate::service::{
     Obj, Service, Shared, attr_bool, attr_i64, attr_str, gone_ok, identity_tag_pairs, need_str,
@@ -373,13 +373,6 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
         );
     }
     out
-}
-
-fn value(config: &Attrs, key: &str, default: impl Into<Value>) -> Value {
-    match config.get(key) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ => default.into(),
-    }
 }
 
 /// A whole number that decides how many resources there are: it must be known at plan time.

@@ -43,6 +43,11 @@ pub enum AuthError {
     Invalid { path: String, reason: String },
 }
 
+/// No credentials anywhere: the explanation naming every place looked at.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NoCredentials(String);
+
 /// Every place the lookup went through, for the message when nothing worked.
 #[derive(Clone, Debug)]
 pub struct Lookup {
@@ -165,8 +170,17 @@ impl CredentialsProvider for Explained {
         extensions: Extensions,
     ) -> Result<CacheableResource<HeaderMap>, CredentialsError> {
         self.inner.headers(extensions).await.map_err(|e| {
-            let why = e.to_string();
-            CredentialsError::from_msg(false, self.lookup.explain(&why))
+            // The innermost cause: the outer layers' texts end in google-cloud-auth's "but
+            // future attempts may succeed", which would contradict the explanation.
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why = s.to_string();
+                source = s.source();
+            }
+            // As the source, not the message: a `CredentialsError`'s own text ends in "and
+            // future attempts will not succeed"; the provider reports the innermost cause.
+            CredentialsError::from_source(false, NoCredentials(self.lookup.explain(&why)))
         })
     }
 

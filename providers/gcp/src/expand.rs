@@ -167,13 +167,6 @@ impl Config<'_> {
     }
 }
 
-fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
-    pairs
-        .iter()
-        .map(|(k, b)| (k.to_string(), b.clone()))
-        .collect()
-}
-
 /// Expands a portable component; `None` when `type_name` is not one.
 pub fn expand(
     settings: &Settings,
@@ -216,7 +209,7 @@ fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic>
     ];
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("network", "id")),
             (
                 "subnet_ids",
@@ -290,7 +283,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
     }
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("cluster", "id")),
             ("endpoint", Binding::attr("cluster", "endpoint")),
             ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
@@ -343,7 +336,7 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     );
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("primary", "id")),
             ("endpoint", Binding::attr("primary", "private_ip")),
             ("reader_endpoints", Binding::List(readers)),
@@ -367,7 +360,7 @@ fn redis(c: &Config<'_>) -> Expansion {
     ];
     Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("cluster", "id")),
             (
                 "configuration_endpoint",
@@ -417,7 +410,7 @@ fn load_balancer(c: &Config<'_>) -> Expansion {
     ];
     Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("backend_service", "id")),
             ("dns_name", Binding::attr("forwarding_rule", "ip_address")),
         ]),
@@ -477,7 +470,7 @@ fn cdn(c: &Config<'_>) -> Expansion {
     ];
     Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("cdn", "id")),
             ("domain_name", Binding::attr("cdn", "domain_name")),
         ]),

@@ -86,7 +86,9 @@
 //!
 //! - `postgres.pooler` (Cloud SQL managed connection pooling) is ignored with a warning.
 //! - Passwords: Cloud SQL never returns one, so a user's `password` is known from its
-//!   creation only; a refresh reads it as null (drift on that one sensitive attribute).
+//!   creation only: a refresh reads it as null, and the attribute is marked `write_only` in
+//!   the schema, so the planner keeps the recorded value (no drift, no loss). A password
+//!   changed outside ss is not seen.
 //! - Private services access for Cloud SQL's private IP (a `VPC_PEERING` global address and
 //!   the `servicenetworking` connection) and the service connection policy Memorystore's PSC
 //!   needs are other APIs, not created here: they must exist on the network.
@@ -276,19 +278,6 @@ impl GcpProvider {
     }
 }
 
-/// Fills in schema defaults of attributes that are not configured.
-fn with_defaults(schema: &provider_api::schema::ResourceSchema, proposed: &Attrs) -> Attrs {
-    let mut out = proposed.clone();
-    for (name, attr) in &schema.body.attributes {
-        if let Some(default) = &attr.default
-            && out.get(name).is_none_or(Value::is_null)
-        {
-            out.insert(name.clone(), default.clone());
-        }
-    }
-    out
-}
-
 #[async_trait]
 impl Provider for GcpProvider {
     fn name(&self) -> &str {
@@ -321,7 +310,7 @@ impl Provider for GcpProvider {
                 req.type_name
             ))]);
         };
-        let mut proposed = with_defaults(schema, req.proposed);
+        let mut proposed = provider_api::with_defaults(schema, req.proposed);
         // A GKE version is a minimum: a cluster already at or above it (GKE upgrades masters
         // on its release channel) needs no change.
         if req.type_name == types::CLUSTER

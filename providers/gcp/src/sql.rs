@@ -304,7 +304,8 @@ impl Ops {
 
     // -----------------------------------------------------------------------------------------
     // Users. Cloud SQL never returns a password: a user's `password` attribute is what was
-    // set at creation (see the crate docs, "Passwords").
+    // set at creation, read back as null and kept by the planner (`write_only` in its schema;
+    // see the crate docs, "Passwords").
 
     async fn sql_user_names(&self, instance: &str) -> Result<Option<Vec<String>>, ProviderError> {
         let c = self.clients().await?;

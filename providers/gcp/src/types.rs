@@ -185,6 +185,7 @@ pub fn schema(type_name: &str) -> ResourceSchema {
                     "password",
                     A::optional_computed(s(), "Password; generated when omitted")
                         .sensitive()
+                        .write_only()
                         .force_new(),
                 ),
         ),

@@ -232,19 +232,6 @@ impl OvhProvider {
     }
 }
 
-/// Fills in schema defaults of attributes that are not configured.
-fn with_defaults(schema: &provider_api::schema::ResourceSchema, proposed: &Attrs) -> Attrs {
-    let mut out = proposed.clone();
-    for (name, attr) in &schema.body.attributes {
-        if let Some(default) = &attr.default
-            && out.get(name).is_none_or(Value::is_null)
-        {
-            out.insert(name.clone(), default.clone());
-        }
-    }
-    out
-}
-
 #[async_trait]
 impl Provider for OvhProvider {
     fn name(&self) -> &str {
@@ -277,7 +264,7 @@ impl Provider for OvhProvider {
                 req.type_name
             ))]);
         };
-        let proposed = with_defaults(schema, req.proposed);
+        let proposed = provider_api::with_defaults(schema, req.proposed);
         Ok(provider_api::default_plan(schema, req.prior, &proposed))
     }
 

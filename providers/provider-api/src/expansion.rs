@@ -125,6 +125,14 @@ pub struct Expansion {
 }
 
 impl Expansion {
+    /// An expansion's exports from `(name, binding)` pairs.
+    pub fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
+        pairs
+            .iter()
+            .map(|(k, b)| (k.to_string(), b.clone()))
+            .collect()
+    }
+
     /// The expansion of a native resource block: itself, under the empty local name, exporting
     /// every attribute of its schema.
     pub fn identity(schema: &ResourceSchema, config: &BTreeMap<String, Value>) -> Expansion {

@@ -25,6 +25,6 @@ pub use expansion::{Binding, Expansion, NativeSpec};
 pub use identity::deterministic_name;
 pub use provider::{
     Attrs, CreateRequest, Identity, PlanRequest, PlanResponse, Provider, ProviderError,
-    ResourceState, default_plan, expand_native, same, seconds_setting,
+    ResourceState, default_plan, expand_native, same, seconds_setting, with_defaults,
 };
 pub use value::{Value, ValueKind};

@@ -181,6 +181,20 @@ pub fn expand_native(
     }
 }
 
+/// `proposed` with the schema's default for every attribute that is not configured (absent or
+/// null): what a provider plans from, so a default never shows as a difference.
+pub fn with_defaults(schema: &ResourceSchema, proposed: &Attrs) -> Attrs {
+    let mut out = proposed.clone();
+    for (name, attr) in &schema.body.attributes {
+        if let Some(default) = &attr.default
+            && out.get(name).is_none_or(Value::is_null)
+        {
+            out.insert(name.clone(), default.clone());
+        }
+    }
+    out
+}
+
 /// The schema-driven plan every provider can use: configured values as given, computed values
 /// kept from the prior object or unknown on create, sensitive attributes marked, and
 /// replacement when a `force_new` attribute changes, or may change: one only known after apply

@@ -126,6 +126,9 @@ pub struct AttributeSchema {
     pub force_new: bool,
     pub default: Option<Value>,
     pub description: &'static str,
+    /// The API takes this attribute but never returns it (a password): a refresh that reads it
+    /// as null keeps the recorded value instead of reporting drift.
+    pub write_only: bool,
 }
 
 impl AttributeSchema {
@@ -137,6 +140,7 @@ impl AttributeSchema {
             force_new: false,
             default: None,
             description,
+            write_only: false,
         }
     }
 
@@ -163,6 +167,12 @@ impl AttributeSchema {
 
     pub fn force_new(mut self) -> Self {
         self.force_new = true;
+        self
+    }
+
+    /// See [`AttributeSchema::write_only`].
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
 

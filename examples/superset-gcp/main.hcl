@@ -1,0 +1,144 @@
+# Apache Superset for 10,000+ users on Google Cloud, in a 3-zone region (europe-west1, Belgium,
+# by default): the reference architecture of DESIGN.md with portable components, as in
+# examples/superset-sandbox. On GCP the network is a custom-mode VPC with one regional
+# subnetwork (it serves every zone), the cluster a regional GKE cluster across the zones with
+# one autoscaling node pool per pool, Postgres Cloud SQL with availabilityType REGIONAL and
+# read replicas, Redis a Memorystore Redis Cluster (multi-zone), the load balancer the global
+# external HTTP chain (health check, backend service, URL map, target proxy, forwarding rule),
+# the CDN Cloud CDN on that backend service.
+#
+#   export GOOGLE_APPLICATION_CREDENTIALS=…/key.json   # or `gcloud auth application-default login`
+#   ss plan examples/superset-gcp --var gcp_project=…
+#
+# Tests point it at the simulator (sims/gcp-sim) with the URLs it prints first, as a map:
+# `SS_VAR_gcp_endpoint_overrides='{ sqladmin = "http://…", redis = "…", container = "…",
+# compute = "…", token = "http://…/token" }'` (or a --var-file).
+
+ss {
+  stack = "superset"
+}
+
+provider "gcp" {
+  project            = var.gcp_project
+  region             = var.gcp_region
+  zones              = var.gcp_zones
+  endpoint_overrides = var.gcp_endpoint_overrides
+}
+
+locals {
+  # Superset's web tier (gunicorn) serves roughly 2,000 active users per node at peak; five
+  # nodes is the floor that still survives losing a whole zone out of three, and twenty leaves
+  # 4x headroom for dashboards refreshing at the top of the hour.
+  web_min = max(5, ceil(var.users / 2000))
+  web_max = max(20, local.web_min * 2)
+
+  # Celery workers run the queries, alerts, reports and thumbnail jobs: ten nodes keep the
+  # async queue short for 10,000 users, and autoscaling to thirty absorbs the morning report
+  # burst.
+  worker_min = max(10, ceil(var.users / 1000))
+  worker_max = max(30, local.worker_min * 3)
+}
+
+# Three zones so that the cluster, the database standby and the Redis replicas each survive the
+# loss of one zone. (On GCP one regional subnetwork spans the zones.)
+resource "network" "main" {
+  cidr  = "10.0.0.0/16"
+  zones = 3
+}
+
+# A regional GKE cluster: its control plane and nodes are spread over the region's three
+# zones; min and max are totals over the zones (totalMinNodeCount / totalMaxNodeCount).
+resource "kubernetes_cluster" "superset" {
+  network = network.main.id
+  version = "1.31"
+
+  # The web pool runs the Superset app servers behind the load balancer (e2-standard-8).
+  node_pool "web" {
+    size = "large"
+    min  = local.web_min
+    max  = local.web_max
+  }
+
+  # The worker pool runs Celery: SQL Lab async queries, reports, alerts, cache warm-up.
+  node_pool "worker" {
+    size = "large"
+    min  = local.worker_min
+    max  = local.worker_max
+  }
+}
+
+# The metadata database: dashboards, charts, users, query history. REGIONAL availability gives
+# a synchronous standby in another zone; the two read replicas take the dashboard-listing and
+# audit reads. The instance gets a private IP on the network: the network needs private
+# services access (a VPC_PEERING range and the servicenetworking connection), which ss does
+# not create on GCP.
+#
+# No pooler on GCP: Cloud SQL's managed connection pooling is not mapped, so `pooler = true`
+# would be ignored with a warning. Run PgBouncer in the cluster to keep the thousands of
+# gunicorn and Celery connections from exhausting Postgres.
+resource "postgres" "metadata" {
+  network           = network.main.id
+  version           = "16"
+  size              = "large"
+  storage_gb        = 200
+  high_availability = true
+  read_replicas     = 2
+  pooler            = false
+
+  # A production stack would set prevent_destroy = true. It is false here on purpose: this
+  # example is a demo that `ss destroy` must be able to tear down completely.
+  lifecycle {
+    prevent_destroy = false
+  }
+}
+
+# Results backend, Celery broker and chart-data cache: Memorystore Redis Cluster with three
+# shards, each with a replica in another zone, on REDIS_STANDARD_SMALL nodes. Memorystore
+# Redis Cluster has no version setting, so none is given; it reaches the network through
+# Private Service Connect, whose service connection policy must exist on the network.
+resource "redis_cluster" "cache" {
+  network            = network.main.id
+  shards             = 3
+  replicas_per_shard = 1
+  size               = "medium"
+}
+
+# Superset keeps sessions in Redis, so any web node can serve any request: no sticky sessions,
+# which lets the autoscaler remove nodes without logging users out.
+#
+# Port 80: on GCP the chain is an HTTP target proxy (Google accepts 80 and 8080 for it; other
+# ports get a warning); certificates and an HTTPS proxy are not mapped, so TLS is left to
+# whatever fronts the address. The backend service gets no backends from ss: the cluster's
+# ingress (NEGs) registers them.
+resource "load_balancer" "web" {
+  network         = network.main.id
+  target          = kubernetes_cluster.superset.id
+  port            = 80
+  sticky_sessions = false
+
+  health_check {
+    path              = "/health"
+    interval          = 10
+    healthy_threshold = 2
+  }
+}
+
+# The CDN serves Superset's static bundle. Its files are content-hashed, so they can be cached
+# for a year; everything else (the app and its API) passes through uncached. Cloud CDN caches
+# per backend service, not per path: the `/*` rule's TTL becomes the default TTL and the
+# longest the maximum; compression sets automatic (brotli and gzip) compression. `http3` is
+# an HTTPS-proxy setting, not mapped on the HTTP chain.
+resource "cdn" "static" {
+  origin      = load_balancer.web.dns_name
+  compression = ["br", "gzip"]
+
+  cache_rule {
+    path = "/static/assets/*"
+    ttl  = 31536000
+  }
+
+  cache_rule {
+    path = "/*"
+    ttl  = 0
+  }
+}
