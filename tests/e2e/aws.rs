@@ -239,13 +239,10 @@ impl Moto {
         let arn_tags = |arn: String| {
             let rds = rds.clone();
             async move {
-                let answer = rds
-                    .list_tags_for_resource()
-                    .resource_name(arn)
-                    .send()
-                    .await
-                    .expect("rds tags");
-                tags_of(answer.tag_list().iter().map(|t| (t.key(), t.value())))
+                let answer = rds.list_tags_for_resource().resource_name(arn).send().await;
+                unless_gone("rds tags", answer)
+                    .map(|a| tags_of(a.tag_list().iter().map(|t| (t.key(), t.value()))))
+                    .unwrap_or_default()
             }
         };
         for g in rds
@@ -312,9 +309,10 @@ impl Moto {
                     .list_tags_for_resource()
                     .resource_name(arn)
                     .send()
-                    .await
-                    .expect("elasticache tags");
-                tags_of(answer.tag_list().iter().map(|t| (t.key(), t.value())))
+                    .await;
+                unless_gone("elasticache tags", answer)
+                    .map(|a| tags_of(a.tag_list().iter().map(|t| (t.key(), t.value()))))
+                    .unwrap_or_default()
             }
         };
         for g in cache
@@ -360,14 +358,15 @@ impl Moto {
             .load_balancers()
         {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            for l in elb
+            let listeners = elb
                 .describe_listeners()
                 .load_balancer_arn(&arn)
                 .send()
-                .await
-                .expect("listeners")
-                .listeners()
-            {
+                .await;
+            let Some(listeners) = unless_gone("listeners", listeners) else {
+                continue;
+            };
+            for l in listeners.listeners() {
                 arns.push(("listener", l.listener_arn().unwrap_or_default().to_string()));
             }
             arns.push(("load_balancer", arn));
@@ -385,12 +384,10 @@ impl Moto {
             ));
         }
         for (kind, arn) in &arns {
-            let answer = elb
-                .describe_tags()
-                .resource_arns(arn)
-                .send()
-                .await
-                .expect("elbv2 tags");
+            let answer = elb.describe_tags().resource_arns(arn).send().await;
+            let Some(answer) = unless_gone("elbv2 tags", answer) else {
+                continue;
+            };
             for d in answer.tag_descriptions() {
                 let tags = tags_of(d.tags().iter().map(|t| (t.key(), t.value())));
                 push(kind, arn, &tags);
@@ -406,33 +403,30 @@ impl Moto {
             .expect("clusters")
             .clusters()
         {
-            let cluster = eks
-                .describe_cluster()
-                .name(name)
-                .send()
-                .await
-                .expect("cluster");
+            let cluster = eks.describe_cluster().name(name).send().await;
+            let Some(cluster) = unless_gone("cluster", cluster) else {
+                continue;
+            };
             let Some(c) = cluster.cluster() else { continue };
             let tags: BTreeMap<String, String> = c
                 .tags()
                 .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default();
             push("eks_cluster", name, &tags);
-            for ng in eks
-                .list_nodegroups()
-                .cluster_name(name)
-                .send()
-                .await
-                .expect("node groups")
-                .nodegroups()
-            {
+            let groups = eks.list_nodegroups().cluster_name(name).send().await;
+            let Some(groups) = unless_gone("node groups", groups) else {
+                continue;
+            };
+            for ng in groups.nodegroups() {
                 let answer = eks
                     .describe_nodegroup()
                     .cluster_name(name)
                     .nodegroup_name(ng)
                     .send()
-                    .await
-                    .expect("node group");
+                    .await;
+                let Some(answer) = unless_gone("node group", answer) else {
+                    continue;
+                };
                 let tags: BTreeMap<String, String> = answer
                     .nodegroup()
                     .and_then(|n| n.tags())
@@ -456,8 +450,10 @@ impl Moto {
                 .list_role_tags()
                 .role_name(role.role_name())
                 .send()
-                .await
-                .expect("role tags");
+                .await;
+            let Some(answer) = unless_gone("role tags", answer) else {
+                continue;
+            };
             let tags = tags_of(
                 answer
                     .tags()
@@ -472,12 +468,10 @@ impl Moto {
         let list = cf.list_distributions().send().await.expect("distributions");
         if let Some(items) = list.distribution_list() {
             for d in items.items() {
-                let answer = cf
-                    .list_tags_for_resource()
-                    .resource(d.arn())
-                    .send()
-                    .await
-                    .expect("cloudfront tags");
+                let answer = cf.list_tags_for_resource().resource(d.arn()).send().await;
+                let Some(answer) = unless_gone("cloudfront tags", answer) else {
+                    continue;
+                };
                 let tags = tags_of(
                     answer
                         .tags()
@@ -490,6 +484,30 @@ impl Moto {
             }
         }
         out
+    }
+}
+
+/// The answer of a follow-up call about one object a listing showed a moment ago, or `None`
+/// when the object has gone since: other tests share the server and delete their own stacks
+/// at the same time. Any other error fails the test.
+fn unless_gone<T, E>(
+    what: &str,
+    answer: Result<T, aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>>,
+) -> Option<T>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    match answer {
+        Ok(v) => Some(v),
+        Err(e)
+            if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+                || e.code()
+                    .is_some_and(|c| c.contains("NotFound") || c == "NoSuchEntity") =>
+        {
+            None
+        }
+        Err(e) => panic!("{what}: {e:?}"),
     }
 }
 
