@@ -54,6 +54,8 @@ pub fn dispatch(w: &mut World, r: &Req) -> Reply {
     };
     // Specific operations first.
     match (r.method, sub) {
+        ("GET", "/database/availability") => return Ok((200, crate::offers::availability())),
+        ("GET", "/database/capabilities") => return Ok((200, crate::offers::capabilities())),
         ("POST", "/network/private") => return create_private_network(w, r),
         ("POST", "/network/private/{networkId}/subnet") => {
             check_ancestors(w, r)?;
@@ -71,6 +73,10 @@ pub fn dispatch(w: &mut World, r: &Req) -> Reply {
             check_ancestors(w, r)?;
             let kube = parent_path(r.path).to_string();
             return create_nodepool(w, r.param("serviceName"), &kube, r.body).map(|v| (200, v));
+        }
+        ("POST", "/kube/{kubeId}/update") => {
+            check_ancestors(w, r)?;
+            return update_kube(w, r);
         }
         ("POST", "/kube/{kubeId}/kubeconfig") => {
             check_ancestors(w, r)?;
@@ -611,13 +617,19 @@ fn create_kube(w: &mut World, r: &Req) -> Reply {
             "[nodepool] give either nodepool or nodepools, not both",
         ));
     }
+    // Clusters are created (and upgraded) by minor; the API answers the patch build it runs.
+    let minor = b
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_KUBE_MINOR)
+        .to_string();
     let id = w.uuid();
     let region = b["region"].as_str().unwrap_or_default().to_lowercase();
     let short: String = id.chars().filter(|c| *c != '-').take(6).collect();
     let now = now_rfc3339();
     let data = json!({
         "id": id, "name": b.get("name").cloned().unwrap_or(json!(id)),
-        "region": b["region"], "version": b.get("version").cloned().unwrap_or(json!("1.32")),
+        "region": b["region"], "version": patch_build(&minor),
         "plan": b.get("plan").cloned().filter(|v| !v.is_null()).unwrap_or(json!("free")),
         "status": "INSTALLING", "url": format!("{short}.c1.{region}.k8s.ovh.net"),
         "nodesUrl": format!("{short}.nodes.c1.{region}.k8s.ovh.net"),
@@ -628,9 +640,9 @@ fn create_kube(w: &mut World, r: &Req) -> Reply {
         "nodesSubnetId": b.get("nodesSubnetId").cloned().unwrap_or(Value::Null),
         "loadBalancersSubnetId": b.get("loadBalancersSubnetId").cloned().unwrap_or(Value::Null),
         "privateNetworkConfiguration": b.get("privateNetworkConfiguration").cloned().unwrap_or(Value::Null),
-        "customization": b.get("customization").cloned().unwrap_or(Value::Null),
+        "customization": b.get("customization").cloned().filter(|v| !v.is_null()).unwrap_or_else(default_customization),
         "ipAllocationPolicy": b.get("ipAllocationPolicy").cloned().unwrap_or(Value::Null),
-        "nextUpgradeVersions": [], "auditLogsSubscribed": false,
+        "nextUpgradeVersions": next_upgrade_versions(&minor), "auditLogsSubscribed": false,
     });
     let path = format!("{}/{id}", r.path);
     w.insert(path.clone(), "kube", data.clone());
@@ -651,6 +663,91 @@ fn create_kube(w: &mut World, r: &Req) -> Reply {
         }
     }
     Ok((200, data))
+}
+
+/// The minors of `cloud.kube.VersionEnum` in the vendored schema, oldest first: what a cluster
+/// can be created on and upgraded to.
+pub const KUBE_MINORS: [&str; 4] = ["1.31", "1.32", "1.33", "1.34"];
+
+/// The minor a cluster created without `version` gets: OVH picks the newest.
+const DEFAULT_KUBE_MINOR: &str = "1.34";
+
+/// The version a cluster of `minor` reports: the full patch version with OVH's build suffix,
+/// as in the real answers (`"1.25.4-1"`, `"1.24.8-1"`; `/work/shared/real/ovh/FACTS.md`). The
+/// patch numbers are upstream patch releases of each minor (v1.31.13, v1.32.9, v1.33.5,
+/// v1.34.1 were all released by 2025-09).
+pub fn patch_build(minor: &str) -> Value {
+    let patch = match minor {
+        "1.31" => 13,
+        "1.32" => 9,
+        "1.33" => 5,
+        "1.34" => 1,
+        _ => 0,
+    };
+    json!(format!("{minor}.{patch}-1"))
+}
+
+/// The minors a cluster on `minor` can be upgraded to: the next one, when OVH offers it (the
+/// real answers hold minors, like `["1.25"]`, or nothing).
+pub fn next_upgrade_versions(minor: &str) -> Value {
+    let next = KUBE_MINORS
+        .iter()
+        .position(|m| *m == minor)
+        .and_then(|i| KUBE_MINORS.get(i + 1));
+    json!(next.into_iter().collect::<Vec<_>>())
+}
+
+/// The `major.minor` of a version the API shows (`"1.32.9-1"` → `"1.32"`).
+fn minor_of(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// What a cluster created without `customization` shows: OVH's default admission plugins and
+/// empty kube-proxy settings (the keys of the real answers).
+fn default_customization() -> Value {
+    json!({
+        "apiServer": {"admissionPlugins": {"enabled": ["AlwaysPullImages", "NodeRestriction"], "disabled": []}},
+        "kubeProxy": {"iptables": {}, "ipvs": {}},
+    })
+}
+
+/// `POST /kube/{kubeId}/update`: `NEXT_MINOR` moves the cluster to its next minor (refused
+/// when there is none), `LATEST_PATCH` keeps its minor; either walks `UPDATING` → `READY`.
+fn update_kube(w: &mut World, r: &Req) -> Reply {
+    let Some(o) = w.get_mut(parent_path(r.path)) else {
+        return Err(ApiError::not_found("This cluster does not exist"));
+    };
+    if o.data["status"] != "READY" {
+        return Err(ApiError::conflict(format!(
+            "The cluster is {}: it can only be updated when READY",
+            o.data["status"]
+        )));
+    }
+    let current = minor_of(o.data["version"].as_str().unwrap_or_default());
+    let target = match r.body_str("strategy") {
+        Some("NEXT_MINOR") => match o.data["nextUpgradeVersions"][0].as_str() {
+            Some(next) => next.to_string(),
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "No newer minor version than {current} is available"
+                )));
+            }
+        },
+        _ => current,
+    };
+    o.data["status"] = json!("UPDATING");
+    o.data["updatedAt"] = json!(now_rfc3339());
+    let path = parent_path(r.path).to_string();
+    w.schedule(
+        &path,
+        1,
+        vec![
+            (ptr("status"), json!("READY")),
+            (ptr("version"), patch_build(&target)),
+            (ptr("nextUpgradeVersions"), next_upgrade_versions(&target)),
+        ],
+    );
+    Ok((200, Value::Null))
 }
 
 fn valid_k8s_name(s: &str) -> bool {
@@ -707,7 +804,7 @@ fn create_nodepool(
         "antiAffinity": b.get("antiAffinity").cloned().filter(|v| !v.is_null()).unwrap_or(json!(false)),
         "availabilityZones": b.get("availabilityZones").cloned().unwrap_or(Value::Null),
         "attachFloatingIps": b.get("attachFloatingIps").cloned().filter(|v| !v.is_null()).unwrap_or(json!({"enabled": false})),
-        "autoscaling": b.get("autoscaling").cloned().unwrap_or(json!({
+        "autoscaling": b.get("autoscaling").cloned().filter(|v| !v.is_null()).unwrap_or(json!({
             "scaleDownUnneededTimeSeconds": 600, "scaleDownUnreadyTimeSeconds": 1200,
             "scaleDownUtilizationThreshold": 0.5})),
         "template": b.get("template").cloned().unwrap_or(json!({
@@ -717,6 +814,9 @@ fn create_nodepool(
     });
     let path = format!("{pools_path}/{id}");
     w.insert(path.clone(), "nodepool", data.clone());
+    // The create answers an empty `projectId`; later reads show the project (FACTS.md).
+    let mut answer = data;
+    answer["projectId"] = json!("");
     w.schedule(
         &path,
         1,
@@ -728,7 +828,7 @@ fn create_nodepool(
             (ptr("upToDateNodes"), json!(desired)),
         ],
     );
-    Ok(data)
+    Ok(answer)
 }
 
 fn check_nodepool_bounds(w: &World, r: &Req) -> Result<(), ApiError> {

@@ -26,6 +26,17 @@
 //!   applied lazily at the next request; a step is `--delay-ms`. Deleting marks the object
 //!   and everything under it (`DELETING`, `deleting`, `removing`) and removes it one step
 //!   later. List endpoints answer ids or full objects as the schema's `responseType` says.
+//! * **Real answer shapes** where real answers are known (`/work/shared/real/ovh/FACTS.md`):
+//!   a cluster's `version` is the patch build with OVH's suffix (`1.32.9-1`) of the minor it
+//!   was created or upgraded with, `nextUpgradeVersions` holds minors, `POST …/kube/{id}/update`
+//!   upgrades one minor at a time; a node pool create answers `projectId: ""` (reads show the
+//!   project), `flavorName` in the request becomes `flavor`, with the default `autoscaling`
+//!   block.
+//! * **Offers** ([`offers`]): `GET …/database/availability` and `…/database/capabilities`
+//!   answer what OVH sells per region (3-AZ regions: PostgreSQL `production`/`advanced` and
+//!   Valkey `production` on `b3-*`; 1-AZ regions also the Gen 2 `db1-*` plans), and
+//!   `GET /v1/cloud.json` serves the vendored API description itself, unauthenticated, as OVH
+//!   does (its `cloud.kube.VersionEnum` is the Kubernetes versions on offer).
 //! * **Faults** come from one seeded RNG (`--seed`): `--throttle-rate` answers 429
 //!   `Client::TooManyRequests` to that fraction of API requests; `--fail-rate` answers 500
 //!   `Server::InternalServerError` to that fraction of non-GET requests, and half of those on
@@ -43,6 +54,7 @@
 //! Start it in-process with [`serve`], or run the `ovh-sim` binary.
 
 pub mod api;
+pub mod offers;
 pub mod schema;
 pub mod validate;
 pub mod world;
@@ -251,6 +263,39 @@ async fn handle(
         + 1;
     let body_text = String::from_utf8_lossy(&body).into_owned();
     let query = parse_query(uri.query());
+    // The API serves its own description without authentication (OVH's control panel reads
+    // the Kubernetes versions on offer from `cloud.kube.VersionEnum` in it): the vendored file.
+    if method == Method::GET && uri.path() == "/v1/cloud.json" {
+        let (status, text) = match std::fs::read(app.config.schema_dir.join("cloud.v1.json")) {
+            Ok(bytes) => (StatusCode::OK, bytes),
+            Err(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ApiError::new(
+                    500,
+                    "Server::InternalServerError",
+                    format!("cannot read the API description: {e}"),
+                )
+                .body()
+                .to_string()
+                .into_bytes(),
+            ),
+        };
+        log_request(
+            &app,
+            &method,
+            &uri,
+            &query,
+            &body_text,
+            status.as_u16(),
+            None,
+        );
+        return (
+            status,
+            [("content-type", "application/json; charset=utf-8")],
+            text,
+        )
+            .into_response();
+    }
     let mut injected = None;
     let (status, value) = answer(
         &app,

@@ -792,3 +792,233 @@ async fn injected_answers_are_marked_in_the_request_log() {
     assert_eq!(line["injected"], "throttled");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Checks an answer against the schema's response model: every field the model has and no
+/// other, each of its type (nested models, arrays, enums); `null` only where allowed.
+fn check_answer(schema: &ovh_sim::schema::Schema, ty: &str, v: &Value, at: &str) {
+    if let Some(inner) = ty.strip_suffix("[]") {
+        for (i, item) in v
+            .as_array()
+            .unwrap_or_else(|| panic!("{at}: not a list"))
+            .iter()
+            .enumerate()
+        {
+            check_answer(schema, inner, item, &format!("{at}[{i}]"));
+        }
+        return;
+    }
+    let base = ty.split('<').next().unwrap_or(ty);
+    let Some(model) = schema.models.get(ty).or_else(|| schema.models.get(base)) else {
+        match ty {
+            "long" => assert!(v.is_i64() || v.is_u64(), "{at}: {v} is not a long"),
+            "boolean" => assert!(v.is_boolean(), "{at}: {v} is not a boolean"),
+            "string" | "date" | "datetime" | "uuid" => {
+                assert!(v.is_string(), "{at}: {v} is not a {ty}")
+            }
+            _ => {}
+        }
+        return;
+    };
+    if let Some(values) = &model.enum_values {
+        assert!(values.contains(v), "{at}: {v} is not one of {values:?}");
+        return;
+    }
+    let fields = v
+        .as_object()
+        .unwrap_or_else(|| panic!("{at}: {v} is not a {ty}"));
+    let want: Vec<&String> = model.properties.keys().collect();
+    let got: Vec<&String> = fields
+        .keys()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(got, want, "{at}: the fields of {ty}");
+    for (k, prop) in &model.properties {
+        let item = &fields[k];
+        if item.is_null() {
+            assert!(prop.can_be_null, "{at}.{k} is null");
+            continue;
+        }
+        let prop_ty = if model.generics.contains(&prop.type_name) {
+            "long"
+        } else {
+            prop.type_name.as_str()
+        };
+        check_answer(schema, prop_ty, item, &format!("{at}.{k}"));
+    }
+}
+
+#[tokio::test]
+async fn kube_versions_are_patch_builds_and_upgrades_go_one_minor_at_a_time() {
+    let sim = start(fast()).await;
+    let mut body = kube_body();
+    body["version"] = json!("1.32");
+    let r = sim.call("POST", &format!("{P}/kube"), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The real API answers the patch build with OVH's suffix, and the next minors as minors.
+    assert_eq!(r.body["version"], "1.32.9-1");
+    assert_eq!(r.body["nextUpgradeVersions"], json!(["1.33"]));
+    assert!(r.body["customization"]["apiServer"]["admissionPlugins"]["enabled"].is_array());
+    let path = format!("{P}/kube/{}", r.body["id"].as_str().unwrap());
+    let update = format!("{path}/update");
+    // Not while it is being installed.
+    let r = sim
+        .call("POST", &update, Some(json!({"strategy": "NEXT_MINOR"})))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    wait_for(&sim, &path, "status", "READY").await;
+    let r = sim
+        .call("POST", &update, Some(json!({"strategy": "NEXT_MINOR"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        sim.call("GET", &path, None).await.body["status"],
+        "UPDATING"
+    );
+    let k = wait_for(&sim, &path, "status", "READY").await;
+    assert_eq!(k["version"], "1.33.5-1");
+    assert_eq!(k["nextUpgradeVersions"], json!(["1.34"]));
+    // The newest minor has nothing to upgrade to.
+    sim.call("POST", &update, Some(json!({"strategy": "NEXT_MINOR"})))
+        .await;
+    let k = wait_for(&sim, &path, "status", "READY").await;
+    assert_eq!(k["version"], "1.34.1-1");
+    assert_eq!(k["nextUpgradeVersions"], json!([]));
+    let r = sim
+        .call("POST", &update, Some(json!({"strategy": "NEXT_MINOR"})))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_node_pool_create_answers_an_empty_project_id_and_reads_show_it() {
+    let sim = start(fast()).await;
+    let r = sim
+        .call(
+            "POST",
+            &format!("{P}/kube"),
+            Some(json!({"region": "GRA11", "name": "k"})),
+        )
+        .await;
+    let kube = format!("{P}/kube/{}", r.body["id"].as_str().unwrap());
+    let r = sim
+        .call(
+            "POST",
+            &format!("{kube}/nodepool"),
+            Some(json!({"name": "web", "flavorName": "b3-16"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["projectId"], "");
+    assert_eq!(r.body["flavor"], "b3-16");
+    assert!(r.body.get("flavorName").is_none());
+    assert_eq!(r.body["status"], "INSTALLING");
+    assert_eq!(r.body["sizeStatus"], "UNDER_CAPACITY");
+    assert_eq!(r.body["autoscaling"]["scaleDownUnneededTimeSeconds"], 600);
+    assert_eq!(r.body["autoscaling"]["scaleDownUnreadyTimeSeconds"], 1200);
+    assert_eq!(r.body["autoscaling"]["scaleDownUtilizationThreshold"], 0.5);
+    let got = sim
+        .call(
+            "GET",
+            &format!("{kube}/nodepool/{}", r.body["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(got.body["projectId"], "proj1");
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn database_offers_follow_the_catalogue_and_the_schema() {
+    let sim = start(fast()).await;
+    let schema = ovh_sim::schema::Schema::load_cached(&ovh_sim::default_schema_dir()).unwrap();
+    let r = sim
+        .call("GET", &format!("{P}/database/availability"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(
+        &schema,
+        "cloud.project.database.Availability[]",
+        &r.body,
+        "availability",
+    );
+    let rows = r.body.as_array().unwrap();
+    let offered = |engine: &str, region: &str| -> std::collections::BTreeSet<String> {
+        rows.iter()
+            .filter(|x| x["engine"] == engine && x["region"] == region)
+            .map(|x| {
+                format!(
+                    "{}/{}",
+                    x["plan"].as_str().unwrap(),
+                    x["flavor"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    // A 3-AZ region sells PostgreSQL production/advanced on b3 (plan codes ending .3az), no
+    // Gen 2 plan; Valkey only as production on b3.
+    let par = offered("postgresql", "EU-WEST-PAR");
+    assert!(
+        par.contains("production/b3-32") && par.contains("advanced/b3-64"),
+        "{par:?}"
+    );
+    assert!(
+        par.iter()
+            .all(|p| p.starts_with("production/b3-") || p.starts_with("advanced/b3-")),
+        "{par:?}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|x| x["region"] == "EU-WEST-PAR")
+            .all(|x| x["planCode"].as_str().unwrap().ends_with(".3az"))
+    );
+    let valkey = offered("valkey", "EU-WEST-PAR");
+    assert!(
+        valkey.iter().all(|p| p.starts_with("production/b3-"))
+            && valkey.contains("production/b3-16")
+    );
+    // A 1-AZ region still sells the Gen 2 plans.
+    let gra = offered("postgresql", "GRA11");
+    assert!(
+        gra.contains("essential/db1-7") && gra.contains("enterprise/db1-30"),
+        "{gra:?}"
+    );
+    assert!(
+        !gra.contains("essential/db1-60"),
+        "essential stops at db1-30"
+    );
+    let advanced = rows.iter().find(|x| x["plan"] == "advanced").unwrap();
+    assert_eq!(
+        (
+            advanced["minNodeNumber"].as_i64(),
+            advanced["maxNodeNumber"].as_i64()
+        ),
+        (Some(3), Some(3))
+    );
+    let r = sim
+        .call("GET", &format!("{P}/database/capabilities"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(
+        &schema,
+        "cloud.project.database.Capabilities",
+        &r.body,
+        "capabilities",
+    );
+    let pg = r.body["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "postgresql")
+        .unwrap();
+    assert!(pg["versions"].as_array().unwrap().contains(&json!("16")));
+    // The API description is served without authentication, with the Kubernetes versions.
+    let r = raw(sim.addr, "GET", "/v1/cloud.json", "", "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body["models"]["cloud.kube.VersionEnum"]["enum"],
+        json!(ovh_sim::api::KUBE_MINORS)
+    );
+    sim.handle.shutdown().await;
+}
