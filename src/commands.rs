@@ -260,6 +260,7 @@ async fn open_session(
 async fn make_plan(session: &Session, opts: &PlanOptions, color: bool) -> anyhow::Result<Plan> {
     match planner::plan(&session.engine, session.state.as_ref(), opts).await {
         Ok(p) => {
+            check(&p.warnings, &session.engine.config.sources, color)?;
             warn_unmatched(&p, opts);
             Ok(p)
         }
@@ -307,6 +308,7 @@ async fn validate(a: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
     };
     match planner::plan(&engine, None, &opts).await {
         Ok(plan) => {
+            check(&plan.warnings, &sources, color)?;
             outln!("Success! The configuration is valid.");
             // As in `plan_cmd`: the process ends here, and frees all at once.
             std::mem::forget((plan, engine));

@@ -1326,6 +1326,7 @@ mod tests {
             },
             targets: Vec::new(),
             excludes: Vec::new(),
+            warnings: Default::default(),
         };
         assert!(matches!(
             check_fresh(&plan, Some(&state)),

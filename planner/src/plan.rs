@@ -135,6 +135,10 @@ pub struct Plan {
     pub snapshot: ConfigSnapshot,
     pub targets: Vec<String>,
     pub excludes: Vec<String>,
+    /// Warnings found while planning (the providers' checks, the cloud's offers). They belong
+    /// to this run's output, not to the reviewed plan, so a saved plan does not keep them.
+    #[serde(skip)]
+    pub warnings: crate::spec::Diagnostics,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

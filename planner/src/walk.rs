@@ -105,6 +105,16 @@ struct Walk<'a> {
     block_natives: HashMap<(String, String), Vec<NativeAddr>>,
     scope: Scope,
     diags: Diagnostics,
+    /// Every evaluated instance, for the providers' plan-time offer checks.
+    offers: Vec<OfferCheck>,
+}
+
+/// One instance whose configuration its provider checks against the cloud's offers.
+struct OfferCheck {
+    provider: String,
+    block: (String, String),
+    what: String,
+    config: provider_api::Attrs,
 }
 
 impl Walk<'_> {
@@ -245,6 +255,12 @@ impl Walk<'_> {
             .iter()
             .flat_map(|b| self.block_natives.get(b).cloned().unwrap_or_default())
             .collect();
+        self.offers.extend(instances.iter().map(|inst| OfferCheck {
+            provider: inst.provider.clone(),
+            block: key.clone(),
+            what: inst.addr.to_string(),
+            config: inst.config.clone(),
+        }));
         let mut values = Vec::new();
         for inst in &instances {
             match self.plan_instance(inst, &external) {
@@ -282,6 +298,38 @@ fn delete_change(r: &ResourceRecord) -> Option<ResourceChange> {
 }
 
 /// Evaluates the outputs against the scope; sensitive values must be declared sensitive.
+/// Asks each instance's provider, all at once, whether the cloud offers what it configures;
+/// the answers are located in the spec like `validate`'s.
+async fn check_offers(engine: &Engine, checks: Vec<OfferCheck>) -> Diagnostics {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, check) in checks.iter().enumerate() {
+        let Some(provider) = engine.provider(&check.provider).cloned() else {
+            continue;
+        };
+        let type_name = check.block.0.clone();
+        let config = check.config.clone();
+        tasks.spawn(async move { (i, provider.check_offers(&type_name, &config).await) });
+    }
+    let mut found: Vec<(usize, Vec<provider_api::Diagnostic>)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((i, ds)) if !ds.is_empty() => found.push((i, ds)),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "an offer check did not finish"),
+        }
+    }
+    found.sort_by_key(|(i, _)| *i);
+    let mut out = Diagnostics::default();
+    for (i, ds) in found {
+        let Some(check) = checks.get(i) else { continue };
+        let Some(block) = engine.block(&check.block.0, &check.block.1) else {
+            continue;
+        };
+        out.extend(provider_diags(&block.body, block.span, &check.what, ds));
+    }
+    out
+}
+
 fn eval_outputs(
     engine: &Engine,
     scope: &Scope,
@@ -337,6 +385,7 @@ pub async fn plan(
         block_natives: HashMap::new(),
         scope: Scope::default(),
         diags: Diagnostics::default(),
+        offers: Vec::new(),
     };
     // Destroying needs only what the state records: the configuration's values do not matter
     // (its `prevent_destroy` settings are checked below).
@@ -365,6 +414,9 @@ pub async fn plan(
     }
     let mut diags = engine.graph.errors.clone();
     diags.extend(walk.diags);
+    if opts.refresh {
+        diags.extend(check_offers(engine, std::mem::take(&mut walk.offers)).await);
+    }
     let outputs = match opts.mode {
         PlanMode::Apply => eval_outputs(engine, &walk.scope, &mut diags),
         PlanMode::Destroy => BTreeMap::new(),
@@ -424,9 +476,9 @@ pub async fn plan(
             )),
         );
     }
+    diags.dedup();
+    diags.sort();
     if diags.has_errors() {
-        diags.dedup();
-        diags.sort();
         return Err(PlanError::Spec(diags));
     }
     let changes = select(changes, &opts.targets, &opts.excludes);
@@ -467,6 +519,7 @@ pub async fn plan(
         snapshot: snapshot(engine),
         targets: opts.targets.clone(),
         excludes: opts.excludes.clone(),
+        warnings: diags,
     })
 }
 

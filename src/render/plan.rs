@@ -448,6 +448,7 @@ mod tests {
             },
             targets: Vec::new(),
             excludes: Vec::new(),
+            warnings: Default::default(),
         }
     }
 

@@ -100,7 +100,10 @@ pub fn schema(type_name: &str) -> Option<ResourceSchema> {
             .attr("network", A::required(s(), "Id of the network").force_new())
             .attr(
                 "version",
-                A::optional(s(), "Kubernetes minor version").default("1.31"),
+                A::optional(
+                    s(),
+                    "Kubernetes minor version (default: the provider's newest minor in standard support)",
+                ),
             )
             .block(
                 "node_pool",

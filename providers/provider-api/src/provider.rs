@@ -100,6 +100,20 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Checks a resource's configuration against what the cloud sells in the configured
+    /// region (versions, instance classes, plans), at plan time. Called with the same type and
+    /// configuration as [`Provider::validate`], but only when the plan reads the cloud (not by
+    /// `ss validate`, not with refresh off); values still unknown are skipped. A provider may
+    /// make read-only API calls and should cache their answers for the life of the provider.
+    /// Only a definite "not offered" is a diagnostic (located with [`Diagnostic::at`], naming
+    /// what is offered); failing to ask the cloud (no credentials, an outage) is not one: the
+    /// provider logs it and returns nothing, and the create fails later with the cloud's own
+    /// answer if the choice really is wrong.
+    async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        let _ = (type_name, config);
+        Vec::new()
+    }
+
     /// Decomposes one resource instance into native resources. Must be deterministic.
     /// For native types the default is the identity expansion.
     fn expand(
