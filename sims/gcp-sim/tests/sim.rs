@@ -611,6 +611,342 @@ async fn compute_network_and_subnetwork() {
     stop_logged(sim, &log).await;
 }
 
+/// A GKE answer is valid against the v1 discovery schema it is documented with.
+fn assert_v1(schema: &str, body: &Value) {
+    let d = gcp_sim::discovery::Discovery::load_cached(&gcp_sim::default_schema_dir()).unwrap();
+    let doc = d.doc(gcp_sim::discovery::Api::Container).unwrap();
+    assert_eq!(
+        gcp_sim::validate::check_body(doc, schema, body),
+        Ok(()),
+        "{schema}: {body}"
+    );
+}
+
+/// Creates a zonal cluster `c` in `parent` and waits for it.
+async fn gke_cluster(sim: &Sim, parent: &str) {
+    let g = &sim.urls.container;
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{parent}/clusters"),
+            Some(json!({"cluster": {"name": "c", "initialNodeCount": 1}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+}
+
+#[tokio::test]
+async fn gke_answers_have_the_recorded_shapes() {
+    let sim = start(fast()).await;
+    let g = &sim.urls.container;
+    let parent = "/v1/projects/p/locations/us-central1-a";
+    // A zonal cluster's 404 names it under `zones/`, as the real API does.
+    let r = sim
+        .call(g, "GET", &format!("{parent}/clusters/c"), None)
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Not found: projects/p/zones/us-central1-a/clusters/c."
+    );
+    assert_eq!(r.body["error"]["errors"][0]["reason"], "notFound");
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{parent}/clusters"),
+            Some(json!({"cluster": {"name": "c", "initialNodeCount": 1,
+                "autopilot": {"enabled": false}, "legacyAbac": {"enabled": false},
+                "ipAllocationPolicy": {"useIpAliases": false, "stackType": "IPV4"},
+                "nodeConfig": {"machineType": "n4-standard-2"}}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // A cluster operation is answered RUNNING, with the project number in its links.
+    assert_eq!(r.body["status"], "RUNNING");
+    assert_eq!(r.body["zone"], "us-central1-a");
+    assert!(r.body.get("endTime").is_none() && r.body.get("location").is_none());
+    let number = gcp_sim::container::project_number("p");
+    assert!(
+        r.body["targetLink"].as_str().unwrap().ends_with(&format!(
+            "/v1/projects/{number}/zones/us-central1-a/clusters/c"
+        )),
+        "{}",
+        r.body
+    );
+    assert_v1("Operation", &r.body);
+    let done = sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    assert_eq!(
+        done["progress"]["metrics"][0]["name"],
+        "CLUSTER_CONFIGURING"
+    );
+    assert!(done["endTime"].is_string());
+    let c = sim
+        .call(g, "GET", &format!("{parent}/clusters/c"), None)
+        .await;
+    assert_eq!(c.status, 200);
+    assert_v1("Cluster", &c.body);
+    // Zero values sent are not echoed; server-side defaults are filled in.
+    assert_eq!(c.body["autopilot"], json!({}));
+    assert_eq!(c.body["legacyAbac"], json!({}));
+    assert_eq!(c.body["ipAllocationPolicy"]["useIpAliases"], true);
+    assert_eq!(c.body["locations"], json!(["us-central1-a"]));
+    assert_eq!(c.body["releaseChannel"]["channel"], "REGULAR");
+    assert_eq!(c.body["network"], "default");
+    assert!(
+        c.body["selfLink"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v1/projects/p/zones/us-central1-a/clusters/c")
+    );
+    // N4 machines attach Hyperdisk only.
+    assert_eq!(c.body["nodeConfig"]["diskType"], "hyperdisk-balanced");
+    let pool = &c.body["nodePools"][0];
+    assert_eq!(pool["name"], "default-pool");
+    assert_eq!(pool["instanceGroupUrls"].as_array().unwrap().len(), 1);
+    assert_eq!(c.body["instanceGroupUrls"], pool["instanceGroupUrls"]);
+    assert!(c.body["masterAuth"]["clusterCaCertificate"].is_string());
+    let l = sim
+        .call(g, "GET", &format!("{parent}/clusters"), None)
+        .await;
+    assert!(l.body.get("missingZones").is_none(), "{}", l.body);
+    // Node pool operations start PENDING; a missing pool has its own 404.
+    let r = sim
+        .call(
+            g,
+            "GET",
+            &format!("{parent}/clusters/c/nodePools/nope"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Not found: node pool \"nope\" not found."
+    );
+    let r = sim
+        .call(
+            g,
+            "DELETE",
+            &format!("{parent}/clusters/c/nodePools/default-pool"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["operationType"], "DELETE_NODE_POOL");
+    assert_eq!(r.body["status"], "PENDING");
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn gke_node_pool_autoscaling_is_kept_as_sent_and_updated() {
+    let sim = start(fast()).await;
+    let g = &sim.urls.container;
+    let parent = "/v1/projects/p/locations/europe-west1";
+    gke_cluster(&sim, parent).await;
+    let pools = format!("{parent}/clusters/c/nodePools");
+    let create = |name: &str, a: Value| json!({"nodePool": {"name": name, "autoscaling": a}});
+    // Per-zone limits (the real log's form, total limits sent as 0).
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &pools,
+            Some(create(
+                "zonal",
+                json!({"enabled": true, "minNodeCount": 1, "maxNodeCount": 3,
+                       "totalMinNodeCount": 0, "totalMaxNodeCount": 0}),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    // Total limits (the provider's form).
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &pools,
+            Some(create(
+                "total",
+                json!({"enabled": true, "totalMinNodeCount": 2, "totalMaxNodeCount": 6}),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    // Both forms at once are refused.
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &pools,
+            Some(create(
+                "both",
+                json!({"enabled": true, "minNodeCount": 1, "maxNodeCount": 3, "totalMaxNodeCount": 6}),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let get = |name: &str| format!("{pools}/{name}");
+    let zonal = sim.call(g, "GET", &get("zonal"), None).await;
+    assert_v1("NodePool", &zonal.body);
+    assert_eq!(
+        zonal.body["autoscaling"],
+        json!({"enabled": true, "minNodeCount": 1, "maxNodeCount": 3, "locationPolicy": "BALANCED"})
+    );
+    assert_eq!(zonal.body["locations"].as_array().unwrap().len(), 3);
+    let total = sim.call(g, "GET", &get("total"), None).await;
+    assert_eq!(
+        total.body["autoscaling"],
+        json!({"enabled": true, "totalMinNodeCount": 2, "totalMaxNodeCount": 6, "locationPolicy": "BALANCED"})
+    );
+    // The cluster update the provider sends changes the pool once its operation is done.
+    let r = sim
+        .call(
+            g,
+            "PUT",
+            &format!("{parent}/clusters/c"),
+            Some(json!({"update": {"desiredNodePoolId": "total",
+                "desiredNodePoolAutoscaling": {"enabled": true, "totalMinNodeCount": 3, "totalMaxNodeCount": 9}}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "UPDATE_CLUSTER");
+    assert_eq!(r.body["status"], "PENDING");
+    assert!(
+        r.body["targetLink"]
+            .as_str()
+            .unwrap()
+            .ends_with("/nodePools/total")
+    );
+    let done = sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    assert_eq!(done["progress"]["metrics"][0]["name"], "NODES_TOTAL");
+    let total = sim.call(g, "GET", &get("total"), None).await;
+    assert_eq!(total.body["autoscaling"]["totalMinNodeCount"], 3);
+    assert_eq!(total.body["autoscaling"]["totalMaxNodeCount"], 9);
+    // setAutoscaling does the same.
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{}:setAutoscaling", get("zonal")),
+            Some(json!({"autoscaling": {"enabled": true, "minNodeCount": 2, "maxNodeCount": 5}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    let zonal = sim.call(g, "GET", &get("zonal"), None).await;
+    assert_eq!(zonal.body["autoscaling"]["minNodeCount"], 2);
+    assert_eq!(zonal.body["autoscaling"]["maxNodeCount"], 5);
+    // The cluster embeds the pools as they are now.
+    let c = sim
+        .call(g, "GET", &format!("{parent}/clusters/c"), None)
+        .await;
+    let embedded: Vec<&Value> = c.body["nodePools"].as_array().unwrap().iter().collect();
+    assert_eq!(embedded.len(), 3);
+    assert_eq!(embedded[2]["autoscaling"]["totalMaxNodeCount"], 9);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn gke_server_config_offers_the_late_2026_versions() {
+    let sim = start(fast()).await;
+    let g = &sim.urls.container;
+    let r = sim
+        .call(
+            g,
+            "GET",
+            "/v1/projects/p/locations/europe-west1/serverConfig",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_v1("ServerConfig", &r.body);
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let masters = strings(&r.body["validMasterVersions"]);
+    assert!(masters.iter().all(|v| {
+        let (k8s, build) = v.split_once("-gke.").unwrap();
+        k8s.split('.').count() == 3 && build.parse::<u64>().is_ok()
+    }));
+    assert!(
+        masters.contains(
+            &r.body["defaultClusterVersion"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        )
+    );
+    assert!(!masters.iter().any(|v| v.starts_with("1.31.")));
+    let regular = r.body["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "REGULAR")
+        .unwrap();
+    assert!(
+        strings(&regular["validVersions"])
+            .contains(&regular["defaultVersion"].as_str().unwrap().to_string())
+    );
+    assert_eq!(r.body["defaultImageType"], "COS_CONTAINERD");
+    assert!(
+        strings(&r.body["validNodeVersions"]).len() > masters.len(),
+        "nodes may run older minors than masters"
+    );
+    // The zonal form answers the same.
+    let z = sim
+        .call(
+            g,
+            "GET",
+            "/v1/projects/p/zones/europe-west1-b/serverconfig",
+            None,
+        )
+        .await;
+    assert_eq!(z.body, r.body);
+    // A create checks its version against the offer.
+    let parent = "/v1/projects/p/locations/europe-west1";
+    let create = |v: &str| json!({"cluster": {"name": "c", "initialNodeCount": 1, "initialClusterVersion": v}});
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{parent}/clusters"),
+            Some(create("1.31")),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Master version \"1.31\" is unsupported."
+    );
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{parent}/clusters"),
+            Some(create("1.35")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = sim
+        .call(g, "GET", &format!("{parent}/clusters/c"), None)
+        .await;
+    let version = c.body["currentMasterVersion"].as_str().unwrap();
+    assert!(version.starts_with("1.35."), "{version}");
+    // Without a channel, the most mature channel offering the version.
+    assert_eq!(c.body["releaseChannel"]["channel"], "STABLE");
+    assert_eq!(c.body["nodePools"][0]["version"], version);
+    sim.handle.shutdown().await;
+}
+
 #[tokio::test]
 async fn gke_cluster_and_node_pool() {
     let (sim, log) = start_logged("gke").await;
