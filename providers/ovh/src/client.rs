@@ -228,6 +228,11 @@ impl Client {
         &self.base
     }
 
+    /// Whether credentials were found: without them every request fails before it is sent.
+    pub fn has_credentials(&self) -> bool {
+        !matches!(self.creds.as_ref(), Credentials::Missing(_))
+    }
+
     /// Server time minus local time, asked of `GET /auth/time` once per client.
     async fn time_offset(&self) -> Result<i64, ProviderError> {
         self.offset
@@ -377,6 +382,8 @@ impl Client {
                 .body(body_text.clone());
         }
         match self.creds.as_ref() {
+            // OVH serves its API description to anyone: nothing to prove.
+            _ if route == routes::CLOUD_DESCRIPTION => {}
             Credentials::Missing(why) => return Err(ProviderError::Other(why.clone())),
             Credentials::Signed {
                 application_key,

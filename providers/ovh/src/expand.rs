@@ -13,31 +13,38 @@ use crate::types;
 pub enum Family {
     /// Kubernetes nodes: general purpose `b3-*`.
     Node,
-    /// Managed PostgreSQL nodes: `db1-*`.
-    Postgres,
-    /// Managed Valkey nodes: `db1-*` (memory is what matters).
-    Valkey,
+    /// Gen 3 managed database nodes, `b3-*`: the PostgreSQL `production`/`advanced` plans and
+    /// every Managed Valkey service (its only plan is `production`).
+    Gen3Database,
+    /// Gen 2 managed database nodes, `db1-*`: the PostgreSQL `essential`/`business`/`enterprise`
+    /// plans, sold in 1-AZ regions only.
+    Gen2Database,
 }
 
 /// The OVH flavor of a size class.
 pub fn flavor(family: Family, class: SizeClass) -> &'static str {
     match (family, class) {
-        (Family::Node, SizeClass::Small) => "b3-8",
-        (Family::Node, SizeClass::Medium) => "b3-16",
-        (Family::Node, SizeClass::Large) => "b3-32",
-        (Family::Node, SizeClass::XLarge) => "b3-64",
-        (Family::Postgres, SizeClass::Small) => "db1-7",
-        (Family::Postgres, SizeClass::Medium) => "db1-15",
-        (Family::Postgres, SizeClass::Large) => "db1-30",
-        (Family::Postgres, SizeClass::XLarge) => "db1-60",
-        (Family::Valkey, SizeClass::Small) => "db1-4",
-        (Family::Valkey, SizeClass::Medium) => "db1-7",
-        (Family::Valkey, SizeClass::Large) => "db1-15",
-        (Family::Valkey, SizeClass::XLarge) => "db1-30",
+        (Family::Node | Family::Gen3Database, SizeClass::Small) => "b3-8",
+        (Family::Node | Family::Gen3Database, SizeClass::Medium) => "b3-16",
+        (Family::Node | Family::Gen3Database, SizeClass::Large) => "b3-32",
+        (Family::Node | Family::Gen3Database, SizeClass::XLarge) => "b3-64",
+        (Family::Gen2Database, SizeClass::Small) => "db1-7",
+        (Family::Gen2Database, SizeClass::Medium) => "db1-15",
+        (Family::Gen2Database, SizeClass::Large) => "db1-30",
+        (Family::Gen2Database, SizeClass::XLarge) => "db1-60",
     }
 }
 
-fn size_value(family: Family, size: &Value) -> Value {
+/// The flavor family of a PostgreSQL service: 3-AZ regions sell only the Gen 3 plans.
+pub fn pg_family(settings: &Settings) -> Family {
+    if settings.three_az() {
+        Family::Gen3Database
+    } else {
+        Family::Gen2Database
+    }
+}
+
+pub fn size_value(family: Family, size: &Value) -> Value {
     match size.peel() {
         Value::String(s) => match Size::parse(s) {
             Size::Class(class) => Value::from(flavor(family, class)),
@@ -67,15 +74,57 @@ pub struct Settings {
     pub cdn_zone: Option<String>,
 }
 
+impl Settings {
+    /// Whether the region is a 3-AZ one (it has zones, built in or configured).
+    pub fn three_az(&self) -> bool {
+        !self.zones.is_empty()
+    }
+}
+
+/// The Kubernetes minor a cluster gets when `version` is not set: the newest of
+/// `cloud.kube.VersionEnum` in OVH's API description (1.31–1.34 in the copy of 2026-04-03,
+/// `sims/api-specs/ovh/cloud.v1.json`). The plan-time offer check compares it with what the
+/// API serves now.
+pub const DEFAULT_K8S_VERSION: &str = "1.34";
+
+/// The PostgreSQL major a service gets when `version` is not set.
+pub const DEFAULT_PG_VERSION: &str = "16";
+
+/// The Valkey version a service gets when `version` is not set.
+pub const DEFAULT_VALKEY_VERSION: &str = "8.0";
+
 /// How a PostgreSQL service is sized: the plan and its node count from `high_availability`
-/// and `read_replicas`.
-pub fn pg_plan(high_availability: bool, read_replicas: i64) -> Option<(&'static str, i64)> {
+/// and `read_replicas`. 3-AZ regions sell only the Gen 3 plans, which have no single node:
+/// `production` (2 nodes) and `advanced` (3); 1-AZ regions keep `essential` (1), `business`
+/// (2) and `enterprise` (3). (OVH's guide "Migrate from Gen 2 to Gen 3", 2026-05-05.)
+pub fn pg_plan(
+    three_az: bool,
+    high_availability: bool,
+    read_replicas: i64,
+) -> Option<(&'static str, i64)> {
     let standbys = read_replicas.max(i64::from(high_availability));
-    match standbys {
-        0 => Some(("essential", 1)),
-        1 => Some(("business", 2)),
-        2 => Some(("enterprise", 3)),
+    match (three_az, standbys) {
+        (true, 0 | 1) => Some(("production", 2)),
+        (true, 2) => Some(("advanced", 3)),
+        (false, 0) => Some(("essential", 1)),
+        (false, 1) => Some(("business", 2)),
+        (false, 2) => Some(("enterprise", 3)),
         _ => None,
+    }
+}
+
+/// How a Managed Valkey service is sized: its only plan is `production`, with the primary and
+/// its replicas as nodes.
+pub fn valkey_plan(replicas: i64) -> (&'static str, i64) {
+    ("production", replicas + 1)
+}
+
+/// The `major.minor` of a Kubernetes version as the API shows it: `"1.32.9-1"` → `"1.32"`
+/// (OVH's own Terraform provider cuts it the same way).
+pub fn k8s_minor(version: &str) -> &str {
+    match version.match_indices('.').nth(1) {
+        Some((i, _)) => &version[..i],
+        None => version,
     }
 }
 
@@ -100,13 +149,15 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
             }
         }
         component::KUBERNETES_CLUSTER => {
+            // Which minors are on offer is asked of OVH at plan time; only the form is
+            // checked here.
             if let Some(v) = config.get("version").and_then(Value::as_str)
-                && !K8S_VERSIONS.contains(&v)
+                && (k8s_minor(v) != v || v.split('.').any(|n| n.parse::<u32>().is_err()))
             {
                 out.push(
                     Diagnostic::error(format!(
-                        "OVH Managed Kubernetes does not offer version {v:?}; supported: {}",
-                        K8S_VERSIONS.join(", ")
+                        "`version` is a Kubernetes minor version such as {DEFAULT_K8S_VERSION:?}, \
+                         got {v:?}"
                     ))
                     .at(["version"]),
                 );
@@ -118,11 +169,11 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
             if let Some(r) = int("read_replicas")
-                && pg_plan(ha, r).is_none()
+                && pg_plan(settings.three_az(), ha, r).is_none()
             {
                 out.push(
                     Diagnostic::error(format!(
-                        "OVH Managed PostgreSQL has at most 3 nodes (enterprise plan): \
+                        "OVH Managed PostgreSQL has at most 3 nodes (primary and 2 standbys): \
                          `read_replicas` can be at most 2, got {r}"
                     ))
                     .at(["read_replicas"]),
@@ -182,8 +233,6 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
     out
 }
 
-pub const K8S_VERSIONS: [&str; 4] = ["1.31", "1.32", "1.33", "1.34"];
-
 struct Config<'a> {
     attrs: &'a Attrs,
 }
@@ -230,7 +279,7 @@ pub fn expand(
     let result = match type_name {
         component::NETWORK => network(settings, &c),
         component::KUBERNETES_CLUSTER => kubernetes(settings, &c),
-        component::POSTGRES => postgres(&c),
+        component::POSTGRES => postgres(settings, &c),
         component::REDIS_CLUSTER => valkey(&c),
         component::LOAD_BALANCER => Ok(load_balancer(&c)),
         component::CDN => Ok(cdn(&c)),
@@ -328,7 +377,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
     let mut resources = vec![
         NativeSpec::new("cluster", types::KUBE)
             .set("network_id", c.value("network", Value::Null))
-            .set("version", c.value("version", "1.31")),
+            .set("version", c.value("version", DEFAULT_K8S_VERSION)),
     ];
     let zones: Vec<Option<&String>> = if settings.zones.is_empty() {
         vec![None]
@@ -372,27 +421,28 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
         resources,
         exports: exports(&[
             ("id", Binding::attr("cluster", "id")),
+            ("version", Binding::attr("cluster", "version")),
             ("endpoint", Binding::attr("cluster", "endpoint")),
             ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
         ]),
     })
 }
 
-fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+fn postgres(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let ha = c.known("high_availability", false, Value::as_bool)?;
     let replicas = c.known("read_replicas", 0, Value::as_i64)?;
-    let (plan, nodes) = pg_plan(ha, replicas).ok_or_else(|| {
+    let (plan, nodes) = pg_plan(settings.three_az(), ha, replicas).ok_or_else(|| {
         Diagnostic::error("OVH Managed PostgreSQL has at most 3 nodes").at(["read_replicas"])
     })?;
     let resources = vec![
         NativeSpec::new("service", types::POSTGRES)
             .set("network_id", c.value("network", Value::Null))
-            .set("version", c.value("version", "16"))
+            .set("version", c.value("version", DEFAULT_PG_VERSION))
             .set("plan", Value::from(plan))
             .set("nodes", Value::from(nodes))
             .set(
                 "flavor",
-                size_value(Family::Postgres, &c.value("size", "medium")),
+                size_value(pg_family(settings), &c.value("size", "medium")),
             )
             .set("disk_gb", c.value("storage_gb", 100)),
     ];
@@ -414,20 +464,16 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
 
 fn valkey(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let replicas = c.known("replicas_per_shard", 1, Value::as_i64)?;
-    let (plan, nodes) = match replicas {
-        0 => ("essential", 1),
-        1 => ("business", 2),
-        _ => ("enterprise", 3),
-    };
+    let (plan, nodes) = valkey_plan(replicas);
     let resources = vec![
         NativeSpec::new("service", types::VALKEY)
             .set("network_id", c.value("network", Value::Null))
-            .set("version", c.value("version", "8.0"))
+            .set("version", c.value("version", DEFAULT_VALKEY_VERSION))
             .set("plan", Value::from(plan))
             .set("nodes", Value::from(nodes))
             .set(
                 "flavor",
-                size_value(Family::Valkey, &c.value("size", "medium")),
+                size_value(Family::Gen3Database, &c.value("size", "medium")),
             ),
     ];
     Ok(Expansion {
@@ -614,12 +660,99 @@ mod tests {
     }
 
     #[test]
-    fn postgres_plan_follows_ha_and_replicas() {
-        assert_eq!(pg_plan(false, 0), Some(("essential", 1)));
-        assert_eq!(pg_plan(true, 0), Some(("business", 2)));
-        assert_eq!(pg_plan(true, 1), Some(("business", 2)));
-        assert_eq!(pg_plan(true, 2), Some(("enterprise", 3)));
-        assert_eq!(pg_plan(false, 3), None);
+    fn postgres_plan_follows_ha_replicas_and_the_region() {
+        // 1-AZ regions: the Gen 2 plans.
+        assert_eq!(pg_plan(false, false, 0), Some(("essential", 1)));
+        assert_eq!(pg_plan(false, true, 0), Some(("business", 2)));
+        assert_eq!(pg_plan(false, true, 1), Some(("business", 2)));
+        assert_eq!(pg_plan(false, true, 2), Some(("enterprise", 3)));
+        assert_eq!(pg_plan(false, false, 3), None);
+        // 3-AZ regions sell no business/enterprise plan and no single node.
+        assert_eq!(pg_plan(true, false, 0), Some(("production", 2)));
+        assert_eq!(pg_plan(true, true, 1), Some(("production", 2)));
+        assert_eq!(pg_plan(true, true, 2), Some(("advanced", 3)));
+        assert_eq!(pg_plan(true, true, 3), None);
+    }
+
+    #[test]
+    fn databases_in_a_3az_region_use_plans_and_flavors_sold_there() {
+        let pg = Attrs::from([
+            ("network".into(), Value::from("net-1")),
+            ("size".into(), Value::from("large")),
+            ("high_availability".into(), Value::from(true)),
+            ("read_replicas".into(), Value::from(2)),
+        ]);
+        let e = expand(&par(), component::POSTGRES, &pg)
+            .expect("component")
+            .expect("ok");
+        let svc = &e.get("service").expect("service").config;
+        assert_eq!(svc["plan"], Binding::Value(Value::from("advanced")));
+        assert_eq!(svc["flavor"], Binding::Value(Value::from("b3-32")));
+        assert_eq!(svc["nodes"], Binding::Value(Value::from(3)));
+        let gra = Settings {
+            region: "GRA11".into(),
+            ..Settings::default()
+        };
+        let e = expand(&gra, component::POSTGRES, &pg)
+            .expect("component")
+            .expect("ok");
+        let svc = &e.get("service").expect("service").config;
+        assert_eq!(svc["plan"], Binding::Value(Value::from("enterprise")));
+        assert_eq!(svc["flavor"], Binding::Value(Value::from("db1-30")));
+        // Managed Valkey is sold only as production on b3, in every region.
+        let cache = Attrs::from([
+            ("size".into(), Value::from("medium")),
+            ("replicas_per_shard".into(), Value::from(1)),
+        ]);
+        for settings in [par(), gra] {
+            let e = expand(&settings, component::REDIS_CLUSTER, &cache)
+                .expect("component")
+                .expect("ok");
+            let svc = &e.get("service").expect("service").config;
+            assert_eq!(svc["plan"], Binding::Value(Value::from("production")));
+            assert_eq!(svc["flavor"], Binding::Value(Value::from("b3-16")));
+            assert_eq!(svc["nodes"], Binding::Value(Value::from(2)));
+        }
+    }
+
+    #[test]
+    fn the_cluster_gets_the_default_minor_and_exports_its_version() {
+        let e = expand(
+            &par(),
+            component::KUBERNETES_CLUSTER,
+            &Attrs::from([("network".into(), Value::from("net-1"))]),
+        )
+        .expect("component")
+        .expect("ok");
+        assert_eq!(
+            e.get("cluster").expect("cluster").config["version"],
+            Binding::Value(Value::from(DEFAULT_K8S_VERSION))
+        );
+        assert_eq!(
+            e.exports.get("version"),
+            Some(&Binding::attr("cluster", "version"))
+        );
+    }
+
+    #[test]
+    fn api_versions_are_cut_to_the_minor() {
+        assert_eq!(k8s_minor("1.32.9-1"), "1.32");
+        assert_eq!(k8s_minor("1.25.4-1"), "1.25");
+        assert_eq!(k8s_minor("1.32"), "1.32");
+        let bad = validate(
+            &par(),
+            component::KUBERNETES_CLUSTER,
+            &Attrs::from([("version".into(), Value::from("1.32.9"))]),
+        );
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(
+            validate(
+                &par(),
+                component::KUBERNETES_CLUSTER,
+                &Attrs::from([("version".into(), Value::from("1.33"))]),
+            )
+            .is_empty()
+        );
     }
 
     #[test]

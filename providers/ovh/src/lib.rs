@@ -30,8 +30,9 @@
 //! |---|---|---|
 //! | `network` | `ovh_cloud_network` (`network`), `ovh_cloud_subnet` (`subnet_0`…, one per zone of a 3-AZ region, else one) | `POST /region/{regionName}/network` (an operation, polled at `/operation/{operationId}`), `…/network/{networkId}/subnet` |
 //! | `kubernetes_cluster` | `ovh_cloud_kube` (`cluster`), `ovh_cloud_kube_nodepool` (`pool_<label>_<zone>` in 3-AZ regions with `min`/`max` divided by the zone count, rounded up; else `pool_<label>`) | `/kube`, `/kube/{kubeId}/nodepool`, `/kube/{kubeId}/update` (one minor at a time), `/kube/{kubeId}/kubeconfig` (for the CA) |
-//! | `postgres` | `ovh_cloud_database_postgresql` (`service`): plan `essential` (1 node), `business` (2: HA or 1 replica), `enterprise` (3: 2 replicas); IP restrictions in the service body (the network's subnets) | `/database/postgresql` |
-//! | `redis_cluster` | `ovh_cloud_database_valkey` (`service`), `shards` must be 1 | `/database/valkey` (`engine = "redis"`: `/database/redis`) |
+//! | `kubernetes_cluster` `version` | the minor (default [`DEFAULT_K8S_VERSION`], exported as `version`); the API answers the patch build (`1.32.9-1`), which is read back as its minor | |
+//! | `postgres` | `ovh_cloud_database_postgresql` (`service`), plan by region (below); IP restrictions in the service body (the network's subnets) | `/database/postgresql` |
+//! | `redis_cluster` | `ovh_cloud_database_valkey` (`service`): plan `production`, `replicas_per_shard + 1` nodes; `shards` must be 1 | `/database/valkey` (`engine = "redis"`: `/database/redis`) |
 //! | `load_balancer` | `ovh_cloud_loadbalancer` (`lb`, with a new floating IP), `…_listener` (`listener`), `…_pool` (`pool`), `…_health_monitor` (`health_monitor`) | `/region/{regionName}/loadbalancing/{loadbalancer,listener,pool,healthMonitor,flavor}`; the load balancer create is an operation |
 //! | `cdn` | `ovh_cdn_domain` (`domain`), `ovh_cdn_backend` (`backend`, the origin: an IPv4), `ovh_cdn_cache_rule` (`cache_rule_N`) | `/cdn/dedicated/{serviceName}/domains/{domain}[/backends|/cacheRules]` |
 //!
@@ -39,14 +40,38 @@
 //! first looks the name up and adopts what it finds, and a create answered by a 5xx looks again
 //! before giving up (databases carry the name in `description`, CDN domains in the host name).
 //!
-//! # Size classes
+//! # What each region sells, and the defaults
 //!
-//! | class | node pool (`b3-*`) | postgres (`db1-*`) | redis_cluster (Valkey, `db1-*`) |
-//! |---|---|---|---|
-//! | `small` | `b3-8` (2 vCPU, 8 GB) | `db1-7` (2 vCPU, 7 GB) | `db1-4` (4 GB) |
-//! | `medium` | `b3-16` (4 vCPU, 16 GB) | `db1-15` (4 vCPU, 15 GB) | `db1-7` (7 GB) |
-//! | `large` | `b3-32` (8 vCPU, 32 GB) | `db1-30` (8 vCPU, 30 GB) | `db1-15` (15 GB) |
-//! | `xlarge` | `b3-64` (16 vCPU, 64 GB) | `db1-60` (16 vCPU, 60 GB) | `db1-30` (30 GB) |
+//! OVH sells two generations of managed databases (its guide "Migrate from Gen 2 to Gen 3",
+//! `ovh/docs@149a8f56:pages/public_cloud/public_cloud_databases/databases_20_migrate_from_gen2_to_gen3/guide.en-gb.md`,
+//! 2026-05-05; plan codes from OVH's public cloud catalogue of 2026-01-27,
+//! `feoche/public-cost-indicator@f5deddb1:catalogue-produits.md`):
+//!
+//! | | 3-AZ regions (`EU-WEST-PAR`, `EU-SOUTH-MIL`) | 1-AZ regions (`GRA11`, `SBG`, …) |
+//! |---|---|---|
+//! | PostgreSQL | Gen 3 only (`.3az` plan codes): `production` (2 nodes: no HA, or HA or 1 replica), `advanced` (3: 2 replicas), on `b3-*` | Gen 2: `essential` (1 node, up to `db1-30`), `business` (2: HA or 1 replica), `enterprise` (3: 2 replicas), on `db1-*` |
+//! | Valkey | `production` on `b3-*` | `production` on `b3-*` (no Gen 2 Valkey plan exists) |
+//!
+//! | class | node pool | postgres, 3-AZ | postgres, 1-AZ | redis_cluster (Valkey) |
+//! |---|---|---|---|---|
+//! | `small` | `b3-8` (2 vCPU, 8 GB) | `b3-8` | `db1-7` (2 vCPU, 7 GB) | `b3-8` |
+//! | `medium` | `b3-16` (4 vCPU, 16 GB) | `b3-16` | `db1-15` (4 vCPU, 15 GB) | `b3-16` |
+//! | `large` | `b3-32` (8 vCPU, 32 GB) | `b3-32` | `db1-30` (8 vCPU, 30 GB) | `b3-32` |
+//! | `xlarge` | `b3-64` (16 vCPU, 64 GB) | `b3-64` | `db1-60` (16 vCPU, 60 GB) | `b3-64` |
+//!
+//! A region is 3-AZ when it has zones (the built-in table or the `zones` setting).
+//! Kubernetes defaults to [`DEFAULT_K8S_VERSION`] (`1.34`), the newest minor of
+//! `cloud.kube.VersionEnum` in OVH's API description (copy of 2026-04-03 in
+//! `sims/api-specs/ovh/cloud.v1.json`; upstream support of 1.34 ends 2026-10-27, so set
+//! `version` when OVH offers a newer minor).
+//!
+//! At plan time ([`Provider::check_offers`]) the choices are compared with what OVH says it
+//! sells now: the Kubernetes minors of `cloud.kube.VersionEnum` in the API's own description
+//! (`GET /cloud.json`, unauthenticated, as OVH's control panel reads them), the engine
+//! versions of `GET …/database/capabilities`, and the per-region engine, plan, flavor and
+//! node-count rows of `GET …/database/availability` (the capabilities model has no region).
+//! A choice the region does not sell is an error located at the attribute that made it,
+//! naming what is sold; failing to ask (no credentials, an outage) skips the check.
 //!
 //! Any other `size` is passed through as an OVH flavor name.
 //!
@@ -59,6 +84,7 @@
 
 mod client;
 mod expand;
+mod offers;
 mod ops;
 mod routes;
 mod types;
@@ -74,7 +100,7 @@ use provider_api::{
 };
 
 pub use client::{Client, Credentials, signature};
-pub use expand::{Family, Settings, flavor, region_zones};
+pub use expand::{DEFAULT_K8S_VERSION, Family, Settings, flavor, k8s_minor, region_zones};
 pub use routes::{ROUTES, Route};
 pub use types::ALL as NATIVE_TYPES;
 
@@ -244,6 +270,10 @@ impl Provider for OvhProvider {
 
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
         expand::validate(&self.ops.settings, type_name, config)
+    }
+
+    async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        self.ops.check_offers(type_name, config).await
     }
 
     fn expand(

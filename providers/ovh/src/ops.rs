@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 use tokio::sync::OnceCell;
 
 use crate::client::Client;
-use crate::expand::Settings;
+use crate::expand::{Settings, k8s_minor};
 use crate::routes::{self as r, Route};
 use crate::types as t;
 
@@ -24,6 +24,8 @@ pub struct Ops {
     pub settings: Settings,
     pub ready_timeout: Duration,
     lb_flavors: OnceCell<Vec<(String, String)>>,
+    /// What OVH sells, asked once at plan time ([`crate::offers`]).
+    pub(crate) offers: crate::offers::Cache,
 }
 
 /// Where an object is in its lifecycle.
@@ -486,6 +488,7 @@ impl Ops {
             settings,
             ready_timeout,
             lb_flavors: OnceCell::new(),
+            offers: crate::offers::Cache::default(),
         }
     }
 
@@ -499,7 +502,7 @@ impl Ops {
         })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         route: Route,
         extra: &[(&str, &str)],
@@ -1055,11 +1058,13 @@ impl Ops {
                     .await?;
                 }
                 if changed("version") {
-                    let from = prior
-                        .attrs
-                        .get("version")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
+                    let from = k8s_minor(
+                        prior
+                            .attrs
+                            .get("version")
+                            .and_then(Value::as_str)
+                            .unwrap_or(""),
+                    );
                     let to = need_str(config, "version")?;
                     if !is_next_minor(from, to) {
                         return Err(ProviderError::Invalid(format!(
@@ -1283,7 +1288,14 @@ impl Ops {
                 a.insert("name".into(), jstr(j, "name"));
                 a.insert("network_id".into(), jstr(j, "privateNetworkId"));
                 a.insert("nodes_subnet_id".into(), jstr(j, "nodesSubnetId"));
-                a.insert("version".into(), jstr(j, "version"));
+                // The API answers the patch build (`1.32.9-1`); the configuration and the
+                // upgrades deal in minors, as OVH's own Terraform provider does.
+                a.insert(
+                    "version".into(),
+                    js(j, "version")
+                        .map(|v| Value::from(k8s_minor(v)))
+                        .unwrap_or_default(),
+                );
                 a.insert("update_policy".into(), jstr(j, "updatePolicy"));
                 a.insert("endpoint".into(), jstr(j, "url"));
                 // A throttled or failed kubeconfig request fails the read (it is retried), so

@@ -90,6 +90,15 @@ pub const REDIS_GET: Route = get("/cloud/project/{serviceName}/database/redis/{c
 pub const REDIS_PUT: Route = put("/cloud/project/{serviceName}/database/redis/{clusterId}");
 pub const REDIS_DELETE: Route = delete("/cloud/project/{serviceName}/database/redis/{clusterId}");
 
+pub const DB_AVAILABILITY: Route = get("/cloud/project/{serviceName}/database/availability");
+pub const DB_CAPABILITIES: Route = get("/cloud/project/{serviceName}/database/capabilities");
+
+/// The API's own description of the `/cloud` section, served without authentication. It is
+/// not an operation of that description, so it is not in [`ROUTES`]; OVH's control panel reads
+/// the Kubernetes versions on offer from its `cloud.kube.VersionEnum` model
+/// (`ovh/manager@6e0e20a4:packages/manager/apps/pci-kubernetes/src/api/data/cloud.ts`).
+pub const CLOUD_DESCRIPTION: Route = get("/cloud.json");
+
 pub const LB_FLAVOR_LIST: Route =
     get("/cloud/project/{serviceName}/region/{regionName}/loadbalancing/flavor");
 pub const LB_LIST: Route =
@@ -197,6 +206,8 @@ pub const ROUTES: &[Route] = &[
     REDIS_GET,
     REDIS_PUT,
     REDIS_DELETE,
+    DB_AVAILABILITY,
+    DB_CAPABILITIES,
     LB_FLAVOR_LIST,
     LB_LIST,
     LB_CREATE,

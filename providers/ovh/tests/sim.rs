@@ -267,3 +267,175 @@ async fn throttled_requests_are_repeated_and_reads_survive_them() {
     }
     sim.shutdown().await;
 }
+
+/// A provider in `region`, with or without credentials.
+fn provider_in(endpoint: &str, region: &str, credentials: bool) -> ovh::OvhProvider {
+    let cfg = attrs(&[
+        ("endpoint", Value::from(endpoint)),
+        ("project_id", Value::from("p0123456789")),
+        ("region", Value::from(region)),
+        ("ready_timeout", Value::from(60)),
+    ]);
+    configure_with_env(&cfg, move |k| {
+        if !credentials {
+            return None;
+        }
+        Some(match k {
+            "OVH_APPLICATION_KEY" => "sim-app-key".to_string(),
+            "OVH_APPLICATION_SECRET" => "sim-app-secret".to_string(),
+            "OVH_CONSUMER_KEY" => "sim-consumer-key".to_string(),
+            _ => return None,
+        })
+    })
+    .expect("configured")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_version_reads_as_its_minor_and_upgrades_one_minor() {
+    let (sim, endpoint) = start(fast()).await;
+    let p = provider(&endpoint, "sim-app-secret");
+    let net = p
+        .create(CreateRequest {
+            type_name: "ovh_cloud_network",
+            identity: &identity("network.main.ovh_cloud_network.network"),
+            config: &Attrs::new(),
+        })
+        .await
+        .expect("network");
+    p.create(CreateRequest {
+        type_name: "ovh_cloud_subnet",
+        identity: &identity("network.main.ovh_cloud_subnet.subnet_0"),
+        config: &attrs(&[
+            ("network_id", Value::from(net.id.as_str())),
+            ("cidr", Value::from("10.0.0.0/20")),
+        ]),
+    })
+    .await
+    .expect("subnet");
+    let config = attrs(&[
+        ("network_id", Value::from(net.id.as_str())),
+        ("version", Value::from("1.32")),
+    ]);
+    let kube = p
+        .create(CreateRequest {
+            type_name: "ovh_cloud_kube",
+            identity: &identity("kubernetes_cluster.k.ovh_cloud_kube.cluster"),
+            config: &config,
+        })
+        .await
+        .expect("kube");
+    // The API answers `1.32.9-1`; the state holds the minor the configuration names, so a
+    // re-plan of the same configuration changes nothing.
+    let raw = sim
+        .objects()
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["kind"] == "kube").cloned())
+        .expect("the cluster");
+    assert_eq!(raw["object"]["version"], "1.32.9-1");
+    assert_eq!(kube.attrs["version"], Value::from("1.32"));
+    let read = p
+        .read_many("ovh_cloud_kube", std::slice::from_ref(&kube.id))
+        .await
+        .expect("read");
+    assert_eq!(read[0].as_ref().map(|k| &k.attrs), Some(&kube.attrs));
+    // One minor up is an in-place upgrade; two is refused before anything is sent.
+    let mut next = config.clone();
+    next.insert("version".into(), Value::from("1.33"));
+    let upgraded = p
+        .update("ovh_cloud_kube", &kube, &next)
+        .await
+        .expect("upgrade");
+    assert_eq!(upgraded.attrs["version"], Value::from("1.33"));
+    let mut jump = config.clone();
+    jump.insert("version".into(), Value::from("1.34"));
+    let err = p
+        .update("ovh_cloud_kube", &kube, &jump)
+        .await
+        .expect_err("1.32 → 1.34 is two minors");
+    assert!(
+        err.to_string().contains("one minor version at a time"),
+        "{err}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_are_checked_against_what_the_region_sells() {
+    let (sim, endpoint) = start(fast()).await;
+    let par = provider_in(&endpoint, "EU-WEST-PAR", true);
+    let ha = attrs(&[
+        ("network", Value::from("net-1")),
+        ("size", Value::from("large")),
+        ("high_availability", Value::from(true)),
+        ("read_replicas", Value::from(2)),
+    ]);
+    // The defaults are sold in the 3-AZ region.
+    assert!(par.check_offers("postgres", &ha).await.is_empty());
+    assert!(
+        par.check_offers("redis_cluster", &attrs(&[("size", Value::from("large"))]))
+            .await
+            .is_empty()
+    );
+    assert!(
+        par.check_offers("kubernetes_cluster", &Attrs::new())
+            .await
+            .is_empty()
+    );
+    // A Gen 2 plan or flavor written natively is refused, naming what is sold.
+    let native = attrs(&[
+        ("plan", Value::from("business")),
+        ("flavor", Value::from("db1-15")),
+        ("nodes", Value::from(2)),
+        ("version", Value::from("16")),
+    ]);
+    let d = par
+        .check_offers("ovh_cloud_database_postgresql", &native)
+        .await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, vec!["plan".to_string()]);
+    assert!(
+        d[0].summary
+            .contains("advanced (3 nodes), production (2 nodes)"),
+        "{}",
+        d[0].summary
+    );
+    let d = par
+        .check_offers("postgres", &attrs(&[("size", Value::from("db1-15"))]))
+        .await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, vec!["size".to_string()]);
+    assert!(
+        d[0].summary.contains("b3-8, b3-16, b3-32"),
+        "{}",
+        d[0].summary
+    );
+    let d = par
+        .check_offers(
+            "kubernetes_cluster",
+            &attrs(&[("version", Value::from("1.29"))]),
+        )
+        .await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, vec!["version".to_string()]);
+    assert!(
+        d[0].summary.contains("offered: 1.31, 1.32, 1.33, 1.34"),
+        "{}",
+        d[0].summary
+    );
+    let d = par
+        .check_offers("postgres", &attrs(&[("version", Value::from("12"))]))
+        .await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, vec!["version".to_string()]);
+    // A 1-AZ region keeps the Gen 2 plans: the same HA spec is sold there as enterprise.
+    let gra = provider_in(&endpoint, "GRA11", true);
+    assert!(gra.check_offers("postgres", &ha).await.is_empty());
+    // Without credentials nothing is asked and nothing is refused.
+    let bare = provider_in(&endpoint, "EU-WEST-PAR", false);
+    assert!(
+        bare.check_offers("ovh_cloud_database_postgresql", &native)
+            .await
+            .is_empty()
+    );
+    sim.shutdown().await;
+}
