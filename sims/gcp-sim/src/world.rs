@@ -15,7 +15,30 @@ use serde_json::{Value, json};
 
 use crate::discovery::Api;
 
-/// A Google-shaped error: `{"error": {"code", "message", "status", "errors": [...]}}`.
+/// How an API shapes its error bodies. The real logs show three families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `code`, `message`, `errors[]`, no `status`: Compute Engine (every error of
+    /// `compute/*.log`) and Cloud SQL Admin (`sql/sqluser@…`).
+    Legacy,
+    /// `code`, `message`, `errors[]` and `status`: GKE (`gke/containercluster-minimal@…`).
+    Full,
+    /// `code`, `message`, `status`, no `errors[]`: Memorystore for Redis, Network
+    /// Connectivity and the other one-platform APIs (`redis/replicationrediscluster@…`).
+    Status,
+}
+
+/// The error shape each API answers (see [`ErrorShape`]).
+pub fn default_shape(api: Api) -> ErrorShape {
+    match api {
+        Api::Compute | Api::Sqladmin => ErrorShape::Legacy,
+        Api::Container => ErrorShape::Full,
+        _ => ErrorShape::Status,
+    }
+}
+
+/// A Google-shaped error: `{"error": {"code", "message", "status", "errors": [...]}}`, cut
+/// to the API's [`ErrorShape`] where the answer is written.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: u16,
@@ -94,6 +117,9 @@ pub enum Effect {
     Remove(String),
     /// Removes a string from an array field of an object.
     Unlink(String, String, String),
+    /// Removes a string from an array field of an object, and the field once it is empty
+    /// (Compute omits empty lists, e.g. a network's `subnetworks`).
+    Detach(String, String, String),
 }
 
 /// One simulated object.
@@ -328,6 +354,22 @@ impl World {
                     arr.retain(|v| v.as_str() != Some(value.as_str()));
                 }
             }
+            Effect::Detach(key, field, value) => {
+                if let Some(obj) = self.objects.get_mut(&key)
+                    && let Some(m) = obj.data.as_object_mut()
+                {
+                    let empty =
+                        m.get_mut(&field)
+                            .and_then(Value::as_array_mut)
+                            .is_some_and(|arr| {
+                                arr.retain(|v| v.as_str() != Some(value.as_str()));
+                                arr.is_empty()
+                            });
+                    if empty {
+                        m.remove(&field);
+                    }
+                }
+            }
         }
     }
 
@@ -375,16 +417,16 @@ pub fn render_phase(op: &mut Op) {
             }
         }
         Api::Compute => {
-            d["status"] = json!(phase.as_str());
-            d["progress"] = json!(match phase {
-                Phase::Pending => 0,
-                Phase::Running => 50,
-                Phase::Done => 100,
-            });
-            if phase != Phase::Pending && d.get("startTime").is_none() {
+            // Compute operations are `RUNNING` (with `startTime`, `progress` 0) from the
+            // answer to the mutation on: every insert / patch / delete answer of the real
+            // logs shows them so, never `PENDING`.
+            let done = phase == Phase::Done;
+            d["status"] = json!(if done { "DONE" } else { "RUNNING" });
+            d["progress"] = json!(if done { 100 } else { 0 });
+            if d.get("startTime").is_none() {
                 d["startTime"] = json!(now_rfc3339());
             }
-            if phase == Phase::Done && d.get("endTime").is_none() {
+            if done && d.get("endTime").is_none() {
                 d["endTime"] = json!(now_rfc3339());
             }
         }

@@ -332,7 +332,7 @@ async fn invalid_requests_are_400() {
 }
 
 #[tokio::test]
-async fn operations_walk_pending_running_done() {
+async fn compute_operations_start_running() {
     let sim = start(Config {
         delay: Duration::from_millis(150),
         ..Config::default()
@@ -344,14 +344,17 @@ async fn operations_walk_pending_running_done() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["kind"], "compute#operation");
-    assert_eq!(r.body["status"], "PENDING");
+    // Answered RUNNING, as every real compute mutation answer is.
+    assert_eq!(r.body["status"], "RUNNING");
+    assert_eq!(r.body["progress"], 0);
+    assert!(r.body["startTime"].is_string() && r.body.get("endTime").is_none());
     assert_eq!(r.body["operationType"], "insert");
     let op = path_of(&r.body["selfLink"], c);
     assert!(
         op.starts_with("/compute/v1/projects/p/global/operations/operation-"),
         "{op}"
     );
-    let mut seen = vec!["PENDING".to_string()];
+    let mut seen = vec!["RUNNING".to_string()];
     let deadline = Instant::now() + Duration::from_secs(5);
     while seen.last().unwrap() != "DONE" {
         let s = sim.call(c, "GET", &op, None).await.body["status"]
@@ -364,7 +367,7 @@ async fn operations_walk_pending_running_done() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(seen, ["PENDING", "RUNNING", "DONE"]);
+    assert_eq!(seen, ["RUNNING", "DONE"]);
     let n = sim
         .call(c, "GET", "/compute/v1/projects/p/global/networks/net", None)
         .await;
@@ -387,7 +390,7 @@ async fn operations_walk_pending_running_done() {
         )
         .await;
     assert_eq!(again.status, 409);
-    assert_eq!(again.body["error"]["status"], "ALREADY_EXISTS");
+    assert_eq!(again.body["error"]["errors"][0]["reason"], "alreadyExists");
     // wait blocks until done.
     let d = sim
         .call(
