@@ -40,9 +40,12 @@ resource "network" "main" {
   zones = 3
 }
 
+# No `version`: the provider picks a Kubernetes minor in EKS standard support (1.35 today; an
+# older minor in extended support bills the control plane six times higher), and the plan
+# checks it against what EKS offers in the region. `kubernetes_cluster.superset.version`
+# tells which.
 resource "kubernetes_cluster" "superset" {
   network = network.main.id
-  version = "1.31"
 
   # The web pool runs the Superset app servers behind the load balancer (m6i.2xlarge).
   node_pool "web" {
@@ -79,7 +82,8 @@ resource "postgres" "metadata" {
 }
 
 # Results backend, Celery broker and chart-data cache: Redis Cluster with three shards, each
-# with a replica in another zone, on r7g.large nodes (13 GB each, 39 GB in all).
+# with a replica in another zone, on cache.r6g.large nodes (13 GB each, 39 GB in all; Paris
+# sells no r7g nodes, and the plan checks the node type against the region's offers).
 resource "redis_cluster" "cache" {
   network            = network.main.id
   version            = "7.1"

@@ -14,3 +14,8 @@ output "redis_endpoint" {
   value       = redis_cluster.cache.configuration_endpoint
   description = "Redis Cluster configuration endpoint for the cache, results backend and Celery"
 }
+
+output "kubernetes_version" {
+  value       = kubernetes_cluster.superset.version
+  description = "Kubernetes minor version of the EKS cluster (the provider's default, in standard support)"
+}

@@ -10,7 +10,29 @@
 //! | `node_pool_<label>` | `aws_eks_node_group` | one managed node group per `node_pool` block, in every subnet of the network, scaling between `min` and `max` |
 //!
 //! Exports: `id` (the cluster's name), `endpoint`, `ca_certificate` (base64 PEM, as EKS
-//! answers it). The policy ARNs use the region's partition (`aws`, `aws-cn`, `aws-us-gov`).
+//! answers it), `version` (the Kubernetes minor version, the default when none is given).
+//!
+//! **Default version.** Without `version`, a cluster gets [`DEFAULT_VERSION`], `1.35`: a
+//! minor in EKS standard support when it was chosen (2026-12-07), and for the longest time
+//! after of those whose dates are published. The EKS Kubernetes release calendar (EKS user
+//! guide, "Understand the Kubernetes version lifecycle on EKS", as listed on
+//! endoflife.date/amazon-eks and in aws-samples' EKS version calendar, checked 2026-04-24):
+//!
+//! | minor | released on EKS | end of standard support | end of extended support | on 2026-12-07 |
+//! |---|---|---|---|---|
+//! | 1.35 | 2026-01-28 | 2027-03-27 | 2028-03-27 | standard |
+//! | 1.34 | 2025-10-06 | 2026-12-02 | 2027-12-02 | extended |
+//! | 1.33 | 2025-05-28 | 2026-07-29 | 2027-07-29 | extended |
+//! | 1.32 | 2025-01-25 | 2026-03-23 | 2027-03-23 | extended |
+//! | 1.31 | 2024-09-26 | 2025-11-26 | 2026-11-26 | no longer offered |
+//!
+//! A minor is in standard support for 14 months after its EKS release, then in extended
+//! support for 12 more at six times the control plane price ($0.60 per cluster-hour instead of
+//! $0.10). Kubernetes 1.36 is out upstream, but no EKS date for it was found, so it is not the
+//! default. Whatever the default, the plan asks EKS (`DescribeClusterVersions`) whether the
+//! version is offered and in which support (`offers.rs`): an extended-support version is a
+//! warning naming the price and the standard-support versions, a version no longer offered an
+//! error naming those offered. Move this default when 1.35 nears 2027-03-27. The policy ARNs use the region's partition (`aws`, `aws-cn`, `aws-us-gov`).
 //!
 //! Node sizes (`size` of a `node_pool`): a portable class maps to an instance type, any other
 //! value is an EC2 instance type passed through unchanged (it must look like one: `m7g.large`).
@@ -23,7 +45,7 @@
 //! | `xlarge` | `m6i.4xlarge` (16 vCPU, 64 GiB) | same family, four times the size |
 //!
 //! Checks on top of the portable ones (which already hold `min` ≥ 0, `max` ≥ 1, `min` ≤ `max`,
-//! so they are not repeated here): `version` is a Kubernetes minor version like `1.31`; a
+//! so they are not repeated here): `version` is a Kubernetes minor version like `1.35`; a
 //! `size` that is not a class looks like an instance type; node pool labels stay distinct once
 //! turned into local names.
 //!
@@ -82,6 +104,8 @@
 //! **moto** (5.2) holds clusters and node groups (`ACTIVE` at once), their tags at create, and
 //! `UpdateNodegroupConfig`; it has no `UpdateClusterVersion` (a version change cannot be tested
 //! there), does not report `resourcesVpcConfig.vpcId`, and `TagResource` only tags clusters.
+//! It has no `DescribeClusterVersions` either: `scripts/moto-server.py` answers it with the
+//! calendar above as of 2026-12-07.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -122,6 +146,9 @@ pub const MODULE: Module = Module {
     set_like,
 };
 
+/// The Kubernetes minor version of a cluster that names none (see the module doc).
+pub const DEFAULT_VERSION: &str = "1.35";
+
 /// EKS's limits on names.
 pub const CLUSTER_NAME_LEN: usize = 100;
 pub const NODE_GROUP_NAME_LEN: usize = 63;
@@ -147,7 +174,7 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
                     "version",
                     A::required(
                         s(),
-                        "Kubernetes minor version, like 1.31 (upgraded in place)",
+                        "Kubernetes minor version, like 1.35 (upgraded in place)",
                     ),
                 )
                 .attr(
@@ -255,7 +282,7 @@ fn looks_like_instance_type(t: &str) -> bool {
     }
 }
 
-/// Whether `v` is a Kubernetes minor version as EKS names them (`1.31`).
+/// Whether `v` is a Kubernetes minor version as EKS names them (`1.35`).
 fn is_minor_version(v: &str) -> bool {
     match v.split_once('.') {
         Some(("1", minor)) => !minor.is_empty() && minor.chars().all(|c| c.is_ascii_digit()),
@@ -324,7 +351,7 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
     {
         out.push(
             Diagnostic::error(format!(
-                "`version` {v:?} is not a Kubernetes minor version as EKS names them, like \"1.31\""
+                "`version` {v:?} is not a Kubernetes minor version as EKS names them, like \"1.35\""
             ))
             .at(["version"]),
         );
@@ -391,7 +418,7 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
                 policy_arns(&settings.region, &NODE_POLICIES),
             ),
         NativeSpec::new("cluster", CLUSTER)
-            .set("version", value("version", Value::from("1.31")))
+            .set("version", value("version", Value::from(DEFAULT_VERSION)))
             .set("role_arn", Binding::attr("cluster_role", "arn"))
             .set("vpc_id", network.clone()),
     ];
@@ -430,6 +457,7 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
             ("id", Binding::attr("cluster", "id")),
             ("endpoint", Binding::attr("cluster", "endpoint")),
             ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
+            ("version", Binding::attr("cluster", "version")),
         ]
         .into_iter()
         .map(|(k, b)| (k.to_string(), b))
@@ -1073,7 +1101,17 @@ mod tests {
             ]))
         );
         let exports: Vec<&str> = e.exports.keys().map(String::as_str).collect();
-        assert_eq!(exports, ["ca_certificate", "endpoint", "id"]);
+        assert_eq!(exports, ["ca_certificate", "endpoint", "id", "version"]);
+        let mut unversioned = cfg.clone();
+        unversioned.remove("version");
+        assert_eq!(
+            expand(&settings(), &unversioned)
+                .expect("expands")
+                .get("cluster")
+                .expect("cluster")
+                .config["version"],
+            Binding::Value(Value::from(DEFAULT_VERSION))
+        );
         let cn = Settings {
             region: "cn-north-1".into(),
             zones: Vec::new(),

@@ -15,9 +15,18 @@
 //! | size | node type | memory |
 //! |---|---|---|
 //! | `small` | `cache.t4g.medium` | 3.09 GiB |
-//! | `medium` | `cache.r7g.large` | 13.07 GiB |
-//! | `large` | `cache.r7g.xlarge` | 26.32 GiB |
-//! | `xlarge` | `cache.r7g.2xlarge` | 52.82 GiB |
+//! | `medium` | `cache.r6g.large` | 13.07 GiB |
+//! | `large` | `cache.r6g.xlarge` | 26.32 GiB |
+//! | `xlarge` | `cache.r6g.2xlarge` | 52.82 GiB |
+//!
+//! Why `r6g` and not the newer `r7g`: r7g is not sold in every region the provider may
+//! default to. AWS's ElastiCache price list of 2025-03-14 (as vendored by `yeo/ec2.shop@73696e38`,
+//! `data/elasticache/elasticache.json`) lists no `cache.r7g` in 16 regions, among them
+//! eu-west-3 (Paris, the example's region: r4, r5, r6g and r6gd only), eu-south-1, il-central-1,
+//! ap-east-1 and ca-west-1, while `cache.r6g` and `cache.t4g.medium` are listed in Paris,
+//! Ireland, Frankfurt, Virginia and the other large regions (that file lists neither in a
+//! few of the newest regions, such as eu-central-2 and eu-south-2). The plan checks the node type
+//! against the region's offers either way (`offers.rs`), naming the types it has.
 //!
 //! Cluster mode needs automatic failover whatever the replica count, so it is always on;
 //! Multi-AZ needs a replica, so it is on when `replicas_per_shard ≥ 1`.
@@ -142,7 +151,7 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
                 )
                 .attr(
                     "node_type",
-                    A::required(s(), "Node type, like cache.r7g.large"),
+                    A::required(s(), "Node type, like cache.r6g.large"),
                 )
                 .attr(
                     "num_node_groups",
@@ -191,9 +200,9 @@ fn set_like(type_name: &str) -> &'static [&'static str] {
 pub fn node_type(size: &str) -> String {
     match Size::parse(size) {
         Size::Class(SizeClass::Small) => "cache.t4g.medium".into(),
-        Size::Class(SizeClass::Medium) => "cache.r7g.large".into(),
-        Size::Class(SizeClass::Large) => "cache.r7g.xlarge".into(),
-        Size::Class(SizeClass::XLarge) => "cache.r7g.2xlarge".into(),
+        Size::Class(SizeClass::Medium) => "cache.r6g.large".into(),
+        Size::Class(SizeClass::Large) => "cache.r6g.xlarge".into(),
+        Size::Class(SizeClass::XLarge) => "cache.r6g.2xlarge".into(),
         Size::Native(name) => name,
     }
 }
@@ -226,7 +235,7 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
         out.push(
             Diagnostic::error(format!(
                 "`size` {name:?} is neither small, medium, large nor xlarge, nor an ElastiCache \
-                 node type (like cache.r7g.large)"
+                 node type (like cache.r6g.large)"
             ))
             .at(["size"]),
         );
@@ -958,9 +967,9 @@ mod tests {
     #[test]
     fn sizes_map_to_node_types() {
         assert_eq!(node_type("small"), "cache.t4g.medium");
-        assert_eq!(node_type("medium"), "cache.r7g.large");
-        assert_eq!(node_type("large"), "cache.r7g.xlarge");
-        assert_eq!(node_type("xlarge"), "cache.r7g.2xlarge");
+        assert_eq!(node_type("medium"), "cache.r6g.large");
+        assert_eq!(node_type("large"), "cache.r6g.xlarge");
+        assert_eq!(node_type("xlarge"), "cache.r6g.2xlarge");
         assert_eq!(node_type("cache.m7g.large"), "cache.m7g.large");
     }
 
@@ -976,7 +985,7 @@ mod tests {
         let cluster = e.get("cluster").expect("cluster");
         assert_eq!(
             cluster.config["node_type"],
-            Binding::Value(Value::from("cache.r7g.xlarge"))
+            Binding::Value(Value::from("cache.r6g.xlarge"))
         );
         assert_eq!(
             cluster.config["replicas_per_node_group"],

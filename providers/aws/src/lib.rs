@@ -50,6 +50,25 @@
 //! and fails with the zones the region really offers (some regions skip a letter, like
 //! ap-northeast-1 without `b`): list them in `zones = [...]` then.
 //!
+//! # Defaults that AWS sells, and plan-time offer checks
+//!
+//! The defaults are chosen to exist where the provider is pointed by default (eu-west-3, the
+//! example's region, and the other large regions): Kubernetes **1.35** for a cluster without
+//! `version` (in EKS standard support until 2027-03-27, the calendar and its source are in
+//! `eks.rs`; the component exports the `version` it got), `db.t4g.medium` / `db.r6g.*` for
+//! PostgreSQL 16 (listed in eu-west-3 by AWS's RDS PostgreSQL price list of 2024-09-28, which
+//! lists no `db.r7g` / `db.m7g` there), `cache.t4g.medium` / `cache.r6g.*` for Redis (Paris has
+//! no `cache.r7g`: see `elasticache.rs`).
+//!
+//! Whatever the user picks, `check_offers` asks AWS at plan time (not by `ss validate`, not
+//! with refresh off) whether the region sells it: EKS `DescribeClusterVersions`, RDS
+//! `DescribeOrderableDBInstanceOptions` (engine `postgres`), ElastiCache
+//! `DescribeReservedCacheNodesOfferings` (product `redis`). A version or class not offered is an
+//! error located on the attribute, naming what is offered; an EKS version in extended support
+//! is a warning with the extended price and the standard-support versions. Each question is
+//! asked once per provider (concurrent askers share the answer); a failure to ask is a debug
+//! log, not a diagnostic. `offers.rs` has the details and why each call was chosen.
+//!
 //! # Native types
 //!
 //! | type | attributes (in place / *force new*) | EC2 calls |
@@ -106,6 +125,7 @@ mod elbv2;
 mod error;
 mod expand;
 mod iam;
+mod offers;
 mod rds;
 mod secrets;
 mod service;
@@ -182,6 +202,8 @@ pub struct AwsProvider {
     ready_timeout: Duration,
     /// One per AWS service; each owns some native types.
     services: Vec<Arc<dyn Service>>,
+    /// What the region sells, asked at plan time and kept.
+    offers: offers::Offers,
 }
 
 /// Builds the provider from the evaluated provider block; credentials come from the standard
@@ -244,7 +266,7 @@ pub fn configure_with(
         Arc::new(rds::Rds::new(shared.clone(), ec2.clone())),
         Arc::new(elasticache::Elasticache::new(shared.clone(), ec2.clone())),
         Arc::new(elbv2::Elbv2::new(shared.clone(), ec2)),
-        Arc::new(cloudfront::CloudFront::new(shared)),
+        Arc::new(cloudfront::CloudFront::new(shared.clone())),
     ];
     Ok(AwsProvider {
         schema: ProviderSchema {
@@ -258,6 +280,7 @@ pub fn configure_with(
         },
         ready_timeout,
         services,
+        offers: offers::Offers::new(shared),
     })
 }
 
@@ -339,6 +362,10 @@ impl Provider for AwsProvider {
 
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
         expand::validate(&self.settings, type_name, config)
+    }
+
+    async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        self.offers.check(type_name, config).await
     }
 
     fn expand(

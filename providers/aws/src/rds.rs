@@ -287,6 +287,9 @@ fn set_like(type_name: &str) -> &'static [&'static str] {
 // ---------------------------------------------------------------------------------------------
 // The component.
 
+/// The PostgreSQL major version of a `postgres` that names none (the portable default).
+pub const DEFAULT_VERSION: &str = "16";
+
 /// The instance class of a portable size (see the module table).
 pub fn instance_class(size: &str) -> String {
     match Size::parse(size) {
@@ -402,7 +405,7 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
     }
     let pooler = pooler.as_bool().unwrap_or(false);
     let network = value(config, "network", Value::Unknown);
-    let version = value(config, "version", "16");
+    let version = value(config, "version", DEFAULT_VERSION);
     let family = match version.as_str() {
         Some(v) => Value::from(format!("postgres{}", major_version(v))),
         None => Value::Unknown,

@@ -174,7 +174,7 @@ output "endpoint" {{
     assert_eq!(g.multi_az(), Some(&MultiAzStatus::Enabled));
     assert_eq!(g.at_rest_encryption_enabled(), Some(true));
     assert_eq!(g.transit_encryption_enabled(), Some(true));
-    assert_eq!(g.cache_node_type(), Some("cache.r7g.large"));
+    assert_eq!(g.cache_node_type(), Some("cache.r6g.large"));
     let endpoint = g
         .configuration_endpoint()
         .and_then(|e| e.address())

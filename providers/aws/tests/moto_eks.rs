@@ -139,9 +139,10 @@ resource "network" "main" {{
   zones = 3
 }}
 
+# No `version`: the provider's default, a minor in EKS standard support, which the plan
+# checks against DescribeClusterVersions.
 resource "kubernetes_cluster" "k8s" {{
   network = network.main.id
-  version = "1.31"
 
   node_pool "web" {{
     size = "small"
@@ -158,6 +159,10 @@ resource "kubernetes_cluster" "k8s" {{
 
 output "endpoint" {{
   value = kubernetes_cluster.k8s.endpoint
+}}
+
+output "version" {{
+  value = kubernetes_cluster.k8s.version
 }}
 "#,
         moto.url
@@ -184,6 +189,7 @@ async fn kubernetes_cluster_plan_apply_refresh_drift_destroy() {
     assert_eq!(state.resources.len(), 12);
     let endpoint = state.outputs["endpoint"].value.as_str().unwrap_or_default();
     assert!(endpoint.starts_with("https://"), "{endpoint}");
+    assert_eq!(state.outputs["version"].value.as_str(), Some("1.35"));
 
     // The cluster, in the network's subnets, with its security group and role.
     let vpc = moto
@@ -230,7 +236,7 @@ async fn kubernetes_cluster_plan_apply_refresh_drift_destroy() {
     assert_eq!(clusters.len(), 1, "{clusters:?}");
     let cluster = &clusters[0];
     let cluster_name = cluster.name().expect("name").to_string();
-    assert_eq!(cluster.version(), Some("1.31"));
+    assert_eq!(cluster.version(), Some("1.35"));
     assert_eq!(
         tag(cluster.tags(), "ss:address"),
         Some("kubernetes_cluster.k8s.aws_eks_cluster.cluster")

@@ -127,12 +127,13 @@ const ECHOED_FALSE: &[&str] = &[
 /// The stored field keeping a node pool's creation order (never shown).
 const SEQ: &str = "_simSeq";
 
-/// Zone suffixes of common regions (Compute Engine's zone list); other regions get a, b, c.
+/// The zones of the regions whose zones are not `a`, `b`, `c` (Compute Engine's regions and
+/// zones list: europe-west1 has b, c and d; us-east1 b, c and d; us-central1 a, b, c and f);
+/// every other region has `a`, `b` and `c`.
 const REGION_ZONES: &[(&str, &str)] = &[
     ("us-central1", "abcf"),
     ("us-east1", "bcd"),
     ("europe-west1", "bcd"),
-    ("asia-southeast1", "abc"),
 ];
 
 fn builds(minors: &[&str]) -> Vec<String> {
@@ -570,9 +571,12 @@ fn last(s: &str) -> &str {
     s.rsplit('/').next().unwrap_or(s)
 }
 
-/// Node pool autoscaling as GKE keeps it: zero limits dropped, `locationPolicy` defaulted,
-/// per-zone and total limits mutually exclusive (discovery: "The total_*_node_count fields
-/// are mutually exclusive with the *_node_count fields").
+/// Node pool autoscaling as GKE keeps it: the limits as sent, zero ones dropped (the recorded
+/// pool sent `totalMinNodeCount: 0` with per-zone limits and read back only the per-zone ones;
+/// k8s-config-connector PR #1051 shows a pool created with `totalMaxNodeCount: 4` reading it
+/// back), `locationPolicy` defaulted to BALANCED (as recorded), per-zone and total limits
+/// mutually exclusive (discovery: "The total_*_node_count fields are mutually exclusive with
+/// the *_node_count fields").
 fn autoscaling(a: &Value) -> Result<Value, ApiError> {
     let mut a = a.clone();
     strip_zeros(&mut a);
@@ -778,8 +782,13 @@ pub fn newer(a: &str, b: &str) -> bool {
     parse(a) > parse(b)
 }
 
+/// Every zone must exist and lie in the cluster's region.
 fn check_zones(region: &str, zones: &[String]) -> Result<(), ApiError> {
-    match zones.iter().find(|z| region_of(z) != region || !is_zone(z)) {
+    let known = zones_of(region);
+    match zones.iter().find(|z| !known.contains(z)) {
+        Some(z) if is_zone(z) && region_of(z) == region => Err(ApiError::invalid(format!(
+            "Location \"{z}\" does not exist."
+        ))),
         Some(z) => Err(ApiError::invalid(format!(
             "Location \"{z}\" is not a zone of region \"{region}\"."
         ))),
@@ -794,6 +803,9 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     let location = r.seg(4).to_string();
     check_location(&location)?;
     let region = region_of(&location).to_string();
+    if is_zone(&location) {
+        check_zones(&region, std::slice::from_ref(&location))?;
+    }
     if !r.body["cluster"].is_object() {
         return Err(ApiError::invalid("Cluster is required."));
     }

@@ -914,8 +914,23 @@ async fn gke_server_config_offers_the_late_2026_versions() {
         )
         .await;
     assert_eq!(z.body, r.body);
-    // A create checks its version against the offer.
+    // A create checks its zones: europe-west1 has b, c and d, no a.
     let parent = "/v1/projects/p/locations/europe-west1";
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{parent}/clusters"),
+            Some(json!({"cluster": {"name": "c", "initialNodeCount": 1,
+                "locations": ["europe-west1-a", "europe-west1-b"]}})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Location \"europe-west1-a\" does not exist."
+    );
+    // And its version against the offer.
     let create = |v: &str| json!({"cluster": {"name": "c", "initialNodeCount": 1, "initialClusterVersion": v}});
     let r = sim
         .call(
