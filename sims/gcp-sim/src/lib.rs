@@ -102,6 +102,7 @@ pub mod compute;
 pub mod container;
 pub mod discovery;
 pub mod redis;
+pub mod replay;
 pub mod sql;
 pub mod validate;
 pub mod world;

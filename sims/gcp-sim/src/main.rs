@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// A simulator of the Google Cloud REST APIs (sqladmin v1, redis v1, container v1, compute v1)
 /// for tests: discovery-validated requests, OAuth2 bearer tokens, in-memory objects with
@@ -18,6 +18,8 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "gcp-sim", version)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Host and first port (port 0: every listener on a free port; port P: token on P, then
     /// sqladmin, redis, container, compute on P+1 … P+4).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -41,14 +43,81 @@ struct Cli {
     /// Seed of the fault injection and id generation (deterministic runs).
     #[arg(long)]
     seed: Option<u64>,
-    /// Directory holding sqladmin.v1.json, redis.v1.json, container.v1.json, compute.v1.json.
+    /// Directory holding sqladmin.v1.json, redis.v1.json, container.v1.json, compute.v1.json,
+    /// servicenetworking.v1.json and networkconnectivity.v1.json.
     #[arg(long, value_name = "DIR")]
     schema_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Replays HTTP logs recorded against the real APIs (k8s-config-connector's `_http.log`
+    /// format, e.g. sims/real/gcp/*/*.log) against a fresh in-process simulator per log and
+    /// compares each answer's status and JSON shape with the recorded one.
+    ///
+    /// Prints one line per mismatching exchange (`FILE #N METHOD PATH: what differs`), one
+    /// per skipped exchange (`FILE #N METHOD PATH: skipped: REASON`) and a final line
+    /// `replay: M of N exchanges match, S skipped`. Exits 0 only when every exchange that
+    /// was sent matches.
+    Replay {
+        /// The log files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The simulator's operation phase time, in milliseconds.
+        #[arg(long, default_value_t = 30)]
+        delay_ms: u64,
+        /// How long a recorded finished operation or ready object is polled for, in seconds.
+        #[arg(long, default_value_t = 10)]
+        poll_timeout_s: u64,
+    },
+}
+
+/// Runs `gcp-sim replay`, printing each log's lines as soon as it is done.
+async fn replay(files: &[PathBuf], options: &gcp_sim::replay::Options) -> ExitCode {
+    let mut report = gcp_sim::replay::Report::default();
+    let mut out = std::io::stdout();
+    for file in files {
+        let outcomes = match gcp_sim::replay::replay_file(file, options).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                eprintln!("gcp-sim replay: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        for line in outcomes.iter().filter_map(gcp_sim::replay::Outcome::line) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+        report.outcomes.extend(outcomes);
+    }
+    let _ = writeln!(out, "{}", report.summary());
+    if report.all_match() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Replay {
+        files,
+        delay_ms,
+        poll_timeout_s,
+    }) = &cli.command
+    {
+        let options = gcp_sim::replay::Options {
+            delay: Duration::from_millis(*delay_ms),
+            poll_timeout: Duration::from_secs(*poll_timeout_s),
+            schema_dir: cli
+                .schema_dir
+                .clone()
+                .unwrap_or_else(gcp_sim::default_schema_dir),
+            ..gcp_sim::replay::Options::default()
+        };
+        return replay(files, &options).await;
+    }
     for (name, rate) in [
         ("--fail-rate", cli.fail_rate),
         ("--throttle-rate", cli.throttle_rate),
