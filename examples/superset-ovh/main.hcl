@@ -1,8 +1,10 @@
 # Apache Superset for 10,000+ users on OVHcloud, in a 3-AZ region (EU-WEST-PAR by default):
 # the reference architecture of DESIGN.md with portable components, as in
 # examples/superset-sandbox. On OVH the network gets one subnet per zone, each node pool one
-# OVH node pool per zone (min/max divided by three, rounded up), Postgres the enterprise plan
-# (3 nodes: primary + 2 standbys serving reads), Redis a Managed Valkey business service.
+# OVH node pool per zone (min/max divided by three, rounded up), Postgres the advanced plan
+# (3 nodes on b3 flavors: primary + 2 standbys serving reads; 3-AZ regions sell no Gen 2
+# business/enterprise plan), Redis a Managed Valkey production service (primary + replica).
+# `ss plan` checks every choice against what OVH sells in the region.
 #
 #   export OVH_APPLICATION_KEY=… OVH_APPLICATION_SECRET=… OVH_CONSUMER_KEY=…
 #   ss plan examples/superset-ovh --var ovh_project_id=…
@@ -42,9 +44,10 @@ resource "network" "main" {
   zones = 3
 }
 
+# No `version`: the cluster gets the provider's default minor (1.34 on OVH), which `ss plan`
+# checks against the versions OVH offers.
 resource "kubernetes_cluster" "superset" {
   network = network.main.id
-  version = "1.31"
 
   # The web pool runs the Superset app servers behind the load balancer.
   node_pool "web" {
@@ -81,14 +84,14 @@ resource "postgres" "metadata" {
 }
 
 # Results backend, Celery broker and chart-data cache. OVH Managed Valkey has no cluster mode:
-# one primary with one replica (business plan) on "xlarge" nodes (db1-30, 30 GB) gives the
-# 16–32 GB the reference architecture asks for.
+# one primary with one replica (the production plan, its only one) on "large" nodes (b3-32,
+# 32 GB) gives the 16–32 GB the reference architecture asks for.
 resource "redis_cluster" "cache" {
   network            = network.main.id
   version            = "8.0"
   shards             = 1
   replicas_per_shard = 1
-  size               = "xlarge"
+  size               = "large"
 }
 
 # Superset keeps sessions in Redis, so any web node can serve any request: no sticky sessions,

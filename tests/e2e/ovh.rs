@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 
-use crate::util::{Project, Run, repo_root, test_seed};
+use crate::util::{Project, Run, location_of, repo_root, test_seed};
 
 const APP_KEY: &str = "sim-app-key";
+/// The provider's default Kubernetes minor (`ovh::DEFAULT_K8S_VERSION`, not named here so that
+/// these tests build without the provider crate).
+const DEFAULT_MINOR: &str = "1.34";
 const APP_SECRET: &str = "sim-app-secret";
 const CONSUMER_KEY: &str = "sim-consumer-key";
 
@@ -183,6 +186,11 @@ fn assert_conform(sim: &Sim) -> usize {
         let Some(api_path) = r["path"].as_str().and_then(|p| p.strip_prefix("/v1")) else {
             continue;
         };
+        // The API's own description, read for the Kubernetes versions on offer: a document,
+        // not an operation it describes.
+        if method == "GET" && api_path == "/cloud.json" {
+            continue;
+        }
         let m = schema
             .find(method, api_path)
             .unwrap_or_else(|e| panic!("{method} {api_path} is not in the schema ({e:?})"));
@@ -223,7 +231,18 @@ fn assert_superset(objects: &[Json]) {
         3,
         "a subnet per zone"
     );
-    assert_eq!(of_kind(objects, "kube").len(), 1, "one cluster");
+    let kubes = of_kind(objects, "kube");
+    assert_eq!(kubes.len(), 1, "one cluster");
+    // The real API's version format: the patch build of the default minor, with OVH's suffix.
+    let version = kubes[0]["version"].as_str().unwrap_or_default();
+    let (patch, build) = version
+        .strip_prefix(&format!("{DEFAULT_MINOR}."))
+        .and_then(|rest| rest.split_once('-'))
+        .unwrap_or_else(|| panic!("version {version:?} is not X.Y.Z-N of the default minor"));
+    assert!(
+        patch.parse::<u32>().is_ok() && build.parse::<u32>().is_ok(),
+        "{version}"
+    );
 
     let pools = of_kind(objects, "nodepool");
     assert_eq!(pools.len(), 6, "web and worker pools in 3 zones: {pools:?}");
@@ -255,17 +274,19 @@ fn assert_superset(objects: &[Json]) {
     let dbs = of_kind(objects, "database");
     let pg: Vec<&Json> = dbs.iter().filter(|d| d["engine"] == "postgresql").collect();
     assert_eq!(pg.len(), 1, "{dbs:?}");
-    assert_eq!(pg[0]["plan"], "enterprise", "HA + 2 replicas: {}", pg[0]);
+    // EU-WEST-PAR is a 3-AZ region: Gen 3 plans on b3 flavors only.
+    assert_eq!(pg[0]["plan"], "advanced", "HA + 2 replicas: {}", pg[0]);
     assert_eq!(pg[0]["nodeNumber"], 3, "{}", pg[0]);
     assert_eq!(pg[0]["nodes"].as_array().map(Vec::len), Some(3));
-    assert_eq!(pg[0]["flavor"], "db1-30");
+    assert_eq!(pg[0]["flavor"], "b3-32");
     assert_eq!(pg[0]["disk"]["size"], 200);
     assert_eq!(pg[0]["networkType"], "private");
     assert_eq!(pg[0]["ipRestrictions"].as_array().map(Vec::len), Some(3));
     let valkey: Vec<&Json> = dbs.iter().filter(|d| d["engine"] == "valkey").collect();
     assert_eq!(valkey.len(), 1, "{dbs:?}");
-    assert_eq!(valkey[0]["plan"], "business");
+    assert_eq!(valkey[0]["plan"], "production");
     assert_eq!(valkey[0]["nodeNumber"], 2);
+    assert_eq!(valkey[0]["flavor"], "b3-32");
 
     let lbs = of_kind(objects, "loadbalancer");
     assert_eq!(lbs.len(), 1);
@@ -341,7 +362,7 @@ fn superset_on_ovh_apply_plan_drift_destroy() {
     let plan = sim.ss(&p, &["plan"]);
     plan.success()
         .contains("Plan: 21 to add, 0 to change, 0 to destroy.")
-        .contains("plan             = \"enterprise\"")
+        .contains("plan             = \"advanced\"")
         .contains("zone       = \"eu-west-par-c\"");
 
     let apply = sim.ss(&p, &["apply", "--auto-approve"]);
@@ -361,6 +382,11 @@ fn superset_on_ovh_apply_plan_drift_destroy() {
     let created = sim.resources().len();
     let after_apply = sim.requests().len();
 
+    // The acceptance of issue 13: with the real version format in the simulator's answers, a
+    // second apply changes nothing and the plan after it is empty.
+    sim.ss(&p, &["apply", "--auto-approve"])
+        .success()
+        .contains("No changes");
     sim.ss(&p, &["plan", "--detailed-exitcode"])
         .code(0)
         .contains("No changes");
@@ -375,14 +401,14 @@ fn superset_on_ovh_apply_plan_drift_destroy() {
         .expect("patch the pool");
     let db = path_of(&objects, "database", |o| o["engine"] == "postgresql");
     sim.handle()
-        .patch(&db, &json!({"plan": "business", "nodeNumber": 2}))
+        .patch(&db, &json!({"plan": "production", "nodeNumber": 2}))
         .expect("patch the database");
 
     sim.ss(&p, &["diff", "--detailed-exitcode"])
         .code(2)
         .contains("pool_web_a has changed")
         .contains("max_nodes = 7 -> 9")
-        .contains("plan  = \"enterprise\" -> \"business\"")
+        .contains("plan  = \"advanced\" -> \"production\"")
         .contains("Drift: 2 changed");
     sim.ss(&p, &["apply", "--auto-approve"])
         .success()
@@ -518,4 +544,36 @@ fn a_wrong_ovh_secret_is_one_clear_error() {
         "ovh wrong secret: apply refused after {} requests, plan after {during}",
         requests.len()
     );
+}
+
+#[test]
+fn what_the_region_does_not_sell_fails_the_plan_where_it_is_written() {
+    let sim = Sim::start(0.0, 0.0, None);
+    let p = superset_project();
+    // A Kubernetes minor OVH no longer offers, and a Gen 2 database flavor in a 3-AZ region.
+    let main = p
+        .read("main.hcl")
+        .replace(
+            "  network = network.main.id\n\n  # The web pool",
+            "  network = network.main.id\n  version = \"1.29\"\n\n  # The web pool",
+        )
+        .replace(
+            "  size              = \"large\"",
+            "  size              = \"db1-30\"",
+        );
+    p.write("main.hcl", &main);
+    let plan = sim.ss(&p, &["plan"]);
+    plan.code(1)
+        .no_panic()
+        .contains(&location_of("main.hcl", &main, "\"1.29\""))
+        .contains("does not offer version \"1.29\"; offered: 1.31, 1.32, 1.33, 1.34")
+        .contains(&location_of("main.hcl", &main, "\"db1-30\""))
+        .contains("has no flavor \"db1-30\"; offered: b3-8, b3-16, b3-32, b3-64, b3-128, b3-256");
+    // Nothing was created: the plan asked what OVH sells and stopped there.
+    assert!(sim.resources().is_empty());
+    assert!(
+        sim.requests().iter().all(|r| r["method"] == "GET"),
+        "only reads before the refusal"
+    );
+    assert_conform(&sim);
 }
