@@ -1,5 +1,6 @@
 //! What a matched, validated request does to the world: routed by API to [`crate::compute`],
-//! [`crate::container`], [`crate::sql`] and [`crate::redis`].
+//! [`crate::container`], [`crate::sql`], [`crate::redis`], [`crate::servicenetworking`] and
+//! [`crate::networkconnectivity`].
 
 use std::time::Instant;
 
@@ -92,6 +93,52 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         Api::Container => crate::container::dispatch(w, r),
         Api::Sqladmin => crate::sql::dispatch(w, r),
         Api::Redis => crate::redis::dispatch(w, r),
+        Api::Servicenetworking => crate::servicenetworking::dispatch(w, r),
+        Api::Networkconnectivity => crate::networkconnectivity::dispatch(w, r),
+    }
+}
+
+/// The project number of a project id: stable (FNV-1a of the id), twelve digits like real
+/// ones. Some APIs name a project by number (Service Networking's `network`, compute's
+/// `removePeering` as Service Networking calls it), as the real logs show.
+pub fn project_number(project_id: &str) -> String {
+    if !project_id.is_empty() && project_id.bytes().all(|b| b.is_ascii_digit()) {
+        return project_id.to_string();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in project_id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (100_000_000_000 + h % 900_000_000_000).to_string()
+}
+
+/// The project id a project id or number names: a number is looked up among the projects
+/// that hold objects; an id (or an unknown number) is returned as is.
+pub fn project_id(w: &World, project: &str) -> String {
+    if project.is_empty() || !project.bytes().all(|b| b.is_ascii_digit()) {
+        return project.to_string();
+    }
+    w.objects
+        .keys()
+        .filter_map(|k| k.split_once(":projects/")?.1.split('/').next())
+        .find(|id| project_number(id) == project)
+        .map_or_else(|| project.to_string(), str::to_string)
+}
+
+/// The `(project id, network name)` of a network reference in any of the forms Google
+/// accepts (`projects/P/global/networks/N`, with P an id or a number, optionally behind a
+/// compute URL), or `None` when it is not one.
+pub fn network_ref(w: &World, reference: &str) -> Option<(String, String)> {
+    let rel = reference
+        .find("projects/")
+        .map_or(reference, |i| &reference[i..]);
+    let parts: Vec<&str> = rel.split('/').collect();
+    match parts.as_slice() {
+        ["projects", p, "global", "networks", n] if !p.is_empty() && !n.is_empty() => {
+            Some((project_id(w, p), (*n).to_string()))
+        }
+        _ => None,
     }
 }
 
@@ -124,6 +171,35 @@ pub fn begin_op(
         .map(|o| o.data.clone())
         .unwrap_or_default();
     Outcome::op(op_key, body)
+}
+
+/// Finishes at once the operation an outcome started (its effects applied), and answers it
+/// done: for the calls whose real answer is an operation already `DONE`.
+pub fn finish_now(w: &mut World, out: Outcome) -> Outcome {
+    let Outcome::Reply {
+        status,
+        op: Some(op_key),
+        ..
+    } = out
+    else {
+        return out;
+    };
+    let now = Instant::now();
+    let back = w.step * 2;
+    if let Some(op) = w.ops.get_mut(&op_key) {
+        op.start = now.checked_sub(back).unwrap_or(op.start);
+    }
+    w.tick(now);
+    let body = w
+        .ops
+        .get(&op_key)
+        .map(|o| o.data.clone())
+        .unwrap_or_default();
+    Outcome::Reply {
+        status,
+        body,
+        op: Some(op_key),
+    }
 }
 
 /// The current rendering of an operation, by key.

@@ -13,17 +13,28 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
-/// The four APIs the simulator serves.
+/// The APIs the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Api {
     Sqladmin,
     Redis,
     Container,
     Compute,
+    /// Private services access (the VPC peering Cloud SQL private IP needs).
+    Servicenetworking,
+    /// Service connection policies (the PSC set-up Memorystore clusters need).
+    Networkconnectivity,
 }
 
 impl Api {
-    pub const ALL: [Api; 4] = [Api::Sqladmin, Api::Redis, Api::Container, Api::Compute];
+    pub const ALL: [Api; 6] = [
+        Api::Sqladmin,
+        Api::Redis,
+        Api::Container,
+        Api::Compute,
+        Api::Servicenetworking,
+        Api::Networkconnectivity,
+    ];
 
     /// The short name used in URLs maps, keys and the request log.
     pub fn name(self) -> &'static str {
@@ -32,6 +43,8 @@ impl Api {
             Api::Redis => "redis",
             Api::Container => "container",
             Api::Compute => "compute",
+            Api::Servicenetworking => "servicenetworking",
+            Api::Networkconnectivity => "networkconnectivity",
         }
     }
 
@@ -42,6 +55,8 @@ impl Api {
             Api::Redis => "redis.v1.json",
             Api::Container => "container.v1.json",
             Api::Compute => "compute.v1.json",
+            Api::Servicenetworking => "servicenetworking.v1.json",
+            Api::Networkconnectivity => "networkconnectivity.v1.json",
         }
     }
 }
@@ -113,7 +128,7 @@ pub struct Doc {
     pub global_params: BTreeMap<String, Param>,
 }
 
-/// All four documents.
+/// Every API's document.
 #[derive(Debug)]
 pub struct Discovery {
     pub docs: BTreeMap<Api, Doc>,
@@ -343,7 +358,7 @@ fn collect_methods(node: &Value, prefix: &str, out: &mut Vec<Method>) {
 }
 
 impl Discovery {
-    /// Loads the four documents of `dir`; cached per directory for the process.
+    /// Loads the documents of `dir`; cached per directory for the process.
     pub fn load_cached(dir: &Path) -> Result<Arc<Discovery>, String> {
         static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Discovery>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
@@ -359,7 +374,7 @@ impl Discovery {
         Ok(d)
     }
 
-    /// Loads the four documents of `dir`.
+    /// Loads the documents of `dir` (one per [`Api`]).
     pub fn load(dir: &Path) -> Result<Discovery, String> {
         let files: Vec<&str> = Api::ALL.iter().map(|a| a.file()).collect();
         if !dir.is_dir() {

@@ -1,14 +1,15 @@
 //! `gcp-sim`: a test-only simulator of the Google Cloud REST APIs the GCP provider calls —
-//! Cloud SQL Admin v1, Memorystore for Redis v1 (clusters), GKE (container v1) and Compute
-//! Engine v1 — plus an OAuth2 token endpoint. It is never a dependency of a production crate.
+//! Cloud SQL Admin v1, Memorystore for Redis v1 (clusters), GKE (container v1), Compute
+//! Engine v1, Service Networking v1 and Network Connectivity v1 — plus an OAuth2 token
+//! endpoint. It is never a dependency of a production crate.
 //!
 //! # Design
 //!
 //! * **One listener per API** (each its own port, as each API is its own host in reality),
 //!   plus one for the token endpoint: [`Urls`] gives their base URLs, as a client's endpoint
 //!   override takes them — the rootUrl equivalent `http://127.0.0.1:PORT`, with no path.
-//!   Requests carry the discovery `servicePath` and template: sqladmin, redis and container
-//!   paths start with `/v1/…`; **compute paths start with `/compute/v1/…`** (its servicePath;
+//!   Requests carry the discovery `servicePath` and template: sqladmin, redis, container,
+//!   servicenetworking and networkconnectivity paths start with `/v1/…`; **compute paths start with `/compute/v1/…`** (its servicePath;
 //!   the compute URL does not include it, like `https://compute.googleapis.com`).
 //!   `selfLink`s and `targetLink`s point at these URLs (`{compute}/compute/v1/projects/…`).
 //! * **One handler per listener** (axum fallback route). In order it: matches method + path
@@ -23,12 +24,21 @@
 //!   injects failures (`500 INTERNAL` / `503 UNAVAILABLE`); runs the method against the
 //!   in-memory world ([`api`]); logs one JSON line.
 //! * **The discovery documents are the contract.** `sqladmin.v1.json`, `redis.v1.json`,
-//!   `container.v1.json` and `compute.v1.json` are loaded at start from the schema directory
+//!   `container.v1.json`, `compute.v1.json`, `servicenetworking.v1.json` and
+//!   `networkconnectivity.v1.json` are loaded at start from the schema directory
 //!   (default `sims/api-specs/gcp`, the vendored copy of the discovery documents). Validation is data-driven; nothing is
 //!   written per path. A valid method the simulator does not implement answers
 //!   `501 UNIMPLEMENTED`.
-//! * **Errors** are Google-shaped: `{"error": {"code", "message", "status", "errors":
-//!   [{"message", "domain": "global", "reason"}]}}`.
+//! * **Errors** are Google-shaped, in each API's own envelope as the real logs show it:
+//!   `{"error": {"code", "message", "errors": [{"message", "domain": "global", "reason"}]}}`
+//!   for Compute and Cloud SQL, `{"error": {"code", "message", "status"}}` for Memorystore,
+//!   Network Connectivity and Service Networking, both `status` and `errors` for GKE.
+//! * **Enums** in request bodies may be names or numbers (stored as names); answers give
+//!   names, or numbers when the client asks `$alt=json;enum-encoding=int` (as Google's Rust
+//!   clients do; the real Redis log shows `"state": 2`).
+//! * **Project numbers**: Service Networking names networks by project number
+//!   (`projects/NUMBER/global/networks/N`); [`api::project_number`] gives each project id a
+//!   stable number, and either form is accepted where Google accepts both.
 //! * **The world** ([`world`]) maps `"{api}:{resource path}"` to each object's JSON, behind one
 //!   mutex. Mutations answer each API's own operation resource and take effect as the
 //!   operation walks `PENDING` → `RUNNING` (one `--delay-ms` step) → `DONE` (two steps), applied
@@ -76,10 +86,21 @@
 //!   `update`, `databases` `insert` / `get` / `list` / `delete`, `users` `insert` / `list` /
 //!   `delete`, `operations` `get` / `list`. Instances `PENDING_CREATE` → `RUNNABLE` with
 //!   `ipAddresses`, `connectionName`, `serverCaCert`; read replicas through
-//!   `masterInstanceName`; one operation at a time per instance (`409`).
+//!   `masterInstanceName` (a `CREATE_REPLICA` operation on the master); one operation at a
+//!   time per instance (`409`); built-in users listed; a private IP needs a Service
+//!   Networking connection on its network.
 //! * **redis** ([`redis`]): `projects.locations.clusters` `create` / `get` / `list` / `delete` /
 //!   `patch`, `projects.locations.operations` `get` / `list` / `delete` / `cancel`. Clusters
-//!   `CREATING` → `ACTIVE` with `discoveryEndpoints` and `pscConnections`.
+//!   `CREATING` → `ACTIVE` with the real answers' field set (`discoveryEndpoints`,
+//!   `pscConnections`, `clusterEndpoints`, `pscServiceAttachments`, …; never `pscConfigs`);
+//!   a create without a service connection policy for its network fails; `patch` takes one
+//!   `updateMask` field.
+//! * **servicenetworking** ([`servicenetworking`]): `services.connections` `list` / `create` /
+//!   `patch` / `deleteConnection`, `operations.get`; a connection needs `VPC_PEERING` global
+//!   addresses of its network and adds the peering `servicenetworking-googleapis-com` to it.
+//! * **networkconnectivity** ([`networkconnectivity`]): `projects.locations.
+//!   serviceConnectionPolicies` `create` / `get` / `list` / `patch` / `delete`,
+//!   `projects.locations.operations` `get` / `list` / `delete` / `cancel`.
 //!
 //! # CLI
 //!
@@ -89,10 +110,12 @@
 //! ```
 //!
 //! The first line on stdout is one JSON object: `{"sqladmin": URL, "redis": URL,
-//! "container": URL, "compute": URL, "token": URL}`; the API URLs are `http://HOST:PORT`
-//! (compute's without `/compute/v1`), the token URL is `http://HOST:PORT/token`. With a
-//! non-zero `--listen` port P the token endpoint takes P and the APIs P+1 … P+4 (in the
-//! order above); with port 0 each gets a free port. The request log gets one JSON object per
+//! "container": URL, "compute": URL, "token": URL, "servicenetworking": URL,
+//! "networkconnectivity": URL}`; the API URLs are `http://HOST:PORT` (compute's without
+//! `/compute/v1`), the token URL is `http://HOST:PORT/token`. With a non-zero `--listen`
+//! port P the token endpoint takes P, sqladmin, redis, container and compute P+1 … P+4 and
+//! servicenetworking and networkconnectivity P+5 and P+6 (added last, so the first five
+//! keep their ports); with port 0 each gets a free port. The request log gets one JSON object per
 //! request: `{"api", "method", "path", "query", "body", "status"}` (`api` is `token` or `sim`
 //! for the token listener). `GET /_sim/objects` on the token URL's host lists every object
 //! and operation. Start it in-process with [`serve`].
@@ -101,8 +124,10 @@ pub mod api;
 pub mod compute;
 pub mod container;
 pub mod discovery;
+pub mod networkconnectivity;
 pub mod redis;
 pub mod replay;
+pub mod servicenetworking;
 pub mod sql;
 pub mod validate;
 pub mod world;
@@ -124,7 +149,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Outcome, Req};
 use crate::discovery::{Api, Discovery, MatchError};
-use crate::world::{ApiError, World};
+use crate::world::{ApiError, ErrorShape, World};
 
 /// The simulator's settings.
 #[derive(Debug, Clone)]
@@ -172,6 +197,8 @@ pub struct Urls {
     pub compute: String,
     /// The full token URL (`…/token`).
     pub token: String,
+    pub servicenetworking: String,
+    pub networkconnectivity: String,
 }
 
 impl Urls {
@@ -183,6 +210,8 @@ impl Urls {
             "container": self.container,
             "compute": self.compute,
             "token": self.token,
+            "servicenetworking": self.servicenetworking,
+            "networkconnectivity": self.networkconnectivity,
         })
     }
 
@@ -193,6 +222,8 @@ impl Urls {
             Api::Redis => &self.redis,
             Api::Container => &self.container,
             Api::Compute => &self.compute,
+            Api::Servicenetworking => &self.servicenetworking,
+            Api::Networkconnectivity => &self.networkconnectivity,
         }
     }
 }
@@ -278,12 +309,16 @@ pub async fn serve(config: Config) -> Result<(Urls, Handle), String> {
         ),
         None => None,
     };
-    let roles: [Option<Api>; 5] = [
+    // The order fixes the ports of a non-zero `--listen` port: new APIs go last so that
+    // existing users keep theirs.
+    let roles: [Option<Api>; 7] = [
         None,
         Some(Api::Sqladmin),
         Some(Api::Redis),
         Some(Api::Container),
         Some(Api::Compute),
+        Some(Api::Servicenetworking),
+        Some(Api::Networkconnectivity),
     ];
     let mut listeners = Vec::new();
     for (i, role) in roles.iter().enumerate() {
@@ -310,6 +345,8 @@ pub async fn serve(config: Config) -> Result<(Urls, Handle), String> {
         redis: url(2),
         container: url(3),
         compute: url(4),
+        servicenetworking: url(5),
+        networkconnectivity: url(6),
     };
     let app = Arc::new(App {
         world: Mutex::new(World::new(config.delay, config.seed)),
@@ -579,7 +616,52 @@ fn authenticate(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
+/// One API request's answer, in the shape that API's real answers have: enums as numbers
+/// when the client asked for `$alt=json;enum-encoding=int`, and each API's own error
+/// envelope (see [`shape_error`]).
 async fn answer(
+    app: &App,
+    api: Api,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &str,
+    query: &[(String, String)],
+) -> (u16, Value) {
+    let (status, mut value) = answer_raw(app, api, method, uri, headers, body, query).await;
+    if status >= 400 {
+        shape_error(api, &mut value);
+    } else if query
+        .iter()
+        .any(|(k, v)| k == "$alt" && v.contains("enum-encoding=int"))
+        && let Ok(doc) = app.discovery.doc(api)
+        && let Ok(m) = doc.find(method.as_str(), uri.path())
+        && let Some(schema) = &m.method.response
+    {
+        validate::map_enums(doc, schema, &mut value, validate::EnumEncoding::Ints);
+    }
+    (status, value)
+}
+
+/// Cuts an error body to the envelope its API really answers ([`world::default_shape`]: the
+/// real logs show Compute and Cloud SQL without `status`, Memorystore, Network Connectivity
+/// and Service Networking without `errors[]`, GKE with both).
+fn shape_error(api: Api, body: &mut Value) {
+    let Some(e) = body.get_mut("error").and_then(Value::as_object_mut) else {
+        return;
+    };
+    match world::default_shape(api) {
+        ErrorShape::Legacy => {
+            e.remove("status");
+        }
+        ErrorShape::Status => {
+            e.remove("errors");
+        }
+        ErrorShape::Full => {}
+    }
+}
+
+async fn answer_raw(
     app: &App,
     api: Api,
     method: &Method,
@@ -664,6 +746,7 @@ async fn answer(
                 return err(ApiError::invalid(msg));
             }
             validate::strip_output_only(doc, schema, &mut body_json);
+            validate::map_enums(doc, schema, &mut body_json, validate::EnumEncoding::Names);
         }
         None => {
             if !body_json.is_null() && body_json != json!({}) {

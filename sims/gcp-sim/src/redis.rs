@@ -3,14 +3,34 @@
 //! `projects.locations.operations` (`get`, `list`, `delete`, `cancel`). Operations are
 //! `google.longrunning.Operation`s (`done` false, then true with the cluster as `response`).
 //!
-//! Clusters go `CREATING` → `ACTIVE` (`UPDATING` while patched, `DELETING` while deleted);
-//! `discoveryEndpoints` and `pscConnections` appear when the cluster becomes `ACTIVE`.
+//! Clusters go `CREATING` → `ACTIVE` (`UPDATING` while patched, `DELETING` while deleted).
+//! Bodies have the field set of the real answers (`redis/basicrediscluster@…`,
+//! `redis/replicationrediscluster@…`): the configuration blocks (`automatedBackupConfig`,
+//! `persistenceConfig`, `encryptionInfo`, `zoneDistributionConfig`, …) from the create on,
+//! and when `ACTIVE` the endpoints: `discoveryEndpoints[].pscConfig.network`,
+//! `pscConnections[]`, `clusterEndpoints[].connections[].pscAutoConnection` and
+//! `pscServiceAttachments[]`. The request's `pscConfigs` is never answered back: real
+//! answers do not carry it.
+//!
+//! Google's refusals reproduced here:
+//! * a create on a network with no service connection policy of class
+//!   `gcp-memorystore-redis` in the cluster's region is accepted and its operation fails
+//!   (Google's documentation: the network "must match the network ID used by the service
+//!   connection policy. Otherwise, the create operation fails", cloud.google.com/memorystore/
+//!   docs/cluster/manage-iam-auth). The error text is the simulator's own (no real one was
+//!   found); the failed cluster is removed.
+//! * a `patch` whose `updateMask` names more than one field is `400 INVALID_ARGUMENT`
+//!   "exactly 1 update_mask field must be specified per update request" (the real answer,
+//!   quoted in issue 13).
 
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, begin_op, op_body, rfc1035};
+use crate::api::{Outcome, Req, begin_op, network_ref, op_body, project_number, rfc1035};
 use crate::discovery::Api;
 use crate::world::{ApiError, Effect, World, key, now_rfc3339, paginate, set_pointer};
+
+/// The service class of Memorystore for Redis Cluster's service connection policies.
+pub const SERVICE_CLASS: &str = "gcp-memorystore-redis";
 
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
@@ -33,7 +53,7 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 .collect();
             let (max, token) = r.page();
             let (page, next) = paginate(items, max, token);
-            let mut body = json!({"clusters": page, "unreachable": []});
+            let mut body = json!({"clusters": page});
             if let Some(n) = next {
                 body["nextPageToken"] = json!(n);
             }
@@ -89,6 +109,33 @@ fn not_found(path: &str) -> ApiError {
     ApiError::not_found(format!("Resource '{path}' was not found"))
 }
 
+/// `snake_case` to `camelCase` (update masks may use either).
+pub fn camel(field: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for ch in field.chars() {
+        if ch == '_' {
+            up = true;
+        } else if up {
+            out.push(ch.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The path of a new operation of the request's project and location.
+fn new_op_path(w: &mut World, r: &Req) -> String {
+    let name = w.op_name();
+    format!(
+        "projects/{}/locations/{}/operations/{name}",
+        r.seg(2),
+        r.seg(4)
+    )
+}
+
 fn start(
     w: &mut World,
     r: &Req,
@@ -97,9 +144,19 @@ fn start(
     target_key: &str,
     effects: Vec<Effect>,
 ) -> Outcome {
-    let (project, location) = (r.seg(2).to_string(), r.seg(4).to_string());
-    let name = w.op_name();
-    let op_path = format!("projects/{project}/locations/{location}/operations/{name}");
+    let op_path = new_op_path(w, r);
+    start_at(w, op_path, verb, target_path, target_key, effects)
+}
+
+/// [`start`] with the operation's path chosen by the caller (whose effects name it).
+fn start_at(
+    w: &mut World,
+    op_path: String,
+    verb: &str,
+    target_path: &str,
+    target_key: &str,
+    effects: Vec<Effect>,
+) -> Outcome {
     let data = json!({
         "name": op_path,
         "metadata": {
@@ -122,6 +179,101 @@ fn busy(w: &World, k: &str, path: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// The memory of one node of a node type, in GB (Memorystore's published node
+/// specifications; the real log shows 13 for `REDIS_HIGHMEM_MEDIUM` and 6.5 for
+/// `REDIS_STANDARD_SMALL`).
+fn node_gb(node_type: &str) -> f64 {
+    match node_type {
+        "REDIS_SHARED_CORE_NANO" => 1.4,
+        "REDIS_STANDARD_SMALL" => 6.5,
+        "REDIS_HIGHCPU_MEDIUM" => 6.5,
+        "REDIS_HIGHMEM_XLARGE" => 58.0,
+        "REDIS_STANDARD_LARGE" => 26.0,
+        "REDIS_HIGHMEM_2XLARGE" => 116.0,
+        _ => 13.0,
+    }
+}
+
+/// Sets `sizeGb` and `preciseSizeGb` from the shards and node type: the memory of the
+/// primaries only (the real log: 3 × `REDIS_STANDARD_SMALL` with one replica is 19.5, sized
+/// up to 20).
+fn set_size(c: &mut Value) {
+    let shards = c["shardCount"].as_i64().unwrap_or(0) as f64;
+    let precise = shards * node_gb(c["nodeType"].as_str().unwrap_or_default());
+    c["preciseSizeGb"] = if precise.fract() == 0.0 {
+        json!(precise as i64)
+    } else {
+        json!(precise)
+    };
+    c["sizeGb"] = json!(precise.ceil() as i64);
+}
+
+/// The endpoints an `ACTIVE` cluster on `network` shows, shaped as the real answers.
+fn endpoints(w: &mut World, project: &str, region: &str, network: &str) -> Vec<(String, Value)> {
+    let tenant = project_number(&format!("{project}/redis/{}", w.hex(8)));
+    let sa_base = format!(
+        "projects/{tenant}/regions/{region}/serviceAttachments/gcp-memorystore-auto-{}-psc-sa",
+        w.hex(16)
+    );
+    let attachments = [sa_base.clone(), format!("{sa_base}-2")];
+    let discovery = w.address("10.128");
+    let mut psc_connections = Vec::new();
+    let mut auto = Vec::new();
+    for (i, sa) in attachments.iter().enumerate() {
+        let rule = format!(
+            "https://www.googleapis.com/compute/v1/projects/{project}/regions/{region}/forwardingRules/sca-auto-fr-{}",
+            w.uuid()
+        );
+        let id = w.numeric_id();
+        let address = if i == 0 {
+            discovery.clone()
+        } else {
+            w.address("10.128")
+        };
+        psc_connections.push(json!({
+            "address": address,
+            "forwardingRule": rule,
+            "network": network,
+            "projectId": project,
+            "pscConnectionId": id,
+            "serviceAttachment": sa,
+        }));
+        let mut conn = json!({
+            "address": address,
+            "forwardingRule": rule,
+            "network": network,
+            "projectId": project,
+            "pscConnectionId": id,
+            "pscConnectionStatus": "PSC_CONNECTION_STATUS_ACTIVE",
+            "serviceAttachment": sa,
+        });
+        // Only the discovery connection names its type in the real answers.
+        if i == 0 {
+            conn["connectionType"] = json!("CONNECTION_TYPE_DISCOVERY");
+        }
+        auto.push(json!({ "pscAutoConnection": conn }));
+    }
+    vec![
+        ("/state".to_string(), json!("ACTIVE")),
+        (
+            "/discoveryEndpoints".to_string(),
+            json!([{"address": discovery, "port": 6379, "pscConfig": {"network": network}}]),
+        ),
+        ("/pscConnections".to_string(), json!(psc_connections)),
+        (
+            "/clusterEndpoints".to_string(),
+            json!([{ "connections": auto }]),
+        ),
+        (
+            "/pscServiceAttachments".to_string(),
+            json!([
+                {"connectionType": "CONNECTION_TYPE_DISCOVERY", "serviceAttachment": attachments[0]},
+                {"serviceAttachment": attachments[1]},
+            ]),
+        ),
+    ]
 }
 
 fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
@@ -151,14 +303,38 @@ fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         .flatten()
         .filter_map(|p| p["network"].as_str().map(str::to_string))
         .collect();
-    if networks.is_empty() {
+    let Some(network) = networks.first().cloned() else {
         return Err(ApiError::invalid(
             "psc_configs is required: give the consumer network (pscConfigs[].network).",
         ));
+    };
+    if network_ref(w, &network).is_none() {
+        return Err(ApiError::invalid(format!(
+            "Invalid network '{network}': expected projects/{{project}}/global/networks/{{network}}."
+        )));
     }
-    let shards = c["shardCount"].as_i64().unwrap_or(0);
-    if shards <= 0 {
+    if c["shardCount"].as_i64().unwrap_or(0) <= 0 {
         return Err(ApiError::invalid("shard_count must be greater than 0."));
+    }
+    let (project, region) = (r.seg(2).to_string(), r.seg(4).to_string());
+    let primary = match c["crossClusterReplicationConfig"]["clusterRole"].as_str() {
+        Some("SECONDARY") => {
+            let p = c["crossClusterReplicationConfig"]["primaryCluster"]["cluster"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if !w.objects.contains_key(&key(Api::Redis, &p)) {
+                return Err(ApiError::invalid(format!(
+                    "The primary cluster '{p}' does not exist."
+                )));
+            }
+            Some(p)
+        }
+        _ => None,
+    };
+    if let Some(m) = c.as_object_mut() {
+        m.remove("pscConfigs");
+        m.remove("crossClusterReplicationConfig");
     }
     let set = |c: &mut Value, k: &str, v: Value| {
         if c.get(k).is_none_or(Value::is_null) {
@@ -177,41 +353,120 @@ fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         "transitEncryptionMode",
         json!("TRANSIT_ENCRYPTION_MODE_DISABLED"),
     );
-    let replicas = c["replicaCount"].as_i64().unwrap_or(0);
-    let size = shards * (1 + replicas) * 13;
-    c["sizeGb"] = json!(size);
-    c["preciseSizeGb"] = json!(size as f64 * 1.0);
-    let project = r.seg(2).to_string();
-    let address = w.address("10.128");
-    let net = networks.first().cloned().unwrap_or_default();
-    let conns: Vec<Value> = (0..2)
-        .map(|i| {
-            json!({
-                "pscConnectionId": format!("{}", 1000 + i),
-                "address": if i == 0 { address.clone() } else { w.address("10.128") },
-                "forwardingRule": format!("https://www.googleapis.com/compute/v1/projects/{project}/regions/{}/forwardingRules/sca-auto-fr-{}", r.seg(4), w.uuid()),
-                "projectId": project,
-                "network": net,
-            })
-        })
-        .collect();
-    let patch = vec![
-        ("/state".to_string(), json!("ACTIVE")),
-        (
-            "/discoveryEndpoints".to_string(),
-            json!([{"address": address, "port": 6379, "pscConfig": {"network": net}}]),
-        ),
-        ("/pscConnections".to_string(), json!(conns)),
-    ];
+    set(&mut c, "deletionProtectionEnabled", json!(false));
+    set(
+        &mut c,
+        "automatedBackupConfig",
+        json!({"automatedBackupMode": "DISABLED"}),
+    );
+    set(&mut c, "persistenceConfig", json!({"mode": "DISABLED"}));
+    set(
+        &mut c,
+        "zoneDistributionConfig",
+        json!({"mode": "MULTI_ZONE"}),
+    );
+    set(&mut c, "serverCaMode", json!("SERVER_CA_MODE_UNSPECIFIED"));
+    c["encryptionInfo"] = json!({"encryptionType": "GOOGLE_DEFAULT_ENCRYPTION"});
+    c["effectiveMaintenanceVersion"] = json!("REDISCLUSTER_20260512_00_00");
+    c["satisfiesPzi"] = json!(false);
+    set_size(&mut c);
+    let op_path = new_op_path(w, r);
+    let ready =
+        crate::networkconnectivity::has_policy(w, &project, &region, &network, SERVICE_CLASS);
+    let effects = if ready {
+        vec![Effect::Patch(
+            k.clone(),
+            endpoints(w, &project, &region, &network),
+        )]
+    } else {
+        let message = format!(
+            "Failed to create cluster {path}: no service connection policy with service class '{SERVICE_CLASS}' exists for network '{network}' in region '{region}'. Create one (networkconnectivity.googleapis.com serviceConnectionPolicies) and retry."
+        );
+        vec![
+            Effect::Remove(k.clone()),
+            Effect::SetOp(
+                key(Api::Redis, &op_path),
+                "/error".to_string(),
+                json!({"code": 9, "message": message}),
+            ),
+        ]
+    };
     w.insert(k.clone(), "redis:cluster", c);
-    Ok(start(
-        w,
-        r,
-        "create",
-        &path,
-        &k,
-        vec![Effect::Patch(k.clone(), patch)],
-    ))
+    if ready && let Some(p) = primary {
+        link(w, &p, std::slice::from_ref(&path));
+    }
+    Ok(start_at(w, op_path, "create", &path, &k, effects))
+}
+
+/// Writes the cross-cluster replication configuration of a primary and its secondaries,
+/// shaped as the real answers: the primary has `secondaryClusters`, each secondary
+/// `primaryCluster`, and all of them the same `membership`.
+fn link(w: &mut World, primary: &str, secondaries: &[String]) {
+    let uid = |w: &World, path: &str| {
+        w.objects
+            .get(&key(Api::Redis, path))
+            .map_or(json!(""), |o| o.data["uid"].clone())
+    };
+    let p_ref = json!({"cluster": primary, "uid": uid(w, primary)});
+    let s_refs: Vec<Value> = secondaries
+        .iter()
+        .map(|s| json!({"cluster": s, "uid": uid(w, s)}))
+        .collect();
+    let membership = json!({"primaryCluster": p_ref, "secondaryClusters": s_refs});
+    let now = now_rfc3339();
+    if let Some(o) = w.objects.get_mut(&key(Api::Redis, primary)) {
+        o.data["crossClusterReplicationConfig"] = json!({
+            "clusterRole": "PRIMARY",
+            "membership": membership,
+            "secondaryClusters": s_refs,
+            "updateTime": now,
+        });
+    }
+    for s in secondaries {
+        if let Some(o) = w.objects.get_mut(&key(Api::Redis, s)) {
+            o.data["crossClusterReplicationConfig"] = json!({
+                "clusterRole": "SECONDARY",
+                "membership": membership,
+                "primaryCluster": p_ref,
+                "updateTime": now,
+            });
+        }
+    }
+}
+
+/// Takes a deleted cluster out of its replication group: the others are linked again
+/// without it (a primary left alone loses its configuration).
+fn unlink(w: &mut World, path: &str) {
+    let Some(ccr) = w
+        .objects
+        .get(&key(Api::Redis, path))
+        .map(|o| o.data["crossClusterReplicationConfig"].clone())
+    else {
+        return;
+    };
+    let members = &ccr["membership"];
+    let Some(primary) = members["primaryCluster"]["cluster"].as_str() else {
+        return;
+    };
+    let rest: Vec<String> = members["secondaryClusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["cluster"].as_str().map(str::to_string))
+        .filter(|s| s != path)
+        .collect();
+    if primary == path || rest.is_empty() {
+        for member in rest.iter().map(String::as_str).chain([primary]) {
+            if member != path
+                && let Some(o) = w.objects.get_mut(&key(Api::Redis, member))
+                && let Some(m) = o.data.as_object_mut()
+            {
+                m.remove("crossClusterReplicationConfig");
+            }
+        }
+    } else {
+        link(w, primary, &rest);
+    }
 }
 
 fn delete(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
@@ -221,6 +476,7 @@ fn delete(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         return Err(not_found(&path));
     }
     busy(w, &k, &path)?;
+    unlink(w, &path);
     if let Some(o) = w.objects.get_mut(&k) {
         o.deleting = true;
         o.data["state"] = json!("DELETING");
@@ -241,39 +497,39 @@ fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     if !w.objects.contains_key(&k) {
         return Err(not_found(&path));
     }
-    busy(w, &k, &path)?;
     let Some(mask) = r.q("updateMask").filter(|m| !m.is_empty()) else {
         return Err(ApiError::invalid("update_mask is required"));
     };
-    let mut patch = vec![("/state".to_string(), json!("ACTIVE"))];
-    for field in mask.split(',') {
-        let field = field.trim();
-        let camel: String = {
-            // update masks may be snake_case
-            let mut out = String::new();
-            let mut up = false;
-            for ch in field.chars() {
-                if ch == '_' {
-                    up = true;
-                } else if up {
-                    out.push(ch.to_ascii_uppercase());
-                    up = false;
-                } else {
-                    out.push(ch);
-                }
-            }
-            out
-        };
-        let pointer = format!("/{}", camel.replace('.', "/"));
-        let value = r.body.pointer(&pointer).cloned().unwrap_or(Value::Null);
-        patch.push((pointer, value));
+    let fields: Vec<String> = mask.split(',').map(|f| camel(f.trim())).collect();
+    if fields.len() != 1 {
+        return Err(ApiError::invalid(
+            "exactly 1 update_mask field must be specified per update request",
+        ));
     }
+    busy(w, &k, &path)?;
+    let field = fields.concat();
+    if field == "crossClusterReplicationConfig" {
+        let ccr = &r.body["crossClusterReplicationConfig"];
+        if ccr["clusterRole"].as_str() == Some("PRIMARY") {
+            let secondaries: Vec<String> = ccr["secondaryClusters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["cluster"].as_str().map(str::to_string))
+                .collect();
+            link(w, &path, &secondaries);
+        }
+    } else {
+        let pointer = format!("/{}", field.replace('.', "/"));
+        let value = r.body.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        if let Some(o) = w.objects.get_mut(&k) {
+            set_pointer(&mut o.data, &pointer, value);
+            set_size(&mut o.data);
+        }
+    }
+    // The new values show at once; the state returns to ACTIVE when the operation is done.
     if let Some(o) = w.objects.get_mut(&k) {
         o.data["state"] = json!("UPDATING");
-        // The new values show at once; the state returns to ACTIVE when the operation is done.
-        for (p, v) in patch.iter().skip(1) {
-            set_pointer(&mut o.data, p, v.clone());
-        }
     }
     Ok(start(
         w,
@@ -281,6 +537,9 @@ fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         "update",
         &path,
         &k,
-        vec![Effect::Patch(k.clone(), patch)],
+        vec![Effect::Patch(
+            k.clone(),
+            vec![("/state".to_string(), json!("ACTIVE"))],
+        )],
     ))
 }

@@ -3,14 +3,25 @@
 //! `operations` (`get`, `list`).
 //!
 //! Instances go `PENDING_CREATE` → `RUNNABLE` (`PENDING_DELETE` while deleted, back to
-//! `RUNNABLE` after a patch). A read replica is an insert with `masterInstanceName`: the
-//! master must exist and be `RUNNABLE`; it lists the replica in `replicaNames` and cannot be
-//! deleted while it has replicas. Like Cloud SQL, an instance accepts one operation at a time
-//! (`409 operationInProgress` otherwise).
+//! `RUNNABLE` after a patch), with the field set of the real answers (`sql/*.log`:
+//! `databaseInstalledVersion`, `maintenanceVersion`, `geminiConfig`, `serverCaCert`, the
+//! defaulted `settings` blocks, …). Like Cloud SQL, an instance accepts one operation at a
+//! time (`409 operationInProgress` otherwise). As the real logs show:
+//! * a read replica is an insert with `masterInstanceName` (answered in the
+//!   `project:instance` form): its `CREATE_REPLICA` operation targets the master
+//!   (`targetId` `project:master`), which is busy until it is done; the master lists the
+//!   replica in `replicaNames` and cannot be deleted while it has replicas;
+//! * every instance has its built-in user (`postgres`, `root`) in `users.list` from the
+//!   create on; `users.insert` and the delete of a created user answer an operation
+//!   already `DONE`;
+//! * the 404 is `instanceDoesNotExist` "The Cloud SQL instance does not exist.";
+//! * a private IP (`settings.ipConfiguration.privateNetwork`) needs a Service Networking
+//!   connection on that network: without one the create is accepted and its operation fails
+//!   (see [`missing_connection`]).
 
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, begin_op, op_body};
+use crate::api::{Outcome, Req, begin_op, finish_now, network_ref, op_body, project_number};
 use crate::discovery::Api;
 use crate::world::{ApiError, Effect, World, fake_pem, key, merge, now_rfc3339, paginate};
 
@@ -22,7 +33,7 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             w.objects
                 .get(&key(Api::Sqladmin, &path))
                 .map(|o| Outcome::ok(o.data.clone()))
-                .ok_or_else(|| not_found(r.seg(4)))
+                .ok_or_else(not_found)
         }
         "instances.list" => {
             let prefix = format!("{}/", key(Api::Sqladmin, &path_of(r)));
@@ -99,12 +110,13 @@ fn base(r: &Req) -> String {
     format!("{}/v1/", r.urls.sqladmin)
 }
 
-fn not_found(instance: &str) -> ApiError {
+/// Cloud SQL's 404 (the real logs: the message does not name the instance).
+fn not_found() -> ApiError {
     ApiError::new(
         404,
         "NOT_FOUND",
         "instanceDoesNotExist",
-        format!("The Cloud SQL instance {instance} does not exist."),
+        "The Cloud SQL instance does not exist.",
     )
 }
 
@@ -135,7 +147,7 @@ fn instance_of(w: &World, r: &Req) -> Result<String, ApiError> {
     if w.objects.contains_key(&k) {
         Ok(k)
     } else {
-        Err(not_found(r.seg(4)))
+        Err(not_found())
     }
 }
 
@@ -147,8 +159,29 @@ fn start(
     target_key: &str,
     effects: Vec<Effect>,
 ) -> Outcome {
-    let project = r.seg(2).to_string();
     let name = w.uuid();
+    start_named(w, r, name, op_type, instance, target_key, effects)
+}
+
+/// The key an operation named `name` of the request's project will have.
+fn op_key(r: &Req, name: &str) -> String {
+    key(
+        Api::Sqladmin,
+        &format!("projects/{}/operations/{name}", r.seg(2)),
+    )
+}
+
+/// [`start`] with the operation's name chosen by the caller (whose effects name it).
+fn start_named(
+    w: &mut World,
+    r: &Req,
+    name: String,
+    op_type: &str,
+    instance: &str,
+    target_key: &str,
+    effects: Vec<Effect>,
+) -> Outcome {
+    let project = r.seg(2).to_string();
     let op_path = format!("projects/{project}/operations/{name}");
     let data = json!({
         "kind": "sql#operation",
@@ -163,6 +196,156 @@ fn start(
         "selfLink": format!("{}{op_path}", base(r)),
     });
     begin_op(w, Api::Sqladmin, &op_path, data, target_key, effects)
+}
+
+/// The built-in user every new instance has, as `users.list` shows it right after the
+/// create (the real logs: `postgres` on PostgreSQL, `root` on MySQL).
+fn builtin_user(version: &str) -> &'static str {
+    if version.starts_with("POSTGRES") {
+        "postgres"
+    } else if version.starts_with("SQLSERVER") {
+        "sqlserver"
+    } else {
+        "root"
+    }
+}
+
+/// The version a `databaseVersion` installs and its maintenance version (shaped as the real
+/// answers: `POSTGRES_16` → `POSTGRES_16_9`, `POSTGRES_16_9.R20250302.00_31`).
+fn installed_version(version: &str) -> (String, String) {
+    let patch = match version {
+        v if v.starts_with("POSTGRES") => "9",
+        "MYSQL_5_7" => "44",
+        _ => "40",
+    };
+    let installed = format!("{version}_{patch}");
+    let maintenance = format!("{installed}.R20250302.00_31");
+    (installed, maintenance)
+}
+
+/// The versions an instance may upgrade to (`upgradableDatabaseVersions`).
+fn upgradable(version: &str) -> Value {
+    let next = match version {
+        v if v.starts_with("POSTGRES_") => v
+            .trim_start_matches("POSTGRES_")
+            .parse::<u32>()
+            .ok()
+            .map(|n| {
+                (
+                    format!("POSTGRES_{}", n + 1),
+                    format!("PostgreSQL {}", n + 1),
+                )
+            }),
+        "MYSQL_5_7" => Some(("MYSQL_8_0".to_string(), "MySQL 8.0".to_string())),
+        "MYSQL_8_0" => Some(("MYSQL_8_4".to_string(), "MySQL 8.4".to_string())),
+        _ => None,
+    };
+    match next {
+        Some((name, display)) => {
+            json!([{"displayName": display, "majorVersion": name, "name": name}])
+        }
+        None => json!([]),
+    }
+}
+
+/// Fills the output-only and defaulted fields of a new instance's `settings`, as the real
+/// answers have them.
+fn settings_defaults(s: &mut Value, version: &str, zone: &str) {
+    let set = |d: &mut Value, k: &str, v: Value| {
+        if d.get(k).is_none_or(Value::is_null) {
+            d[k] = v;
+        }
+    };
+    set(s, "activationPolicy", json!("ALWAYS"));
+    set(s, "availabilityType", json!("ZONAL"));
+    set(s, "dataDiskSizeGb", json!("10"));
+    set(s, "dataDiskType", json!("PD_SSD"));
+    set(s, "pricingPlan", json!("PER_USE"));
+    set(s, "storageAutoResize", json!(true));
+    set(s, "storageAutoResizeLimit", json!("0"));
+    set(s, "edition", json!("ENTERPRISE"));
+    set(s, "connectorEnforcement", json!("NOT_REQUIRED"));
+    set(s, "deletionProtectionEnabled", json!(false));
+    set(s, "replicationType", json!("SYNCHRONOUS"));
+    set(s, "authorizedGaeApplications", json!([]));
+    s["kind"] = json!("sql#settings");
+    set(s, "locationPreference", json!({}));
+    s["locationPreference"]["kind"] = json!("sql#locationPreference");
+    set(&mut s["locationPreference"], "zone", json!(zone));
+    set(s, "ipConfiguration", json!({}));
+    let ip = &mut s["ipConfiguration"];
+    set(ip, "ipv4Enabled", json!(true));
+    set(ip, "requireSsl", json!(false));
+    set(ip, "sslMode", json!("ALLOW_UNENCRYPTED_AND_ENCRYPTED"));
+    set(ip, "authorizedNetworks", json!([]));
+    set(s, "backupConfiguration", json!({}));
+    let b = &mut s["backupConfiguration"];
+    b["kind"] = json!("sql#backupConfiguration");
+    set(b, "enabled", json!(false));
+    set(b, "startTime", json!("12:00"));
+    set(b, "transactionLogRetentionDays", json!(7));
+    set(
+        b,
+        "backupRetentionSettings",
+        json!({"retainedBackups": 7, "retentionUnit": "COUNT"}),
+    );
+    // Point-in-time recovery keeps its logs in Cloud Storage (the real answers: enabled
+    // backups with PITR or binary logs say `CLOUD_STORAGE`, others the unspecified value).
+    let archived = b["enabled"] == json!(true)
+        && (b["pointInTimeRecoveryEnabled"] == json!(true) || b["binaryLogEnabled"] == json!(true));
+    b["transactionalLogStorageState"] = json!(if archived {
+        "CLOUD_STORAGE"
+    } else {
+        "TRANSACTIONAL_LOG_STORAGE_STATE_UNSPECIFIED"
+    });
+    if archived && version.starts_with("POSTGRES") {
+        b["replicationLogArchivingEnabled"] = json!(true);
+    }
+    if version.starts_with("POSTGRES") {
+        set(b, "backupTier", json!("STANDARD"));
+        set(s, "replicationLagMaxSeconds", json!(31_536_000));
+    }
+    s["settingsVersion"] = json!("1");
+}
+
+/// The message of a create that needs private services access on a network without it:
+/// the operation fails with the text users report (for example
+/// hashicorp/terraform-provider-google issue 3697: "Failed to create subnetwork. Please
+/// create Service Networking connection with service 'servicenetworking.googleapis.com'
+/// from consumer project '…' network '…' again."), and the instance stays `FAILED`
+/// (crossplane-contrib/provider-gcp#89: instances "fail permanently if one does not exist
+/// at creation time"). The operation error's `code` is not in those reports; the simulator
+/// says `INTERNAL_ERROR`.
+fn missing_connection(w: &World, network: &str) -> Option<String> {
+    if crate::servicenetworking::connection(w, network).is_some() {
+        return None;
+    }
+    let (project, name) = network_ref(w, network).unwrap_or_else(|| {
+        (
+            String::new(),
+            network.rsplit('/').next().unwrap_or(network).to_string(),
+        )
+    });
+    Some(format!(
+        "Failed to create subnetwork. Please create Service Networking connection with service 'servicenetworking.googleapis.com' from consumer project '{}' network '{name}' again.",
+        project_number(&project)
+    ))
+}
+
+/// Whether a Cloud SQL instance of `project` has a private IP on the network `name` (what
+/// keeps Service Networking from deleting the connection).
+pub fn uses_network(w: &World, project: &str, name: &str) -> bool {
+    let prefix = key(Api::Sqladmin, &format!("projects/{project}/instances/"));
+    w.objects
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .filter(|(k, o)| !k[prefix.len()..].contains('/') && !o.deleting)
+        .any(|(_, o)| {
+            o.data["settings"]["ipConfiguration"]["privateNetwork"]
+                .as_str()
+                .and_then(|n| network_ref(w, n))
+                .is_some_and(|(p, n)| p == project && n == name)
+        })
 }
 
 fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
@@ -189,11 +372,10 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             "Invalid request: Invalid Tier (null) for (SECOND_GEN) Edition (ENTERPRISE).",
         ));
     }
-    let effects = vec![Effect::Patch(
-        k.clone(),
-        vec![("/state".to_string(), json!("RUNNABLE"))],
-    )];
+    // A read replica's create is an operation on its master (the real log: `CREATE_REPLICA`
+    // with `targetId` `project:master`), which is busy until it is done.
     let mut op_type = "CREATE";
+    let mut op_target = (name.clone(), k.clone());
     if let Some(master) = inst["masterInstanceName"].as_str().map(str::to_string) {
         let master_name = master.rsplit(':').next().unwrap_or_default().to_string();
         let mk = key(
@@ -201,13 +383,12 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             &format!("projects/{project}/instances/{master_name}"),
         );
         let Some(m) = w.objects.get(&mk) else {
-            return Err(not_found(&master_name));
+            return Err(not_found());
         };
         if m.data["state"] != json!("RUNNABLE") || w.busy_with(&mk).is_some() {
-            return Err(ApiError::in_progress(format!(
-                "The master instance {master_name} is not ready (state {}); try again when it is RUNNABLE.",
-                m.data["state"]
-            )));
+            return Err(ApiError::in_progress(
+                "Operation failed because another operation was already in progress. Try your request after the current operation is complete.",
+            ));
         }
         let (version, region) = (m.data["databaseVersion"].clone(), m.data["region"].clone());
         if inst.get("databaseVersion").is_none() {
@@ -216,7 +397,8 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         if inst.get("region").is_none() {
             inst["region"] = region;
         }
-        inst["masterInstanceName"] = json!(master_name);
+        let qualified = format!("{project}:{master_name}");
+        inst["masterInstanceName"] = json!(qualified);
         inst["instanceType"] = json!("READ_REPLICA_INSTANCE");
         if let Some(m) = w.objects.get_mut(&mk) {
             match m.data["replicaNames"].as_array_mut() {
@@ -225,6 +407,7 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             }
         }
         op_type = "CREATE_REPLICA";
+        op_target = (qualified, mk);
     } else {
         inst["instanceType"] = json!("CLOUD_SQL_INSTANCE");
     }
@@ -235,21 +418,40 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     };
     set(&mut inst, "databaseVersion", json!("MYSQL_8_0"));
     set(&mut inst, "region", json!("us-central1"));
+    let version = inst["databaseVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let region = inst["region"].as_str().unwrap_or("us-central1").to_string();
     let zone = inst["settings"]["locationPreference"]["zone"]
         .as_str()
         .map_or_else(|| format!("{region}-a"), str::to_string);
-    let mut ips = Vec::new();
-    let ipc = &inst["settings"]["ipConfiguration"];
-    if ipc["ipv4Enabled"] != json!(false) {
-        ips.push(json!({"type": "PRIMARY", "ipAddress": w.address("34.38")}));
-    }
-    if ipc["privateNetwork"]
+    let private = inst["settings"]["ipConfiguration"]["privateNetwork"]
         .as_str()
-        .is_some_and(|s| !s.is_empty())
-    {
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let refusal = private.as_deref().and_then(|n| missing_connection(w, n));
+    settings_defaults(&mut inst["settings"], &version, &zone);
+    let mut ips = Vec::new();
+    if inst["settings"]["ipConfiguration"]["ipv4Enabled"] == json!(true) {
+        ips.push(json!({"type": "PRIMARY", "ipAddress": w.address("34.38")}));
+        if version.starts_with("POSTGRES") {
+            ips.push(json!({"type": "OUTGOING", "ipAddress": w.address("34.39")}));
+        }
+    }
+    if private.is_some() {
         ips.push(json!({"type": "PRIVATE", "ipAddress": w.address("10.90")}));
     }
+    if inst["settings"]["availabilityType"] == json!("REGIONAL") {
+        inst["failoverReplica"] = json!({"available": true});
+        let secondary = if zone.ends_with("-a") {
+            format!("{region}-b")
+        } else {
+            format!("{region}-a")
+        };
+        inst["secondaryGceZone"] = json!(secondary);
+    }
+    let (installed, maintenance) = installed_version(&version);
     let cert = fake_pem(w);
     inst["kind"] = json!("sql#instance");
     inst["state"] = json!("PENDING_CREATE");
@@ -261,9 +463,24 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     inst["selfLink"] = json!(format!("{}{path}", base(r)));
     inst["createTime"] = json!(now_rfc3339());
     inst["etag"] = json!(w.hex(64));
+    inst["databaseInstalledVersion"] = json!(installed);
+    set(&mut inst, "maintenanceVersion", json!(maintenance));
+    inst["sqlNetworkArchitecture"] = json!("NEW_NETWORK_ARCHITECTURE");
+    inst["satisfiesPzi"] = json!(true);
+    inst["upgradableDatabaseVersions"] = upgradable(&version);
+    let mut gemini =
+        json!({"activeQueryEnabled": false, "entitled": false, "indexAdvisorEnabled": false});
+    if version.starts_with("POSTGRES") {
+        gemini["googleVacuumMgmtEnabled"] = json!(false);
+        gemini["oomSessionCancelEnabled"] = json!(true);
+        inst["includeReplicasForMajorVersionUpgrade"] = json!(false);
+    } else {
+        gemini["flagRecommenderEnabled"] = json!(false);
+    }
+    inst["geminiConfig"] = gemini;
     inst["serviceAccountEmailAddress"] = json!(format!(
         "p{}-{}@gcp-sa-cloud-sql.iam.gserviceaccount.com",
-        w.numeric_id().get(..12).unwrap_or("123456789012"),
+        project_number(&project),
         w.hex(6)
     ));
     inst["serverCaCert"] = json!({
@@ -272,27 +489,53 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         "certSerialNumber": "0",
         "commonName": format!("C=US,O=Google\\, Inc,CN=Google Cloud SQL Server CA,dnQualifier={}", w.uuid()),
         "createTime": now_rfc3339(),
+        "expirationTime": humantime::format_rfc3339_millis(std::time::SystemTime::now() + std::time::Duration::from_secs(10 * 365 * 86_400)).to_string(),
         "instance": name,
         "sha1Fingerprint": w.hex(40),
     });
-    let s = &mut inst["settings"];
-    for (k, v) in [
-        ("kind", json!("sql#settings")),
-        ("activationPolicy", json!("ALWAYS")),
-        ("availabilityType", json!("ZONAL")),
-        ("dataDiskSizeGb", json!("10")),
-        ("dataDiskType", json!("PD_SSD")),
-        ("pricingPlan", json!("PER_USE")),
-        ("storageAutoResize", json!(true)),
-        ("edition", json!("ENTERPRISE")),
-    ] {
-        if s.get(k).is_none_or(Value::is_null) {
-            s[k] = v;
-        }
-    }
-    s["settingsVersion"] = json!("1");
+    let user = builtin_user(&version);
+    let user_data = json!({
+        "etag": w.hex(16),
+        "host": "",
+        "instance": name,
+        "kind": "sql#user",
+        "name": user,
+        "project": project,
+    });
     w.insert(k.clone(), "sql:instance", inst);
-    Ok(start(w, r, op_type, &name, &k, effects))
+    w.insert(format!("{k}/users/{user}"), "sql:users", user_data);
+    let (target_id, target_key) = op_target;
+    let op_name = w.uuid();
+    let mut effects = Vec::new();
+    match refusal {
+        Some(message) => {
+            effects.push(Effect::Patch(
+                k,
+                vec![("/state".to_string(), json!("FAILED"))],
+            ));
+            effects.push(Effect::SetOp(
+                op_key(r, &op_name),
+                "/error".to_string(),
+                json!({
+                    "kind": "sql#operationErrors",
+                    "errors": [{"kind": "sql#operationError", "code": "INTERNAL_ERROR", "message": message}],
+                }),
+            ));
+        }
+        None => effects.push(Effect::Patch(
+            k,
+            vec![("/state".to_string(), json!("RUNNABLE"))],
+        )),
+    }
+    Ok(start_named(
+        w,
+        r,
+        op_name,
+        op_type,
+        &target_id,
+        &target_key,
+        effects,
+    ))
 }
 
 fn delete_instance(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
@@ -302,7 +545,9 @@ fn delete_instance(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     let (replicas, master) = match w.objects.get(&k) {
         Some(o) => (
             o.data["replicaNames"].as_array().map_or(0, Vec::len),
-            o.data["masterInstanceName"].as_str().map(str::to_string),
+            o.data["masterInstanceName"]
+                .as_str()
+                .map(|m| m.rsplit(':').next().unwrap_or(m).to_string()),
         ),
         None => (0, None),
     };
@@ -379,31 +624,31 @@ fn child_insert(w: &mut World, r: &Req, coll: &str, kind: &str) -> Result<Outcom
     data["kind"] = json!(kind);
     data["instance"] = json!(instance);
     data["project"] = json!(project);
+    data["etag"] = json!(w.hex(16));
     if coll == "databases" {
         data["selfLink"] = json!(format!(
             "{}projects/{project}/instances/{instance}/databases/{name}",
             base(r)
         ));
-        data["etag"] = json!(w.hex(16));
         if data.get("charset").is_none() {
             data["charset"] = json!("UTF8");
         }
-    } else if let Some(m) = data.as_object_mut() {
-        m.remove("password"); // never echoed
+    } else {
+        if data.get("host").is_none_or(Value::is_null) {
+            data["host"] = json!("");
+        }
+        if let Some(m) = data.as_object_mut() {
+            m.remove("password"); // never echoed
+        }
     }
     w.insert(k, &format!("sql:{coll}"), data);
-    Ok(start(
-        w,
-        r,
-        if coll == "databases" {
-            "CREATE_DATABASE"
-        } else {
-            "CREATE_USER"
-        },
-        &instance,
-        &ik,
-        Vec::new(),
-    ))
+    if coll == "databases" {
+        return Ok(start(w, r, "CREATE_DATABASE", &instance, &ik, Vec::new()));
+    }
+    // A user is created at once: the real answer to `users.insert` is an operation already
+    // `DONE` (`sql/sqluser@…`).
+    let out = start(w, r, "CREATE_USER", &instance, &ik, Vec::new());
+    Ok(finish_now(w, out))
 }
 
 fn child_delete(w: &mut World, r: &Req, path: String) -> Result<Outcome, ApiError> {
@@ -414,17 +659,40 @@ fn child_delete(w: &mut World, r: &Req, path: String) -> Result<Outcome, ApiErro
         return Err(ApiError::not_found(format!("Not Found: {path}")));
     }
     let instance = r.seg(4).to_string();
-    let op_type = if path.contains("/users/") {
-        "DELETE_USER"
-    } else {
-        "DELETE_DATABASE"
-    };
-    Ok(start(
-        w,
-        r,
-        op_type,
-        &instance,
-        &ik,
-        vec![Effect::Remove(k)],
-    ))
+    if !path.contains("/users/") {
+        return Ok(start(
+            w,
+            r,
+            "DELETE_DATABASE",
+            &instance,
+            &ik,
+            vec![Effect::Remove(k)],
+        ));
+    }
+    let version = w
+        .objects
+        .get(&ik)
+        .and_then(|o| o.data["databaseVersion"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let user = path.rsplit('/').next().unwrap_or_default().to_string();
+    let builtin = user == builtin_user(&version);
+    // MySQL's built-in root lives at host `%`: dropping it at another host fails in MySQL
+    // itself, and Cloud SQL answers with MySQL's error (the real `sql/sqluser@…` log, a
+    // delete without `host`).
+    let host = r.q("host").unwrap_or_default();
+    if builtin && version.starts_with("MYSQL") && host != "%" {
+        return Err(ApiError::new(
+            400,
+            "INVALID_ARGUMENT",
+            "invalid",
+            format!(
+                "Invalid request: Error 1396: Operation DROP USER failed for '{user}'@'{host}'."
+            ),
+        ));
+    }
+    let out = start(w, r, "DELETE_USER", &instance, &ik, vec![Effect::Remove(k)]);
+    // The real logs answer the built-in user's delete `PENDING` and a created user's
+    // already `DONE`.
+    Ok(if builtin { out } else { finish_now(w, out) })
 }

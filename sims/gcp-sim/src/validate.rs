@@ -324,3 +324,73 @@ fn strip(doc: &Doc, schema: &Value, v: &mut Value, depth: usize) {
         _ => {}
     }
 }
+
+/// How [`map_enums`] rewrites enum values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnumEncoding {
+    /// Numbers to names: bodies are stored with names whatever the client sent.
+    Names,
+    /// Names to numbers: answers to `$alt=json;enum-encoding=int`, as the real Redis log shows
+    /// (`"state": 2`).
+    Ints,
+}
+
+/// Rewrites the enum fields of a value of the named schema (recursively through `$ref`s,
+/// arrays and maps). An enum's number is its index in the discovery `enum` list, which is
+/// the proto numbering for every enum the simulator serves (checked against the real log:
+/// `REDIS_STANDARD_SMALL` is 4, `ACTIVE` 2, `CONNECTION_TYPE_DISCOVERY` 1).
+pub fn map_enums(doc: &Doc, schema_name: &str, body: &mut Value, to: EnumEncoding) {
+    let schema = serde_json::json!({"$ref": schema_name});
+    map_enum_value(doc, &schema, body, to, 0);
+}
+
+fn map_enum_value(doc: &Doc, schema: &Value, v: &mut Value, to: EnumEncoding, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    let schema = match schema["$ref"].as_str().and_then(|n| doc.schema(n)) {
+        Some(s) => s,
+        None => schema,
+    };
+    if let Some(values) = schema["enum"].as_array() {
+        match to {
+            EnumEncoding::Ints => {
+                if let Some(i) = v
+                    .as_str()
+                    .and_then(|s| values.iter().position(|e| e.as_str() == Some(s)))
+                {
+                    *v = Value::from(i);
+                }
+            }
+            EnumEncoding::Names => {
+                if let Some(name) = v
+                    .as_u64()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .and_then(|i| values.get(i))
+                {
+                    *v = name.clone();
+                }
+            }
+        }
+        return;
+    }
+    match v {
+        Value::Object(fields) => {
+            let props = schema["properties"].as_object();
+            let extra = schema.get("additionalProperties");
+            for (k, fv) in fields.iter_mut() {
+                if let Some(p) = props.and_then(|p| p.get(k)) {
+                    map_enum_value(doc, p, fv, to, depth + 1);
+                } else if let Some(e) = extra {
+                    map_enum_value(doc, e, fv, to, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                map_enum_value(doc, &schema["items"], item, to, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}

@@ -120,6 +120,9 @@ pub enum Effect {
     /// Removes a string from an array field of an object, and the field once it is empty
     /// (Compute omits empty lists, e.g. a network's `subnetworks`).
     Detach(String, String, String),
+    /// Sets a field (JSON pointer) of an operation (by key): what only a finished operation
+    /// shows, such as a `response` or an `error`.
+    SetOp(String, String, Value),
 }
 
 /// One simulated object.
@@ -308,9 +311,11 @@ impl World {
             {
                 obj.busy = None;
             }
-            // Redis operations carry the resource they produced.
+            // Redis operations carry the resource they produced (a failed one only its
+            // `error`).
             if op.api == Api::Redis
                 && let Some(slot) = self.ops.get_mut(&k)
+                && slot.data.get("error").is_none()
             {
                 let response = match self.objects.get(&op.target) {
                     Some(obj) if slot.data["metadata"]["verb"] != json!("delete") => {
@@ -346,6 +351,11 @@ impl World {
                 let prefix = format!("{key}/");
                 self.objects
                     .retain(|k, _| k != &key && !k.starts_with(&prefix));
+            }
+            Effect::SetOp(key, pointer, value) => {
+                if let Some(op) = self.ops.get_mut(&key) {
+                    set_pointer(&mut op.data, &pointer, value);
+                }
             }
             Effect::Unlink(key, field, value) => {
                 if let Some(obj) = self.objects.get_mut(&key)
@@ -410,10 +420,17 @@ pub fn render_phase(op: &mut Op) {
     let phase = op.phase;
     let d = &mut op.data;
     match op.api {
-        Api::Redis => {
+        Api::Redis | Api::Networkconnectivity => {
             d["done"] = json!(phase == Phase::Done);
             if phase == Phase::Done && d["metadata"].get("endTime").is_none() {
                 d["metadata"]["endTime"] = json!(now_rfc3339());
+            }
+        }
+        // Service Networking operations answer only `name` until done (proto3 JSON omits
+        // `done: false`), as the real log shows.
+        Api::Servicenetworking => {
+            if phase == Phase::Done {
+                d["done"] = json!(true);
             }
         }
         Api::Compute => {

@@ -227,7 +227,7 @@ async fn authentication() {
     let path = "/compute/v1/projects/p/global/networks";
     let r = raw(&sim.urls.compute, "GET", path, "", "").await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.body["error"]["status"], "UNAUTHENTICATED");
+    assert_eq!(r.body["error"]["code"], 401);
     let r = raw(
         &sim.urls.compute,
         "GET",
@@ -310,11 +310,6 @@ async fn invalid_requests_are_400() {
         let r = sim.call(c, m, p, b.clone()).await;
         assert_eq!(r.status, 400, "{m} {p} {b:?}: {:?}", r.body);
         assert_eq!(r.body["error"]["code"], 400);
-        assert_eq!(
-            r.body["error"]["status"], "INVALID_ARGUMENT",
-            "{:?}",
-            r.body
-        );
         assert!(r.body["error"]["errors"][0]["message"].is_string());
     }
     // Nothing was created; unknown names are 404.
@@ -322,7 +317,7 @@ async fn invalid_requests_are_400() {
         .call(c, "GET", "/compute/v1/projects/p/global/networks/n", None)
         .await;
     assert_eq!(r.status, 404);
-    assert_eq!(r.body["error"]["status"], "NOT_FOUND");
+    assert_eq!(r.body["error"]["errors"][0]["reason"], "notFound");
     // A valid method the simulator does not implement.
     let r = sim
         .call(c, "GET", "/compute/v1/projects/p/zones/z/instances", None)
@@ -463,10 +458,7 @@ async fn fail_rate_creates_behind_a_500() {
             .await;
         statuses.push(r.status);
         assert!(matches!(r.status, 500 | 503), "{:?}", r.body);
-        assert!(matches!(
-            r.body["error"]["status"].as_str(),
-            Some("INTERNAL" | "UNAVAILABLE")
-        ));
+        assert_eq!(r.body["error"]["errors"][0]["reason"], "backendError");
     }
     // GETs are not failed.
     let list = sim
@@ -1083,10 +1075,198 @@ async fn gke_cluster_and_node_pool() {
     stop_logged(sim, &log).await;
 }
 
+impl Sim {
+    /// Creates the compute network `projects/p/global/networks/{name}` and waits for it.
+    async fn network(&self, name: &str) {
+        let c = &self.urls.compute;
+        let r = self
+            .call(
+                c,
+                "POST",
+                "/compute/v1/projects/p/global/networks",
+                Some(json!({"name": name, "autoCreateSubnetworks": false})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        self.wait_done(c, &path_of(&r.body["selfLink"], c)).await;
+    }
+
+    /// Gives the network `vpc` of project `p` private services access, as the real log does:
+    /// a `VPC_PEERING` global address, then the connection through `PATCH …/connections/-`
+    /// with the project NUMBER in `network`. Answers the done operation.
+    async fn private_services_access(&self) -> Value {
+        let c = &self.urls.compute;
+        let r = self
+            .call(
+                c,
+                "POST",
+                "/compute/v1/projects/p/global/addresses",
+                Some(
+                    json!({"name": "psa", "addressType": "INTERNAL", "purpose": "VPC_PEERING",
+                            "prefixLength": 16, "network": "projects/p/global/networks/vpc"}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        self.wait_done(c, &path_of(&r.body["selfLink"], c)).await;
+        let sn = &self.urls.servicenetworking;
+        let number = gcp_sim::api::project_number("p");
+        let r = self
+            .call(
+                sn,
+                "PATCH",
+                "/v1/services/servicenetworking.googleapis.com/connections/-?updateMask=reservedPeeringRanges&force=true",
+                Some(json!({"network": format!("projects/{number}/global/networks/vpc"), "reservedPeeringRanges": ["psa"]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        // Only the name until done, as the real answer.
+        assert_eq!(r.body.as_object().unwrap().len(), 1, "{:?}", r.body);
+        let name = r.body["name"].as_str().unwrap();
+        assert!(
+            name.starts_with(&format!("operations/pssn.p24-{number}-")),
+            "{name}"
+        );
+        self.wait_done(sn, &format!("/v1/{name}")).await
+    }
+}
+
+#[tokio::test]
+async fn sql_private_ip_needs_private_services_access() {
+    let (sim, log) = start_logged("sql-psa").await;
+    let s = &sim.urls.sqladmin;
+    sim.network("vpc").await;
+    let instance = |name: &str| {
+        json!({"name": name, "databaseVersion": "POSTGRES_16", "region": "europe-west1",
+               "settings": {"tier": "db-custom-2-7680",
+                            "ipConfiguration": {"ipv4Enabled": false, "privateNetwork": "projects/p/global/networks/vpc"}}})
+    };
+    // No connection on the network: the create is accepted and its operation fails.
+    let r = sim
+        .call(
+            s,
+            "POST",
+            "/v1/projects/p/instances",
+            Some(instance("early")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let done = sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    let message = done["error"]["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Failed to create subnetwork. Please create Service Networking connection with service 'servicenetworking.googleapis.com'"),
+        "{message}"
+    );
+    let i = sim
+        .call(s, "GET", "/v1/projects/p/instances/early", None)
+        .await;
+    assert_eq!(i.body["state"], "FAILED");
+    // The list of a network without a connection is `{}`.
+    let sn = &sim.urls.servicenetworking;
+    let number = gcp_sim::api::project_number("p");
+    let list = format!(
+        "/v1/services/servicenetworking.googleapis.com/connections?network=projects%2F{number}%2Fglobal%2Fnetworks%2Fvpc"
+    );
+    assert_eq!(sim.call(sn, "GET", &list, None).await.body, json!({}));
+    // A range that is not a VPC_PEERING address of the network: the operation fails.
+    let r = sim
+        .call(
+            sn,
+            "POST",
+            "/v1/services/servicenetworking.googleapis.com/connections",
+            Some(json!({"network": "projects/p/global/networks/vpc", "reservedPeeringRanges": ["nosuch"]})),
+        )
+        .await;
+    let failed = sim
+        .wait_done(sn, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(failed["error"]["code"], 9);
+    assert_eq!(
+        failed["error"]["message"],
+        "Allocated IP range 'nosuch' not found in network."
+    );
+    let done = sim.private_services_access().await;
+    assert_eq!(
+        done["response"],
+        json!({"@type": "type.googleapis.com/google.cloud.servicenetworking.v1.Connection",
+               "network": format!("projects/{number}/global/networks/vpc"),
+               "peering": "servicenetworking-googleapis-com", "reservedPeeringRanges": ["psa"]})
+    );
+    let l = sim.call(sn, "GET", &list, None).await;
+    assert_eq!(
+        l.body["connections"][0]["service"],
+        "services/servicenetworking.googleapis.com"
+    );
+    let net = sim
+        .call(
+            &sim.urls.compute,
+            "GET",
+            "/compute/v1/projects/p/global/networks/vpc",
+            None,
+        )
+        .await;
+    assert_eq!(
+        net.body["peerings"][0]["name"],
+        "servicenetworking-googleapis-com"
+    );
+    assert_eq!(net.body["peerings"][0]["state"], "ACTIVE");
+    // Now the same create succeeds.
+    let r = sim
+        .call(s, "POST", "/v1/projects/p/instances", Some(instance("db")))
+        .await;
+    let done = sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    assert!(done.get("error").is_none(), "{done:?}");
+    let i = sim
+        .call(s, "GET", "/v1/projects/p/instances/db", None)
+        .await;
+    assert_eq!(i.body["state"], "RUNNABLE");
+    assert_eq!(
+        i.body["ipAddresses"],
+        json!([{"type": "PRIVATE", "ipAddress": i.body["ipAddresses"][0]["ipAddress"]}])
+    );
+    // The connection cannot go while an instance uses it.
+    let delete = json!({"consumerNetwork": format!("projects/{number}/global/networks/vpc")});
+    let del = "/v1/services/servicenetworking.googleapis.com/connections/servicenetworking-googleapis-com:deleteConnection";
+    let r = sim.call(sn, "POST", del, Some(delete.clone())).await;
+    let refused = sim
+        .wait_done(sn, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(refused["error"]["code"], 9, "{refused:?}");
+    for name in ["db", "early"] {
+        let r = sim
+            .call(
+                s,
+                "DELETE",
+                &format!("/v1/projects/p/instances/{name}"),
+                None,
+            )
+            .await;
+        sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    }
+    let r = sim.call(sn, "POST", del, Some(delete)).await;
+    let done = sim
+        .wait_done(sn, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert!(done.get("error").is_none(), "{done:?}");
+    assert_eq!(sim.call(sn, "GET", &list, None).await.body, json!({}));
+    let net = sim
+        .call(
+            &sim.urls.compute,
+            "GET",
+            "/compute/v1/projects/p/global/networks/vpc",
+            None,
+        )
+        .await;
+    assert!(net.body.get("peerings").is_none(), "{:?}", net.body);
+    stop_logged(sim, &log).await;
+}
+
 #[tokio::test]
 async fn sql_instance_and_replica() {
     let (sim, log) = start_logged("sql").await;
     let s = &sim.urls.sqladmin;
+    sim.network("vpc").await;
+    sim.private_services_access().await;
     let primary = json!({"name": "db", "databaseVersion": "POSTGRES_16", "region": "europe-west1",
         "settings": {"tier": "db-custom-2-7680", "availabilityType": "REGIONAL",
                      "ipConfiguration": {"ipv4Enabled": false, "privateNetwork": "projects/p/global/networks/vpc"}}});
@@ -1107,12 +1287,12 @@ async fn sql_instance_and_replica() {
         .call(s, "POST", "/v1/projects/p/instances", Some(replica.clone()))
         .await;
     assert_eq!(early.status, 409, "{:?}", early.body);
-    assert_eq!(
-        sim.call(s, "POST", "/v1/projects/p/instances", Some(primary))
-            .await
-            .status,
-        409
-    );
+    let dup = sim
+        .call(s, "POST", "/v1/projects/p/instances", Some(primary))
+        .await;
+    assert_eq!(dup.status, 409);
+    // Cloud SQL's envelope: no `status`.
+    assert!(dup.body["error"].get("status").is_none(), "{:?}", dup.body);
     sim.wait_done(s, &op).await;
     let i = sim
         .call(s, "GET", "/v1/projects/p/instances/db", None)
@@ -1120,21 +1300,72 @@ async fn sql_instance_and_replica() {
     assert_eq!(i.body["state"], "RUNNABLE");
     assert_eq!(i.body["ipAddresses"][0]["type"], "PRIVATE");
     assert_eq!(i.body["connectionName"], "p:europe-west1:db");
+    assert_eq!(i.body["databaseInstalledVersion"], "POSTGRES_16_9");
+    assert_eq!(
+        i.body["settings"]["backupConfiguration"]["kind"],
+        "sql#backupConfiguration"
+    );
+    assert_eq!(i.body["failoverReplica"]["available"], true);
+    // The built-in user is listed from the create on.
+    let users = sim
+        .call(s, "GET", "/v1/projects/p/instances/db/users", None)
+        .await;
+    assert_eq!(
+        users.body["items"],
+        json!([{"etag": users.body["items"][0]["etag"], "host": "", "instance": "db",
+                "kind": "sql#user", "name": "postgres", "project": "p"}])
+    );
+    // A replica's creation is an operation on its master, which is busy meanwhile.
     let r = sim
         .call(s, "POST", "/v1/projects/p/instances", Some(replica))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["operationType"], "CREATE_REPLICA");
+    assert_eq!(r.body["targetId"], "p:db");
+    let busy = sim
+        .call(
+            s,
+            "PATCH",
+            "/v1/projects/p/instances/db",
+            Some(json!({"settings": {"userLabels": {"a": "b"}}})),
+        )
+        .await;
+    assert_eq!(busy.status, 409, "{:?}", busy.body);
     sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
     let rep = sim
         .call(s, "GET", "/v1/projects/p/instances/db-replica", None)
         .await;
     assert_eq!(rep.body["instanceType"], "READ_REPLICA_INSTANCE");
     assert_eq!(rep.body["databaseVersion"], "POSTGRES_16");
+    assert_eq!(rep.body["masterInstanceName"], "p:db");
     let m = sim
         .call(s, "GET", "/v1/projects/p/instances/db", None)
         .await;
     assert_eq!(m.body["replicaNames"], json!(["db-replica"]));
+    // users.insert answers an operation already DONE.
+    let u = sim
+        .call(
+            s,
+            "POST",
+            "/v1/projects/p/instances/db/users",
+            Some(json!({"name": "superset", "password": "secret"})),
+        )
+        .await;
+    assert_eq!(u.status, 200, "{:?}", u.body);
+    assert_eq!(u.body["operationType"], "CREATE_USER");
+    assert_eq!(u.body["status"], "DONE");
+    assert!(u.body["endTime"].is_string());
+    let users = sim
+        .call(s, "GET", "/v1/projects/p/instances/db/users", None)
+        .await;
+    let names: Vec<&str> = users.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["postgres", "superset"]);
+    assert!(users.body["items"][1].get("password").is_none());
     // The master cannot go before its replica.
     assert_eq!(
         sim.call(s, "DELETE", "/v1/projects/p/instances/db", None)
@@ -1152,6 +1383,15 @@ async fn sql_instance_and_replica() {
     assert_eq!(m.body["replicaNames"], json!([]));
     let l = sim.call(s, "GET", "/v1/projects/p/instances", None).await;
     assert_eq!(l.body["items"].as_array().unwrap().len(), 1);
+    let gone = sim
+        .call(s, "GET", "/v1/projects/p/instances/db-replica", None)
+        .await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(
+        gone.body,
+        json!({"error": {"code": 404, "message": "The Cloud SQL instance does not exist.",
+               "errors": [{"domain": "global", "message": "The Cloud SQL instance does not exist.", "reason": "instanceDoesNotExist"}]}})
+    );
     let lines = read_log(&log);
     assert!(lines.iter().any(|l| l["api"] == "sqladmin"
         && l["body"]["masterInstanceName"] == "db"
@@ -1160,12 +1400,134 @@ async fn sql_instance_and_replica() {
 }
 
 #[tokio::test]
+async fn sql_mysql_root_is_dropped_only_at_its_host() {
+    let sim = start(fast()).await;
+    let s = &sim.urls.sqladmin;
+    let r = sim
+        .call(
+            s,
+            "POST",
+            "/v1/projects/p/instances",
+            Some(json!({"name": "my", "databaseVersion": "MYSQL_8_0", "settings": {"tier": "db-n1-standard-1"}})),
+        )
+        .await;
+    sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    let users = sim
+        .call(s, "GET", "/v1/projects/p/instances/my/users", None)
+        .await;
+    assert_eq!(users.body["items"][0]["name"], "root");
+    let refused = sim
+        .call(
+            s,
+            "DELETE",
+            "/v1/projects/p/instances/my/users?name=root",
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(
+        refused.body["error"]["message"],
+        "Invalid request: Error 1396: Operation DROP USER failed for 'root'@''."
+    );
+    let r = sim
+        .call(
+            s,
+            "DELETE",
+            "/v1/projects/p/instances/my/users?name=root&host=%25",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "DELETE_USER");
+    sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    let users = sim
+        .call(s, "GET", "/v1/projects/p/instances/my/users", None)
+        .await;
+    assert_eq!(users.body["items"], json!([]));
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn redis_cluster() {
     let (sim, log) = start_logged("redis").await;
     let rd = &sim.urls.redis;
+    let nc = &sim.urls.networkconnectivity;
+    sim.network("vpc").await;
     let parent = "/v1/projects/p/locations/europe-west1";
     let body = json!({"shardCount": 3, "replicaCount": 1, "pscConfigs": [{"network": "projects/p/global/networks/vpc"}],
                       "authorizationMode": "AUTH_MODE_IAM_AUTH", "transitEncryptionMode": "TRANSIT_ENCRYPTION_MODE_SERVER_AUTHENTICATION"});
+    // No service connection policy for the network: the create's operation fails and the
+    // cluster is gone.
+    let r = sim
+        .call(
+            rd,
+            "POST",
+            &format!("{parent}/clusters?clusterId=early"),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let failed = sim
+        .wait_done(rd, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(failed["error"]["code"], 9, "{failed:?}");
+    assert!(failed.get("response").is_none(), "{failed:?}");
+    let early = sim
+        .call(rd, "GET", &format!("{parent}/clusters/early"), None)
+        .await;
+    assert_eq!(early.status, 404);
+    // Memorystore's envelope: `status`, no `errors`.
+    assert_eq!(
+        early.body,
+        json!({"error": {"code": 404, "status": "NOT_FOUND",
+               "message": "Resource 'projects/p/locations/europe-west1/clusters/early' was not found"}})
+    );
+    // The policy, shaped as the real log.
+    let policy = json!({"description": "for redis", "network": "projects/p/global/networks/vpc",
+                        "pscConfig": {"subnetworks": ["projects/p/regions/europe-west1/subnetworks/sub"]},
+                        "serviceClass": "gcp-memorystore-redis"});
+    let r = sim
+        .call(
+            nc,
+            "POST",
+            &format!("{parent}/serviceConnectionPolicies?serviceConnectionPolicyId=scp"),
+            Some(policy.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["done"], false);
+    assert_eq!(r.body["metadata"]["verb"], "create");
+    let done = sim
+        .wait_done(nc, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    let mut keys: Vec<&str> = done["response"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["@type", "createTime", "etag", "name", "updateTime"]);
+    let p = sim
+        .call(
+            nc,
+            "GET",
+            &format!("{parent}/serviceConnectionPolicies/scp"),
+            None,
+        )
+        .await;
+    assert_eq!(p.body["infrastructure"], "PSC");
+    assert_eq!(p.body["serviceClass"], "gcp-memorystore-redis");
+    // A second policy of the same class on the same network is refused.
+    let dup = sim
+        .call(
+            nc,
+            "POST",
+            &format!("{parent}/serviceConnectionPolicies?serviceConnectionPolicyId=scp2"),
+            Some(policy),
+        )
+        .await;
+    assert_eq!(dup.status, 409, "{:?}", dup.body);
     let rid = "7d8f8a3e-1234-4000-8000-00000000000a";
     let target = format!("{parent}/clusters?clusterId=cache&requestId={rid}");
     let r = sim.call(rd, "POST", &target, Some(body.clone())).await;
@@ -1189,8 +1551,65 @@ async fn redis_cluster() {
         c.body["name"],
         "projects/p/locations/europe-west1/clusters/cache"
     );
+    // The real field set: the network shows in the endpoints, never as `pscConfigs`.
+    let net = "projects/p/global/networks/vpc";
+    assert!(c.body.get("pscConfigs").is_none(), "{:?}", c.body);
+    assert!(done["response"].get("pscConfigs").is_none());
     assert_eq!(c.body["discoveryEndpoints"][0]["port"], 6379);
-    assert!(c.body["discoveryEndpoints"][0]["address"].is_string());
+    assert_eq!(c.body["discoveryEndpoints"][0]["pscConfig"]["network"], net);
+    assert_eq!(c.body["pscConnections"][0]["network"], net);
+    assert_eq!(
+        c.body["clusterEndpoints"][0]["connections"][0]["pscAutoConnection"]["network"],
+        net
+    );
+    assert_eq!(c.body["pscServiceAttachments"].as_array().unwrap().len(), 2);
+    assert_eq!(c.body["persistenceConfig"]["mode"], "DISABLED");
+    assert_eq!(c.body["sizeGb"], 39);
+    // With `$alt=json;enum-encoding=int`, enums are numbers.
+    let ints = sim
+        .call(
+            rd,
+            "GET",
+            &format!("{parent}/clusters/cache?%24alt=json%3Benum-encoding%3Dint"),
+            None,
+        )
+        .await;
+    assert_eq!(ints.body["state"], 2);
+    assert_eq!(ints.body["nodeType"], 2);
+    assert_eq!(ints.body["authorizationMode"], 1);
+    assert_eq!(
+        ints.body["clusterEndpoints"][0]["connections"][0]["pscAutoConnection"]["pscConnectionStatus"],
+        1
+    );
+    // One field per update.
+    let two = sim
+        .call(
+            rd,
+            "PATCH",
+            &format!("{parent}/clusters/cache?updateMask=shard_count,replica_count"),
+            Some(json!({"shardCount": 4, "replicaCount": 2})),
+        )
+        .await;
+    assert_eq!(two.status, 400, "{:?}", two.body);
+    assert_eq!(
+        two.body["error"]["message"],
+        "exactly 1 update_mask field must be specified per update request"
+    );
+    let one = sim
+        .call(
+            rd,
+            "PATCH",
+            &format!("{parent}/clusters/cache?updateMask=shardCount"),
+            Some(json!({"shardCount": 4, "replicaCount": 2})),
+        )
+        .await;
+    assert_eq!(one.status, 200, "{:?}", one.body);
+    let done = sim
+        .wait_done(rd, &format!("/v1/{}", one.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(done["response"]["shardCount"], 4);
+    assert_eq!(done["response"]["replicaCount"], 1);
+    assert_eq!(done["response"]["sizeGb"], 52);
     // Missing clusterId; a new requestId for an existing cluster.
     assert_eq!(
         sim.call(
@@ -1225,12 +1644,36 @@ async fn redis_cluster() {
             .status,
         404
     );
+    let r = sim
+        .call(
+            nc,
+            "DELETE",
+            &format!("{parent}/serviceConnectionPolicies/scp"),
+            None,
+        )
+        .await;
+    let done = sim
+        .wait_done(nc, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        done["response"],
+        json!({"@type": "type.googleapis.com/google.protobuf.Empty"})
+    );
+    let l = sim
+        .call(
+            nc,
+            "GET",
+            &format!("{parent}/serviceConnectionPolicies"),
+            None,
+        )
+        .await;
+    assert_eq!(l.body, json!({}));
     let lines = read_log(&log);
     let posts = lines
         .iter()
         .filter(|l| l["api"] == "redis" && l["method"] == "POST")
         .count();
-    assert_eq!(posts, 4);
+    assert_eq!(posts, 5);
     assert!(
         lines
             .iter()
