@@ -1,34 +1,181 @@
 //! Compute Engine v1: every global (`projects/P/global/C[/N]`) and regional
 //! (`projects/P/regions/R/C[/N]`) collection through its `insert`, `get`, `list`, `delete`,
-//! `patch` and `update` methods, and `globalOperations` / `regionOperations` (`get`, `list`,
-//! `wait`, `delete`). Resource-specific defaults and reference checks for networks,
-//! subnetworks, health checks, backend services (CDN), URL maps, target HTTP(S) proxies and
-//! global forwarding rules.
+//! `patch` and `update` methods, the custom methods the real logs use (`setLabels`,
+//! `setTarget`, `setQuicOverride`, `setUrlMap`, `networks.removePeering`), `projects.get`,
+//! and `globalOperations` / `regionOperations` (`get`, `list`, `wait`, `delete`).
+//!
+//! Every answer is shaped as the real Compute Engine answers in the recorded logs
+//! (`../shared/real/gcp/compute/*.log` and the compute exchanges of the GKE, Redis and SQL
+//! logs):
+//!
+//! * errors carry `code`, `message` and `errors[]` and no `status` (the envelope is cut in
+//!   `lib.rs`; the messages and reasons are the real ones);
+//! * a mutation answers its operation already `RUNNING` (`progress` 0, `startTime`), and the
+//!   operation is `DONE` with `endTime` once done; `setLabels` answers an operation already
+//!   `DONE`;
+//! * empty lists are omitted (a network without subnetworks has no `subnetworks`), and
+//!   references come back as full URLs;
+//! * per collection, the server-side fields of the real GET answers (see [`defaults`]).
+//!
+//! References (`network`, `healthChecks`, the services of a URL map, `urlMap`,
+//! `sslCertificates`, `service`, `target`) must exist (404), and a referenced object cannot
+//! be deleted (`400 resourceInUseByAnotherResource`, with the real message).
 
-use serde_json::{Value, json};
+use rand::Rng;
+use serde_json::{Map, Value, json};
 
 use crate::api::{Outcome, Req, begin_op, name_filter, op_body, rfc1035};
 use crate::discovery::Api;
-use crate::world::{self, ApiError, Effect, World, key, now_rfc3339, paginate};
+use crate::world::{
+    self, ApiError, Effect, World, key, now_rfc3339, paginate, project_id, project_number,
+};
+
+/// The `labelFingerprint` of a resource without labels (the value Compute Engine answers
+/// for an empty label set).
+const EMPTY_LABELS_FINGERPRINT: &str = "42WmSpB8rSM=";
+
+/// A request with its path made canonical: the project as an id (a project number is
+/// accepted, as Google accepts it: the real `removePeering` of `sql/*privatenetwork*` is
+/// sent to `projects/${projectNumber}/…`), and the scope segment spelled out (the real
+/// `targetHttpsProxies.setUrlMap` path has no `global/`, as its discovery `flatPath`).
+struct Call<'a> {
+    r: &'a Req<'a>,
+    segs: Vec<String>,
+}
+
+impl Call<'_> {
+    fn seg(&self, i: usize) -> &str {
+        self.segs.get(i).map_or("", String::as_str)
+    }
+
+    fn project(&self) -> &str {
+        self.seg(1)
+    }
+
+    /// `projects/P/global` or `projects/P/regions/R`: 3 or 4 segments.
+    fn scope_len(&self) -> usize {
+        if self.seg(2) == "regions" { 4 } else { 3 }
+    }
+
+    fn region(&self) -> Option<&str> {
+        (self.scope_len() == 4).then(|| self.seg(3))
+    }
+
+    fn coll(&self) -> &str {
+        self.seg(self.scope_len())
+    }
+
+    /// The resource path (`projects/P/global/C/N`), without a custom method's verb.
+    fn object_path(&self) -> String {
+        let n = (self.scope_len() + 2).min(self.segs.len());
+        self.segs[..n].join("/")
+    }
+
+    fn path(&self) -> String {
+        self.segs.join("/")
+    }
+
+    fn base(&self) -> String {
+        format!("{}/compute/v1/", self.r.urls.compute)
+    }
+}
+
+pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
+    if r.seg(0) != "projects" {
+        return Err(r.unimplemented());
+    }
+    let mut segs = r.segs.clone();
+    if let Some(p) = segs.get_mut(1) {
+        *p = project_id(w, r.seg(1));
+    }
+    if !matches!(r.seg(2), "" | "global" | "regions" | "zones") {
+        segs.insert(2, "global".to_string());
+    }
+    let c = Call { r, segs };
+    let name = r.method.name.as_str();
+    let resource = name.split('.').next().unwrap_or_default();
+    if resource == "globalOperations" || resource == "regionOperations" {
+        return operations(w, &c);
+    }
+    if name == "projects.get" {
+        return Ok(Outcome::ok(project(w, &c)));
+    }
+    if !matches!(c.seg(2), "global" | "regions") {
+        return Err(r.unimplemented());
+    }
+    let rest = c.segs.len().saturating_sub(c.scope_len());
+    match (r.method.verb(), rest) {
+        ("insert", 1) => insert(w, &c),
+        ("list", 1) => list(w, &c),
+        ("get", 2) => get(w, &c),
+        ("delete", 2) => delete(w, &c),
+        ("patch" | "update", 2) => patch(w, &c),
+        ("setLabels", 3) => set_labels(w, &c),
+        ("setTarget", 3) => set_field(w, &c, "target", "SetTarget"),
+        ("setUrlMap", 3) => set_field(w, &c, "urlMap", "SetUrlMap"),
+        ("setQuicOverride", 3) => set_field(
+            w,
+            &c,
+            "quicOverride",
+            "compute.targetHttpsProxies.setQuicOverride",
+        ),
+        ("removePeering", 3) => remove_peering(w, &c),
+        _ => Err(r.unimplemented()),
+    }
+}
+
+/// `projects.get`: the project, whose `id` is its number (what the real API answers, and
+/// what callers read the project number from).
+fn project(w: &mut World, c: &Call) -> Value {
+    let p = c.project().to_string();
+    json!({
+        "kind": "compute#project",
+        "id": project_number(&p),
+        "name": p,
+        "creationTimestamp": now_rfc3339(),
+        "defaultNetworkTier": "PREMIUM",
+        "xpnProjectStatus": "UNSPECIFIED_XPN_PROJECT_STATUS",
+        "selfLink": format!("{}projects/{p}", c.base()),
+        "defaultServiceAccount": format!("{}-compute@developer.gserviceaccount.com", project_number(&p)),
+        "commonInstanceMetadata": {"kind": "compute#metadata", "fingerprint": fingerprint(w)},
+    })
+}
 
 /// The fields of a collection's objects that reference other compute objects (checked to
-/// exist at insert; an object so referenced cannot be deleted).
-pub fn ref_fields(coll: &str) -> &'static [&'static str] {
+/// exist at insert, returned as full URLs; an object so referenced cannot be deleted). URL
+/// maps reference services at any depth (see [`URL_MAP_REF_KEYS`]).
+fn ref_fields(coll: &str) -> &'static [&'static str] {
     match coll {
-        "subnetworks" => &["network"],
+        "subnetworks" | "addresses" => &["network"],
         "backendServices" => &["healthChecks"],
-        "urlMaps" => &["defaultService"],
-        "targetHttpProxies" | "targetHttpsProxies" => &["urlMap"],
+        "targetHttpProxies" => &["urlMap"],
+        "targetHttpsProxies" => &["urlMap", "sslCertificates"],
+        "targetTcpProxies" => &["service"],
         "forwardingRules" => &["target", "network", "subnetwork"],
         _ => &[],
     }
 }
 
+/// The keys under which a URL map names a backend service or bucket, at any depth
+/// (`defaultService`, `pathMatchers[].defaultService`, `pathRules[].service`, the
+/// `errorService` of custom error response policies, weighted backend services).
+const URL_MAP_REF_KEYS: &[&str] = &[
+    "defaultService",
+    "service",
+    "errorService",
+    "backendService",
+];
+
 /// The object key a reference (full URL, `projects/…` or `global/…` / `regions/…` partial
 /// URL) designates; `None` for a bare name.
-fn resolve_ref(project: &str, s: &str) -> Option<String> {
+fn resolve_ref(w: &World, project: &str, s: &str) -> Option<String> {
     if let Some(i) = s.find("projects/") {
-        return Some(key(Api::Compute, &s[i..]));
+        let rel = &s[i..];
+        let mut parts: Vec<String> = rel.split('/').map(str::to_string).collect();
+        if parts.len() > 1 {
+            parts[1] = project_id(w, &parts[1]);
+        }
+        return Some(key(Api::Compute, &parts.join("/")));
     }
     if s.starts_with("global/") || s.starts_with("regions/") {
         return Some(key(Api::Compute, &format!("projects/{project}/{s}")));
@@ -36,20 +183,70 @@ fn resolve_ref(project: &str, s: &str) -> Option<String> {
     None
 }
 
-fn refs_of(data: &Value, coll: &str, project: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for f in ref_fields(coll) {
-        match &data[*f] {
-            Value::String(s) => out.extend(resolve_ref(project, s)),
-            Value::Array(a) => out.extend(
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .filter_map(|s| resolve_ref(project, s)),
-            ),
+/// Calls `f` on every reference string of an object of `coll`.
+fn visit_refs(data: &mut Value, coll: &str, f: &mut dyn FnMut(&mut Value)) {
+    fn strings(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+        match v {
+            Value::String(_) => f(v),
+            Value::Array(a) => a.iter_mut().for_each(|x| strings(x, f)),
             _ => {}
         }
     }
+    fn deep(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if URL_MAP_REF_KEYS.contains(&k.as_str()) {
+                        strings(x, f);
+                    } else {
+                        deep(x, f);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| deep(x, f)),
+            _ => {}
+        }
+    }
+    if coll == "urlMaps" {
+        deep(data, f);
+        return;
+    }
+    if let Some(m) = data.as_object_mut() {
+        for field in ref_fields(coll) {
+            if let Some(v) = m.get_mut(*field) {
+                strings(v, f);
+            }
+        }
+    }
+}
+
+/// The object keys an object of `coll` references.
+fn refs_of(w: &World, data: &Value, coll: &str, project: &str) -> Vec<String> {
+    let mut copy = data.clone();
+    let mut out = Vec::new();
+    visit_refs(&mut copy, coll, &mut |v| {
+        if let Some(k) = v.as_str().and_then(|s| resolve_ref(w, project, s)) {
+            out.push(k);
+        }
+    });
     out
+}
+
+/// Rewrites every reference of an object as the full URL Compute answers.
+fn normalize_refs(w: &World, c: &Call, coll: &str, data: &mut Value) {
+    let base = c.base();
+    let project = c.project().to_string();
+    visit_refs(data, coll, &mut |v| {
+        if let Some(k) = v.as_str().and_then(|s| resolve_ref(w, &project, s)) {
+            let path = k.split_once(':').map_or(k.as_str(), |(_, p)| p);
+            *v = json!(format!("{base}{path}"));
+        }
+    });
+}
+
+/// The path of an object key (`compute:projects/…` → `projects/…`).
+fn path_of_key(k: &str) -> &str {
+    k.split_once(':').map_or(k, |(_, p)| p)
 }
 
 fn lower_first(s: &str) -> String {
@@ -60,61 +257,101 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let resource = r.method.name.split('.').next().unwrap_or_default();
-    if resource == "globalOperations" || resource == "regionOperations" {
-        return operations(w, r);
-    }
-    if r.seg(0) != "projects" {
-        return Err(r.unimplemented());
-    }
-    let scope_len = match r.seg(2) {
-        "global" => 3,
-        "regions" => 4,
-        _ => return Err(r.unimplemented()),
-    };
-    let rest = r.segs.len().saturating_sub(scope_len);
-    match (r.method.verb(), rest) {
-        ("insert", 1) => insert(w, r, scope_len),
-        ("list", 1) => list(w, r, scope_len),
-        ("get", 2) => get(w, r),
-        ("delete", 2) => delete(w, r, scope_len),
-        ("patch" | "update", 2) => patch(w, r, scope_len),
-        _ => Err(r.unimplemented()),
-    }
-}
-
-fn base(r: &Req) -> String {
-    format!("{}/compute/v1/", r.urls.compute)
-}
-
-fn path_of(r: &Req) -> String {
-    r.segs.join("/")
-}
-
 fn not_found(path: &str) -> ApiError {
     ApiError::not_found(format!("The resource '{path}' was not found"))
 }
 
-/// Starts a compute operation on `target_key`.
-#[allow(clippy::too_many_arguments)]
+/// The answer to a mutation: its operation as just accepted, `RUNNING` with `progress` 0
+/// and no `endTime`, whatever the clock already says (the real answers are so; a later
+/// `get` shows it `DONE`).
+fn accepted(out: Outcome) -> Outcome {
+    match out {
+        Outcome::Reply {
+            status,
+            mut body,
+            op,
+        } => {
+            if let Some(m) = body.as_object_mut() {
+                m.insert("status".to_string(), json!("RUNNING"));
+                m.insert("progress".to_string(), json!(0));
+                m.remove("endTime");
+            }
+            Outcome::Reply { status, body, op }
+        }
+        other => other,
+    }
+}
+
+/// Starts a compute operation on `target_key` and answers it `RUNNING`.
 fn start(
     w: &mut World,
-    r: &Req,
-    region: Option<&str>,
+    c: &Call,
     op_type: &str,
-    target_link: &str,
-    target_id: &str,
     target_key: &str,
     effects: Vec<Effect>,
 ) -> Outcome {
-    let project = r.seg(1).to_string();
-    let name = w.op_name();
-    let scope = match region {
-        Some(reg) => format!("projects/{project}/regions/{reg}"),
-        None => format!("projects/{project}/global"),
+    let data = op_data(w, c, op_type, target_key);
+    let op_path = op_path(c, &data);
+    accepted(begin_op(
+        w,
+        Api::Compute,
+        &op_path,
+        data,
+        target_key,
+        effects,
+    ))
+}
+
+/// Records an operation already done (its change made by the caller) and answers it
+/// `DONE`, as the real `setLabels` answers.
+fn done(w: &mut World, c: &Call, op_type: &str, target_key: &str) -> Outcome {
+    let mut data = op_data(w, c, op_type, target_key);
+    let op_path = op_path(c, &data);
+    data["status"] = json!("DONE");
+    data["progress"] = json!(100);
+    data["startTime"] = data["insertTime"].clone();
+    data["endTime"] = json!(now_rfc3339());
+    let out = begin_op(w, Api::Compute, &op_path, data, target_key, Vec::new());
+    let k = key(Api::Compute, &op_path);
+    if let Some(op) = w.ops.get_mut(&k) {
+        op.phase = world::Phase::Done;
+        world::render_phase(op);
+    }
+    if let Some(obj) = w.objects.get_mut(target_key)
+        && obj.busy.as_deref() == Some(k.as_str())
+    {
+        obj.busy = None;
+    }
+    match w.ops.get(&k) {
+        Some(op) => Outcome::op(k, op.data.clone()),
+        None => out,
+    }
+}
+
+fn op_path(c: &Call, data: &Value) -> String {
+    let name = data["name"].as_str().unwrap_or_default();
+    match c.region() {
+        Some(reg) => format!("projects/{}/regions/{reg}/operations/{name}", c.project()),
+        None => format!("projects/{}/global/operations/{name}", c.project()),
+    }
+}
+
+/// An operation resource with the fields of the real answers: `kind`, `id`, `name`,
+/// `operationType`, `targetLink`, `targetId`, `status`, `user`, `progress`, `insertTime`,
+/// `startTime`, `selfLink`, and `region` on regional ones.
+fn op_data(w: &mut World, c: &Call, op_type: &str, target_key: &str) -> Value {
+    let (target_link, target_id) = match w.objects.get(target_key) {
+        Some(o) => (
+            o.data["selfLink"].as_str().unwrap_or_default().to_string(),
+            o.data["id"].as_str().unwrap_or_default().to_string(),
+        ),
+        None => (
+            format!("{}{}", c.base(), path_of_key(target_key)),
+            String::new(),
+        ),
     };
-    let op_path = format!("{scope}/operations/{name}");
+    let name = w.op_name();
+    let now = now_rfc3339();
     let mut data = json!({
         "kind": "compute#operation",
         "id": w.numeric_id(),
@@ -122,23 +359,27 @@ fn start(
         "operationType": op_type,
         "targetLink": target_link,
         "targetId": target_id,
-        "status": "PENDING",
-        "user": r.user,
+        "status": "RUNNING",
+        "user": c.r.user,
         "progress": 0,
-        "insertTime": now_rfc3339(),
-        "selfLink": format!("{}{op_path}", base(r)),
+        "insertTime": now,
+        "startTime": now,
     });
-    if let Some(reg) = region {
-        data["region"] = json!(format!("{}projects/{project}/regions/{reg}", base(r)));
+    let op = op_path(c, &data);
+    data["selfLink"] = json!(format!("{}{op}", c.base()));
+    if let Some(reg) = c.region() {
+        data["region"] = json!(format!(
+            "{}projects/{}/regions/{reg}",
+            c.base(),
+            c.project()
+        ));
     }
-    begin_op(w, Api::Compute, &op_path, data, target_key, effects)
+    data
 }
 
-fn insert(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError> {
-    let project = r.seg(1).to_string();
-    let region = (scope_len == 4).then(|| r.seg(3).to_string());
-    let coll = r.seg(scope_len).to_string();
-    let mut data = r.body.clone();
+fn insert(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let coll = c.coll().to_string();
+    let mut data = c.r.body.clone();
     if !data.is_object() {
         data = json!({});
     }
@@ -148,35 +389,47 @@ fn insert(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError>
             "Invalid value for field 'resource.name': '{name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?)'"
         )));
     }
-    let path = format!("{}/{name}", path_of(r));
+    let path = format!("{}/{name}", c.path());
     let obj_key = key(Api::Compute, &path);
     if w.objects.contains_key(&obj_key) {
         return Err(ApiError::already_exists(format!(
             "The resource '{path}' already exists"
         )));
     }
-    for target in refs_of(&data, &coll, &project) {
+    for target in refs_of(w, &data, &coll, c.project()) {
         if !w.objects.contains_key(&target) {
-            let shown = target.split_once(':').map_or(target.as_str(), |(_, p)| p);
-            return Err(not_found(shown));
+            return Err(not_found(path_of_key(&target)));
         }
     }
-    let self_link = format!("{}{path}", base(r));
+    check(&coll, &data)?;
+    let self_link = format!("{}{path}", c.base());
     let id = w.numeric_id();
-    let schema = r.method.request.clone().unwrap_or_default();
+    let schema = c.r.method.request.clone().unwrap_or_default();
+    if let Some(m) = data.as_object_mut() {
+        // Global addresses and global forwarding rules take their labels through
+        // `setLabels` only: the real GET after an insert that carried labels has none (both
+        // `compute/globalcomputeforwardingruletcp-direct@…` and the SQL private network logs).
+        if c.region().is_none() && matches!(coll.as_str(), "addresses" | "forwardingRules") {
+            m.remove("labels");
+        }
+    }
     data["kind"] = json!(format!("compute#{}", lower_first(&schema)));
     data["id"] = json!(id);
     data["creationTimestamp"] = json!(now_rfc3339());
     data["selfLink"] = json!(self_link);
-    if let Some(reg) = &region {
-        data["region"] = json!(format!("{}projects/{project}/regions/{reg}", base(r)));
+    if let Some(reg) = c.region() {
+        data["region"] = json!(format!(
+            "{}projects/{}/regions/{reg}",
+            c.base(),
+            c.project()
+        ));
     }
-    defaults(w, r, &coll, &mut data)?;
-    let effects = Vec::new();
+    normalize_refs(w, c, &coll, &mut data);
+    defaults(w, c, &coll, &mut data)?;
     if coll == "subnetworks"
         && let Some(net) = data["network"]
             .as_str()
-            .and_then(|s| resolve_ref(&project, s))
+            .and_then(|s| resolve_ref(w, c.project(), s))
         && let Some(n) = w.objects.get_mut(&net)
     {
         // Compute keeps the network's subnetwork list up to date.
@@ -184,60 +437,87 @@ fn insert(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError>
             Some(a) => a.push(json!(self_link)),
             None => n.data["subnetworks"] = json!([self_link]),
         }
-        data["network"] = json!(format!(
-            "{}{}",
-            base(r),
-            net.split_once(':').map_or("", |(_, p)| p)
-        ));
-    }
-    if coll == "forwardingRules" && scope_len == 3 && data.get("IPAddress").is_none() {
-        let ip = w.address("34.117");
-        data["IPAddress"] = json!(ip);
     }
     w.insert(obj_key.clone(), &format!("compute:{coll}"), data);
-    Ok(start(
-        w,
-        r,
-        region.as_deref(),
-        "insert",
-        &self_link,
-        &id,
-        &obj_key,
-        effects,
-    ))
+    Ok(start(w, c, "insert", &obj_key, Vec::new()))
 }
 
-/// A fingerprint: 8 random bytes in URL-safe base64, as Compute Engine writes them (and as
-/// Google's compute client decodes them).
+/// Refusals that depend on the body alone.
+fn check(coll: &str, data: &Value) -> Result<(), ApiError> {
+    if coll == "backendServices" {
+        let cdn = &data["cdnPolicy"];
+        if cdn["cacheMode"] == json!("USE_ORIGIN_HEADERS") {
+            // The real text for `defaultTtl` (hashicorp/terraform#35505,
+            // hashicorp/terraform-provider-google#18860: "googleapi: Error 400: Invalid value
+            // for field 'resource.cdnPolicy.defaultTtl': '3600'. default_ttl cannot be
+            // specified with USE_ORIGIN_HEADERS cache_mode., invalid"); the `maxTtl` and
+            // `clientTtl` texts are written on the same pattern (not seen).
+            for (field, snake) in [
+                ("defaultTtl", "default_ttl"),
+                ("maxTtl", "max_ttl"),
+                ("clientTtl", "client_ttl"),
+            ] {
+                if let Some(v) = cdn.get(field).filter(|v| !v.is_null()) {
+                    let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    return Err(ApiError::new(
+                        400,
+                        "INVALID_ARGUMENT",
+                        "invalid",
+                        format!(
+                            "Invalid value for field 'resource.cdnPolicy.{field}': '{shown}'. {snake} cannot be specified with USE_ORIGIN_HEADERS cache_mode."
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A fingerprint: 8 random bytes in base64, as Compute Engine writes them (and as Google's
+/// compute client decodes them).
 fn fingerprint(w: &mut World) -> String {
     let bytes: Vec<u8> = (0..8).map(|_| w.roll().to_bits() as u8).collect();
     world::base64(&bytes).replace('+', "-").replace('/', "_")
 }
 
-/// Server-side defaults per collection.
-fn defaults(w: &mut World, r: &Req, coll: &str, data: &mut Value) -> Result<(), ApiError> {
-    let set = |data: &mut Value, k: &str, v: Value| {
-        if data.get(k).is_none_or(Value::is_null) {
-            data[k] = v;
-        }
-    };
+/// Sets `k` when absent or null.
+fn set(data: &mut Value, k: &str, v: Value) {
+    if data.get(k).is_none_or(Value::is_null) {
+        data[k] = v;
+    }
+}
+
+/// Server-side fields per collection, as the real GET answers show them.
+fn defaults(w: &mut World, c: &Call, coll: &str, data: &mut Value) -> Result<(), ApiError> {
     match coll {
         "networks" => {
             if data.get("autoCreateSubnetworks").is_none() && data.get("IPv4Range").is_none() {
                 data["autoCreateSubnetworks"] = json!(true);
             }
-            set(
-                data,
-                "routingConfig",
-                json!({"routingMode": "REGIONAL", "bgpBestPathSelectionMode": "LEGACY"}),
-            );
-            set(data, "mtu", json!(1460));
+            let mut routing =
+                json!({"routingMode": "REGIONAL", "bgpBestPathSelectionMode": "LEGACY"});
+            if let Some(given) = data.get("routingConfig").filter(|v| v.is_object()) {
+                world::merge(&mut routing, given);
+            }
+            data["routingConfig"] = routing;
             set(
                 data,
                 "networkFirewallPolicyEnforcementOrder",
                 json!("AFTER_CLASSIC_FIREWALL"),
             );
-            set(data, "subnetworks", json!([]));
+            if let Some(profile) = data["networkProfile"].as_str()
+                && let Some(i) = profile.find("projects/")
+            {
+                data["networkProfile"] = json!(format!("{}{}", c.base(), &profile[i..]));
+            }
+            network_ipv6(w, data);
+            let id = data["id"].as_str().unwrap_or_default().to_string();
+            data["selfLinkWithId"] = json!(format!(
+                "{}projects/{}/global/networks/{id}",
+                c.base(),
+                c.project()
+            ));
         }
         "subnetworks" => {
             let Some(cidr) = data["ipCidrRange"].as_str().map(str::to_string) else {
@@ -252,13 +532,13 @@ fn defaults(w: &mut World, r: &Req, coll: &str, data: &mut Value) -> Result<(), 
             };
             // Overlap with another subnetwork of the same network.
             let network = data["network"].as_str().unwrap_or_default().to_string();
-            let project = r.seg(1);
-            let net_key = resolve_ref(project, &network);
+            let project = c.project();
+            let net_key = resolve_ref(w, project, &network);
             for (k, o) in &w.objects {
                 if o.kind == "compute:subnetworks"
                     && o.data["network"]
                         .as_str()
-                        .and_then(|s| resolve_ref(project, s))
+                        .and_then(|s| resolve_ref(w, project, s))
                         == net_key
                     && let Some((n2, b2)) = o.data["ipCidrRange"].as_str().and_then(parse_cidr)
                     && overlaps(net, bits, n2, b2)
@@ -273,28 +553,53 @@ fn defaults(w: &mut World, r: &Req, coll: &str, data: &mut Value) -> Result<(), 
                     )));
                 }
             }
-            let gw = net + 1;
-            data["gatewayAddress"] = json!(format!(
-                "{}.{}.{}.{}",
-                gw >> 24,
-                (gw >> 16) & 255,
-                (gw >> 8) & 255,
-                gw & 255
-            ));
+            data["gatewayAddress"] = json!(ipv4(net + 1));
+            set(data, "allowSubnetCidrRoutesOverlap", json!(false));
+            let flow_logs = data["logConfig"]["enable"].as_bool().unwrap_or(false);
+            set(data, "enableFlowLogs", json!(flow_logs));
             set(data, "privateIpGoogleAccess", json!(false));
+            set(
+                data,
+                "privateIpv6GoogleAccess",
+                json!("DISABLE_GOOGLE_ACCESS"),
+            );
             set(data, "purpose", json!("PRIVATE"));
             set(data, "stackType", json!("IPV4_ONLY"));
             data["fingerprint"] = json!(fingerprint(w));
+        }
+        "addresses" => {
+            set(data, "addressType", json!("EXTERNAL"));
+            set(data, "description", json!(""));
+            set(data, "networkTier", json!("PREMIUM"));
+            if data.get("address").is_none_or(Value::is_null) {
+                let address = if data["purpose"] == json!("VPC_PEERING") {
+                    internal_range(w, c, data)?
+                } else if data["addressType"] == json!("INTERNAL") {
+                    w.address("10.128")
+                } else {
+                    w.address("34.8")
+                };
+                data["address"] = json!(address);
+            }
+            data["status"] = json!("RESERVED");
+            data["labelFingerprint"] = json!(label_fingerprint(w, data));
         }
         "healthChecks" => {
             set(data, "checkIntervalSec", json!(5));
             set(data, "timeoutSec", json!(5));
             set(data, "healthyThreshold", json!(2));
             set(data, "unhealthyThreshold", json!(2));
+            for typed in ["httpHealthCheck", "httpsHealthCheck", "http2HealthCheck"] {
+                if let Some(h) = data.get_mut(typed).filter(|v| v.is_object()) {
+                    set(h, "proxyHeader", json!("NONE"));
+                    set(h, "requestPath", json!("/"));
+                }
+            }
         }
         "backendServices" => {
             set(data, "loadBalancingScheme", json!("EXTERNAL"));
             set(data, "protocol", json!("HTTP"));
+            set(data, "description", json!(""));
             set(data, "port", json!(80));
             set(data, "portName", json!("http"));
             set(data, "timeoutSec", json!(30));
@@ -305,42 +610,280 @@ fn defaults(w: &mut World, r: &Req, coll: &str, data: &mut Value) -> Result<(), 
                 "connectionDraining",
                 json!({"drainingTimeoutSec": 300}),
             );
-            set(data, "enableCDN", json!(false));
-            if data["enableCDN"] == json!(true) {
-                let mut cdn = json!({
-                    "cacheMode": "CACHE_ALL_STATIC",
-                    "defaultTtl": 3600,
-                    "clientTtl": 3600,
-                    "maxTtl": 86400,
-                    "negativeCaching": false,
-                    "serveWhileStale": 0,
-                    "signedUrlCacheMaxAgeSec": "0",
-                    "cacheKeyPolicy": {"includeProtocol": true, "includeHost": true, "includeQueryString": true},
-                });
-                if let Some(given) = data.get("cdnPolicy").filter(|v| v.is_object()) {
-                    world::merge(&mut cdn, given);
-                }
-                data["cdnPolicy"] = cdn;
+            // The real GETs show `enableCDN: false` on an EXTERNAL_MANAGED service
+            // (`compute/globalcomputeurlmap@…`) and on an EXTERNAL TCP one
+            // (`…forwardingruletcp-direct@…`), and no `enableCDN` on a classic EXTERNAL HTTP
+            // one (`compute/globaltargethttpsproxy@…`); none of them set it.
+            let classic_http = data["loadBalancingScheme"] == json!("EXTERNAL")
+                && data["protocol"] == json!("HTTP");
+            if !classic_http {
+                set(data, "enableCDN", json!(false));
             }
+            if data["enableCDN"] == json!(true) {
+                cdn_defaults(data);
+            }
+            iap_secret(data);
             data["fingerprint"] = json!(fingerprint(w));
         }
-        "urlMaps" | "targetHttpProxies" | "targetHttpsProxies" => {
-            if coll != "urlMaps" {
-                set(data, "quicOverride", json!("NONE"));
-            }
+        "backendBuckets" => {
+            set(data, "enableCdn", json!(false));
+        }
+        "urlMaps" => {
             data["fingerprint"] = json!(fingerprint(w));
+            // Only the URL map with host rules and path matchers of the real logs carries
+            // `status.quotaUsage` (`compute/globalcomputeurlmap@…`; the plain maps of
+            // `compute/globaltargethttpsproxy@…` do not). The units figure is the one the
+            // real map answered; its formula is not published.
+            let routed = data["pathMatchers"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
+            if routed {
+                data["status"] = json!({"quotaUsage": {"forwardingRules": 0, "units": "61"}});
+            } else if let Some(m) = data.as_object_mut() {
+                m.remove("status");
+            }
+        }
+        "targetHttpProxies" => {
+            data["fingerprint"] = json!(fingerprint(w));
+        }
+        "targetHttpsProxies" => {
+            set(data, "quicOverride", json!("NONE"));
+            set(data, "tlsEarlyData", json!("DISABLED"));
+            data["fingerprint"] = json!(fingerprint(w));
+        }
+        "targetTcpProxies" => {
+            set(data, "proxyHeader", json!("NONE"));
+        }
+        "sslCertificates" => {
+            if let Some(m) = data.as_object_mut() {
+                // The private key is write-only: no answer carries it.
+                m.remove("privateKey");
+            }
+            if data["type"].as_str().is_none_or(|t| t == "SELF_MANAGED") {
+                data["type"] = json!("SELF_MANAGED");
+                let cert = data["certificate"].clone();
+                data["selfManaged"] = json!({"certificate": cert});
+                let year =
+                    std::time::SystemTime::now() + std::time::Duration::from_secs(365 * 86_400);
+                data["expireTime"] = json!(humantime::format_rfc3339_millis(year).to_string());
+            }
         }
         "forwardingRules" => {
             set(data, "IPProtocol", json!("TCP"));
             set(data, "loadBalancingScheme", json!("EXTERNAL"));
             set(data, "networkTier", json!("PREMIUM"));
-            set(data, "ipVersion", json!("IPV4"));
+            if data.get("IPAddress").is_none_or(Value::is_null) {
+                data["IPAddress"] = json!(w.address("34.117"));
+            }
+            // A single port comes back as a range: `portRange "110"` is answered "110-110"
+            // (`compute/globalcomputeforwardingruletcp-direct@…`).
+            if let Some(p) = data["portRange"].as_str()
+                && !p.contains('-')
+            {
+                data["portRange"] = json!(format!("{p}-{p}"));
+            }
             data["fingerprint"] = json!(fingerprint(w));
-            data["labelFingerprint"] = json!("42WmSpB8rSM=");
+            data["labelFingerprint"] = json!(label_fingerprint(w, data));
         }
         _ => {}
     }
     Ok(())
+}
+
+/// The `labelFingerprint` of an object's labels: the constant of an empty set, else a new
+/// fingerprint.
+fn label_fingerprint(w: &mut World, data: &Value) -> String {
+    match data["labels"].as_object() {
+        Some(l) if !l.is_empty() => fingerprint(w),
+        _ => EMPTY_LABELS_FINGERPRINT.to_string(),
+    }
+}
+
+/// `enableUlaInternalIpv6`: `true` allocates `internalIpv6Range` (a /48 in `fd20::/20`, as
+/// the real PATCH of `compute/computenetworkbasic@…` shows); `false` is not answered (the
+/// real GET after an insert with `false` has no such field).
+fn network_ipv6(w: &mut World, data: &mut Value) {
+    match data["enableUlaInternalIpv6"].as_bool() {
+        Some(true) if data.get("internalIpv6Range").is_none_or(Value::is_null) => {
+            let (a, b) = (w.hex(3), w.hex(3));
+            data["internalIpv6Range"] = json!(format!("fd20:{a}:{b}:0:0:0:0:0/48"));
+        }
+        Some(false) => {
+            if let Some(m) = data.as_object_mut() {
+                m.remove("enableUlaInternalIpv6");
+                m.remove("internalIpv6Range");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The full CDN policy Compute answers when CDN is enabled, the given fields kept. With
+/// `USE_ORIGIN_HEADERS` the TTLs are not answered (they cannot be set).
+fn cdn_defaults(data: &mut Value) {
+    let mut cdn = json!({
+        "cacheMode": "CACHE_ALL_STATIC",
+        "defaultTtl": 3600,
+        "clientTtl": 3600,
+        "maxTtl": 86400,
+        "negativeCaching": false,
+        "serveWhileStale": 0,
+        "signedUrlCacheMaxAgeSec": "0",
+        "cacheKeyPolicy": {"includeProtocol": true, "includeHost": true, "includeQueryString": true},
+    });
+    if let Some(given) = data.get("cdnPolicy").filter(|v| v.is_object()) {
+        world::merge(&mut cdn, given);
+    }
+    if cdn["cacheMode"] == json!("USE_ORIGIN_HEADERS")
+        && let Some(m) = cdn.as_object_mut()
+    {
+        for ttl in ["defaultTtl", "clientTtl", "maxTtl"] {
+            m.remove(ttl);
+        }
+    }
+    data["cdnPolicy"] = cdn;
+}
+
+/// IAP's OAuth2 client secret is write-only: Compute answers its SHA-256
+/// (`oauth2ClientSecretSha256`, `e3b0…` for the empty secret of the real logs).
+fn iap_secret(data: &mut Value) {
+    if let Some(iap) = data.get_mut("iap").and_then(Value::as_object_mut)
+        && let Some(secret) = iap.remove("oauth2ClientSecret")
+    {
+        let digest = sha256(secret.as_str().unwrap_or_default().as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        iap.insert("oauth2ClientSecretSha256".to_string(), json!(hex));
+    }
+}
+
+/// SHA-256 (FIPS 180-4).
+fn sha256(data: &[u8]) -> [u8; 32] {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut s = [0u32; 64];
+        for (i, word) in chunk.chunks(4).enumerate() {
+            s[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = s[i - 15].rotate_right(7) ^ s[i - 15].rotate_right(18) ^ (s[i - 15] >> 3);
+            let s1 = s[i - 2].rotate_right(17) ^ s[i - 2].rotate_right(19) ^ (s[i - 2] >> 10);
+            s[i] = s[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(s[i - 7])
+                .wrapping_add(s1);
+        }
+        let mut v = h;
+        for i in 0..64 {
+            let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+            let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+            let t1 = v[7]
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(s[i]);
+            let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+            let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+            let t2 = s0.wrapping_add(maj);
+            v = [
+                t1.wrapping_add(t2),
+                v[0],
+                v[1],
+                v[2],
+                v[3].wrapping_add(t1),
+                v[4],
+                v[5],
+                v[6],
+            ];
+        }
+        for (x, y) in h.iter_mut().zip(v) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 32];
+    for (i, x) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
+fn ipv4(a: u32) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        a >> 24,
+        (a >> 16) & 255,
+        (a >> 8) & 255,
+        a & 255
+    )
+}
+
+/// A free block of `prefixLength` in `10.0.0.0/8` for an internal (`VPC_PEERING`) global
+/// address: overlapping neither the network's other reserved ranges nor its subnetworks.
+/// The real allocation of `sql/postgresinstance@…` was `10.104.0.0/16`.
+fn internal_range(w: &mut World, c: &Call, data: &Value) -> Result<String, ApiError> {
+    let bits = data["prefixLength"].as_u64().unwrap_or(16);
+    if !(8..=29).contains(&bits) {
+        return Err(ApiError::invalid(format!(
+            "Invalid value for field 'resource.prefixLength': '{bits}'. Must be between 8 and 29."
+        )));
+    }
+    let bits = bits as u32;
+    let network = data["network"].as_str().unwrap_or_default();
+    let net_key = resolve_ref(w, c.project(), network);
+    let taken: Vec<(u32, u32)> = w
+        .objects
+        .values()
+        .filter(|o| {
+            o.data["network"]
+                .as_str()
+                .and_then(|s| resolve_ref(w, c.project(), s))
+                == net_key
+        })
+        .filter_map(|o| match o.kind.as_str() {
+            "compute:subnetworks" => o.data["ipCidrRange"].as_str().and_then(parse_cidr),
+            "compute:addresses" => {
+                let ip = o.data["address"].as_str()?;
+                let len = o.data["prefixLength"].as_u64()?;
+                parse_cidr(&format!("{ip}/{len}"))
+            }
+            _ => None,
+        })
+        .collect();
+    let size = 1u64 << (32 - bits);
+    let blocks = (1u64 << 24) / size;
+    let first = w.rng.random_range(0..blocks);
+    for i in 0..blocks {
+        let n = (10u32 << 24) + (((first + i) % blocks) * size) as u32;
+        if !taken.iter().any(|(t, tb)| overlaps(n, bits, *t, *tb)) {
+            return Ok(ipv4(n));
+        }
+    }
+    Err(ApiError::new(
+        400,
+        "FAILED_PRECONDITION",
+        "ipSpaceExhausted",
+        format!("No free /{bits} range left in 10.0.0.0/8 for '{network}'."),
+    ))
 }
 
 /// `a.b.c.d/n` → (network address, prefix length).
@@ -370,30 +913,56 @@ fn overlaps(n1: u32, b1: u32, n2: u32, b2: u32) -> bool {
     n1 & mask == n2 & mask
 }
 
-fn list(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError> {
-    let coll_path = path_of(r);
+/// An object as answered: backend services and buckets list their referrers in `usedBy`
+/// (as the real GETs of `compute/globalcomputeurlmap@…` show while a URL map uses them).
+fn rendered(w: &World, k: &str, data: &Value) -> Value {
+    let mut out = data.clone();
+    let kind = w.objects.get(k).map_or("", |o| o.kind.as_str());
+    if matches!(kind, "compute:backendServices" | "compute:backendBuckets") {
+        let project = path_of_key(k).split('/').nth(1).unwrap_or_default();
+        let users: Vec<Value> = w
+            .objects
+            .iter()
+            .filter(|(uk, o)| {
+                uk.as_str() != k && {
+                    let coll = o.kind.strip_prefix("compute:").unwrap_or_default();
+                    refs_of(w, &o.data, coll, project).iter().any(|r| r == k)
+                }
+            })
+            .filter_map(|(_, o)| o.data["selfLink"].as_str())
+            .map(|link| json!({"reference": link}))
+            .collect();
+        if !users.is_empty() {
+            out["usedBy"] = json!(users);
+        }
+    }
+    out
+}
+
+fn list(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let coll_path = c.path();
     let prefix = format!("{}/", key(Api::Compute, &coll_path));
-    let wanted = name_filter(r.q("filter"));
+    let wanted = name_filter(c.r.q("filter"));
     let items: Vec<Value> = w
         .objects
         .range(prefix.clone()..)
         .take_while(|(k, _)| k.starts_with(&prefix))
         .filter(|(k, _)| !k[prefix.len()..].contains('/'))
         .filter(|(_, o)| wanted.as_deref().is_none_or(|n| o.data["name"] == json!(n)))
-        .map(|(_, o)| o.data.clone())
+        .map(|(k, o)| rendered(w, k, &o.data))
         .collect();
-    let (max, token) = r.page();
+    let (max, token) = c.r.page();
     let (page, next) = paginate(items, max, token);
-    let schema = r
-        .method
-        .response
-        .clone()
-        .unwrap_or_else(|| format!("{}List", r.seg(scope_len)));
+    let schema =
+        c.r.method
+            .response
+            .clone()
+            .unwrap_or_else(|| format!("{}List", c.coll()));
     let mut body = json!({
         "kind": format!("compute#{}", lower_first(&schema)),
         "id": coll_path,
         "items": page,
-        "selfLink": format!("{}{coll_path}", base(r)),
+        "selfLink": format!("{}{coll_path}", c.base()),
     });
     if let Some(n) = next {
         body["nextPageToken"] = json!(n);
@@ -401,111 +970,124 @@ fn list(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError> {
     Ok(Outcome::ok(body))
 }
 
-fn get(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
-    match w.objects.get(&key(Api::Compute, &path)) {
-        Some(o) => Ok(Outcome::ok(o.data.clone())),
+fn get(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let path = c.path();
+    let k = key(Api::Compute, &path);
+    match w.objects.get(&k) {
+        Some(o) => Ok(Outcome::ok(rendered(w, &k, &o.data))),
         None => Err(not_found(&path)),
     }
 }
 
-fn delete(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
+/// How the in-use refusal names a resource: by path, or — when the refused object is a
+/// health check — by scope, project number and type
+/// (`GLOBAL:global/PROJECT:${projectNumber}/HEALTH_CHECK:name`), as the three real refusals
+/// of `compute/globalcomputeurlmap@…` show.
+fn in_use_name(k: &str, coll_of_k: &str, by_number: bool) -> String {
+    let path = path_of_key(k);
+    if !by_number {
+        return path.to_string();
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    let number = project_number(parts.get(1).copied().unwrap_or_default());
+    let scope = match parts.get(2) {
+        Some(&"regions") => format!("REGION:{}", parts.get(3).copied().unwrap_or_default()),
+        _ => "GLOBAL:global".to_string(),
+    };
+    format!(
+        "{scope}/PROJECT:{number}/{}:{}",
+        snake(coll_of_k).to_ascii_uppercase(),
+        parts.last().copied().unwrap_or_default()
+    )
+}
+
+/// The singular snake_case name of a collection (`healthChecks` → `health_check`), as the
+/// in-use refusal spells the resource type.
+fn snake(coll: &str) -> String {
+    let singular = if let Some(s) = coll.strip_suffix("ies") {
+        format!("{s}y")
+    } else if let Some(s) = coll.strip_suffix("sses") {
+        format!("{s}ss")
+    } else {
+        coll.trim_end_matches('s').to_string()
+    };
+    let mut out = String::new();
+    for ch in singular.chars() {
+        if ch.is_ascii_uppercase() {
+            out.push('_');
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn delete(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let path = c.path();
     let obj_key = key(Api::Compute, &path);
-    let project = r.seg(1).to_string();
     let Some(obj) = w.objects.get(&obj_key) else {
         return Err(not_found(&path));
     };
-    let coll = r.seg(scope_len).to_string();
-    let (self_link, id, data) = (
-        obj.data["selfLink"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        obj.data["id"].as_str().unwrap_or_default().to_string(),
-        obj.data.clone(),
-    );
+    let coll = c.coll().to_string();
+    let data = obj.data.clone();
     for (k, o) in &w.objects {
         let other_coll = o.kind.strip_prefix("compute:").unwrap_or_default();
-        if k != &obj_key && !o.deleting && refs_of(&o.data, other_coll, &project).contains(&obj_key)
+        if k != &obj_key
+            && !o.deleting
+            && refs_of(w, &o.data, other_coll, c.project()).contains(&obj_key)
         {
-            let user = k.split_once(':').map_or(k.as_str(), |(_, p)| p);
+            let message = format!(
+                "The {} resource '{}' is already being used by '{}'",
+                snake(&coll),
+                in_use_name(&obj_key, &coll, coll == "healthChecks"),
+                in_use_name(k, other_coll, coll == "healthChecks")
+            );
             return Err(ApiError::new(
                 400,
                 "FAILED_PRECONDITION",
                 "resourceInUseByAnotherResource",
-                format!(
-                    "The {} resource '{path}' is already being used by '{user}'",
-                    singular(&coll)
-                ),
+                message,
             ));
         }
-    }
-    if coll == "networks"
-        && data["subnetworks"]
-            .as_array()
-            .is_some_and(|a| !a.is_empty())
-    {
-        let first = data["subnetworks"][0]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let user = first
-            .find("projects/")
-            .map_or(first.as_str(), |i| &first[i..]);
-        return Err(ApiError::new(
-            400,
-            "FAILED_PRECONDITION",
-            "resourceInUseByAnotherResource",
-            format!("The network resource '{path}' is already being used by '{user}'"),
-        ));
     }
     let mut effects = vec![Effect::Remove(obj_key.clone())];
     if coll == "subnetworks"
         && let Some(net) = data["network"]
             .as_str()
-            .and_then(|s| resolve_ref(&project, s))
+            .and_then(|s| resolve_ref(w, c.project(), s))
     {
-        effects.push(Effect::Unlink(
-            net,
-            "subnetworks".to_string(),
-            self_link.clone(),
-        ));
+        let self_link = data["selfLink"].as_str().unwrap_or_default().to_string();
+        effects.push(Effect::Detach(net, "subnetworks".to_string(), self_link));
     }
     if let Some(o) = w.objects.get_mut(&obj_key) {
         o.deleting = true;
     }
-    let region = (scope_len == 4).then(|| r.seg(3).to_string());
-    Ok(start(
-        w,
-        r,
-        region.as_deref(),
-        "delete",
-        &self_link,
-        &id,
-        &obj_key,
-        effects,
-    ))
+    Ok(start(w, c, "delete", &obj_key, effects))
 }
 
-fn singular(coll: &str) -> String {
-    match coll {
-        "networks" => "network".to_string(),
-        "subnetworks" => "subnetwork".to_string(),
-        other => other.trim_end_matches('s').to_string(),
-    }
-}
+/// The fields a client may not set through `patch` / `update`.
+const SERVER_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "id",
+    "selfLink",
+    "selfLinkWithId",
+    "creationTimestamp",
+    "fingerprint",
+    "labelFingerprint",
+    "region",
+    "usedBy",
+    "status",
+];
 
-fn patch(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
-    let obj_key = key(Api::Compute, &path);
-    let fp_new = fingerprint(w);
-    let Some(obj) = w.objects.get_mut(&obj_key) else {
-        return Err(not_found(&path));
-    };
+/// Answers 412 when the body carries a `fingerprint` other than the object's.
+fn check_fingerprint(w: &World, obj_key: &str, body: &Value, path: &str) -> Result<(), ApiError> {
     if let (Some(given), Some(current)) = (
-        r.body["fingerprint"].as_str(),
-        obj.data["fingerprint"].as_str(),
+        body["fingerprint"].as_str(),
+        w.objects
+            .get(obj_key)
+            .and_then(|o| o.data["fingerprint"].as_str()),
     ) && given != current
     {
         return Err(ApiError::new(
@@ -515,53 +1097,226 @@ fn patch(w: &mut World, r: &Req, scope_len: usize) -> Result<Outcome, ApiError> 
             format!("Supplied fingerprint does not match current fingerprint of '{path}'."),
         ));
     }
-    let mut body = r.body.clone();
-    if let Some(m) = body.as_object_mut() {
-        for k in [
-            "name",
-            "kind",
-            "id",
-            "selfLink",
-            "creationTimestamp",
-            "fingerprint",
-            "region",
-        ] {
-            m.remove(k);
-        }
-    }
-    world::merge(&mut obj.data, &body);
-    if obj.data.get("fingerprint").is_some() {
-        obj.data["fingerprint"] = json!(fp_new);
-    }
-    let self_link = obj.data["selfLink"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let id = obj.data["id"].as_str().unwrap_or_default().to_string();
-    let region = (scope_len == 4).then(|| r.seg(3).to_string());
-    let verb = r.method.verb().to_string();
-    Ok(start(
-        w,
-        r,
-        region.as_deref(),
-        &verb,
-        &self_link,
-        &id,
-        &obj_key,
-        Vec::new(),
-    ))
+    Ok(())
 }
 
-fn operations(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
-    match r.method.verb() {
+/// `patch` (JSON merge) and `update` (`PUT`: the body replaces the resource), both checking a
+/// given `fingerprint` (412).
+fn patch(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let path = c.path();
+    let obj_key = key(Api::Compute, &path);
+    let coll = c.coll().to_string();
+    let Some(current) = w.objects.get(&obj_key).map(|o| o.data.clone()) else {
+        return Err(not_found(&path));
+    };
+    check_fingerprint(w, &obj_key, &c.r.body, &path)?;
+    let mut body = c.r.body.clone();
+    if let Some(m) = body.as_object_mut() {
+        for k in SERVER_FIELDS {
+            m.remove(*k);
+        }
+    }
+    for target in refs_of(w, &body, &coll, c.project()) {
+        if !w.objects.contains_key(&target) {
+            return Err(not_found(path_of_key(&target)));
+        }
+    }
+    check(&coll, &body)?;
+    let verb = c.r.method.verb().to_string();
+    let mut data = if verb == "update" {
+        let mut kept = Map::new();
+        for k in SERVER_FIELDS {
+            if let Some(v) = current.get(*k) {
+                kept.insert((*k).to_string(), v.clone());
+            }
+        }
+        let mut d = Value::Object(kept);
+        world::merge(&mut d, &body);
+        d
+    } else {
+        let mut d = current;
+        world::merge(&mut d, &body);
+        if coll == "backendServices"
+            && body["cdnPolicy"]["cacheMode"] == json!("USE_ORIGIN_HEADERS")
+        {
+            // Origin-header caching has no TTLs: those answered under the previous mode go.
+            if let Some(cdn) = d.get_mut("cdnPolicy").and_then(Value::as_object_mut) {
+                for ttl in ["defaultTtl", "clientTtl", "maxTtl"] {
+                    cdn.remove(ttl);
+                }
+            }
+        }
+        d
+    };
+    normalize_refs(w, c, &coll, &mut data);
+    refresh(w, &coll, &mut data);
+    if let Some(o) = w.objects.get_mut(&obj_key) {
+        o.data = data;
+    }
+    // The real `networks.patch` operation is an `updateNetwork`
+    // (`compute/computenetworkbasic@…`); URL maps' `PUT` is an `update`.
+    let op_type = if coll == "networks" {
+        "updateNetwork"
+    } else {
+        verb.as_str()
+    };
+    Ok(start(w, c, op_type, &obj_key, Vec::new()))
+}
+
+/// What the server recomputes after a change: fingerprints, and the fields derived from
+/// others.
+fn refresh(w: &mut World, coll: &str, data: &mut Value) {
+    if data.get("fingerprint").is_some()
+        || matches!(
+            coll,
+            "urlMaps" | "targetHttpProxies" | "targetHttpsProxies" | "backendServices"
+        )
+    {
+        data["fingerprint"] = json!(fingerprint(w));
+    }
+    match coll {
+        "networks" => network_ipv6(w, data),
+        "backendServices" => {
+            if data["enableCDN"] == json!(true) {
+                cdn_defaults(data);
+            }
+            iap_secret(data);
+        }
+        "forwardingRules" => {
+            if let Some(p) = data["portRange"].as_str()
+                && !p.contains('-')
+            {
+                data["portRange"] = json!(format!("{p}-{p}"));
+            }
+        }
+        "urlMaps" => {
+            let routed = data["pathMatchers"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
+            if routed {
+                data["status"] = json!({"quotaUsage": {"forwardingRules": 0, "units": "61"}});
+            } else if let Some(m) = data.as_object_mut() {
+                m.remove("status");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `setLabels`: replaces the labels at once (the real answer is an operation already
+/// `DONE`). The `labelFingerprint` is not checked: the real logs send a normalised
+/// placeholder there, which no simulated fingerprint can match.
+fn set_labels(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let path = c.object_path();
+    let obj_key = key(Api::Compute, &path);
+    if !w.objects.contains_key(&obj_key) {
+        return Err(not_found(&path));
+    }
+    let labels = c.r.body["labels"].clone();
+    let fp = match labels.as_object() {
+        Some(l) if !l.is_empty() => fingerprint(w),
+        _ => EMPTY_LABELS_FINGERPRINT.to_string(),
+    };
+    if let Some(o) = w.objects.get_mut(&obj_key)
+        && let Some(m) = o.data.as_object_mut()
+    {
+        match labels {
+            Value::Object(l) if !l.is_empty() => {
+                m.insert("labels".to_string(), Value::Object(l));
+            }
+            _ => {
+                m.remove("labels");
+            }
+        }
+        m.insert("labelFingerprint".to_string(), json!(fp));
+    }
+    Ok(done(w, c, "setLabels", &obj_key))
+}
+
+/// The custom methods that set one field (`setTarget`, `setUrlMap`, `setQuicOverride`),
+/// with the real operation types (`SetTarget`, `SetUrlMap`,
+/// `compute.targetHttpsProxies.setQuicOverride`).
+fn set_field(w: &mut World, c: &Call, field: &str, op_type: &str) -> Result<Outcome, ApiError> {
+    let path = c.object_path();
+    let obj_key = key(Api::Compute, &path);
+    if !w.objects.contains_key(&obj_key) {
+        return Err(not_found(&path));
+    }
+    let mut value = c.r.body[field].clone();
+    if value.is_null() {
+        return Err(ApiError::invalid(format!(
+            "Invalid value for field '{field}': ''. Must be set."
+        )));
+    }
+    if field != "quicOverride" {
+        let Some(target) = value.as_str().and_then(|s| resolve_ref(w, c.project(), s)) else {
+            return Err(ApiError::invalid(format!(
+                "Invalid value for field '{field}': '{}'.",
+                value.as_str().unwrap_or_default()
+            )));
+        };
+        if !w.objects.contains_key(&target) {
+            return Err(not_found(path_of_key(&target)));
+        }
+        value = json!(format!("{}{}", c.base(), path_of_key(&target)));
+    }
+    let fp = fingerprint(w);
+    if let Some(o) = w.objects.get_mut(&obj_key) {
+        o.data[field] = value;
+        if o.data.get("fingerprint").is_some() {
+            o.data["fingerprint"] = json!(fp);
+        }
+    }
+    Ok(start(w, c, op_type, &obj_key, Vec::new()))
+}
+
+/// `networks.removePeering`: removes the named peering (the real SQL private network logs
+/// tear the servicenetworking connection down this way).
+fn remove_peering(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let path = c.object_path();
+    let obj_key = key(Api::Compute, &path);
+    let Some(net) = w.objects.get_mut(&obj_key) else {
+        return Err(not_found(&path));
+    };
+    let name = c.r.body["name"].as_str().unwrap_or_default().to_string();
+    let Some(m) = net.data.as_object_mut() else {
+        return Err(not_found(&path));
+    };
+    let before = m
+        .get("peerings")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if let Some(list) = m.get_mut("peerings").and_then(Value::as_array_mut) {
+        list.retain(|p| p["name"].as_str() != Some(name.as_str()));
+    }
+    let after = m
+        .get("peerings")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if after == before {
+        // Not seen in the real logs; written in Compute's style.
+        return Err(ApiError::invalid(format!(
+            "Invalid value for field 'name': '{name}'. There is no peering named '{name}' in network '{path}'."
+        )));
+    }
+    if after == 0 {
+        m.remove("peerings");
+    }
+    Ok(start(w, c, "removePeering", &obj_key, Vec::new()))
+}
+
+fn operations(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
+    let path = c.path();
+    match c.r.method.verb() {
         "get" => {
             let k = key(Api::Compute, &path);
-            op_body(w, &k).map(|b| Outcome::op(k, b))
+            op_body(w, &k)
+                .map(|b| Outcome::op(k, b))
+                .map_err(|_| not_found(&path))
         }
         "wait" => {
             let k = key(Api::Compute, path.trim_end_matches("/wait"));
-            op_body(w, &k)?;
+            op_body(w, &k).map_err(|_| not_found(path.trim_end_matches("/wait")))?;
             Ok(Outcome::Wait(k))
         }
         "delete" => {
@@ -583,14 +1338,14 @@ fn operations(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 .take_while(|(k, _)| k.starts_with(&prefix))
                 .map(|(_, o)| o.data.clone())
                 .collect();
-            let (max, token) = r.page();
+            let (max, token) = c.r.page();
             let (page, next) = paginate(items, max, token);
-            let mut body = json!({"kind": "compute#operationList", "id": path, "items": page, "selfLink": format!("{}{path}", base(r))});
+            let mut body = json!({"kind": "compute#operationList", "id": path, "items": page, "selfLink": format!("{}{path}", c.base())});
             if let Some(n) = next {
                 body["nextPageToken"] = json!(n);
             }
             Ok(Outcome::ok(body))
         }
-        _ => Err(r.unimplemented()),
+        _ => Err(c.r.unimplemented()),
     }
 }

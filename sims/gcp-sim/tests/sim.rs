@@ -606,6 +606,407 @@ async fn compute_network_and_subnetwork() {
     stop_logged(sim, &log).await;
 }
 
+/// Sends a compute mutation, checks it is answered with an operation `RUNNING` (as every real
+/// compute mutation answer is, `setLabels` excepted), waits for it and returns that answer.
+async fn compute_op(sim: &Sim, method: &str, path: &str, body: Value) -> Value {
+    let c = &sim.urls.compute;
+    let r = sim.call(c, method, path, Some(body)).await;
+    assert_eq!(r.status, 200, "{method} {path}: {:?}", r.body);
+    assert_eq!(r.body["status"], "RUNNING", "{:?}", r.body);
+    assert_eq!(r.body["progress"], 0);
+    assert!(r.body.get("endTime").is_none());
+    let done = sim.wait_done(c, &path_of(&r.body["selfLink"], c)).await;
+    assert!(done["endTime"].is_string());
+    r.body
+}
+
+/// A compute GET that must succeed.
+async fn compute_get(sim: &Sim, path: &str) -> Value {
+    let r = sim.call(&sim.urls.compute, "GET", path, None).await;
+    assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn compute_networks_and_addresses_answer_as_recorded() {
+    // No delay: even an operation already done is answered RUNNING first.
+    let sim = start(Config {
+        delay: Duration::ZERO,
+        ..Config::default()
+    })
+    .await;
+    let c = &sim.urls.compute;
+    let g = "/compute/v1/projects/p/global";
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/networks"),
+        json!({"name": "vpc", "autoCreateSubnetworks": false, "enableUlaInternalIpv6": false,
+               "routingConfig": {"routingMode": "GLOBAL"}}),
+    )
+    .await;
+    let n = compute_get(&sim, &format!("{g}/networks/vpc")).await;
+    // As `compute/computenetworkbasic@…`: no mtu, no empty subnetworks, no false ULA flag,
+    // the BGP mode added to the given routing config, a link by id.
+    for absent in ["mtu", "subnetworks", "enableUlaInternalIpv6", "peerings"] {
+        assert!(n.get(absent).is_none(), "{absent}: {n}");
+    }
+    assert_eq!(
+        n["routingConfig"],
+        json!({"routingMode": "GLOBAL", "bgpBestPathSelectionMode": "LEGACY"})
+    );
+    assert_eq!(
+        n["selfLinkWithId"],
+        format!("{c}{g}/networks/{}", n["id"].as_str().unwrap())
+    );
+    let op = compute_op(
+        &sim,
+        "PATCH",
+        &format!("{g}/networks/vpc"),
+        json!({"enableUlaInternalIpv6": true}),
+    )
+    .await;
+    assert_eq!(op["operationType"], "updateNetwork");
+    let n = compute_get(&sim, &format!("{g}/networks/vpc")).await;
+    assert!(n["internalIpv6Range"].as_str().unwrap().ends_with("/48"));
+
+    // VPC_PEERING ranges: allocated, disjoint, labels only through setLabels.
+    let mut ranges = Vec::new();
+    for name in ["psa", "psa2"] {
+        compute_op(
+            &sim,
+            "POST",
+            &format!("{g}/addresses"),
+            json!({"name": name, "purpose": "VPC_PEERING", "addressType": "INTERNAL", "prefixLength": 16,
+                   "network": "projects/p/global/networks/vpc", "labels": {"a": "b"}}),
+        )
+        .await;
+        let a = compute_get(&sim, &format!("{g}/addresses/{name}")).await;
+        assert_eq!(a["kind"], "compute#address");
+        assert_eq!(a["purpose"], "VPC_PEERING");
+        assert_eq!(a["addressType"], "INTERNAL");
+        assert_eq!(a["prefixLength"], 16);
+        assert_eq!(a["status"], "RESERVED");
+        assert_eq!(a["networkTier"], "PREMIUM");
+        assert_eq!(a["description"], "");
+        assert_eq!(a["network"], format!("{c}{g}/networks/vpc"));
+        assert!(a.get("labels").is_none(), "{a}");
+        assert!(a["labelFingerprint"].is_string());
+        let address = a["address"].as_str().unwrap().to_string();
+        assert!(
+            address.starts_with("10.") && address.ends_with(".0.0"),
+            "{address}"
+        );
+        ranges.push(address);
+    }
+    assert_ne!(ranges[0], ranges[1]);
+    let r = sim
+        .call(
+            c,
+            "POST",
+            &format!("{g}/addresses/psa/setLabels"),
+            Some(json!({"labels": {"team": "data"}, "labelFingerprint": "abcdef0123A="})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "setLabels");
+    assert_eq!(r.body["status"], "DONE");
+    assert!(r.body["endTime"].is_string());
+    let a = compute_get(&sim, &format!("{g}/addresses/psa")).await;
+    assert_eq!(a["labels"], json!({"team": "data"}));
+
+    // The network is in use by its ranges: a compute-shaped 400, no `status`.
+    let r = sim
+        .call(c, "DELETE", &format!("{g}/networks/vpc"), None)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["error"]["errors"][0]["reason"],
+        "resourceInUseByAnotherResource"
+    );
+    assert_eq!(
+        r.body["error"]["message"],
+        "The network resource 'projects/p/global/networks/vpc' is already being used by 'projects/p/global/addresses/psa'"
+    );
+
+    // The project number names the project too; projects.get answers it as `id`.
+    let number = gcp_sim::world::project_number("p");
+    let proj = compute_get(&sim, "/compute/v1/projects/p").await;
+    assert_eq!(proj["id"], number);
+    let r = sim
+        .call(
+            c,
+            "POST",
+            &format!("/compute/v1/projects/{number}/global/networks/vpc/removePeering"),
+            Some(json!({"name": "servicenetworking-googleapis-com"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no peering named 'servicenetworking-googleapis-com'")
+    );
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn compute_load_balancer_answers_as_recorded() {
+    let sim = start(fast()).await;
+    let c = &sim.urls.compute;
+    let g = "/compute/v1/projects/p/global";
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/healthChecks"),
+        json!({"name": "hc", "type": "HTTP", "httpHealthCheck": {"port": 80}}),
+    )
+    .await;
+    let hc = compute_get(&sim, &format!("{g}/healthChecks/hc")).await;
+    assert_eq!(
+        hc["httpHealthCheck"],
+        json!({"port": 80, "proxyHeader": "NONE", "requestPath": "/"})
+    );
+    // `enableCDN` is answered false on an EXTERNAL_MANAGED service and absent on a classic
+    // EXTERNAL HTTP one, as the real logs show; IAP's secret comes back as its SHA-256.
+    for (name, scheme) in [("be", "EXTERNAL_MANAGED"), ("classic", "EXTERNAL")] {
+        compute_op(
+            &sim,
+            "POST",
+            &format!("{g}/backendServices"),
+            json!({"name": name, "loadBalancingScheme": scheme, "healthChecks": [format!("{g}/healthChecks/hc")],
+                   "iap": {"enabled": false, "oauth2ClientId": "", "oauth2ClientSecret": ""}}),
+        )
+        .await;
+    }
+    let be = compute_get(&sim, &format!("{g}/backendServices/be")).await;
+    assert_eq!(be["enableCDN"], false);
+    assert_eq!(be["description"], "");
+    assert_eq!(
+        be["iap"],
+        json!({"enabled": false, "oauth2ClientId": "",
+               "oauth2ClientSecretSha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"})
+    );
+    let classic = compute_get(&sim, &format!("{g}/backendServices/classic")).await;
+    assert!(classic.get("enableCDN").is_none(), "{classic}");
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/backendBuckets"),
+        json!({"name": "bucket", "bucketName": "b"}),
+    )
+    .await;
+    assert_eq!(
+        compute_get(&sim, &format!("{g}/backendBuckets/bucket")).await["enableCdn"],
+        false
+    );
+    let routed = json!({"name": "um", "defaultService": format!("{g}/backendServices/be"),
+        "hostRules": [{"hosts": ["example.com"], "pathMatcher": "all"}],
+        "pathMatchers": [{"name": "all", "defaultService": "global/backendBuckets/bucket"}]});
+    compute_op(&sim, "POST", &format!("{g}/urlMaps"), routed).await;
+    let um = compute_get(&sim, &format!("{g}/urlMaps/um")).await;
+    assert_eq!(
+        um["pathMatchers"][0]["defaultService"],
+        format!("{c}{g}/backendBuckets/bucket")
+    );
+    assert!(um["status"]["quotaUsage"]["units"].is_string());
+    let be = compute_get(&sim, &format!("{g}/backendServices/be")).await;
+    assert_eq!(
+        be["usedBy"],
+        json!([{"reference": format!("{c}{g}/urlMaps/um")}])
+    );
+    // The three refusals of `compute/globalcomputeurlmap@…`, word for word.
+    let number = gcp_sim::world::project_number("p");
+    for (path, message) in [
+        (
+            "healthChecks/hc",
+            format!(
+                "The health_check resource 'GLOBAL:global/PROJECT:{number}/HEALTH_CHECK:hc' is already being used by 'GLOBAL:global/PROJECT:{number}/BACKEND_SERVICE:be'"
+            ),
+        ),
+        (
+            "backendBuckets/bucket",
+            "The backend_bucket resource 'projects/p/global/backendBuckets/bucket' is already being used by 'projects/p/global/urlMaps/um'".to_string(),
+        ),
+        (
+            "backendServices/be",
+            "The backend_service resource 'projects/p/global/backendServices/be' is already being used by 'projects/p/global/urlMaps/um'".to_string(),
+        ),
+    ] {
+        let r = sim.call(c, "DELETE", &format!("{g}/{path}"), None).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(r.body["error"]["message"], message);
+        assert_eq!(
+            r.body["error"]["errors"],
+            json!([{"message": message, "domain": "global", "reason": "resourceInUseByAnotherResource"}])
+        );
+    }
+    // PUT replaces the map: the routing is gone, and so is its quota status.
+    let op = compute_op(
+        &sim,
+        "PUT",
+        &format!("{g}/urlMaps/um"),
+        json!({"name": "um", "defaultService": format!("{g}/backendServices/be"), "fingerprint": um["fingerprint"]}),
+    )
+    .await;
+    assert_eq!(op["operationType"], "update");
+    let um = compute_get(&sim, &format!("{g}/urlMaps/um")).await;
+    assert!(
+        um.get("pathMatchers").is_none() && um.get("status").is_none(),
+        "{um}"
+    );
+
+    // Proxies: no quicOverride on HTTP; HTTPS answers quicOverride and tlsEarlyData.
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/targetHttpProxies"),
+        json!({"name": "http", "urlMap": "projects/p/global/urlMaps/um"}),
+    )
+    .await;
+    let http = compute_get(&sim, &format!("{g}/targetHttpProxies/http")).await;
+    assert!(http.get("quicOverride").is_none(), "{http}");
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/sslCertificates"),
+        json!({"name": "cert", "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+               "privateKey": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"}),
+    )
+    .await;
+    let cert = compute_get(&sim, &format!("{g}/sslCertificates/cert")).await;
+    assert!(cert.get("privateKey").is_none());
+    assert_eq!(cert["type"], "SELF_MANAGED");
+    assert_eq!(cert["selfManaged"]["certificate"], cert["certificate"]);
+    assert!(cert["expireTime"].is_string());
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/targetHttpsProxies"),
+        json!({"name": "https", "urlMap": "projects/p/global/urlMaps/um",
+               "sslCertificates": ["projects/p/global/sslCertificates/cert"]}),
+    )
+    .await;
+    let https = compute_get(&sim, &format!("{g}/targetHttpsProxies/https")).await;
+    assert_eq!(https["quicOverride"], "NONE");
+    assert_eq!(https["tlsEarlyData"], "DISABLED");
+    assert_eq!(
+        https["sslCertificates"],
+        json!([format!("{c}{g}/sslCertificates/cert")])
+    );
+    let op = compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/targetHttpsProxies/https/setQuicOverride"),
+        json!({"quicOverride": "ENABLE"}),
+    )
+    .await;
+    assert_eq!(
+        op["operationType"],
+        "compute.targetHttpsProxies.setQuicOverride"
+    );
+    // setUrlMap's path has no `global/` (its discovery flatPath); its operation is global.
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/urlMaps"),
+        json!({"name": "um2", "defaultService": format!("{g}/backendServices/be")}),
+    )
+    .await;
+    let op = compute_op(
+        &sim,
+        "POST",
+        "/compute/v1/projects/p/targetHttpsProxies/https/setUrlMap",
+        json!({"urlMap": "projects/p/global/urlMaps/um2"}),
+    )
+    .await;
+    assert_eq!(op["operationType"], "SetUrlMap");
+    assert!(
+        op["selfLink"]
+            .as_str()
+            .unwrap()
+            .contains("/global/operations/")
+    );
+    let https = compute_get(&sim, &format!("{g}/targetHttpsProxies/https")).await;
+    assert_eq!(https["quicOverride"], "ENABLE");
+    assert_eq!(https["urlMap"], format!("{c}{g}/urlMaps/um2"));
+
+    // A global forwarding rule: one port comes back as a range, labels only via setLabels.
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/forwardingRules"),
+        json!({"name": "fr", "portRange": "110", "IPProtocol": "TCP", "labels": {"a": "b"},
+               "target": format!("{c}{g}/targetHttpProxies/http")}),
+    )
+    .await;
+    let fr = compute_get(&sim, &format!("{g}/forwardingRules/fr")).await;
+    assert_eq!(fr["portRange"], "110-110");
+    assert!(
+        fr.get("labels").is_none() && fr.get("ipVersion").is_none(),
+        "{fr}"
+    );
+    let op = compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/forwardingRules/fr/setTarget"),
+        json!({"target": format!("{g}/targetHttpsProxies/https")}),
+    )
+    .await;
+    assert_eq!(op["operationType"], "SetTarget");
+    let fr = compute_get(&sim, &format!("{g}/forwardingRules/fr")).await;
+    assert_eq!(fr["target"], format!("{c}{g}/targetHttpsProxies/https"));
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn compute_origin_header_caching_refuses_ttls() {
+    let sim = start(fast()).await;
+    let c = &sim.urls.compute;
+    let g = "/compute/v1/projects/p/global";
+    compute_op(
+        &sim,
+        "POST",
+        &format!("{g}/healthChecks"),
+        json!({"name": "hc", "type": "HTTP", "httpHealthCheck": {"port": 80}}),
+    )
+    .await;
+    let mut be = json!({"name": "be", "loadBalancingScheme": "EXTERNAL_MANAGED", "enableCDN": true,
+        "healthChecks": [format!("{g}/healthChecks/hc")],
+        "cdnPolicy": {"cacheMode": "USE_ORIGIN_HEADERS", "defaultTtl": 3600}});
+    let r = sim
+        .call(c, "POST", &format!("{g}/backendServices"), Some(be.clone()))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Invalid value for field 'resource.cdnPolicy.defaultTtl': '3600'. default_ttl cannot be specified with USE_ORIGIN_HEADERS cache_mode."
+    );
+    assert_eq!(r.body["error"]["errors"][0]["reason"], "invalid");
+    be["cdnPolicy"] = json!({"cacheMode": "USE_ORIGIN_HEADERS"});
+    compute_op(&sim, "POST", &format!("{g}/backendServices"), be).await;
+    let got = compute_get(&sim, &format!("{g}/backendServices/be")).await;
+    assert_eq!(got["cdnPolicy"]["cacheMode"], "USE_ORIGIN_HEADERS");
+    for ttl in ["defaultTtl", "maxTtl", "clientTtl"] {
+        assert!(got["cdnPolicy"].get(ttl).is_none(), "{ttl}: {got}");
+    }
+    let r = sim
+        .call(
+            c,
+            "PATCH",
+            &format!("{g}/backendServices/be"),
+            Some(json!({"cdnPolicy": {"cacheMode": "USE_ORIGIN_HEADERS", "maxTtl": 86400}})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Invalid value for field 'resource.cdnPolicy.maxTtl': '86400'. max_ttl cannot be specified with USE_ORIGIN_HEADERS cache_mode."
+    );
+    sim.handle.shutdown().await;
+}
+
 /// A GKE answer is valid against the v1 discovery schema it is documented with.
 fn assert_v1(schema: &str, body: &Value) {
     let d = gcp_sim::discovery::Discovery::load_cached(&gcp_sim::default_schema_dir()).unwrap();
