@@ -24,11 +24,11 @@
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::api::{Outcome, Req, begin_op, name_filter, op_body, rfc1035};
-use crate::discovery::Api;
-use crate::world::{
-    self, ApiError, Effect, World, key, now_rfc3339, paginate, project_id, project_number,
+use crate::api::{
+    Outcome, Req, begin_op, name_filter, op_body, project_id, project_number, rfc1035,
 };
+use crate::discovery::Api;
+use crate::world::{self, ApiError, Effect, World, key, now_rfc3339, paginate};
 
 /// The `labelFingerprint` of a resource without labels (the value Compute Engine answers
 /// for an empty label set).

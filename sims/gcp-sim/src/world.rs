@@ -398,33 +398,6 @@ impl World {
     }
 }
 
-/// The project number of a project id: twelve digits derived from the id (FNV-1a), stable
-/// as a real project's number is. Real answers carry the number in places (Compute's in-use
-/// refusal for health checks, Service Networking's `network`, GKE links), and real requests
-/// may name a project by it (`networks.removePeering` in `sql/*privatenetwork*`).
-pub fn project_number(project_id: &str) -> String {
-    if !project_id.is_empty() && project_id.bytes().all(|b| b.is_ascii_digit()) {
-        return project_id.to_string();
-    }
-    let hash = project_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (100_000_000_000 + hash % 900_000_000_000).to_string()
-}
-
-/// The project id a `projects/{project}` segment names: the id of a project holding objects
-/// whose [`project_number`] it is, else the segment itself.
-pub fn project_id(w: &World, id_or_number: &str) -> String {
-    if id_or_number.is_empty() || !id_or_number.bytes().all(|b| b.is_ascii_digit()) {
-        return id_or_number.to_string();
-    }
-    w.objects
-        .keys()
-        .filter_map(|k| k.split_once(":projects/")?.1.split('/').next())
-        .find(|id| project_number(id) == id_or_number)
-        .map_or_else(|| id_or_number.to_string(), str::to_string)
-}
-
 /// Sets a JSON pointer, creating intermediate objects.
 pub fn set_pointer(data: &mut Value, pointer: &str, value: Value) {
     let mut cur = data;

@@ -720,6 +720,7 @@ async fn compute_networks_and_addresses_answer_as_recorded() {
         .call(c, "DELETE", &format!("{g}/networks/vpc"), None)
         .await;
     assert_eq!(r.status, 400);
+    assert!(r.body["error"].get("status").is_none(), "{:?}", r.body);
     assert_eq!(
         r.body["error"]["errors"][0]["reason"],
         "resourceInUseByAnotherResource"
@@ -730,7 +731,7 @@ async fn compute_networks_and_addresses_answer_as_recorded() {
     );
 
     // The project number names the project too; projects.get answers it as `id`.
-    let number = gcp_sim::world::project_number("p");
+    let number = gcp_sim::api::project_number("p");
     let proj = compute_get(&sim, "/compute/v1/projects/p").await;
     assert_eq!(proj["id"], number);
     let r = sim
@@ -817,7 +818,7 @@ async fn compute_load_balancer_answers_as_recorded() {
         json!([{"reference": format!("{c}{g}/urlMaps/um")}])
     );
     // The three refusals of `compute/globalcomputeurlmap@…`, word for word.
-    let number = gcp_sim::world::project_number("p");
+    let number = gcp_sim::api::project_number("p");
     for (path, message) in [
         (
             "healthChecks/hc",
@@ -836,10 +837,11 @@ async fn compute_load_balancer_answers_as_recorded() {
     ] {
         let r = sim.call(c, "DELETE", &format!("{g}/{path}"), None).await;
         assert_eq!(r.status, 400, "{path}");
-        assert_eq!(r.body["error"]["message"], message);
+        // The whole body, as recorded: no `status` in Compute's envelope.
         assert_eq!(
-            r.body["error"]["errors"],
-            json!([{"message": message, "domain": "global", "reason": "resourceInUseByAnotherResource"}])
+            r.body,
+            json!({"error": {"code": 400, "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": "resourceInUseByAnotherResource"}]}})
         );
     }
     // PUT replaces the map: the routing is gone, and so is its quota status.
@@ -1244,6 +1246,60 @@ async fn gke_node_pool_autoscaling_is_kept_as_sent_and_updated() {
     let embedded: Vec<&Value> = c.body["nodePools"].as_array().unwrap().iter().collect();
     assert_eq!(embedded.len(), 3);
     assert_eq!(embedded[2]["autoscaling"]["totalMaxNodeCount"], 9);
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn gke_node_pool_management_and_version_skew() {
+    let sim = start(fast()).await;
+    let g = &sim.urls.container;
+    let parent = "/v1/projects/p/locations/europe-west1";
+    gke_cluster(&sim, parent).await;
+    let pools = format!("{parent}/clusters/c/nodePools");
+    // A `false` sent overrides GKE's `true` default, and is then not shown.
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &pools,
+            Some(json!({"nodePool": {"name": "manual", "initialNodeCount": 1,
+                "management": {"autoUpgrade": false, "autoRepair": true},
+                "config": {"labels": {"team": ""}}}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    let p = sim.call(g, "GET", &format!("{pools}/manual"), None).await;
+    assert_eq!(p.body["management"], json!({"autoRepair": true}));
+    // Map entries are shown whatever their values.
+    assert_eq!(p.body["config"]["labels"], json!({"team": ""}));
+    // Auto-upgraded nodes stay within one minor of the control plane (1.36 by default).
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &pools,
+            Some(json!({"nodePool": {"name": "old", "initialNodeCount": 1, "version": "1.34"}})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Auto-upgrade is enabled, node version \"1.34.11-gke.1209000\""),
+        "{:?}",
+        r.body
+    );
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &pools,
+            Some(json!({"nodePool": {"name": "old", "initialNodeCount": 1, "version": "1.35"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
     sim.handle.shutdown().await;
 }
 
