@@ -1204,13 +1204,22 @@ fn refresh(w: &mut World, coll: &str, data: &mut Value) {
 }
 
 /// `setLabels`: replaces the labels at once (the real answer is an operation already
-/// `DONE`). The `labelFingerprint` is not checked: the real logs send a normalised
-/// placeholder there, which no simulated fingerprint can match.
+/// `DONE`), given the current `labelFingerprint` (else 412 with the real text, as
+/// googleapis/google-cloud-go#7802 and hashicorp/terraform-provider-google#18826 quote it).
 fn set_labels(w: &mut World, c: &Call) -> Result<Outcome, ApiError> {
     let path = c.object_path();
     let obj_key = key(Api::Compute, &path);
-    if !w.objects.contains_key(&obj_key) {
+    let Some(obj) = w.objects.get(&obj_key) else {
         return Err(not_found(&path));
+    };
+    let current = obj.data["labelFingerprint"].as_str().unwrap_or_default();
+    if c.r.body["labelFingerprint"].as_str().unwrap_or_default() != current {
+        return Err(ApiError::new(
+            412,
+            "FAILED_PRECONDITION",
+            "conditionNotMet",
+            "Labels fingerprint either invalid or resource labels have changed",
+        ));
     }
     let labels = c.r.body["labels"].clone();
     let fp = match labels.as_object() {

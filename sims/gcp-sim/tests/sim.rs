@@ -700,12 +700,31 @@ async fn compute_networks_and_addresses_answer_as_recorded() {
         ranges.push(address);
     }
     assert_ne!(ranges[0], ranges[1]);
+    // setLabels needs the current label fingerprint (412 with the real text otherwise) and is
+    // answered DONE.
+    let set_labels = format!("{g}/addresses/psa/setLabels");
     let r = sim
         .call(
             c,
             "POST",
-            &format!("{g}/addresses/psa/setLabels"),
+            &set_labels,
             Some(json!({"labels": {"team": "data"}, "labelFingerprint": "abcdef0123A="})),
+        )
+        .await;
+    assert_eq!(r.status, 412, "{:?}", r.body);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Labels fingerprint either invalid or resource labels have changed"
+    );
+    assert_eq!(r.body["error"]["errors"][0]["reason"], "conditionNotMet");
+    let current =
+        compute_get(&sim, &format!("{g}/addresses/psa")).await["labelFingerprint"].clone();
+    let r = sim
+        .call(
+            c,
+            "POST",
+            &set_labels,
+            Some(json!({"labels": {"team": "data"}, "labelFingerprint": current})),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
