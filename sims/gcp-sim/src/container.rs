@@ -37,7 +37,7 @@ use serde_json::{Map, Value, json};
 
 use rand::Rng;
 
-use crate::api::{Outcome, Req, begin_op};
+use crate::api::{self, Outcome, Req, begin_op, project_number};
 use crate::discovery::Api;
 use crate::world::{ApiError, Effect, World, base64, fake_pem, key, merge, now_rfc3339};
 
@@ -123,6 +123,10 @@ const ECHOED_FALSE: &[&str] = &[
     "insecureKubeletReadonlyPortEnabled",
     "enablePublicEndpoint",
 ];
+
+/// The map fields (string → string) of clusters and node pools: their entries are kept
+/// whatever their values, and an empty map is left out.
+const MAPS: &[&str] = &["resourceLabels", "labels", "metadata", "sysctls"];
 
 /// The stored field keeping a node pool's creation order (never shown).
 const SEQ: &str = "_simSeq";
@@ -329,27 +333,17 @@ fn check_location(location: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A project number for a project id: 12 digits, stable per id (real project numbers are
-/// assigned by Resource Manager; the simulator has none to read).
-pub fn project_number(project: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in project.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (100_000_000_000 + h % 900_000_000_000).to_string()
-}
-
 /// The project id a path segment names: the segment itself, or the id of a known project
-/// whose number it is (links carry numbers).
+/// whose number it is (operation links carry numbers, and an operation outlives the cluster
+/// it deleted, so operations are searched too).
 fn project_id(w: &World, seg: &str) -> String {
-    if seg.is_empty() || !seg.bytes().all(|b| b.is_ascii_digit()) {
-        return seg.to_string();
+    let id = api::project_id(w, seg);
+    if id != seg || !seg.bytes().all(|b| b.is_ascii_digit()) {
+        return id;
     }
     let prefix = format!("{}:projects/", Api::Container.name());
-    w.objects
+    w.ops
         .keys()
-        .chain(w.ops.keys())
         .filter_map(|k| k.strip_prefix(&prefix))
         .filter_map(|rest| rest.split('/').next())
         .find(|id| project_number(id) == seg)
@@ -538,12 +532,16 @@ fn strip_zeros(v: &mut Value) {
                     Value::String(s) => s.is_empty(),
                     Value::Array(a) => a.is_empty(),
                     Value::Null => true,
-                    Value::Object(_) => false,
+                    // An empty map is left out; an empty message is shown.
+                    Value::Object(o) => o.is_empty() && MAPS.contains(&k.as_str()),
                 };
                 !zero
             });
-            for x in m.values_mut() {
-                strip_zeros(x);
+            for (k, x) in m.iter_mut() {
+                // A map's entries are shown whatever their values.
+                if !MAPS.contains(&k.as_str()) {
+                    strip_zeros(x);
+                }
             }
         }
         Value::Array(a) => a.iter_mut().for_each(strip_zeros),
@@ -636,9 +634,10 @@ fn node_config(request: &Value) -> Value {
         "shieldedInstanceConfig": {"enableIntegrityMonitoring": true},
         "windowsNodeConfig": {},
     });
-    let mut req = request.clone();
-    strip_zeros(&mut req);
-    merge(&mut c, &req);
+    if request.is_object() {
+        merge(&mut c, request);
+    }
+    strip_zeros(&mut c);
     c
 }
 
@@ -753,6 +752,7 @@ fn new_pool(
         "version": version,
     });
     let a = autoscaling(&req["autoscaling"])?;
+    let mut req = request.clone();
     if let Some(m) = req.as_object_mut() {
         for k in [
             "config",
@@ -766,8 +766,19 @@ fn new_pool(
         }
     }
     merge(&mut np, &req);
+    strip_zeros(&mut np);
     if a.as_object().is_some_and(|m| !m.is_empty()) {
         np["autoscaling"] = a;
+    }
+    // GKE keeps auto-upgraded nodes within one minor of the control plane.
+    let minor = |v: &str| -> Option<u32> { v.split('.').nth(1)?.parse().ok() };
+    if np["management"]["autoUpgrade"] == json!(true)
+        && let (Some(m), Some(n)) = (minor(&master), minor(&version))
+        && m > n + 1
+    {
+        return Err(ApiError::invalid(format!(
+            "Auto-upgrade is enabled, node version \"{version}\" must be within one minor version of master version \"{master}\"."
+        )));
     }
     Ok(np)
 }
@@ -1019,7 +1030,9 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             "zone": location,
         }),
     );
-    // What the request sets over the defaults: everything but what was resolved above.
+    // What the request sets over the defaults: everything but what was resolved above, its
+    // zero values included (a `false` sent overrides a `true` default, and is then not shown).
+    let mut req = r.body["cluster"].clone();
     if let Some(m) = req.as_object_mut() {
         for k in [
             "nodePools",
@@ -1058,11 +1071,12 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         // Deprecated: GKE accepts it and no longer shows it.
         d.remove("minCpuPlatform");
     }
-    if let Some(m) = req.get_mut("maintenancePolicy") {
+    merge(&mut c, &req);
+    strip_zeros(&mut c);
+    if let Some(m) = c.get_mut("maintenancePolicy") {
         drop_empty(m, "window");
     }
-    drop_empty(&mut req, "networkPolicy");
-    merge(&mut c, &req);
+    drop_empty(&mut c, "networkPolicy");
     if c["loggingService"] == json!("none") {
         c["loggingConfig"]["componentConfig"] = json!({});
     }

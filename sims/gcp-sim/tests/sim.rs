@@ -1085,7 +1085,7 @@ async fn gke_answers_have_the_recorded_shapes() {
     assert_eq!(r.body["status"], "RUNNING");
     assert_eq!(r.body["zone"], "us-central1-a");
     assert!(r.body.get("endTime").is_none() && r.body.get("location").is_none());
-    let number = gcp_sim::container::project_number("p");
+    let number = gcp_sim::api::project_number("p");
     assert!(
         r.body["targetLink"].as_str().unwrap().ends_with(&format!(
             "/v1/projects/{number}/zones/us-central1-a/clusters/c"
