@@ -119,6 +119,21 @@
 //! request: `{"api", "method", "path", "query", "body", "status"}` (`api` is `token` or `sim`
 //! for the token listener). `GET /_sim/objects` on the token URL's host lists every object
 //! and operation. Start it in-process with [`serve`].
+//!
+//! # Replay (the contract test)
+//!
+//! ```text
+//! gcp-sim replay FILE... [--delay-ms N] [--poll-timeout-s N]
+//! ```
+//!
+//! replays HTTP logs recorded against the real APIs (k8s-config-connector's `_http.log`
+//! format; `sims/real/gcp/` holds the vendored ones) against a fresh in-process simulator
+//! per log and compares each answer with the recorded one: the same status and, for JSON,
+//! the same field paths with the same JSON types. It prints one line per mismatching
+//! exchange (`FILE #N METHOD PATH: what differs`) and per skipped one (`…: skipped: REASON`,
+//! APIs ss never calls), then `replay: M of N exchanges match, S skipped`; it exits 0 only
+//! when every exchange sent matches. `tests/replay.rs` runs it on every vendored log; see
+//! [`replay`] for the placeholders, polling and the ignore list.
 
 pub mod api;
 pub mod compute;

@@ -427,13 +427,26 @@ fn link_path(s: &str) -> String {
 pub struct Bindings {
     /// Values set before the replay (`projectId`, `uniqueId`).
     preset: BTreeMap<String, String>,
-    /// Values a request chose (an alias found in the log, or invented): never rebound by an
+    /// Values a request chose (an alias found in the log, or invented), oldest first (KCC
+    /// names several objects of one log with the same placeholder): never rebound by an
     /// answer, since KCC also writes other values (a numeric `targetId`) as the same name.
-    owned: BTreeMap<String, String>,
-    /// Values taken from the simulator's answers: each later answer may rebind them.
-    bound: BTreeMap<String, String>,
-    /// The aliases of the request being sent (see [`Bindings::alias`]).
+    owned: BTreeMap<String, Vec<String>>,
+    /// The names whose values were invented (no alias in the log).
+    invented: BTreeSet<String>,
+    /// The names first met in an answer: they stay bound by answers, and an alias found
+    /// for one serves only the request it was found for.
+    from_answers: BTreeSet<String>,
+    /// Values taken from the simulator's answers, oldest first, each with the `targetLink`
+    /// path of the answer that bound it: each later answer rebinds them, and a request
+    /// whose recorded answer names a target takes the value bound with that target (KCC
+    /// does not always poll operations in the order it started them).
+    bound: BTreeMap<String, Vec<(String, Option<String>)>>,
+    /// The choices for the request being sent (see [`Bindings::alias`]).
     current: BTreeMap<String, String>,
+    /// Recorded resource ids (un-normalised, so they differ from the simulator's) to the
+    /// simulator's id at the same place of an answer: a later request that names the
+    /// recorded id names the simulator's.
+    ids: BTreeMap<String, String>,
     unique_id: String,
 }
 
@@ -461,9 +474,55 @@ impl Bindings {
         self.current
             .get(name)
             .or_else(|| self.preset.get(name))
-            .or_else(|| self.owned.get(name))
-            .or_else(|| self.bound.get(name))
+            .or_else(|| self.owned.get(name).and_then(|v| v.last()))
+            .or_else(|| self.bound.get(name).and_then(|v| v.last()).map(|(v, _)| v))
             .map(String::as_str)
+    }
+
+    /// Every value the replay invented for `name` (oldest first); empty when it was found
+    /// in the log or taken from an answer instead.
+    pub fn generations(&self, name: &str) -> &[String] {
+        match self.owned.get(name) {
+            Some(v) if self.invented.contains(name) => v,
+            _ => &[],
+        }
+    }
+
+    /// Invents a new value for `name` (for a new object the log names like an earlier one).
+    pub fn renew(&mut self, name: &str) {
+        let n = self.owned.get(name).map_or(0, Vec::len) + 1;
+        let v = self.invent(name, n);
+        self.owned.entry(name.to_string()).or_default().push(v);
+        self.invented.insert(name.to_string());
+    }
+
+    /// For the request being sent, the value of `name` bound by the newest answer whose
+    /// `targetLink` is the one the recorded answer (`recorded`) shows, if any.
+    pub fn choose_by_target(&mut self, name: &str, recorded: &Value) {
+        let Some(want) = recorded.get("targetLink").and_then(Value::as_str) else {
+            return;
+        };
+        let want = link_path(&self.render(want));
+        let found = self.bound.get(name).and_then(|values| {
+            values
+                .iter()
+                .rev()
+                .find(|(_, target)| target.as_deref() == Some(want.as_str()))
+                .map(|(v, _)| v.clone())
+        });
+        if let Some(v) = found {
+            self.choose(name, &v);
+        }
+    }
+
+    /// Uses `value` for `name` in the request being sent.
+    pub fn choose(&mut self, name: &str, value: &str) {
+        self.current.insert(name.to_string(), value.to_string());
+    }
+
+    /// Forgets the choices of the request sent.
+    pub fn clear_choices(&mut self) {
+        self.current.clear();
     }
 
     /// The names set before the replay.
@@ -479,37 +538,73 @@ impl Bindings {
     /// Sets the aliases of the next request: each name stands for the text the log's own
     /// links show at its place (see [`aliases`]); they are remembered for later requests.
     pub fn alias(&mut self, aliases: &[(String, String)]) {
-        self.current.clear();
         for (name, text) in aliases {
             let value = self.fill(text);
-            self.owned.insert(name.clone(), value.clone());
+            if self.from_answers.contains(name) {
+                self.current.insert(name.clone(), value);
+                continue;
+            }
+            let values = self.owned.entry(name.clone()).or_default();
+            if values.last() != Some(&value) {
+                values.push(value.clone());
+            }
+            self.invented.remove(name);
             self.current.insert(name.clone(), value);
         }
     }
 
-    /// The value of `name`, invented (and fixed) when it has none yet: digits for a name
-    /// ending in `Number`, else an RFC 1035 name from the placeholder's name.
-    fn value(&mut self, name: &str) -> String {
-        if let Some(v) = self.get(name) {
-            return v.to_string();
-        }
-        let v = if name.ends_with("Number") {
+    /// The `n`th value invented for `name`: digits for a name ending in `Number`, else an
+    /// RFC 1035 name from the placeholder's name.
+    fn invent(&self, name: &str, n: usize) -> String {
+        if name.ends_with("Number") {
             // A stable 12-digit number per name (the size of a project number).
             let h = name.bytes().fold(1_469_598_103_934_665_603_u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(1_099_511_628_211)
             });
-            format!("{}", 100_000_000_000 + h % 900_000_000_000)
-        } else {
-            let base: String = name
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_lowercase())
-                .take(40)
-                .collect();
+            return format!("{}", 100_000_000_000 + (h + n as u64) % 900_000_000_000);
+        }
+        let base: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .take(40)
+            .collect();
+        if n <= 1 {
             format!("{base}-{}", self.unique_id)
-        };
-        self.owned.insert(name.to_string(), v.clone());
-        v
+        } else {
+            format!("{base}{n}-{}", self.unique_id)
+        }
+    }
+
+    /// The value of `name`, invented (and kept) when it has none yet.
+    fn value(&mut self, name: &str) -> String {
+        if let Some(v) = self.get(name) {
+            return v.to_string();
+        }
+        self.renew(name);
+        self.get(name).unwrap_or_default().to_string()
+    }
+
+    /// `s` with the placeholders that have a value replaced (the others kept).
+    fn render(&self, s: &str) -> String {
+        pieces(s)
+            .into_iter()
+            .map(|p| match p {
+                Piece::Lit(l) => l.to_string(),
+                Piece::Hole(name) => self
+                    .get(name)
+                    .map_or_else(|| format!("${{{name}}}"), str::to_string),
+            })
+            .collect()
+    }
+
+    /// A request path with each segment that is a recorded resource id replaced by the
+    /// simulator's id learnt from an earlier answer.
+    pub fn translate_ids(&self, path: &str) -> String {
+        path.split('/')
+            .map(|seg| self.ids.get(seg).map_or(seg, String::as_str))
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// `s` with every placeholder replaced by its value (invented when unknown).
@@ -562,10 +657,61 @@ impl Bindings {
     /// string with a placeholder is matched, as a template, against the simulator's string
     /// at the same JSON path (list elements by index); a placeholder that is not fixed takes
     /// the text it covers. Within one answer the first binding of a name wins.
+    ///
+    /// The resource names and links of the recorded answer (`name`, `selfLink`,
+    /// `targetLink`) also teach their recorded ids: a path segment with a digit that the
+    /// recording spells literally and the simulator otherwise (an operation id KCC left
+    /// un-normalised) maps to the simulator's segment.
     pub fn bind(&mut self, recorded: &Value, answer: &Value) {
         let mut seen = BTreeMap::new();
         self.bind_walk(recorded, answer, &mut seen);
-        self.bound.extend(seen);
+        let target = answer
+            .get("targetLink")
+            .and_then(Value::as_str)
+            .map(link_path);
+        for (name, value) in seen {
+            self.from_answers.insert(name.clone());
+            self.bound
+                .entry(name)
+                .or_default()
+                .push((value, target.clone()));
+        }
+        if let (Value::Object(r), Value::Object(a)) = (recorded, answer) {
+            for field in ["name", "selfLink", "targetLink"] {
+                if let (Some(Value::String(rv)), Some(Value::String(av))) =
+                    (r.get(field), a.get(field))
+                {
+                    self.learn_ids(rv, av);
+                }
+            }
+        }
+    }
+
+    fn learn_ids(&mut self, recorded: &str, answer: &str) {
+        // Only the preset placeholders are filled in: a segment that still holds one is a
+        // name the replay chose, not a recorded id.
+        let recorded: String = pieces(recorded)
+            .into_iter()
+            .map(|p| match p {
+                Piece::Lit(l) => l.to_string(),
+                Piece::Hole(n) => self
+                    .preset
+                    .get(n)
+                    .map_or_else(|| format!("${{{n}}}"), String::clone),
+            })
+            .collect();
+        let recorded = link_path(&recorded);
+        let answer = link_path(answer);
+        let r: Vec<&str> = recorded.split('/').collect();
+        let a: Vec<&str> = answer.split('/').collect();
+        if r.len() != a.len() {
+            return;
+        }
+        for (rs, as_) in r.iter().zip(&a) {
+            if rs != as_ && !rs.contains("${") && rs.contains(|c: char| c.is_ascii_digit()) {
+                self.ids.insert((*rs).to_string(), (*as_).to_string());
+            }
+        }
     }
 
     fn bind_walk(&self, recorded: &Value, answer: &Value, seen: &mut BTreeMap<String, String>) {
@@ -632,70 +778,80 @@ fn match_template<'a>(parts: &[Piece<'a>], s: &str) -> Option<Vec<(&'a str, Stri
     }
 }
 
-/// Every string in a JSON value that is an `http(s)://` link, as its path ([`link_path`],
-/// query dropped).
-fn links(v: &Value, out: &mut Vec<String>) {
+/// Every string in a JSON value that names a resource, as a path to match request paths
+/// against: a link's path ([`link_path`], query dropped), or a relative resource name
+/// (`operations/x`, `projects/p/…`) behind each of the first one to three segments of
+/// `path` (the API's version prefix, which names leave out).
+fn named_paths(v: &Value, path: &str, out: &mut Vec<String>) {
     match v {
         Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
             let p = link_path(s);
             out.push(p.split('?').next().unwrap_or_default().to_string());
         }
-        Value::Array(a) => a.iter().for_each(|x| links(x, out)),
-        Value::Object(o) => o.values().for_each(|x| links(x, out)),
+        Value::String(s) if s.contains('/') && !s.starts_with('/') && !s.contains(' ') => {
+            let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            for k in 1..=3.min(segs.len()) {
+                out.push(format!("/{}/{s}", segs[..k].join("/")));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| named_paths(x, path, out)),
+        Value::Object(o) => o.values().for_each(|x| named_paths(x, path, out)),
         _ => {}
     }
 }
 
-/// What the placeholders of a request path stand for, from the log itself. KCC writes an
+/// What the placeholders of a request URL stand for, from the log itself. KCC writes an
 /// object's name in request URLs as an id placeholder (`…/addresses/${addressID}`) while
 /// its answers' links spell the name (`…/addresses/computeaddress-${uniqueId}`), and the
-/// same placeholder names other objects later in the log. So the path is matched against
-/// the links of the answers from this exchange on (`answers`), the first match wins: each
-/// placeholder (other than `keep`) gets the recorded text at its place when that is not
-/// the placeholder itself.
+/// same placeholder names other objects later in the log. So the path (and, for a custom
+/// method such as `…/${networkID}/removePeering`, the object's path) is matched against
+/// the links and resource names of the answers from this exchange on (`answers`), the
+/// first match wins: each placeholder other than those in `keep` gets the recorded text at
+/// its place when that is not the placeholder itself.
 pub fn aliases<'a>(
-    path: &str,
+    url: &str,
     answers: impl IntoIterator<Item = &'a Body>,
     keep: &[&str],
 ) -> Vec<(String, String)> {
-    let template = link_path(path);
-    let parts: Vec<Piece<'_>> = pieces(&template);
-    if !parts
-        .iter()
-        .any(|p| matches!(p, Piece::Hole(n) if !keep.contains(n)))
+    let path = link_path(url.split('?').next().unwrap_or_default());
+    let wanted = |parts: &[Piece<'_>]| {
+        parts
+            .iter()
+            .any(|p| matches!(p, Piece::Hole(n) if !keep.contains(n)))
+    };
+    let mut templates = vec![path.clone()];
+    // A custom method's object: the path up to the end of its last placeholder's segment.
+    if let Some(end) = path.rfind('}')
+        && let Some(cut) = path[end..].find(['/', ':'])
     {
+        templates.push(path[..end + cut].to_string());
+    }
+    let templates: Vec<Vec<Piece<'_>>> = templates.iter().map(|t| pieces(t)).collect();
+    if !templates.iter().any(|t| wanted(t)) {
         return Vec::new();
     }
-    // The placeholders to keep are literal text of the recorded links.
-    let kept: Vec<String> = parts
-        .iter()
-        .map(|p| match p {
-            Piece::Hole(n) if keep.contains(n) => format!("${{{n}}}"),
-            _ => String::new(),
-        })
-        .collect();
-    let parts: Vec<Piece<'_>> = parts
-        .iter()
-        .zip(&kept)
-        .map(|(p, k)| {
-            if k.is_empty() {
-                p.clone()
-            } else {
-                Piece::Lit(k.as_str())
-            }
-        })
-        .collect();
     for body in answers {
         let Body::Json(v) = body else { continue };
+        // The answer's own identity first: a link of another object (a peering's network)
+        // may fit the same template.
         let mut found = Vec::new();
-        links(v, &mut found);
-        for link in found {
-            if let Some(m) = match_template(&parts, &link) {
-                return m
-                    .into_iter()
-                    .filter(|(name, text)| *text != format!("${{{name}}}"))
-                    .map(|(name, text)| (name.to_string(), text))
-                    .collect();
+        for field in ["selfLink", "targetLink", "name"] {
+            if let Some(x) = v.get(field) {
+                named_paths(x, &path, &mut found);
+            }
+        }
+        named_paths(v, &path, &mut found);
+        for candidate in &found {
+            for parts in &templates {
+                if let Some(m) = match_template(parts, candidate) {
+                    return m
+                        .into_iter()
+                        .filter(|(name, text)| {
+                            !keep.contains(name) && *text != format!("${{{name}}}")
+                        })
+                        .map(|(name, text)| (name.to_string(), text))
+                        .collect();
+                }
             }
         }
     }
@@ -1170,7 +1326,65 @@ impl Session {
         }
     }
 
-    async fn exchange(&mut self, log: &[Exchange], index: usize, options: &Options) -> Verdict {
+    /// Picks the value of each invented placeholder of a request path when KCC names
+    /// several objects with it: a recorded `GET` answered 404 that ends with the placeholder
+    /// is about a new object (a new value); a request answered 2xx is about one that exists,
+    /// so it takes the newest value the simulator holds an object of.
+    fn generations(
+        &mut self,
+        path: &str,
+        aliased: &[(String, String)],
+        ex: &Exchange,
+        recorded_status: u16,
+        handle: &crate::Handle,
+    ) {
+        let names: Vec<&str> = pieces(path)
+            .into_iter()
+            .filter_map(|p| match p {
+                Piece::Hole(n) => Some(n),
+                Piece::Lit(_) => None,
+            })
+            .filter(|n| !aliased.iter().any(|(a, _)| a == n))
+            .collect();
+        for name in names {
+            if let Body::Json(recorded) = &ex.response_body {
+                self.bindings.choose_by_target(name, recorded);
+            }
+            let values = self.bindings.generations(name).to_vec();
+            if values.is_empty() {
+                continue;
+            }
+            if ex.method == "GET"
+                && recorded_status == 404
+                && path.ends_with(&format!("${{{name}}}"))
+            {
+                self.bindings.renew(name);
+            } else if values.len() > 1 && (200..300).contains(&recorded_status) {
+                let dump = handle.objects();
+                let held = |v: &str| {
+                    dump["objects"].as_array().is_some_and(|objects| {
+                        objects.iter().any(|o| {
+                            o["deleting"] != Value::Bool(true)
+                                && o["path"]
+                                    .as_str()
+                                    .is_some_and(|p| p.rsplit('/').next() == Some(v))
+                        })
+                    })
+                };
+                if let Some(v) = values.iter().rev().find(|v| held(v)) {
+                    self.bindings.choose(name, v);
+                }
+            }
+        }
+    }
+
+    async fn exchange(
+        &mut self,
+        log: &[Exchange],
+        index: usize,
+        options: &Options,
+        handle: &crate::Handle,
+    ) -> Verdict {
         let Some(ex) = log.get(index) else {
             return Verdict::Skipped("no such exchange".to_string());
         };
@@ -1188,12 +1402,14 @@ impl Session {
         let (_, _, query) = split_url(&ex.url);
         let keep = self.bindings.preset_names();
         let found = aliases(
-            ex.url.split('?').next().unwrap_or_default(),
+            &ex.url,
             log[index..].iter().map(|e| &e.response_body),
             &keep,
         );
         self.bindings.alias(&found);
-        let path = self.bindings.fill(&path);
+        self.generations(&path, &found, ex, recorded_status, handle);
+        let filled = self.bindings.fill(&path);
+        let path = self.bindings.translate_ids(&filled);
         let mut target = path.clone();
         if let Some(q) = query {
             target.push('?');
@@ -1208,7 +1424,7 @@ impl Session {
             }
             Body::Text(t) => Some(self.bindings.fill(t)),
         };
-        self.bindings.alias(&[]);
+        self.bindings.clear_choices();
         let deadline = Instant::now() + options.poll_timeout;
         let answer = loop {
             let sent = tokio::time::timeout(
@@ -1277,12 +1493,20 @@ pub async fn replay_exchanges(
     let mut session = Session {
         listeners,
         token: handle.issue_token("replay@example.com"),
-        bindings: Bindings::new(&options.project, &options.unique_id),
+        bindings: {
+            let mut b = Bindings::new(&options.project, &options.unique_id);
+            // Some requests name the project by number: the simulator's number of it.
+            b.preset(
+                "projectNumber",
+                &crate::api::project_number(&options.project),
+            );
+            b
+        },
         last_seen: BTreeMap::new(),
     };
     let mut outcomes = Vec::new();
     for (i, ex) in exchanges.iter().enumerate() {
-        let verdict = session.exchange(exchanges, i, options).await;
+        let verdict = session.exchange(exchanges, i, options, &handle).await;
         let (_, path, _) = split_url(&ex.url);
         outcomes.push(Outcome {
             file: name.to_string(),

@@ -291,6 +291,95 @@ fn a_request_placeholder_takes_the_name_the_logs_links_spell() {
 }
 
 #[test]
+fn aliases_cover_custom_methods_and_relative_names() {
+    let keep = ["projectId", "projectNumber", "uniqueId"];
+    // The object of a custom method, named by project number in the request.
+    let answers = [Body::Json(json!({
+        "targetLink": "https://www.googleapis.com/compute/v1/projects/${projectId}/global/networks/net-${uniqueId}",
+    }))];
+    let url = "https://compute.googleapis.com/compute/v1/projects/${projectNumber}/global/networks/${networkID}/removePeering?alt=json";
+    assert_eq!(
+        aliases(url, &answers, &keep),
+        vec![("networkID".to_string(), "net-${uniqueId}".to_string())]
+    );
+    // A relative resource name (no host, no API version).
+    let answers = [Body::Json(
+        json!({"name": "operations/pssn.p24-${projectNumber}-abc"}),
+    )];
+    let url = "https://servicenetworking.googleapis.com/v1/operations/${operationID}";
+    assert_eq!(
+        aliases(url, &answers, &keep),
+        vec![(
+            "operationID".to_string(),
+            "pssn.p24-${projectNumber}-abc".to_string()
+        )]
+    );
+    // The answer's own link comes before the links it holds to other objects.
+    let answers = [Body::Json(json!({
+        "peerings": [{"network": "https://www.googleapis.com/compute/v1/projects/tenant/global/networks/servicenetworking"}],
+        "selfLink": "https://www.googleapis.com/compute/v1/projects/${projectId}/global/networks/${networkID}",
+    }))];
+    let url = "https://compute.googleapis.com/compute/v1/projects/${projectId}/global/networks/${networkID}";
+    assert!(aliases(url, &answers, &keep).is_empty());
+}
+
+#[test]
+fn recorded_ids_map_to_the_simulators() {
+    let mut b = Bindings::new("proj", "u1");
+    b.preset("projectNumber", "42");
+    b.bind(
+        &json!({"name": "operations/pssn.p24-${projectNumber}-8d70"}),
+        &json!({"name": "operations/pssn.p24-42-f00d"}),
+    );
+    assert_eq!(
+        b.translate_ids("/v1/operations/pssn.p24-42-8d70"),
+        "/v1/operations/pssn.p24-42-f00d"
+    );
+    // A segment the replay chose is no recorded id, even with a digit in it.
+    b.fill("${healthCheckID}");
+    b.bind(
+        &json!({"targetLink": "https://h/compute/v1/projects/${projectId}/global/healthChecks/${healthCheckID}"}),
+        &json!({"targetLink": "http://s/compute/v1/projects/proj/global/backendBuckets/bucket-u1"}),
+    );
+    assert_eq!(
+        b.translate_ids("/x/healthcheckid-u1"),
+        "/x/healthcheckid-u1"
+    );
+}
+
+#[test]
+fn an_operation_is_chosen_by_the_target_its_recorded_answer_shows() {
+    let mut b = Bindings::new("proj", "u1");
+    let a = b.fill("${aID}");
+    let c = b.fill("${cID}");
+    let op = |target: &str| json!({"name": "${operationID}", "targetLink": format!("https://www.googleapis.com/compute/v1/projects/${{projectId}}/global/x/{target}")});
+    let sim = |name: &str, target: &str| json!({"name": name, "targetLink": format!("http://127.0.0.1:1/compute/v1/projects/proj/global/x/{target}")});
+    b.bind(&op("${aID}"), &sim("op-a", &a));
+    b.bind(&op("${cID}"), &sim("op-c", &c));
+    assert_eq!(b.get("operationID"), Some("op-c"));
+    // KCC polls the first operation after starting the second.
+    b.choose_by_target("operationID", &op("${aID}"));
+    assert_eq!(b.get("operationID"), Some("op-a"));
+    b.clear_choices();
+    assert_eq!(b.get("operationID"), Some("op-c"));
+}
+
+#[test]
+fn a_placeholder_naming_several_objects_gets_one_value_each() {
+    let mut b = Bindings::new("proj", "u1");
+    assert_eq!(b.fill("${urlMapID}"), "urlmapid-u1");
+    assert_eq!(b.generations("urlMapID"), ["urlmapid-u1".to_string()]);
+    b.renew("urlMapID");
+    assert_eq!(b.fill("${urlMapID}"), "urlmapid2-u1");
+    b.choose("urlMapID", "urlmapid-u1");
+    assert_eq!(b.fill("${urlMapID}"), "urlmapid-u1");
+    // A name found in the log's links is no invention.
+    b.alias(&[("addressID".to_string(), "a-${uniqueId}".to_string())]);
+    assert!(b.generations("addressID").is_empty());
+    assert_eq!(b.fill("${addressID}"), "a-u1");
+}
+
+#[test]
 fn requests_are_routed_to_their_listener_or_skipped_with_a_reason() {
     let served: BTreeSet<String> = ["compute", "sqladmin", "container", "redis"]
         .map(String::from)
