@@ -550,7 +550,8 @@ fn a_wrong_ovh_secret_is_one_clear_error() {
 fn what_the_region_does_not_sell_fails_the_plan_where_it_is_written() {
     let sim = Sim::start(0.0, 0.0, None);
     let p = superset_project();
-    // A Kubernetes minor OVH no longer offers, and a Gen 2 database flavor in a 3-AZ region.
+    // A Kubernetes minor OVH no longer offers, a Gen 2 node flavor and a Gen 2 database
+    // flavor in a 3-AZ region.
     let main = p
         .read("main.hcl")
         .replace(
@@ -560,7 +561,8 @@ fn what_the_region_does_not_sell_fails_the_plan_where_it_is_written() {
         .replace(
             "  size              = \"large\"",
             "  size              = \"db1-30\"",
-        );
+        )
+        .replacen("    size = \"large\"", "    size = \"b2-30\"", 1);
     p.write("main.hcl", &main);
     let plan = sim.ss(&p, &["plan"]);
     plan.code(1)
@@ -568,6 +570,8 @@ fn what_the_region_does_not_sell_fails_the_plan_where_it_is_written() {
         .contains(&location_of("main.hcl", &main, "\"1.29\""))
         .contains("does not offer version \"1.29\"; offered: 1.31, 1.32, 1.33, 1.34")
         .contains(&location_of("main.hcl", &main, "\"db1-30\""))
+        .contains(&location_of("main.hcl", &main, "\"b2-30\""))
+        .contains("has no node flavor \"b2-30\" in region EU-WEST-PAR; offered: b3-8,")
         .contains("has no flavor \"db1-30\"; offered: b3-8, b3-16, b3-32, b3-64, b3-128, b3-256");
     // Nothing was created: the plan asked what OVH sells and stopped there.
     assert!(sim.resources().is_empty());

@@ -67,7 +67,8 @@
 //!
 //! At plan time ([`Provider::check_offers`]) the choices are compared with what OVH says it
 //! sells now: the Kubernetes minors of `cloud.kube.VersionEnum` in the API's own description
-//! (`GET /cloud.json`, unauthenticated, as OVH's control panel reads them), the engine
+//! (`GET /cloud.json`, unauthenticated, as OVH's control panel reads them), the region's node
+//! flavors (`GET …/capabilities/kube/flavors?region=`), the engine
 //! versions of `GET …/database/capabilities`, and the per-region engine, plan, flavor and
 //! node-count rows of `GET …/database/availability` (the capabilities model has no region).
 //! A choice the region does not sell is an error located at the attribute that made it,

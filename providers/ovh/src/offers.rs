@@ -2,7 +2,8 @@
 //! ([`provider_api::Provider::check_offers`]).
 //!
 //! * Kubernetes: the minors of `cloud.kube.VersionEnum` in the API's own description,
-//!   `GET /cloud.json` (what OVH's control panel offers; not per region).
+//!   `GET /cloud.json` (what OVH's control panel offers; not per region), and the node
+//!   flavors of the region, `GET …/capabilities/kube/flavors?region=R`.
 //! * Databases: `GET /cloud/project/{serviceName}/database/capabilities` for each engine's
 //!   versions, and `GET …/database/availability` for what each region sells: one row per
 //!   engine, version, plan, flavor and region, with the plan's node counts. (The capabilities
@@ -31,6 +32,7 @@ use crate::types as t;
 #[derive(Debug, Default)]
 pub struct Cache {
     k8s_versions: OnceCell<Option<Vec<String>>>,
+    kube_flavors: OnceCell<Option<Vec<String>>>,
     engine_versions: OnceCell<Option<BTreeMap<String, Vec<String>>>>,
     availability: OnceCell<Option<Vec<Row>>>,
 }
@@ -316,6 +318,87 @@ impl Ops {
             .as_ref()
     }
 
+    /// The node flavors available in the region.
+    async fn kube_flavors(&self) -> Option<&Vec<String>> {
+        self.offers
+            .kube_flavors
+            .get_or_init(|| async {
+                let region = self.settings.region.as_str();
+                let params = [("serviceName", self.project.as_str())];
+                let query = [("region", region)];
+                match self
+                    .client
+                    .call(r::KUBE_FLAVORS, &params, &query, None)
+                    .await
+                {
+                    Ok(Json::Array(flavors)) => Some(
+                        flavors
+                            .iter()
+                            .filter(|f| {
+                                f.get("state").and_then(Json::as_str) != Some("unavailable")
+                            })
+                            .filter_map(|f| f.get("name").and_then(Json::as_str))
+                            .map(str::to_string)
+                            .collect(),
+                    ),
+                    Ok(_) => None,
+                    Err(e) => {
+                        skipped("the Kubernetes node flavors", &e);
+                        None
+                    }
+                }
+            })
+            .await
+            .as_ref()
+    }
+
+    /// The node pools whose flavor the region does not offer.
+    async fn check_node_flavors(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        // (flavor, where it is written)
+        let pools: Vec<(String, Vec<String>)> = match type_name {
+            t::NODEPOOL => known_str(config, "flavor")
+                .map(|f| (f, vec!["flavor".to_string()]))
+                .into_iter()
+                .collect(),
+            _ => config
+                .get("node_pool")
+                .and_then(Value::as_map)
+                .into_iter()
+                .flatten()
+                .filter_map(|(label, pool)| {
+                    let size = match pool.get("size") {
+                        None | Some(Value::Null) => Value::from("medium"),
+                        Some(v) => v.clone(),
+                    };
+                    let flavor = size_value(Family::Node, &size).as_str()?.to_string();
+                    Some((
+                        flavor,
+                        vec!["node_pool".into(), label.clone(), "size".into()],
+                    ))
+                })
+                .collect(),
+        };
+        if pools.is_empty() {
+            return Vec::new();
+        }
+        let Some(offered) = self.kube_flavors().await else {
+            return Vec::new();
+        };
+        pools
+            .into_iter()
+            .filter(|(flavor, _)| !offered.contains(flavor))
+            .map(|(flavor, at)| {
+                Diagnostic::error(format!(
+                    "OVH Managed Kubernetes has no node flavor {flavor:?} in region {}; \
+                     offered: {}",
+                    self.settings.region,
+                    listed(offered.iter().map(String::as_str))
+                ))
+                .at(at)
+            })
+            .collect()
+    }
+
     async fn engine_versions(&self) -> Option<&BTreeMap<String, Vec<String>>> {
         self.offers
             .engine_versions
@@ -372,25 +455,28 @@ impl Ops {
             return Vec::new();
         }
         match type_name {
+            t::NODEPOOL => self.check_node_flavors(type_name, config).await,
             component::KUBERNETES_CLUSTER | t::KUBE => {
                 let version = match type_name {
                     t::KUBE => known_str(config, "version"),
                     _ => str_or(config, "version", DEFAULT_K8S_VERSION),
                 };
-                let Some(version) = version else {
-                    return Vec::new();
-                };
-                match self.k8s_versions().await {
-                    Some(offered) if !offered.contains(&version) => vec![
+                let mut out = Vec::new();
+                if let Some(version) = version
+                    && let Some(offered) = self.k8s_versions().await
+                    && !offered.contains(&version)
+                {
+                    out.push(
                         Diagnostic::error(format!(
                             "OVH Managed Kubernetes does not offer version {version:?}; \
                              offered: {}",
                             offered.join(", ")
                         ))
                         .at(["version"]),
-                    ],
-                    _ => Vec::new(),
+                    );
                 }
+                out.extend(self.check_node_flavors(type_name, config).await);
+                out
             }
             _ => {
                 let Some(choice) = db_choice(&self.settings, type_name, config) else {

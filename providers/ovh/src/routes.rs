@@ -90,6 +90,7 @@ pub const REDIS_GET: Route = get("/cloud/project/{serviceName}/database/redis/{c
 pub const REDIS_PUT: Route = put("/cloud/project/{serviceName}/database/redis/{clusterId}");
 pub const REDIS_DELETE: Route = delete("/cloud/project/{serviceName}/database/redis/{clusterId}");
 
+pub const KUBE_FLAVORS: Route = get("/cloud/project/{serviceName}/capabilities/kube/flavors");
 pub const DB_AVAILABILITY: Route = get("/cloud/project/{serviceName}/database/availability");
 pub const DB_CAPABILITIES: Route = get("/cloud/project/{serviceName}/database/capabilities");
 
@@ -206,6 +207,7 @@ pub const ROUTES: &[Route] = &[
     REDIS_GET,
     REDIS_PUT,
     REDIS_DELETE,
+    KUBE_FLAVORS,
     DB_AVAILABILITY,
     DB_CAPABILITIES,
     LB_FLAVOR_LIST,

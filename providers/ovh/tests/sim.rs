@@ -422,6 +422,30 @@ async fn offers_are_checked_against_what_the_region_sells() {
         "{}",
         d[0].summary
     );
+    // Node pools: a Gen 2 flavor is not sold in the 3-AZ region.
+    let pools = Value::Map(Attrs::from([
+        (
+            "web".to_string(),
+            Value::Map(Attrs::from([("size".to_string(), Value::from("large"))])),
+        ),
+        (
+            "old".to_string(),
+            Value::Map(Attrs::from([("size".to_string(), Value::from("b2-30"))])),
+        ),
+    ]));
+    let d = par
+        .check_offers(
+            "kubernetes_cluster",
+            &attrs(&[("node_pool", pools.clone())]),
+        )
+        .await;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].path, ["node_pool", "old", "size"]);
+    assert!(
+        d[0].summary.contains("b3-8, b3-16, b3-32"),
+        "{}",
+        d[0].summary
+    );
     let d = par
         .check_offers("postgres", &attrs(&[("version", Value::from("12"))]))
         .await;
@@ -430,6 +454,11 @@ async fn offers_are_checked_against_what_the_region_sells() {
     // A 1-AZ region keeps the Gen 2 plans: the same HA spec is sold there as enterprise.
     let gra = provider_in(&endpoint, "GRA11", true);
     assert!(gra.check_offers("postgres", &ha).await.is_empty());
+    assert!(
+        gra.check_offers("kubernetes_cluster", &attrs(&[("node_pool", pools)]))
+            .await
+            .is_empty()
+    );
     // Without credentials nothing is asked and nothing is refused.
     let bare = provider_in(&endpoint, "EU-WEST-PAR", false);
     assert!(

@@ -56,6 +56,10 @@ pub fn dispatch(w: &mut World, r: &Req) -> Reply {
     match (r.method, sub) {
         ("GET", "/database/availability") => return Ok((200, crate::offers::availability())),
         ("GET", "/database/capabilities") => return Ok((200, crate::offers::capabilities())),
+        ("GET", "/capabilities/kube/flavors") => {
+            let region = r.query.get("region").map(String::as_str);
+            return Ok((200, crate::offers::kube_flavors(region)));
+        }
         ("POST", "/network/private") => return create_private_network(w, r),
         ("POST", "/network/private/{networkId}/subnet") => {
             check_ancestors(w, r)?;

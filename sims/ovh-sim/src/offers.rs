@@ -19,6 +19,11 @@
 //! | valkey | `production` | `b3-8` … `b3-256` | 2 | 3-AZ and 1-AZ |
 //! | redis | `essential` (`db1-4`, `db1-7`), `business` (`db1-4` … `db1-120`) | | 1, 2 | 1-AZ only |
 //!
+//! `GET …/capabilities/kube/flavors?region=R` answers the instance flavors Managed Kubernetes
+//! nodes can use in a region (`cloud.kube.Flavor`): the Gen 3 families `b3`, `c3`, `r3`
+//! everywhere, and in 1-AZ regions the Gen 2 `b2`, `c2`, `r2`, `d2` as well (sizes from the
+//! same catalogue; which generation each region has is this simulator's assumption).
+//!
 //! Only private-network rows are listed (ss creates no public service). The 1-AZ region names
 //! are those a project's `region` setting takes; the real availability may name 1-AZ
 //! databases by their site (`GRA`), so both forms are listed.
@@ -198,4 +203,38 @@ pub fn capabilities() -> Value {
         "engines": engines, "plans": plans, "flavors": flavors, "regions": regions,
         "disks": ["high-speed", "high-speed-gen2"], "options": [],
     })
+}
+
+/// The node flavors of a region (`None`: every region's).
+pub fn kube_flavors(region: Option<&str>) -> Value {
+    const GEN3: [(&str, &[i64]); 3] = [
+        ("b3", &[8, 16, 32, 64, 128, 256]),
+        ("c3", &[4, 8, 16, 32, 64, 128, 256]),
+        ("r3", &[16, 32, 64, 128, 256, 512]),
+    ];
+    const GEN2: [(&str, &[i64]); 4] = [
+        ("b2", &[7, 15, 30, 60, 120]),
+        ("c2", &[7, 15, 30, 60, 120]),
+        ("r2", &[15, 30, 60, 120, 240]),
+        ("d2", &[2, 4, 8]),
+    ];
+    let three_az = region.is_some_and(|r| THREE_AZ.contains(&r));
+    let families = GEN3.iter().chain(GEN2.iter().filter(|_| !three_az));
+    let mut out = Vec::new();
+    for (family, sizes) in families {
+        for ram in *sizes {
+            // vCPUs by family: b (4 GB each), c (2 GB each), r (8 GB each), d (2 GB each).
+            let per_cpu = match *family {
+                "c3" | "c2" | "d2" => 2,
+                "r3" | "r2" => 8,
+                _ => 4,
+            };
+            let category = &family[..1];
+            out.push(json!({
+                "name": format!("{family}-{ram}"), "category": category, "state": "available",
+                "ram": ram, "vCPUs": (ram / per_cpu).max(1), "gpus": 0,
+            }));
+        }
+    }
+    Value::Array(out)
 }

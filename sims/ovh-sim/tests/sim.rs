@@ -1013,6 +1013,40 @@ async fn database_offers_follow_the_catalogue_and_the_schema() {
         .find(|e| e["name"] == "postgresql")
         .unwrap();
     assert!(pg["versions"].as_array().unwrap().contains(&json!("16")));
+    let r = sim
+        .call(
+            "GET",
+            &format!("{P}/capabilities/kube/flavors?region=EU-WEST-PAR"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(&schema, "cloud.kube.Flavor[]", &r.body, "flavors");
+    let names: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"b3-32") && !names.contains(&"b2-30"),
+        "{names:?}"
+    );
+    let r = sim
+        .call(
+            "GET",
+            &format!("{P}/capabilities/kube/flavors?region=GRA11"),
+            None,
+        )
+        .await;
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "b2-30")
+    );
     // The API description is served without authentication, with the Kubernetes versions.
     let r = raw(sim.addr, "GET", "/v1/cloud.json", "", "").await;
     assert_eq!(r.status, 200);
