@@ -21,6 +21,10 @@ pub struct Req<'a> {
     pub query: &'a [(String, String)],
     /// The body (output-only fields already removed on creates and updates), or `null`.
     pub body: Value,
+    /// The body as sent (enums as names), output-only fields included: for the few fields a
+    /// discovery document marks output-only that real requests set (Redis
+    /// `RemoteCluster.cluster`).
+    pub sent: Value,
     pub urls: &'a Urls,
     /// The service account the token was issued to.
     pub user: String,

@@ -755,13 +755,15 @@ async fn answer_raw(
             }
         }
     };
+    let mut sent = Value::Null;
     match &method_def.request {
         Some(schema) => {
             if let Err(msg) = validate::check_body(doc, schema, &body_json) {
                 return err(ApiError::invalid(msg));
             }
-            validate::strip_output_only(doc, schema, &mut body_json);
             validate::map_enums(doc, schema, &mut body_json, validate::EnumEncoding::Names);
+            sent = body_json.clone();
+            validate::strip_output_only(doc, schema, &mut body_json);
         }
         None => {
             if !body_json.is_null() && body_json != json!({}) {
@@ -819,6 +821,7 @@ async fn answer_raw(
         segs,
         query,
         body: body_json,
+        sent,
         urls: &app.urls,
         user,
     };

@@ -24,7 +24,7 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             let path = path_of(r);
             w.objects
                 .get(&key(Api::Networkconnectivity, &path))
-                .map(|o| Outcome::ok(o.data.clone()))
+                .map(|o| Outcome::ok(with_connections(w, &o.data)))
                 .ok_or_else(|| not_found(&path))
         }
         "projects.locations.serviceConnectionPolicies.list" => {
@@ -34,7 +34,7 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 .range(prefix.clone()..)
                 .take_while(|(k, _)| k.starts_with(&prefix))
                 .filter(|(k, _)| !k[prefix.len()..].contains('/'))
-                .map(|(_, o)| o.data.clone())
+                .map(|(_, o)| with_connections(w, &o.data))
                 .collect();
             let (max, token) = r.page();
             let (page, next) = paginate(items, max, token);
@@ -116,6 +116,68 @@ pub fn has_policy(w: &World, project: &str, region: &str, network: &str, class: 
                     .and_then(|n| network_ref(w, n))
                     .is_some_and(|n| n == wanted)
         })
+}
+
+/// A policy as answered: with the `pscConnections` the service producers made under it,
+/// as the real log shows after a Memorystore cluster is created (`redis/
+/// replicationrediscluster@…`, two per live cluster on the network and region; none once
+/// the clusters are gone).
+fn with_connections(w: &World, policy: &Value) -> Value {
+    let mut out = policy.clone();
+    let name = policy["name"].as_str().unwrap_or_default();
+    let parts: Vec<&str> = name.split('/').collect();
+    let (Some(project), Some(region)) = (parts.get(1), parts.get(3)) else {
+        return out;
+    };
+    if policy["serviceClass"] != json!(crate::redis::SERVICE_CLASS) {
+        return out;
+    }
+    let Some(network) = policy["network"].as_str().and_then(|n| network_ref(w, n)) else {
+        return out;
+    };
+    let subnetwork = policy["pscConfig"]["subnetworks"][0]
+        .as_str()
+        .map(|s| format!("https://www.googleapis.com/compute/v1/{s}"));
+    let prefix = key(
+        Api::Redis,
+        &format!("projects/{project}/locations/{region}/clusters/"),
+    );
+    let mut conns = Vec::new();
+    for (_, cluster) in w
+        .objects
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .filter(|(_, o)| !o.deleting)
+    {
+        for c in cluster.data["pscConnections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if c["network"].as_str().and_then(|n| network_ref(w, n)) != Some(network.clone()) {
+                continue;
+            }
+            let id = c["pscConnectionId"].as_str().unwrap_or_default();
+            let mut conn = json!({
+                "consumerAddress": format!("https://www.googleapis.com/compute/v1/projects/{project}/regions/{region}/addresses/sca-auto-addr-{id}"),
+                "consumerForwardingRule": c["forwardingRule"],
+                "consumerTargetProject": project,
+                "gceOperation": format!("operation-{id}"),
+                "ipVersion": "IP_VERSION_UNSPECIFIED",
+                "pscConnectionId": id,
+                "serviceClass": crate::redis::SERVICE_CLASS,
+                "state": "ACTIVE",
+            });
+            if let Some(s) = &subnetwork {
+                conn["selectedSubnetwork"] = json!(s);
+            }
+            conns.push(conn);
+        }
+    }
+    if !conns.is_empty() {
+        out["pscConnections"] = json!(conns);
+    }
+    out
 }
 
 /// Starts an operation on the policy `path`; `response` is what the done operation carries.

@@ -317,21 +317,21 @@ fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         return Err(ApiError::invalid("shard_count must be greater than 0."));
     }
     let (project, region) = (r.seg(2).to_string(), r.seg(4).to_string());
-    let primary = match c["crossClusterReplicationConfig"]["clusterRole"].as_str() {
-        Some("SECONDARY") => {
-            let p = c["crossClusterReplicationConfig"]["primaryCluster"]["cluster"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if !w.objects.contains_key(&key(Api::Redis, &p)) {
-                return Err(ApiError::invalid(format!(
-                    "The primary cluster '{p}' does not exist."
-                )));
+    // The discovery document marks `clusterRole` and `RemoteCluster.cluster` output-only, but
+    // the real log's create sends `primaryCluster.cluster` and it takes effect: a cluster
+    // created with a `primaryCluster` is that cluster's secondary.
+    let primary =
+        match r.sent["crossClusterReplicationConfig"]["primaryCluster"]["cluster"].as_str() {
+            Some(p) => {
+                if !w.objects.contains_key(&key(Api::Redis, p)) {
+                    return Err(ApiError::invalid(format!(
+                        "The primary cluster '{p}' does not exist."
+                    )));
+                }
+                Some(p.to_string())
             }
-            Some(p)
-        }
-        _ => None,
-    };
+            None => None,
+        };
     if let Some(m) = c.as_object_mut() {
         m.remove("pscConfigs");
         m.remove("crossClusterReplicationConfig");
@@ -509,14 +509,15 @@ fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     busy(w, &k, &path)?;
     let field = fields.concat();
     if field == "crossClusterReplicationConfig" {
-        let ccr = &r.body["crossClusterReplicationConfig"];
-        if ccr["clusterRole"].as_str() == Some("PRIMARY") {
-            let secondaries: Vec<String> = ccr["secondaryClusters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["cluster"].as_str().map(str::to_string))
-                .collect();
+        // `clusterRole` is output-only: naming `secondaryClusters` makes this cluster their
+        // primary (a switchover when it was their secondary, as in the real log).
+        let secondaries: Vec<String> = r.sent["crossClusterReplicationConfig"]["secondaryClusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["cluster"].as_str().map(str::to_string))
+            .collect();
+        if !secondaries.is_empty() {
             link(w, &path, &secondaries);
         }
     } else {

@@ -225,27 +225,56 @@ fn installed_version(version: &str) -> (String, String) {
 
 /// The versions an instance may upgrade to (`upgradableDatabaseVersions`).
 fn upgradable(version: &str) -> Value {
-    let next = match version {
-        v if v.starts_with("POSTGRES_") => v
-            .trim_start_matches("POSTGRES_")
-            .parse::<u32>()
-            .ok()
-            .map(|n| {
-                (
-                    format!("POSTGRES_{}", n + 1),
-                    format!("PostgreSQL {}", n + 1),
-                )
-            }),
-        "MYSQL_5_7" => Some(("MYSQL_8_0".to_string(), "MySQL 8.0".to_string())),
-        "MYSQL_8_0" => Some(("MYSQL_8_4".to_string(), "MySQL 8.4".to_string())),
-        _ => None,
-    };
-    match next {
-        Some((name, display)) => {
-            json!([{"displayName": display, "majorVersion": name, "name": name}])
+    // The newest majors Cloud SQL offers (PostgreSQL 17, MySQL 8.4).
+    let next: Vec<(String, String)> = match version {
+        v if v.starts_with("POSTGRES_") => {
+            let major = v
+                .trim_start_matches("POSTGRES_")
+                .split('_')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+                .unwrap_or(17);
+            (major + 1..=17)
+                .map(|n| (format!("POSTGRES_{n}"), format!("PostgreSQL {n}")))
+                .collect()
         }
-        None => json!([]),
+        "MYSQL_5_7" => vec![("MYSQL_8_0".to_string(), "MySQL 8.0".to_string())],
+        "MYSQL_8_0" => vec![("MYSQL_8_4".to_string(), "MySQL 8.4".to_string())],
+        _ => Vec::new(),
+    };
+    next.into_iter()
+        .map(|(name, display)| json!({"displayName": display, "majorVersion": name, "name": name}))
+        .collect()
+}
+
+/// Keeps the backup settings an engine has, as the real answers do: MySQL drops
+/// `pointInTimeRecoveryEnabled` (its recovery uses binary logs), PostgreSQL drops
+/// `binaryLogEnabled` and reports `replicationLogArchivingEnabled` with point-in-time
+/// recovery (`sql/sqluser@…`, `sql/sqlinstanceprivatenetwork@…`). Point-in-time recovery
+/// keeps its logs in Cloud Storage: enabled backups with it or with binary logs say
+/// `CLOUD_STORAGE`, others the unspecified value.
+fn normalize_backup(b: &mut Value, version: &str) {
+    let Some(m) = b.as_object_mut() else { return };
+    if version.starts_with("POSTGRES") {
+        m.remove("binaryLogEnabled");
+        if let Some(pitr) = m.get("pointInTimeRecoveryEnabled").and_then(Value::as_bool) {
+            let on = pitr && m.get("enabled").and_then(Value::as_bool) == Some(true);
+            m.insert("replicationLogArchivingEnabled".to_string(), json!(on));
+        }
+    } else {
+        m.remove("pointInTimeRecoveryEnabled");
     }
+    let flag = |k: &str| m.get(k).and_then(Value::as_bool) == Some(true);
+    let archived =
+        flag("enabled") && (flag("pointInTimeRecoveryEnabled") || flag("binaryLogEnabled"));
+    m.insert(
+        "transactionalLogStorageState".to_string(),
+        json!(if archived {
+            "CLOUD_STORAGE"
+        } else {
+            "TRANSACTIONAL_LOG_STORAGE_STATE_UNSPECIFIED"
+        }),
+    );
 }
 
 /// Fills the output-only and defaulted fields of a new instance's `settings`, as the real
@@ -289,18 +318,7 @@ fn settings_defaults(s: &mut Value, version: &str, zone: &str) {
         "backupRetentionSettings",
         json!({"retainedBackups": 7, "retentionUnit": "COUNT"}),
     );
-    // Point-in-time recovery keeps its logs in Cloud Storage (the real answers: enabled
-    // backups with PITR or binary logs say `CLOUD_STORAGE`, others the unspecified value).
-    let archived = b["enabled"] == json!(true)
-        && (b["pointInTimeRecoveryEnabled"] == json!(true) || b["binaryLogEnabled"] == json!(true));
-    b["transactionalLogStorageState"] = json!(if archived {
-        "CLOUD_STORAGE"
-    } else {
-        "TRANSACTIONAL_LOG_STORAGE_STATE_UNSPECIFIED"
-    });
-    if archived && version.starts_with("POSTGRES") {
-        b["replicationLogArchivingEnabled"] = json!(true);
-    }
+    normalize_backup(b, version);
     if version.starts_with("POSTGRES") {
         set(b, "backupTier", json!("STANDARD"));
         set(s, "replicationLagMaxSeconds", json!(31_536_000));
@@ -565,7 +583,8 @@ fn delete_instance(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             Api::Sqladmin,
             &format!("projects/{}/instances/{m}", r.seg(2)),
         );
-        effects.push(Effect::Unlink(mk, "replicaNames".to_string(), name.clone()));
+        // The master's `replicaNames` goes with its last replica (real answers omit it).
+        effects.push(Effect::Detach(mk, "replicaNames".to_string(), name.clone()));
     }
     if let Some(o) = w.objects.get_mut(&k) {
         o.deleting = true;
@@ -597,6 +616,11 @@ fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(1);
         merge(&mut o.data, &body);
+        let engine = o.data["databaseVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        normalize_backup(&mut o.data["settings"]["backupConfiguration"], &engine);
         o.data["settings"]["settingsVersion"] = json!((version + 1).to_string());
         o.data["etag"] = json!(etag);
     }
