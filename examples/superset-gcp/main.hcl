@@ -12,7 +12,8 @@
 #
 # Tests point it at the simulator (sims/gcp-sim) with the URLs it prints first, as a map:
 # `SS_VAR_gcp_endpoint_overrides='{ sqladmin = "http://…", redis = "…", container = "…",
-# compute = "…", token = "http://…/token" }'` (or a --var-file).
+# compute = "…", servicenetworking = "…", networkconnectivity = "…", token = "http://…/token" }'`
+# (or a --var-file).
 
 ss {
   stack = "superset"
@@ -40,7 +41,11 @@ locals {
 }
 
 # Three zones so that the cluster, the database standby and the Redis replicas each survive the
-# loss of one zone. (On GCP one regional subnetwork spans the zones.)
+# loss of one zone. (On GCP one regional subnetwork spans the zones.) On a fresh project the
+# network also gets what Cloud SQL's private IP and Memorystore need, once: a VPC_PEERING
+# address range with the private services access connection (servicenetworking), and a service
+# connection policy for Memorystore on the subnetwork. ss creates them before the database and
+# the cache, and removes them after.
 resource "network" "main" {
   cidr  = "10.0.0.0/16"
   zones = 3
@@ -48,9 +53,11 @@ resource "network" "main" {
 
 # A regional GKE cluster: its control plane and nodes are spread over the region's three
 # zones; min and max are totals over the zones (totalMinNodeCount / totalMaxNodeCount).
+# Kubernetes 1.36, the default minor of GKE's REGULAR channel in December 2026 (the provider's
+# default too): `ss plan` checks it against what GKE offers in the region (getServerConfig).
 resource "kubernetes_cluster" "superset" {
   network = network.main.id
-  version = "1.31"
+  version = "1.36"
 
   # The web pool runs the Superset app servers behind the load balancer (e2-standard-8).
   node_pool "web" {
@@ -69,9 +76,8 @@ resource "kubernetes_cluster" "superset" {
 
 # The metadata database: dashboards, charts, users, query history. REGIONAL availability gives
 # a synchronous standby in another zone; the two read replicas take the dashboard-listing and
-# audit reads. The instance gets a private IP on the network: the network needs private
-# services access (a VPC_PEERING range and the servicenetworking connection), which ss does
-# not create on GCP.
+# audit reads. The instance gets a private IP on the network, through the private services
+# access the network component sets up.
 #
 # No pooler on GCP: Cloud SQL's managed connection pooling is not mapped, so `pooler = true`
 # would be ignored with a warning. Run PgBouncer in the cluster to keep the thousands of
@@ -95,7 +101,7 @@ resource "postgres" "metadata" {
 # Results backend, Celery broker and chart-data cache: Memorystore Redis Cluster with three
 # shards, each with a replica in another zone, on REDIS_STANDARD_SMALL nodes. Memorystore
 # Redis Cluster has no version setting, so none is given; it reaches the network through
-# Private Service Connect, whose service connection policy must exist on the network.
+# Private Service Connect, allowed by the network's service connection policy.
 resource "redis_cluster" "cache" {
   network            = network.main.id
   shards             = 3

@@ -24,7 +24,8 @@ variable "gcp_region" {
   description = "A region with at least three zones"
 }
 
-# europe-west1 has no zone "a": its zones are b, c and d (the provider's default is REGION-a/b/c).
+# europe-west1 has no zone "a": its zones are b, c and d (the provider knows that region; for
+# another region, list three of its zones here).
 variable "gcp_zones" {
   type        = list(string)
   default     = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]
@@ -34,5 +35,5 @@ variable "gcp_zones" {
 variable "gcp_endpoint_overrides" {
   type        = map(string)
   default     = {}
-  description = "Empty for Google Cloud itself; a simulator's URLs: sqladmin, redis, container, compute, token"
+  description = "Empty for Google Cloud itself; a simulator's URLs: sqladmin, redis, container, compute, servicenetworking, networkconnectivity, token"
 }

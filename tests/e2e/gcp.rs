@@ -18,8 +18,9 @@ use crate::util::{Project, Run, repo_root, test_seed};
 
 const ZONES: [&str; 3] = ["europe-west1-b", "europe-west1-c", "europe-west1-d"];
 
-/// How many native resources `examples/superset-gcp` expands to.
-const RESOURCES: usize = 16;
+/// How many native resources `examples/superset-gcp` expands to (the network's three
+/// prerequisites of Cloud SQL and Memorystore included).
+const RESOURCES: usize = 19;
 
 /// A gcp-sim server on its own runtime, with its request log and a service-account key whose
 /// `token_uri` is the simulator's token endpoint.
@@ -94,8 +95,15 @@ impl Sim {
     fn overrides(&self) -> String {
         let u = &self.urls;
         format!(
-            "{{ sqladmin = \"{}\", redis = \"{}\", container = \"{}\", compute = \"{}\", token = \"{}\" }}",
-            u.sqladmin, u.redis, u.container, u.compute, u.token
+            "{{ sqladmin = \"{}\", redis = \"{}\", container = \"{}\", compute = \"{}\", \
+             servicenetworking = \"{}\", networkconnectivity = \"{}\", token = \"{}\" }}",
+            u.sqladmin,
+            u.redis,
+            u.container,
+            u.compute,
+            u.servicenetworking,
+            u.networkconnectivity,
+            u.token
         )
     }
 
@@ -175,6 +183,12 @@ fn census(objects: &[Json]) -> BTreeMap<String, usize> {
 /// a duplicate would be a second name) fails here too.
 #[track_caller]
 fn assert_superset(objects: &[Json]) {
+    assert_superset_with(objects, 3, 1);
+}
+
+/// [`assert_superset`] with the Redis cluster's `shards` and `replicas_per_shard`.
+#[track_caller]
+fn assert_superset_with(objects: &[Json], shards: u64, replicas: u64) {
     let networks = of_kind(objects, "compute:networks");
     assert_eq!(networks.len(), 1, "one network");
     assert_eq!(networks[0]["autoCreateSubnetworks"], false, "custom mode");
@@ -189,8 +203,41 @@ fn assert_superset(objects: &[Json]) {
         subnets[0]
     );
 
+    // What Cloud SQL's private IP and Memorystore need, made once on the fresh network.
+    let ranges = of_kind(objects, "compute:addresses");
+    assert_eq!(ranges.len(), 1, "one VPC_PEERING range");
+    assert_eq!(ranges[0]["purpose"], "VPC_PEERING");
+    assert!(refers(&ranges[0]["network"], &networks[0]), "{}", ranges[0]);
+    let connections = of_kind(objects, "servicenetworking:connection");
+    assert_eq!(
+        connections.len(),
+        1,
+        "one private services access connection"
+    );
+    assert_eq!(
+        connections[0]["reservedPeeringRanges"],
+        json!([ranges[0]["name"]]),
+        "{}",
+        connections[0]
+    );
+    let policies = of_kind(objects, "networkconnectivity:serviceConnectionPolicy");
+    assert_eq!(policies.len(), 1, "one service connection policy");
+    assert_eq!(policies[0]["serviceClass"], "gcp-memorystore-redis");
+    assert!(
+        refers(&policies[0]["pscConfig"]["subnetworks"][0], &subnets[0]),
+        "{}",
+        policies[0]
+    );
+
     let clusters = of_kind(objects, "container:cluster");
     assert_eq!(clusters.len(), 1, "one GKE cluster");
+    assert!(
+        clusters[0]["currentMasterVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.36.")),
+        "the example's version: {}",
+        clusters[0]
+    );
     assert_eq!(clusters[0]["location"], "europe-west1", "regional");
     assert_eq!(clusters[0]["locations"], json!(ZONES), "across the zones");
     let pools = of_kind(objects, "container:nodePool");
@@ -233,12 +280,22 @@ fn assert_superset(objects: &[Json]) {
     {
         assert_eq!(replica["masterInstanceName"], primary["name"], "{replica}");
     }
-    assert_eq!(of_kind(objects, "sql:users").len(), 1, "the superset user");
+    let users = of_kind(objects, "sql:users");
+    assert_eq!(
+        users.iter().filter(|u| u["name"] == "superset").count(),
+        1,
+        "the superset user"
+    );
+    assert_eq!(
+        users.len(),
+        4,
+        "and Cloud SQL's built-in user on each instance"
+    );
 
     let redis = of_kind(objects, "redis:cluster");
     assert_eq!(redis.len(), 1);
-    assert_eq!(redis[0]["shardCount"], 3);
-    assert_eq!(redis[0]["replicaCount"], 1);
+    assert_eq!(redis[0]["shardCount"], shards);
+    assert_eq!(redis[0]["replicaCount"], replicas);
     assert_eq!(redis[0]["state"], "ACTIVE");
 
     let checks = of_kind(objects, "compute:healthChecks");
@@ -265,7 +322,9 @@ fn assert_superset(objects: &[Json]) {
     assert!(refers(&rules[0]["target"], &proxies[0]), "{}", rules[0]);
     assert!(rules[0]["IPAddress"].is_string(), "{}", rules[0]);
 
-    let expected: usize = 2 + 3 + 3 + 1 + 1 + 5;
+    // Network and subnetwork, their 3 prerequisites, cluster and 2 pools, 3 instances, 4
+    // users, the Redis cluster, the 5 load-balancer objects.
+    let expected: usize = 2 + 3 + 3 + 3 + 4 + 1 + 5;
     assert_eq!(
         objects.len(),
         expected,
@@ -438,6 +497,50 @@ fn superset_on_gcp_apply_plan_drift_destroy() {
         password,
         "the refreshed state keeps the password"
     );
+
+    // Scaling the Redis cluster's shards and replicas in one plan: one in-place change,
+    // applied as two updates of one field each (the API takes one update_mask field), then
+    // nothing left to do.
+    let main = p.read("main.hcl");
+    let scaled = main
+        .replace("shards             = 3", "shards             = 4")
+        .replace("replicas_per_shard = 1", "replicas_per_shard = 2");
+    assert_ne!(
+        scaled, main,
+        "the example sets shards = 3 and replicas_per_shard = 1"
+    );
+    p.write("main.hcl", &scaled);
+    sim.ss(&p, &["plan"])
+        .success()
+        .contains("Plan: 0 to add, 1 to change, 0 to destroy.");
+    sim.ss(&p, &["apply", "--auto-approve"])
+        .success()
+        .no_panic()
+        .contains("0 added, 1 changed, 0 destroyed");
+    assert_superset_with(&sim.objects(), 4, 2);
+    let masks: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter(|r| r["api"] == "redis" && r["method"] == "PATCH" && r["query"]["$alt"].is_string())
+        .map(|r| {
+            r["query"]["updateMask"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        masks.len(),
+        3,
+        "the drift fix and the two scaling steps: {masks:?}"
+    );
+    assert!(
+        masks.iter().all(|m| !m.contains(',')),
+        "one field each: {masks:?}"
+    );
+    sim.ss(&p, &["plan", "--detailed-exitcode"])
+        .code(0)
+        .contains("No changes");
 
     destroy_all(&sim, &p);
     let checked = assert_conform(&sim);

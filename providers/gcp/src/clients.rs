@@ -21,6 +21,10 @@ pub struct Endpoints {
     pub redis: String,
     pub container: String,
     pub compute: String,
+    /// Private services access (Cloud SQL's private IP), over `reqwest` (see [`crate::rest`]).
+    pub servicenetworking: String,
+    /// Service connection policies (Memorystore's Private Service Connect), over `reqwest`.
+    pub networkconnectivity: String,
     /// An OAuth2 token endpoint for the JWT-bearer grant (see [`crate::auth`]).
     pub token: Option<String>,
 }
@@ -32,6 +36,8 @@ impl Default for Endpoints {
             redis: "https://redis.googleapis.com".into(),
             container: "https://container.googleapis.com".into(),
             compute: "https://compute.googleapis.com".into(),
+            servicenetworking: "https://servicenetworking.googleapis.com".into(),
+            networkconnectivity: "https://networkconnectivity.googleapis.com".into(),
             token: None,
         }
     }
@@ -93,11 +99,17 @@ pub struct Clients {
     pub url_maps: google_cloud_compute_v1::client::UrlMaps,
     pub http_proxies: google_cloud_compute_v1::client::TargetHttpProxies,
     pub forwarding_rules: google_cloud_compute_v1::client::GlobalForwardingRules,
+    pub addresses: google_cloud_compute_v1::client::GlobalAddresses,
+    pub projects: google_cloud_compute_v1::client::Projects,
     pub gke: google_cloud_container_v1::client::ClusterManager,
     pub sql: google_cloud_sql_v1::client::SqlInstancesService,
     pub sql_users: google_cloud_sql_v1::client::SqlUsersService,
     pub sql_ops: google_cloud_sql_v1::client::SqlOperationsService,
     pub redis: google_cloud_redis_cluster_v1::client::CloudRedisCluster,
+    /// The credentials, for the APIs without a client crate.
+    pub creds: Credentials,
+    /// The HTTP client of those APIs.
+    pub http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Clients {
@@ -137,6 +149,8 @@ impl Clients {
             url_maps: build!(c::UrlMaps, compute, creds, timeout),
             http_proxies: build!(c::TargetHttpProxies, compute, creds, timeout),
             forwarding_rules: build!(c::GlobalForwardingRules, compute, creds, timeout),
+            addresses: build!(c::GlobalAddresses, compute, creds, timeout),
+            projects: build!(c::Projects, compute, creds, timeout),
             gke: build!(
                 google_cloud_container_v1::client::ClusterManager,
                 endpoints.container,
@@ -167,6 +181,11 @@ impl Clients {
                 creds,
                 timeout
             ),
+            creds: creds.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Mapping the client crates' errors onto [`ProviderError`], without attribute values.
 
 use google_cloud_gax::error::Error as GaxError;
-use google_cloud_gax::error::rpc::Code;
+use google_cloud_gax::error::rpc::{Code, StatusDetails};
 use provider_api::ProviderError;
 
 /// What went wrong, for decisions the provider makes itself.
@@ -38,6 +38,29 @@ fn code_to_http(code: Code) -> u16 {
     }
 }
 
+/// The `errors[].reason` values that mean "in use by, or waiting for, another object": Compute
+/// answers them with a 400 whose body has `code`, `message` and `errors[]` but no `status`, so
+/// the client reports the code `Unknown` and only the reasons (which google-cloud-gax keeps as
+/// `ErrorInfo` details) say what happened (`compute/globalcomputeurlmap@…`: three 400
+/// `resourceInUseByAnotherResource` while the URL map using them was being deleted).
+const BUSY_REASONS: [&str; 3] = [
+    "resourceInUseByAnotherResource",
+    "resourceNotReady",
+    "operationInProgress",
+];
+
+/// The `errors[].reason` (or `ErrorInfo.reason`) values of a service error.
+pub fn reasons(e: &GaxError) -> Vec<&str> {
+    e.status()
+        .into_iter()
+        .flat_map(|s| s.details.iter())
+        .filter_map(|d| match d {
+            StatusDetails::ErrorInfo(info) => Some(info.reason.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn kind(e: &GaxError) -> Kind {
     if e.is_authentication() {
         return Kind::Other;
@@ -47,6 +70,11 @@ pub fn kind(e: &GaxError) -> Kind {
     }
     let message = e.status().map(|s| s.message.as_str()).unwrap_or_default();
     let code = e.status().map(|s| s.code);
+    if matches!(http_status(e), Some(400 | 409))
+        && reasons(e).iter().any(|r| BUSY_REASONS.contains(r))
+    {
+        return Kind::Busy;
+    }
     match http_status(e) {
         Some(404) => Kind::NotFound,
         Some(409)
@@ -91,6 +119,10 @@ pub fn provider_error(what: &str, e: &GaxError) -> ProviderError {
 /// values such as passwords), or the error's own display for transport and auth errors.
 pub fn summary(e: &GaxError) -> String {
     match (e.status(), http_status(e)) {
+        // Compute's errors carry no `status`: their reason says more than `UNKNOWN`.
+        (Some(s), Some(code)) if s.code == Code::Unknown && !reasons(e).is_empty() => {
+            format!("{code} {}: {}", reasons(e).join(", "), s.message)
+        }
         (Some(s), Some(code)) => format!("{code} {}: {}", s.code.name(), s.message),
         (Some(s), None) => format!("{}: {}", s.code.name(), s.message),
         (None, Some(code)) => format!("HTTP {code}"),

@@ -47,13 +47,19 @@ fn size_value(family: Family, size: &Value) -> Value {
     }
 }
 
-/// The zones of a region as GKE and Memorystore place them: `REGION-a`, `-b`, `-c` unless the
-/// provider block lists them.
+/// Zone letters of regions whose zones are not `a`, `b`, `c` (Compute Engine's zone list:
+/// europe-west1 has no zone a, us-east1 none either).
+const REGION_ZONE_LETTERS: [(&str, &str); 2] = [("europe-west1", "bcd"), ("us-east1", "bcd")];
+
+/// The zones of a region as GKE and Memorystore place them, unless the provider block lists
+/// them: the region's first three zones, `REGION-a`, `-b`, `-c` for the regions not in
+/// [`REGION_ZONE_LETTERS`].
 pub fn region_zones(region: &str) -> Vec<String> {
-    ["a", "b", "c"]
+    let letters = REGION_ZONE_LETTERS
         .iter()
-        .map(|z| format!("{region}-{z}"))
-        .collect()
+        .find(|(r, _)| *r == region)
+        .map_or("abc", |(_, l)| *l);
+    letters.chars().map(|z| format!("{region}-{z}")).collect()
 }
 
 /// What expansion needs to know of the provider block.
@@ -131,6 +137,22 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
                 );
             }
         }
+        types::CDN
+            if config.get("cache_mode").and_then(Value::as_str) == Some(types::ORIGIN_HEADERS) =>
+        {
+            for (ttl, _) in types::CDN_TTL_DEFAULTS {
+                if config.get(ttl).is_some_and(|v| !v.is_null()) {
+                    out.push(
+                        Diagnostic::error(format!(
+                            "with cache_mode = \"{}\" the origin's Cache-Control decides and \
+                             Cloud CDN refuses `{ttl}`: remove it",
+                            types::ORIGIN_HEADERS
+                        ))
+                        .at([ttl]),
+                    );
+                }
+            }
+        }
         _ => {}
     }
     out
@@ -186,6 +208,11 @@ pub fn expand(
     Some(result.map_err(|d| vec![d]))
 }
 
+/// Size of the range private services access allocates Cloud SQL's addresses from: a /16,
+/// Google's recommendation for the allocated range (room for every producer service that
+/// peers through it, and for instances added later without re-allocating).
+const PEERING_PREFIX: i64 = 16;
+
 fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let zones = c.known("zones", 3, Value::as_i64)?.max(1) as usize;
     if zones > settings.zones.len() {
@@ -200,12 +227,33 @@ fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic>
         .iter()
         .map(|z| Value::from(z.as_str()))
         .collect();
-    // A GCP subnetwork is regional: one subnetwork serves every zone of the region.
+    // A GCP subnetwork is regional: one subnetwork serves every zone of the region. The
+    // prerequisites of Cloud SQL's private IP (a VPC_PEERING range and the private services
+    // access connection) and of Memorystore (a service connection policy) are made here, once
+    // per network: every postgres and redis_cluster on the network depends on the network's
+    // resources, so they are created first and destroyed last (see the crate docs).
     let resources = vec![
         NativeSpec::new("network", types::NETWORK),
         NativeSpec::new("subnet", types::SUBNETWORK)
             .set("network", Binding::attr("network", "id"))
             .set("cidr", c.value("cidr", "10.0.0.0/16")),
+        NativeSpec::new("peering_range", types::ADDRESS)
+            .set("network", Binding::attr("network", "id"))
+            .set("purpose", Value::from("VPC_PEERING"))
+            .set("prefix_length", Value::from(PEERING_PREFIX)),
+        NativeSpec::new("private_services", types::SN_CONNECTION)
+            .set("network", Binding::attr("network", "id"))
+            .set(
+                "reserved_peering_ranges",
+                Binding::List(vec![Binding::attr("peering_range", "name")]),
+            ),
+        NativeSpec::new("psc_policy", types::SC_POLICY)
+            .set("network", Binding::attr("network", "id"))
+            .set("service_class", Value::from(types::REDIS_SERVICE_CLASS))
+            .set(
+                "subnetworks",
+                Binding::List(vec![Binding::attr("subnet", "id")]),
+            ),
     ];
     Ok(Expansion {
         resources,
@@ -248,7 +296,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
     let mut resources = vec![
         NativeSpec::new("cluster", types::CLUSTER)
             .set("network", c.value("network", Value::Null))
-            .set("version", c.value("version", "1.31")),
+            .set("version", c.value("version", crate::gke::DEFAULT_VERSION)),
     ];
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
     let mut previous: Option<String> = None;
@@ -287,6 +335,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
             ("id", Binding::attr("cluster", "id")),
             ("endpoint", Binding::attr("cluster", "endpoint")),
             ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
+            ("version", Binding::attr("cluster", "version")),
         ]),
     })
 }

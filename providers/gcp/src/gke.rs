@@ -28,6 +28,47 @@ pub fn satisfies(current: &str, wanted: &str) -> bool {
     }
 }
 
+/// The minor a cluster gets when `version` is not set: the default of GKE's default release
+/// channel (REGULAR, which a cluster created without a channel joins) in December 2026, and
+/// one it offers there (1.36 and 1.35; `sims/gcp-sim/src/container.rs` holds the same offer).
+pub const DEFAULT_VERSION: &str = "1.36";
+
+/// What GKE offers in the provider's region (`projects.locations.getServerConfig`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// The minors a new cluster can run, newest first: those of the default channel
+    /// (REGULAR), since clusters are created without a channel; `validMasterVersions` when
+    /// the answer lists no channel.
+    pub minors: Vec<String>,
+}
+
+impl Offer {
+    pub fn from_server_config(config: &Json) -> Offer {
+        let channel = config["channels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["channel"].as_str() == Some("REGULAR"));
+        let versions = match channel {
+            Some(c) => &c["validVersions"],
+            None => &config["validMasterVersions"],
+        };
+        let mut minors: Vec<String> = Vec::new();
+        for v in versions.as_array().into_iter().flatten() {
+            if let Some(v) = v.as_str().map(minor)
+                && !minors.contains(&v)
+            {
+                minors.push(v);
+            }
+        }
+        Offer { minors }
+    }
+
+    pub fn offers(&self, version: &str) -> bool {
+        self.minors.iter().any(|m| *m == minor(version))
+    }
+}
+
 fn pool_json(p: &model::NodePool) -> Json {
     let mut j = js(p);
     j["status"] = json!(p.status.name());
@@ -43,6 +84,28 @@ fn cluster_json(c: &model::Cluster) -> Json {
 }
 
 impl Ops {
+    /// What GKE offers in the region, asked once for the life of the provider (a failure is
+    /// not kept: the next check asks again).
+    pub(crate) async fn gke_offer(&self) -> Result<&Offer, ProviderError> {
+        self.gke_offer
+            .get_or_try_init(|| async {
+                let c = self.clients().await?;
+                let config = c
+                    .gke
+                    .get_server_config()
+                    .set_name(self.location())
+                    .send()
+                    .await
+                    .map_err(|e| provider_error("get the GKE server configuration", &e))?;
+                let mut j = js(&config);
+                for (i, ch) in config.channels.iter().enumerate() {
+                    j["channels"][i]["channel"] = json!(ch.channel.name());
+                }
+                Ok(Offer::from_server_config(&j))
+            })
+            .await
+    }
+
     fn cluster_state(&self, c: &Json) -> ResourceState {
         let name = c["name"].as_str().unwrap_or_default();
         let project = self.project().to_string();

@@ -1,14 +1,16 @@
 //! The Google Cloud provider `gcp`: the portable components as Google Cloud objects, through
 //! Google's official Rust clients (`google-cloud-sql-v1`, `google-cloud-redis-cluster-v1`,
 //! `google-cloud-container-v1`, `google-cloud-compute-v1` with only the collections used here,
-//! `google-cloud-lro` for long-running operations, `google-cloud-auth` for credentials).
+//! `google-cloud-lro` for long-running operations, `google-cloud-auth` for credentials), and
+//! `reqwest` for the two network APIs without a client here (`rest.rs`).
 //!
 //! ```hcl
 //! provider "gcp" {
 //!   project = "my-project"
 //!   region  = "europe-west1"
-//!   # zones = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]  # default REGION-a/b/c
-//!   # endpoint_overrides = { sqladmin = URL, redis = URL, container = URL, compute = URL, token = URL }
+//!   # zones = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]  # default: the region's first three
+//!   # endpoint_overrides = { sqladmin = URL, redis = URL, container = URL, compute = URL,
+//!   #                        servicenetworking = URL, networkconnectivity = URL, token = URL }
 //!   # ready_timeout = 3600        # seconds to wait for an operation / an object to be ready
 //! }
 //! ```
@@ -52,24 +54,68 @@
 //!
 //! Refresh is batched: one list per type (compute collections per project or region, GKE
 //! clusters per location with their node pools embedded, Cloud SQL instances per project,
-//! Redis clusters per location, Cloud SQL users per instance).
+//! Redis clusters and service connection policies per location, Cloud SQL users per instance,
+//! private services access connections per network).
 //!
 //! # Components
 //!
 //! | component | native types (local names) | API |
 //! |---|---|---|
-//! | `network` | `gcp_compute_network` (`network`, custom subnet mode), `gcp_compute_subnetwork` (`subnet`: the whole `cidr`, one regional subnetwork serves every zone) | compute `networks`, `subnetworks` |
+//! | `network` | `gcp_compute_network` (`network`, custom subnet mode), `gcp_compute_subnetwork` (`subnet`: the whole `cidr`, one regional subnetwork serves every zone), `gcp_compute_global_address` (`peering_range`: `VPC_PEERING`, a /16 Google places), `gcp_service_networking_connection` (`private_services`: the private services access connection, `reservedPeeringRanges` = that range), `gcp_network_connectivity_service_connection_policy` (`psc_policy`: `serviceClass` `gcp-memorystore-redis` on the subnetwork) | compute `networks`, `subnetworks`, `globalAddresses`; servicenetworking `services.connections`; networkconnectivity `serviceConnectionPolicies` |
 //! | `kubernetes_cluster` | `gcp_container_cluster` (`cluster`: regional, across the zones, VPC-native; its bootstrap `default-pool` removed), `gcp_container_node_pool` (`pool_<label>`, one after another: autoscaling `totalMin/MaxNodeCount` = the pool's `min`/`max`, `initialNodeCount` = `min` / zones per zone) | container `projects.locations.clusters[.nodePools]` |
 //! | `postgres` | `gcp_sql_instance` (`primary`: `availabilityType = REGIONAL` when `high_availability`, backups with PITR, private IP on the network; `replica_N`: `masterInstanceName` = the primary), `gcp_sql_user` (`user`) | sqladmin `instances`, `users` |
-//! | `redis_cluster` | `gcp_redis_cluster` (`cluster`: `shardCount`, `replicaCount`, `MULTI_ZONE`, PSC on the network) | redis `projects.locations.clusters` |
+//! | `redis_cluster` | `gcp_redis_cluster` (`cluster`: `shardCount`, `replicaCount`, `MULTI_ZONE`, PSC on the network; scaled one `update_mask` field per update, shards then replicas, each awaited to ACTIVE; `network` read from `pscConnections` / `discoveryEndpoints` / `clusterEndpoints`, what the API answers) | redis `projects.locations.clusters` |
 //! | `load_balancer` | `gcp_compute_health_check`, `gcp_compute_backend_service` (`EXTERNAL_MANAGED`, `sessionAffinity` NONE / GENERATED_COOKIE), `gcp_compute_url_map`, `gcp_compute_target_http_proxy` (`proxy`), `gcp_compute_global_forwarding_rule` (`dns_name` = its address) | compute `healthChecks`, `backendServices`, `urlMaps`, `targetHttpProxies`, `globalForwardingRules` |
 //! | `cdn` | `gcp_compute_backend_service_cdn` (`cdn`): `enableCDN` and `cdnPolicy` on the backend service of the load balancer whose address is `origin` | compute `backendServices.patch` |
+//!
+//! # Prerequisites of a network
+//!
+//! Cloud SQL's private IP needs private services access on the network (a `VPC_PEERING`
+//! global address and the `servicenetworking` connection allocating from it), and
+//! Memorystore's Private Service Connect needs a service connection policy for its service
+//! class; the real APIs refuse the creates without them (`sql/sqlinstanceprivatenetwork@…`,
+//! `redis/basicrediscluster@…`). They are part of the `network` component's expansion, not of
+//! `postgres` or `redis_cluster`: each exists once per network (a second connection or a
+//! second policy of the same class on the network is refused) while several databases and
+//! caches may share the network; and since every native of a component depends on every
+//! native of the components it references, each database and cache is created after them and
+//! destroyed before them, and they go before the network. The cost: a few free objects on a
+//! network no database uses, and a GKE cluster on the network waits for them too.
+//!
+//! servicenetworking has no official Rust client, and networkconnectivity's client crate would
+//! be compiled for four calls: both are called with `reqwest` (`rest.rs`), with the
+//! credentials' headers and the clients' retry policy. servicenetworking names the network by
+//! the project's number, which compute's `projects.get` answers (asked once). The connection
+//! has no name of its own: create lists the network's connections and adopts the one there
+//! (that API has no request id), and refresh lists per network. The policy has a deterministic
+//! name and a `requestId`. Deleting the connection waits while Cloud SQL still uses it (a
+//! failed operation with code 9, as Google answers), up to `ready_timeout`.
+//!
+//! # Versions on offer
+//!
+//! `kubernetes_cluster.version` defaults to 1.36, the default minor of GKE's default (REGULAR)
+//! channel in December 2026, and is exported. At plan time `check_offers` asks
+//! `projects.locations.getServerConfig` once per provider and refuses a minor the REGULAR
+//! channel does not offer in the region, naming those it does; a failure to ask is only
+//! logged (debug).
+//!
+//! # Errors
+//!
+//! Compute error bodies carry `code`, `message` and `errors[]` but no `status`, so the client
+//! reports the code `Unknown`; google-cloud-gax keeps each `errors[]` entry as an `ErrorInfo`
+//! detail, and `error.rs` classifies `resourceInUseByAnotherResource`, `resourceNotReady` and
+//! `operationInProgress` as busy: a delete refused because a dependant is still being deleted
+//! waits, up to `ready_timeout`.
+//!
+//! # Cloud CDN
 //!
 //! Cloud CDN caches per backend service, not per path: the `/*` rule's TTL (else the
 //! shortest) becomes `defaultTtl`, the longest becomes `maxTtl` and `clientTtl`
 //! (`cacheMode = CACHE_ALL_STATIC`); `compression` non-empty sets `compressionMode =
-//! AUTOMATIC` (brotli and gzip). `http3` is a setting of HTTPS proxies (`quicOverride`), and
-//! the chain here is HTTP: it is not mapped.
+//! AUTOMATIC` (brotli and gzip). The native `gcp_compute_backend_service_cdn` also takes
+//! `cache_mode = "USE_ORIGIN_HEADERS"`: then no TTL is sent (the API refuses them), none is
+//! read back, and setting one is a validation error. `http3` is a setting of HTTPS proxies
+//! (`quicOverride`), and the chain here is HTTP: it is not mapped.
 //!
 //! # Size classes
 //!
@@ -89,9 +135,6 @@
 //!   creation only: a refresh reads it as null, and the attribute is marked `write_only` in
 //!   the schema, so the planner keeps the recorded value (no drift, no loss). A password
 //!   changed outside ss is not seen.
-//! - Private services access for Cloud SQL's private IP (a `VPC_PEERING` global address and
-//!   the `servicenetworking` connection) and the service connection policy Memorystore's PSC
-//!   needs are other APIs, not created here: they must exist on the network.
 //! - TLS: the load balancer is an HTTP proxy on the configured port (Google accepts 80 and
 //!   8080 for it; other ports get a warning); certificates and an HTTPS proxy are not mapped.
 //!   The backend service gets no backends: the cluster's ingress (NEGs) registers them.
@@ -103,7 +146,9 @@ mod error;
 mod expand;
 mod gke;
 mod ops;
+mod prereq;
 mod redis;
+mod rest;
 mod sql;
 mod types;
 
@@ -130,7 +175,15 @@ pub const NAME: &str = "gcp";
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The keys `endpoint_overrides` accepts.
-pub const ENDPOINT_KEYS: [&str; 5] = ["sqladmin", "redis", "container", "compute", "token"];
+pub const ENDPOINT_KEYS: [&str; 7] = [
+    "sqladmin",
+    "redis",
+    "container",
+    "compute",
+    "servicenetworking",
+    "networkconnectivity",
+    "token",
+];
 
 /// Schema of the provider block.
 pub fn config_schema() -> Body {
@@ -155,7 +208,8 @@ pub fn config_schema() -> Body {
             "endpoint_overrides",
             AttributeSchema::optional(
                 AttrType::Map(Box::new(s)),
-                "Base URLs: sqladmin, redis, container, compute, and an OAuth2 token URL",
+                "Base URLs: sqladmin, redis, container, compute, servicenetworking, \
+                 networkconnectivity, and an OAuth2 token URL",
             ),
         )
         .attr(
@@ -232,6 +286,8 @@ pub fn configure_with_env(
                 "redis" => endpoints.redis = url,
                 "container" => endpoints.container = url,
                 "compute" => endpoints.compute = url,
+                "servicenetworking" => endpoints.servicenetworking = url,
+                "networkconnectivity" => endpoints.networkconnectivity = url,
                 "token" => endpoints.token = Some(url),
                 other => diags.push(
                     Diagnostic::error(format!(
@@ -292,6 +348,42 @@ impl Provider for GcpProvider {
         expand::validate(&self.ops.settings, type_name, config)
     }
 
+    async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if type_name != component::KUBERNETES_CLUSTER {
+            return Vec::new();
+        }
+        let (version, configured) = match config.get("version") {
+            Some(Value::String(v)) => (v.clone(), true),
+            None | Some(Value::Null) => (gke::DEFAULT_VERSION.to_string(), false),
+            // Unknown until apply: nothing to check yet.
+            Some(_) => return Vec::new(),
+        };
+        let offer = match Box::pin(self.ops.gke_offer()).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot ask GKE which versions it offers");
+                return Vec::new();
+            }
+        };
+        if offer.minors.is_empty() || offer.offers(&version) {
+            return Vec::new();
+        }
+        let offered = offer.minors.join(", ");
+        let region = &self.ops.settings.region;
+        let message = if configured {
+            format!(
+                "GKE does not offer Kubernetes {version} in {region} (REGULAR channel); \
+                 offered: {offered}"
+            )
+        } else {
+            format!(
+                "GKE no longer offers this provider's default Kubernetes {version} in {region} \
+                 (REGULAR channel): set `version` to one of {offered}"
+            )
+        };
+        vec![Diagnostic::error(message).at(["version"])]
+    }
+
     fn expand(
         &self,
         address: &str,
@@ -322,6 +414,17 @@ impl Provider for GcpProvider {
             && gke::satisfies(current, wanted)
         {
             proposed.insert("version".into(), Value::from(current));
+        }
+        // With USE_ORIGIN_HEADERS Cloud CDN holds no TTL (the API refuses them, and reads
+        // answer none); the other modes have defaults.
+        if req.type_name == types::CDN
+            && proposed.get("cache_mode").and_then(Value::as_str) != Some(types::ORIGIN_HEADERS)
+        {
+            for (ttl, default) in types::CDN_TTL_DEFAULTS {
+                if proposed.get(ttl).is_none_or(Value::is_null) {
+                    proposed.insert(ttl.into(), Value::from(default));
+                }
+            }
         }
         Ok(provider_api::default_plan(schema, req.prior, &proposed))
     }

@@ -33,6 +33,10 @@ pub struct Ops {
     env: Env,
     pub(crate) ready_timeout: Duration,
     clients: tokio::sync::OnceCell<Clients>,
+    /// The project's number (servicenetworking names networks by it), asked once.
+    pub(crate) project_number: tokio::sync::OnceCell<String>,
+    /// The minors GKE offers in the region (`getServerConfig`), asked once.
+    pub(crate) gke_offer: tokio::sync::OnceCell<crate::gke::Offer>,
     /// One lock per GKE cluster and Cloud SQL primary: both run one operation at a time.
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -122,6 +126,7 @@ fn compute_collection(type_name: &str) -> Option<&'static str> {
         types::URL_MAP => "urlMaps",
         types::HTTP_PROXY => "targetHttpProxies",
         types::FORWARDING_RULE => "forwardingRules",
+        types::ADDRESS => "addresses",
         _ => return None,
     })
 }
@@ -299,6 +304,17 @@ macro_rules! compute_scoped {
                 }
                 Box::pin(async { $body }).await
             }
+            types::ADDRESS => {
+                #[allow(dead_code)]
+                type ComputeModel = google_cloud_compute_v1::model::Address;
+                let $client = &$c.addresses;
+                macro_rules! $scope {
+                    ($b:expr) => {
+                        $b.set_project($self.settings.project.clone())
+                    };
+                }
+                Box::pin(async { $body }).await
+            }
             other => Err(ProviderError::Invalid(format!(
                 "{other} is not a compute type"
             ))),
@@ -339,6 +355,8 @@ impl Ops {
             env,
             ready_timeout,
             clients: tokio::sync::OnceCell::new(),
+            project_number: tokio::sync::OnceCell::new(),
+            gke_offer: tokio::sync::OnceCell::new(),
             locks: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -348,7 +366,9 @@ impl Ops {
             .get_or_try_init(|| async {
                 let creds = auth::resolve(&*self.env, self.endpoints.token.as_deref())
                     .map_err(|e| ProviderError::Other(e.to_string()))?;
-                Clients::build(&self.endpoints, &creds, self.ready_timeout)
+                // Boxed: building the clients is a large future, and callers poll it on
+                // runtime worker threads (2 MiB stacks).
+                Box::pin(Clients::build(&self.endpoints, &creds, self.ready_timeout))
                     .await
                     .map_err(ProviderError::Other)
             })
@@ -463,7 +483,8 @@ impl Ops {
                 .into_values()
                 .find(|s| s.attrs.get("name").and_then(Value::as_str) == Some(name))),
             types::SQL_INSTANCE => Box::pin(self.sql_instance(name)).await,
-            types::SQL_USER => Ok(None),
+            types::SQL_USER | types::SN_CONNECTION => Ok(None),
+            types::SC_POLICY => Box::pin(self.policy_get(&self.policy_id(name))).await,
             types::REDIS => {
                 Box::pin(self.redis_get(&format!("{}/clusters/{name}", self.location()))).await
             }
@@ -483,6 +504,8 @@ impl Ops {
             types::SQL_USER => Box::pin(self.sql_users(ids)).await?,
             types::REDIS => Box::pin(self.redis_list()).await?,
             types::CDN => Box::pin(self.cdn_list()).await?,
+            types::SN_CONNECTION => Box::pin(self.connection_list(ids)).await?,
+            types::SC_POLICY => Box::pin(self.policy_list()).await?,
             t => Box::pin(self.compute_list(t))
                 .await?
                 .into_iter()
@@ -506,6 +529,8 @@ impl Ops {
             types::SQL_USER => Box::pin(self.sql_user_create(config)).await,
             types::REDIS => Box::pin(self.redis_create(name, config)).await,
             types::CDN => Box::pin(self.cdn_apply(config)).await,
+            types::SN_CONNECTION => Box::pin(self.connection_create(config)).await,
+            types::SC_POLICY => Box::pin(self.policy_create(name, config)).await,
             t => Box::pin(self.compute_create(t, name, config)).await,
         }
     }
@@ -525,6 +550,9 @@ impl Ops {
             )),
             types::REDIS => Box::pin(self.redis_update(prior, config)).await,
             types::CDN => Box::pin(self.cdn_apply(config)).await,
+            types::ADDRESS | types::SN_CONNECTION | types::SC_POLICY => Err(
+                ProviderError::Invalid(format!("a {type_name} is replaced, never updated")),
+            ),
             t => Box::pin(self.compute_update(t, prior, config)).await,
         }
     }
@@ -541,6 +569,8 @@ impl Ops {
             types::SQL_USER => Box::pin(self.sql_user_delete(&prior.id)).await,
             types::REDIS => Box::pin(self.redis_delete(&prior.id)).await,
             types::CDN => Box::pin(self.cdn_delete(&prior.id)).await,
+            types::SN_CONNECTION => Box::pin(self.connection_delete(prior)).await,
+            types::SC_POLICY => Box::pin(self.policy_delete(&prior.id)).await,
             t => Box::pin(self.compute_delete(t, last(&prior.id))).await,
         }
     }
@@ -613,6 +643,15 @@ impl Ops {
                 ));
                 pairs.push(("ip_address", text(&o["IPAddress"])));
             }
+            types::ADDRESS => {
+                pairs.push((
+                    "network",
+                    Value::from(partial(o["network"].as_str().unwrap_or_default())),
+                ));
+                pairs.push(("purpose", text(&o["purpose"])));
+                pairs.push(("prefix_length", num(&o["prefixLength"])));
+                pairs.push(("address", text(&o["address"])));
+            }
             _ => {}
         }
         state(id, pairs)
@@ -657,6 +696,13 @@ impl Ops {
                 "IPProtocol": "TCP",
                 "loadBalancingScheme": "EXTERNAL_MANAGED",
             }),
+            // No `address`: Google picks a free range of that size.
+            types::ADDRESS => json!({
+                "network": cfg_str(config, "network"),
+                "purpose": cfg_str(config, "purpose"),
+                "addressType": "INTERNAL",
+                "prefixLength": cfg_num(config, "prefix_length", 16),
+            }),
             _ => json!({}),
         };
         if let (Some(n), Some(m)) = (name, body.as_object_mut()) {
@@ -672,10 +718,21 @@ impl Ops {
     ) -> Result<Option<Json>, ProviderError> {
         let c = self.clients().await?;
         let what = format!("get {type_name} {name}");
-        let result: Result<Json, GaxError> = compute!(self, c, type_name, |client, named| {
-            let b = named!(client.get().set_project(self.project()), name);
-            Ok(b.send().await.map(|o| js(&o)))
-        })?;
+        // Addresses have no `patch`: they are outside `compute!`.
+        let result: Result<Json, GaxError> = if type_name == types::ADDRESS {
+            c.addresses
+                .get()
+                .set_project(self.project())
+                .set_address(name)
+                .send()
+                .await
+                .map(|o| js(&o))
+        } else {
+            compute!(self, c, type_name, |client, named| {
+                let b = named!(client.get().set_project(self.project()), name);
+                Ok(b.send().await.map(|o| js(&o)))
+            })?
+        };
         match result {
             Ok(o) => Ok(Some(o)),
             Err(e) if kind(&e) == Kind::NotFound => Ok(None),
@@ -816,12 +873,24 @@ impl Ops {
         let deadline = Instant::now() + self.ready_timeout;
         loop {
             let result: Result<google_cloud_compute_v1::model::Operation, GaxError> =
-                compute!(self, c, type_name, |client, named| {
-                    let b = named!(client.delete().set_project(self.project()), name)
+                if type_name == types::ADDRESS {
+                    c.addresses
+                        .delete()
+                        .set_project(self.project())
+                        .set_address(name)
                         .set_request_id(rid.clone())
-                        .with_idempotency(true);
-                    Ok(b.poller().until_done().await)
-                })?;
+                        .with_idempotency(true)
+                        .poller()
+                        .until_done()
+                        .await
+                } else {
+                    compute!(self, c, type_name, |client, named| {
+                        let b = named!(client.delete().set_project(self.project()), name)
+                            .set_request_id(rid.clone())
+                            .with_idempotency(true);
+                        Ok(b.poller().until_done().await)
+                    })?
+                };
             match result {
                 Ok(op) => return compute_op_result(&what, &op),
                 Err(e) if kind(&e) == Kind::NotFound => return Ok(()),
@@ -922,14 +991,22 @@ impl Ops {
                 self.project()
             )));
         };
-        let body = json!({
-            "enableCDN": true,
-            "cdnPolicy": {
-                "cacheMode": cfg_str(config, "cache_mode"),
+        let mode = cfg_str(config, "cache_mode");
+        // With USE_ORIGIN_HEADERS the origin's Cache-Control decides, and the API refuses any
+        // TTL (400); the other modes take all three.
+        let policy = if mode == types::ORIGIN_HEADERS {
+            json!({"cacheMode": mode})
+        } else {
+            json!({
+                "cacheMode": mode,
                 "defaultTtl": cfg_num(config, "default_ttl", 3600),
                 "maxTtl": cfg_num(config, "max_ttl", 86400),
                 "clientTtl": cfg_num(config, "client_ttl", 3600),
-            },
+            })
+        };
+        let body = json!({
+            "enableCDN": true,
+            "cdnPolicy": policy,
             "compressionMode": if cfg_bool(config, "compression", true) { "AUTOMATIC" } else { "DISABLED" },
         });
         self.compute_patch(types::BACKEND_SERVICE, &service, body)

@@ -24,6 +24,26 @@ fn cluster_json(c: &model::Cluster) -> Json {
     j
 }
 
+/// The consumer network of a cluster, from what real answers carry: `pscConfigs` is a create
+/// input the API never returns (`redis/basicrediscluster@…`), while GET and the operation's
+/// result carry `pscConnections[].network`, `discoveryEndpoints[].pscConfig.network` and
+/// `clusterEndpoints[].connections[].pscAutoConnection.network`: the first one present wins.
+fn network_of(o: &Json) -> &str {
+    let each = |list: &str| o[list].as_array().into_iter().flatten();
+    each("pscConnections")
+        .map(|c| &c["network"])
+        .chain(each("discoveryEndpoints").map(|d| &d["pscConfig"]["network"]))
+        .chain(each("clusterEndpoints").flat_map(|e| {
+            e["connections"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| &c["pscAutoConnection"]["network"])
+        }))
+        .find_map(|n| n.as_str().filter(|n| !n.is_empty()))
+        .unwrap_or_default()
+}
+
 impl Ops {
     fn redis_state(&self, o: &Json) -> ResourceState {
         let id = o["name"].as_str().unwrap_or_default();
@@ -32,12 +52,7 @@ impl Ops {
             id.to_string(),
             vec![
                 ("name", Value::from(last(id))),
-                (
-                    "network",
-                    Value::from(partial(
-                        o["pscConfigs"][0]["network"].as_str().unwrap_or_default(),
-                    )),
-                ),
+                ("network", Value::from(partial(network_of(o)))),
                 ("shards", num(&o["shardCount"])),
                 ("replicas_per_shard", num(&o["replicaCount"])),
                 ("node_type", text(&o["nodeType"])),
@@ -146,29 +161,51 @@ impl Ops {
         prior: &ResourceState,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
-        let what = format!("update redis cluster {}", last(&prior.id));
-        let cluster: model::Cluster = to_model(
-            &what,
-            json!({
-                "name": prior.id,
-                "shardCount": cfg_num(config, "shards", 3),
-                "replicaCount": cfg_num(config, "replicas_per_shard", 1),
-            }),
-        )?;
-        let mask =
-            google_cloud_wkt::FieldMask::default().set_paths(["shard_count", "replica_count"]);
-        let c = self.clients().await?;
-        c.redis
-            .update_cluster()
-            .set_cluster(cluster)
-            .set_update_mask(mask)
-            .set_request_id(request_id())
-            .with_idempotency(true)
-            .poller()
-            .until_done()
-            .await
-            .map_err(|e| provider_error(&what, &e))?;
-        self.redis_active(&what, &prior.id).await
+        let name = last(&prior.id).to_string();
+        // The API takes exactly one `update_mask` field per request ("exactly 1 update_mask
+        // field must be specified per update request"), and refuses an update while the
+        // cluster is not ACTIVE. Shards first: adding shards spreads the keyspace over more
+        // primaries while each shard still has its old replica count, so the reshard moves
+        // less data than after adding replicas (each new replica of every new shard would
+        // be seeded twice otherwise), and removing replicas before shards is the same cost
+        // either way. Only the fields that changed are sent.
+        let current = self
+            .redis_json(&prior.id)
+            .await?
+            .ok_or_else(|| ProviderError::NotFound(format!("redis cluster {name}")))?;
+        let steps = [
+            ("shard_count", "shardCount", cfg_num(config, "shards", 3)),
+            (
+                "replica_count",
+                "replicaCount",
+                cfg_num(config, "replicas_per_shard", 1),
+            ),
+        ];
+        let mut last_state = self.redis_state(&current);
+        for (mask, field, wanted) in steps {
+            if current[field].as_i64().unwrap_or(0) == wanted {
+                continue;
+            }
+            let what = format!("update the {mask} of redis cluster {name}");
+            let mut body = json!({"name": prior.id});
+            body[field] = json!(wanted);
+            let cluster: model::Cluster = to_model(&what, body)?;
+            let c = self.clients().await?;
+            let rid = request_id();
+            self.while_busy(&what, || {
+                c.redis
+                    .update_cluster()
+                    .set_cluster(cluster.clone())
+                    .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths([mask]))
+                    .set_request_id(rid.clone())
+                    .with_idempotency(true)
+                    .poller()
+                    .until_done()
+            })
+            .await?;
+            last_state = self.redis_active(&what, &prior.id).await?;
+        }
+        Ok(last_state)
     }
 
     pub(crate) async fn redis_delete(&self, id: &str) -> Result<(), ProviderError> {

@@ -22,8 +22,23 @@ pub const URL_MAP: &str = "gcp_compute_url_map";
 pub const HTTP_PROXY: &str = "gcp_compute_target_http_proxy";
 pub const FORWARDING_RULE: &str = "gcp_compute_global_forwarding_rule";
 pub const CDN: &str = "gcp_compute_backend_service_cdn";
+pub const ADDRESS: &str = "gcp_compute_global_address";
+pub const SN_CONNECTION: &str = "gcp_service_networking_connection";
+pub const SC_POLICY: &str = "gcp_network_connectivity_service_connection_policy";
 
-pub const ALL: [&str; 13] = [
+/// The service class of Memorystore for Redis Cluster's service connection policies.
+pub const REDIS_SERVICE_CLASS: &str = "gcp-memorystore-redis";
+
+/// The Cloud CDN cache mode in which the origin's headers decide and no TTL may be sent.
+pub const ORIGIN_HEADERS: &str = "USE_ORIGIN_HEADERS";
+/// The TTL attributes of [`CDN`] and their defaults outside USE_ORIGIN_HEADERS.
+pub const CDN_TTL_DEFAULTS: [(&str, i64); 3] = [
+    ("default_ttl", 3600),
+    ("max_ttl", 86400),
+    ("client_ttl", 3600),
+];
+
+pub const ALL: [&str; 16] = [
     NETWORK,
     SUBNETWORK,
     CLUSTER,
@@ -37,6 +52,9 @@ pub const ALL: [&str; 13] = [
     HTTP_PROXY,
     FORWARDING_RULE,
     CDN,
+    ADDRESS,
+    SN_CONNECTION,
+    SC_POLICY,
 ];
 
 /// Length of deterministic names: GKE cluster and node pool names are at most 40 characters;
@@ -272,15 +290,75 @@ pub fn schema(type_name: &str) -> ResourceSchema {
                     A::optional(s(), "CACHE_ALL_STATIC, USE_ORIGIN_HEADERS or FORCE_CACHE_ALL")
                         .default("CACHE_ALL_STATIC"),
                 )
-                .attr("default_ttl", A::optional(n(), "Seconds").default(3600))
-                .attr("max_ttl", A::optional(n(), "Seconds").default(86400))
-                .attr("client_ttl", A::optional(n(), "Seconds").default(3600))
+                // Their defaults depend on the cache mode (none with USE_ORIGIN_HEADERS): the
+                // provider's `plan` applies them (`CDN_TTL_DEFAULTS`).
+                .attr(
+                    "default_ttl",
+                    A::optional(n(), "Seconds (default 3600; none with USE_ORIGIN_HEADERS)"),
+                )
+                .attr(
+                    "max_ttl",
+                    A::optional(n(), "Seconds (default 86400; none with USE_ORIGIN_HEADERS)"),
+                )
+                .attr(
+                    "client_ttl",
+                    A::optional(n(), "Seconds (default 3600; none with USE_ORIGIN_HEADERS)"),
+                )
                 .attr(
                     "compression",
                     A::optional(b(), "Dynamic compression (brotli, gzip)").default(true),
                 )
                 .attr("backend_service", A::computed(s(), "Backend service name"))
                 .attr("domain_name", A::computed(s(), "The address clients use")),
+        ),
+        ADDRESS => (
+            "A global internal address range (purpose VPC_PEERING: the range private services \
+             access allocates producer subnetworks from)",
+            base()
+                .attr("network", A::required(s(), "The network").force_new())
+                .attr(
+                    "purpose",
+                    A::optional(s(), "VPC_PEERING").default("VPC_PEERING").force_new(),
+                )
+                .attr(
+                    "prefix_length",
+                    A::optional(n(), "Size of the range (16: 65,536 addresses)")
+                        .default(16)
+                        .force_new(),
+                )
+                .attr("address", A::computed(s(), "First address of the range")),
+        ),
+        SN_CONNECTION => (
+            "The private services access connection of a network (servicenetworking.googleapis.com): \
+             a peering to Google's producer network, needed by Cloud SQL private IP",
+            Body::default()
+                .attr(
+                    "id",
+                    A::computed(s(), "services/servicenetworking.googleapis.com/NETWORK"),
+                )
+                .attr("network", A::required(s(), "The consumer network").force_new())
+                .attr(
+                    "reserved_peering_ranges",
+                    A::required(list(s()), "Names of VPC_PEERING global addresses").force_new(),
+                )
+                .attr("peering", A::computed(s(), "Name of the VPC peering")),
+        ),
+        SC_POLICY => (
+            "A service connection policy: lets a service class (Memorystore for Redis Cluster) \
+             create Private Service Connect endpoints on a network",
+            base()
+                .attr("network", A::required(s(), "The consumer network").force_new())
+                .attr(
+                    "service_class",
+                    A::optional(s(), "The producer's service class")
+                        .default(REDIS_SERVICE_CLASS)
+                        .force_new(),
+                )
+                .attr(
+                    "subnetworks",
+                    A::required(list(s()), "Subnetworks the endpoints take addresses from")
+                        .force_new(),
+                ),
         ),
         _ => ("", Body::default()),
     };

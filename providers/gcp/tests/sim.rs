@@ -111,12 +111,20 @@ provider "gcp" {{
     redis     = "{}"
     container = "{}"
     compute   = "{}"
+    servicenetworking   = "{}"
+    networkconnectivity = "{}"
     token     = "{}"
   }}
   ready_timeout = 120
 }}
 "#,
-            u.sqladmin, u.redis, u.container, u.compute, u.token
+            u.sqladmin,
+            u.redis,
+            u.container,
+            u.compute,
+            u.servicenetworking,
+            u.networkconnectivity,
+            u.token
         )
     }
 }
@@ -129,7 +137,6 @@ resource "network" "main" {
 
 resource "kubernetes_cluster" "k8s" {
   network = network.main.id
-  version = "1.31"
   node_pool "web" {
     size = "large"
     min  = 5
@@ -310,11 +317,20 @@ fn count(sim: &Sim, kind: &str) -> usize {
 fn check_stack(sim: &Sim) {
     assert_eq!(count(sim, "compute:networks"), 1);
     assert_eq!(count(sim, "compute:subnetworks"), 1);
+    check_prerequisites(sim);
     let clusters = sim.of_kind("container:cluster");
     assert_eq!(clusters.len(), 1, "{clusters:#?}");
+    // No `version`: the provider's default, a minor GKE offers on the REGULAR channel.
+    assert!(
+        clusters[0]["currentMasterVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.36.")),
+        "{:#}",
+        clusters[0]
+    );
     assert_eq!(
         clusters[0]["locations"],
-        json!(["europe-west1-a", "europe-west1-b", "europe-west1-c"])
+        json!(["europe-west1-b", "europe-west1-c", "europe-west1-d"])
     );
     let pools = sim.of_kind("container:nodePool");
     let mut names: Vec<&str> = pools.iter().filter_map(|p| p["name"].as_str()).collect();
@@ -363,7 +379,13 @@ fn check_stack(sim: &Sim) {
         Some(2),
         "{primary:#}"
     );
-    assert_eq!(count(sim, "sql:users"), 1);
+    // The stack's user, besides the built-in user of each instance.
+    let users: Vec<Json> = sim
+        .of_kind("sql:users")
+        .into_iter()
+        .filter(|u| u["name"] == json!("superset"))
+        .collect();
+    assert_eq!(users.len(), 1, "{users:#?}");
     let redis = sim.of_kind("redis:cluster");
     assert_eq!(redis.len(), 1);
     assert_eq!(redis[0]["shardCount"], json!(3));
@@ -381,11 +403,44 @@ fn check_stack(sim: &Sim) {
     assert_eq!(services[0]["compressionMode"], json!("AUTOMATIC"));
 }
 
+/// The prerequisites of Cloud SQL's private IP and of Memorystore, once on the network.
+fn check_prerequisites(sim: &Sim) {
+    let addresses = sim.of_kind("compute:addresses");
+    assert_eq!(addresses.len(), 1, "{addresses:#?}");
+    assert_eq!(addresses[0]["purpose"], json!("VPC_PEERING"));
+    assert_eq!(addresses[0]["prefixLength"], json!(16));
+    let connections = sim.of_kind("servicenetworking:connection");
+    assert_eq!(connections.len(), 1, "{connections:#?}");
+    assert_eq!(
+        connections[0]["reservedPeeringRanges"],
+        json!([addresses[0]["name"]]),
+        "{connections:#?}"
+    );
+    let policies = sim.of_kind("networkconnectivity:serviceConnectionPolicy");
+    assert_eq!(policies.len(), 1, "{policies:#?}");
+    assert_eq!(policies[0]["serviceClass"], json!("gcp-memorystore-redis"));
+    let subnet = sim.of_kind("compute:subnetworks")[0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        policies[0]["pscConfig"]["subnetworks"][0]
+            .as_str()
+            .is_some_and(|s| s.ends_with(&format!("/subnetworks/{subnet}"))),
+        "{policies:#?}"
+    );
+}
+
 /// Every request matched a discovery method and its body validated (the simulator answers
 /// 400 otherwise, and 501 to a valid method it does not implement).
 fn check_conformance(sim: &Sim) {
+    check_conformance_of(sim, 50);
+}
+
+/// [`check_conformance`] of a log of more than `min` requests.
+fn check_conformance_of(sim: &Sim, min: usize) {
     let requests = sim.requests();
-    assert!(requests.len() > 50, "{} requests", requests.len());
+    assert!(requests.len() > min, "{} requests", requests.len());
     let rejected: Vec<&Json> = requests
         .iter()
         .filter(|r| r["status"] == json!(400) || r["status"] == json!(501))
@@ -427,7 +482,7 @@ async fn full_stack_lifecycle() {
     let state = work.state().await.unwrap();
     assert_eq!(
         state.resources.len(),
-        16,
+        19,
         "{:#?}",
         state
             .resources
@@ -594,4 +649,316 @@ async fn missing_credentials_name_every_place_looked() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/key.json"), "{err}");
+}
+
+const NETWORK: &str = r#"
+resource "network" "main" {
+  cidr  = "10.0.0.0/16"
+  zones = 3
+}
+"#;
+
+/// The logged requests of `api` with `method` whose path contains `part`.
+fn requests_to(sim: &Sim, api: &str, method: &str, part: &str) -> Vec<Json> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| {
+            r["api"] == json!(api)
+                && r["method"] == json!(method)
+                && r["path"].as_str().is_some_and(|p| p.contains(part))
+        })
+        .collect()
+}
+
+/// The state's record of the native type `type_name`.
+async fn record(work: &Workdir, type_name: &str) -> state::ResourceRecord {
+    let state = work.state().await.unwrap();
+    let found: Vec<_> = state
+        .resources
+        .iter()
+        .filter(|r| r.type_name == type_name)
+        .cloned()
+        .collect();
+    assert_eq!(found.len(), 1, "{type_name}: {found:#?}");
+    found.into_iter().next().unwrap()
+}
+
+fn redis_spec(sim: &Sim, shards: u32, replicas: u32) -> String {
+    format!(
+        r#"{}{NETWORK}
+resource "redis_cluster" "cache" {{
+  network            = network.main.id
+  shards             = {shards}
+  replicas_per_shard = {replicas}
+  size               = "medium"
+}}
+"#,
+        sim.provider_block()
+    )
+}
+
+/// Issue 13, items 1 and 3: the cluster's network is read from what the API answers (never
+/// `pscConfigs`, which real answers do not carry), so a re-plan keeps the cluster; scaling
+/// shards and replicas in one plan sends one `updateMask` field per update, shards first, each
+/// awaited, and converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_keeps_its_network_and_scales_one_field_at_a_time() {
+    let sim = start_sim(0.0, 0.0).await;
+    let work = Workdir::new("cache", &sim, &redis_spec(&sim, 3, 1));
+    work.converge(PlanMode::Apply).await;
+    let cluster = sim.of_kind("redis:cluster");
+    assert_eq!(cluster.len(), 1);
+    assert!(
+        cluster[0].get("pscConfigs").is_none(),
+        "the simulator answers as the real API: {:#}",
+        cluster[0]
+    );
+    let network = record(&work, "gcp_compute_network").await.id;
+    let redis = record(&work, "gcp_redis_cluster").await;
+    assert_eq!(redis.attributes["network"], json!(network), "{redis:#?}");
+    let (_, plan, _) = work.plan(PlanMode::Apply).await;
+    assert_eq!(changes(&plan), vec![], "re-plan after apply");
+
+    std::fs::write(work.dir.join("main.hcl"), redis_spec(&sim, 4, 2)).unwrap();
+    let (engine, plan, state) = work.plan(PlanMode::Apply).await;
+    let planned = changes(&plan);
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].1, Action::Update, "{planned:?}");
+    let failures = work.apply(engine, &plan, state).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+    let patches = requests_to(&sim, "redis", "PATCH", "/clusters/");
+    let masks: Vec<String> = patches
+        .iter()
+        .map(|r| {
+            r["query"]["updateMask"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+                .replace('_', "")
+        })
+        .collect();
+    assert_eq!(masks, ["shardcount", "replicacount"], "{patches:#?}");
+    let cluster = &sim.of_kind("redis:cluster")[0];
+    assert_eq!(cluster["shardCount"], json!(4));
+    assert_eq!(cluster["replicaCount"], json!(2));
+    assert_eq!(cluster["state"], json!("ACTIVE"));
+    let (_, plan, _) = work.plan(PlanMode::Apply).await;
+    assert_eq!(changes(&plan), vec![], "re-plan after scaling");
+
+    work.converge(PlanMode::Destroy).await;
+    let left = sim.objects();
+    assert!(left.is_empty(), "left behind: {:#?}", left.keys());
+}
+
+/// Issue 13, item 6: on a network with no prerequisites, the network component creates the
+/// VPC_PEERING range, the private services access connection and the service connection
+/// policy, so that Cloud SQL's private IP and Memorystore creates succeed; destroy removes
+/// them after the instance and the cluster that use them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fresh_network_gets_the_prerequisites_and_loses_them_last() {
+    let sim = start_sim(0.0, 0.0).await;
+    let spec = format!(
+        r#"{}{NETWORK}
+resource "postgres" "meta" {{
+  network = network.main.id
+  size    = "small"
+}}
+
+resource "redis_cluster" "cache" {{
+  network            = network.main.id
+  shards             = 3
+  replicas_per_shard = 1
+  size               = "small"
+}}
+"#,
+        sim.provider_block()
+    );
+    let work = Workdir::new("fresh", &sim, &spec);
+    work.converge(PlanMode::Apply).await;
+    check_prerequisites(&sim);
+    assert_eq!(count(&sim, "sql:instance"), 1);
+    assert_eq!(count(&sim, "redis:cluster"), 1);
+    let (_, plan, _) = work.plan(PlanMode::Apply).await;
+    assert_eq!(changes(&plan), vec![], "re-plan after apply");
+
+    work.converge(PlanMode::Destroy).await;
+    let left = sim.objects();
+    assert!(left.is_empty(), "left behind: {:#?}", left.keys());
+    // The connection went after the instance, the policy after the cluster.
+    let requests = sim.requests();
+    let position = |pred: &dyn Fn(&Json) -> bool| {
+        requests
+            .iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("no such request"))
+    };
+    let path = |r: &Json| r["path"].as_str().unwrap_or_default().to_string();
+    let instance_deleted =
+        position(&|r| r["api"] == json!("sqladmin") && r["method"] == json!("DELETE"));
+    let disconnected = position(&|r| path(r).ends_with(":deleteConnection"));
+    let cluster_deleted = position(&|r| {
+        r["api"] == json!("redis")
+            && r["method"] == json!("DELETE")
+            && path(r).contains("/clusters/")
+    });
+    let policy_deleted = position(&|r| {
+        r["method"] == json!("DELETE") && path(r).contains("/serviceConnectionPolicies/")
+    });
+    assert!(instance_deleted < disconnected);
+    assert!(cluster_deleted < policy_deleted);
+    check_conformance_of(&sim, 10);
+}
+
+/// Issue 13, item 4: a delete refused because another object still uses the object (Compute
+/// answers 400 `resourceInUseByAnotherResource`, without `status`) waits until that object is
+/// gone, instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_waits_for_a_dependant_being_deleted() {
+    let sim = start_sim(0.0, 0.0).await;
+    let spec = format!(
+        "{}\nresource \"gcp_compute_health_check\" \"probe\" {{\n  path = \"/health\"\n}}\n",
+        sim.provider_block()
+    );
+    let work = Workdir::new("busy", &sim, &spec);
+    work.converge(PlanMode::Apply).await;
+    let hc = record(&work, "gcp_compute_health_check").await.id;
+
+    // Someone else's backend service uses the health check.
+    let token = sim.handle.issue_token("someone@example.com");
+    let http = reqwest::Client::new();
+    let services = format!(
+        "{}/compute/v1/projects/{PROJECT}/global/backendServices",
+        sim.urls.compute
+    );
+    let answer = http
+        .post(&services)
+        .bearer_auth(&token)
+        .json(&json!({
+            "name": "someone-else",
+            "healthChecks": [hc],
+            "loadBalancingScheme": "EXTERNAL_MANAGED",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    wait_until(|| count(&sim, "compute:backendServices") == 1).await;
+
+    // Its owner deletes it once ss's delete has been refused.
+    let refused = async {
+        wait_until(|| {
+            requests_to(&sim, "compute", "DELETE", "/healthChecks/")
+                .iter()
+                .any(|r| r["status"] == json!(400))
+        })
+        .await;
+        let answer = http
+            .delete(format!("{services}/someone-else"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    };
+    let ((), ()) = tokio::join!(work.converge(PlanMode::Destroy), refused);
+    let left = sim.objects();
+    assert!(left.is_empty(), "left behind: {:#?}", left.keys());
+}
+
+/// Polls `done` every 20 ms for up to 60 s.
+async fn wait_until(done: impl Fn() -> bool) {
+    for _ in 0..3000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("not reached in 60 s");
+}
+
+/// Issue 13, item 5: with `cache_mode = USE_ORIGIN_HEADERS` no TTL is sent (the API refuses
+/// them), none is read back, and the plan is stable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cdn_with_origin_headers_sends_no_ttl_and_stays_planned() {
+    let sim = start_sim(0.0, 0.0).await;
+    let spec = format!(
+        r#"{}
+resource "load_balancer" "web" {{
+  network = "projects/{PROJECT}/global/networks/none"
+  target  = "none"
+  port    = 80
+}}
+
+resource "gcp_compute_backend_service_cdn" "static" {{
+  origin     = load_balancer.web.dns_name
+  cache_mode = "USE_ORIGIN_HEADERS"
+}}
+"#,
+        sim.provider_block()
+    );
+    let work = Workdir::new("origin", &sim, &spec);
+    work.converge(PlanMode::Apply).await;
+    let service = &sim.of_kind("compute:backendServices")[0];
+    assert_eq!(service["enableCDN"], json!(true), "{service:#}");
+    assert_eq!(
+        service["cdnPolicy"]["cacheMode"],
+        json!("USE_ORIGIN_HEADERS")
+    );
+    for patch in requests_to(&sim, "compute", "PATCH", "/backendServices/") {
+        for ttl in ["defaultTtl", "maxTtl", "clientTtl"] {
+            assert!(
+                patch["body"]["cdnPolicy"].get(ttl).is_none(),
+                "{ttl} sent: {patch:#}"
+            );
+        }
+    }
+    let cdn = record(&work, "gcp_compute_backend_service_cdn").await;
+    assert_eq!(cdn.attributes["default_ttl"], Json::Null, "{cdn:#?}");
+    let (_, plan, _) = work.plan(PlanMode::Apply).await;
+    assert_eq!(changes(&plan), vec![], "re-plan after apply");
+    work.converge(PlanMode::Destroy).await;
+    let left = sim.objects();
+    assert!(left.is_empty(), "left behind: {:#?}", left.keys());
+}
+
+/// Issue 13, item 8: the plan refuses a Kubernetes minor GKE does not offer in the region,
+/// naming the offered ones (from `getServerConfig`), before anything is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_gke_version_not_offered_is_refused_at_plan_time() {
+    let sim = start_sim(0.0, 0.0).await;
+    let spec = format!(
+        r#"{}{NETWORK}
+resource "kubernetes_cluster" "k8s" {{
+  network = network.main.id
+  version = "1.31"
+  node_pool "web" {{
+    min = 1
+    max = 3
+  }}
+}}
+"#,
+        sim.provider_block()
+    );
+    let work = Workdir::new("old", &sim, &spec);
+    let engine = work.engine(None);
+    let refused = planner::plan(&engine, None, &PlanOptions::default())
+        .await
+        .err()
+        .map(|e| format!("{e:?}"))
+        .unwrap_or_default();
+    assert!(
+        refused.contains("GKE does not offer Kubernetes 1.31 in europe-west1")
+            && refused.contains("offered: 1.36, 1.35"),
+        "{refused}"
+    );
+    // Located at the `version` value.
+    let at = spec.find("\"1.31\"").unwrap();
+    assert!(
+        refused.contains(&format!("start: {at}, end: {}", at + 6)),
+        "{refused}"
+    );
+    assert!(sim.objects().is_empty());
+    // The server configuration is asked once for the provider's life.
+    let asked = requests_to(&sim, "container", "GET", "/serverConfig");
+    assert_eq!(asked.len(), 1, "{asked:#?}");
 }
