@@ -41,7 +41,7 @@ resource "network" "main" {
 
 resource "kubernetes_cluster" "superset" {
   network = network.main.id
-  version = "1.31"
+  version = "1.33"
 
   # The web pool runs the Superset app servers behind the load balancer.
   node_pool "web" {

@@ -115,6 +115,8 @@ fn check_version(what: &str, value: Option<&Value>, supported: &[&str], out: &mu
 
 const PG_VERSIONS: [&str; 5] = ["13", "14", "15", "16", "17"];
 const K8S_VERSIONS: [&str; 6] = ["1.28", "1.29", "1.30", "1.31", "1.32", "1.33"];
+/// The version a cluster gets when the spec names none: the newest the sandbox offers.
+const DEFAULT_K8S_VERSION: &str = "1.33";
 const REDIS_VERSIONS: [&str; 2] = ["6", "7"];
 
 /// The sandbox's own checks, on top of the portable ones. Unknown values are skipped.
@@ -369,7 +371,7 @@ fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
         NativeSpec::new("cluster", types::K8S_CLUSTER)
             .set("vpc_id", c.value("network", Value::Null))
             .set("role_id", Binding::attr("cluster_role", "id"))
-            .set("version", c.value("version", "1.31")),
+            .set("version", c.value("version", DEFAULT_K8S_VERSION)),
     ];
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
     for (label, pool) in &pools {
@@ -400,6 +402,7 @@ fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
             ("id", Binding::attr("cluster", "id")),
             ("endpoint", Binding::attr("cluster", "endpoint")),
             ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
+            ("version", Binding::attr("cluster", "version")),
         ]),
     })
 }
