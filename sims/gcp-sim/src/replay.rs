@@ -5,20 +5,30 @@
 //! exchanges separated by `---` lines, each a request line, headers, an optional body, a
 //! status line, headers and an optional body ([`parse_log`]). Every log is replayed against
 //! a fresh simulator started in-process; each request goes to the listener of its API
-//! ([`route`]: `sqladmin` `v1beta4` and `container` `v1beta1` paths are sent as `v1`, whose
-//! JSON shapes are the same), or is skipped with a reason ([`SKIPS`]: APIs ss never calls).
+//! ([`route`]: `sqladmin` `v1beta4` and `container` `v1beta1` paths are sent as `v1`, the
+//! version ss calls), or is skipped with a reason ([`SKIPS`]: APIs ss never calls).
 //!
 //! The logs' placeholders (`${projectId}`, `${uniqueId}`, `${operationID}`, …) become real
-//! values ([`Bindings`]): `${projectId}` is the replay's project, `${uniqueId}` a fixed token,
-//! a placeholder first met in a request gets a fresh valid name (or number), and one first
-//! met in a recorded answer is bound to what the simulator answered at the same JSON path,
-//! rebound by each later answer (KCC writes every operation id as the same `${operationID}`).
+//! values ([`Bindings`]): `${projectId}` is the replay's project, `${projectNumber}` the
+//! simulator's number of it, `${uniqueId}` a fixed token. A placeholder in a request path
+//! first takes the text the log's own links and resource names show at its place
+//! ([`aliases`]: KCC writes `…/addresses/${addressID}` in URLs and
+//! `…/addresses/computeaddress-${uniqueId}` in answers); failing that, a placeholder first met
+//! in a request gets a fresh valid name (a new one for each object the log names with it),
+//! and one first met in a recorded answer is bound to what the simulator answered at the
+//! same JSON path, rebound by each later answer (KCC writes every operation id as the same
+//! `${operationID}`; a poll takes the operation whose target the recorded answer shows).
+//! Recorded ids KCC left as they were (Service Networking operations) map to the
+//! simulator's through the answers that showed both, and normalised fingerprints in request
+//! bodies become the ones the simulator last showed for the object.
 //!
 //! An answer matches when it has the recorded status code and, for JSON bodies, the same set
 //! of field paths with the same JSON types ([`shape`]: list elements merged into one shape),
-//! except the fields of [`ignore::IGNORED`]. KCC elides repeated polls, so a recorded `GET`
-//! that shows a finished operation or an object in a terminal state is re-sent until the
-//! simulator agrees (bounded by [`Options::poll_timeout`]) before the comparison.
+//! except the fields of [`ignore::IGNORED`]. A request KCC sent to a beta version has its
+//! recorded answer compared only by the fields the v1 discovery document defines
+//! ([`restrict`]). KCC elides repeated polls, so a recorded `GET` that shows a finished
+//! operation or an object in a terminal state is re-sent until the simulator agrees (bounded
+//! by [`Options::poll_timeout`]) before the comparison.
 
 pub mod ignore;
 
@@ -31,6 +41,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Config;
+use crate::discovery::{Api, Discovery, Doc};
 
 // ---------------------------------------------------------------------------------------
 // The log format.
@@ -1269,8 +1280,50 @@ fn error_message(body: &Body) -> Option<String> {
     Some(short)
 }
 
-/// Compares one answer with the recorded exchange; `None` when it matches.
-fn judge(ex: &Exchange, recorded_status: u16, answer: &Answer) -> Option<String> {
+/// A recorded answer reduced to the fields `schema` (a discovery schema of `doc`) defines:
+/// an object keeps only the properties the schema names (a map, `additionalProperties`,
+/// keeps every key), and a value whose schema says nothing more is kept whole.
+pub fn restrict(doc: &Doc, schema: &Value, v: &Value) -> Value {
+    let mut schema = schema;
+    // `$ref` chains are short; the bound only guards against a document that loops.
+    for _ in 0..8 {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(name) => match doc.schema(name) {
+                Some(s) => schema = s,
+                None => return v.clone(),
+            },
+            None => break,
+        }
+    }
+    match v {
+        Value::Object(o) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                Value::Object(
+                    o.iter()
+                        .filter_map(|(k, x)| Some((k.clone(), restrict(doc, props.get(k)?, x))))
+                        .collect(),
+                )
+            } else if let Some(each) = schema.get("additionalProperties") {
+                Value::Object(
+                    o.iter()
+                        .map(|(k, x)| (k.clone(), restrict(doc, each, x)))
+                        .collect(),
+                )
+            } else {
+                v.clone()
+            }
+        }
+        Value::Array(a) => match schema.get("items") {
+            Some(items) => Value::Array(a.iter().map(|x| restrict(doc, items, x)).collect()),
+            None => v.clone(),
+        },
+        _ => v.clone(),
+    }
+}
+
+/// Compares one answer with the recorded exchange (`recorded`: its answer as compared);
+/// `None` when it matches.
+fn judge(recorded: &Body, recorded_status: u16, answer: &Answer) -> Option<String> {
     if answer.status != recorded_status {
         let mut s = format!("status {recorded_status} (real) vs {} (sim)", answer.status);
         if let Some(m) = error_message(&answer.body) {
@@ -1278,7 +1331,7 @@ fn judge(ex: &Exchange, recorded_status: u16, answer: &Answer) -> Option<String>
         }
         return Some(s);
     }
-    match (&ex.response_body, &answer.body) {
+    match (recorded, &answer.body) {
         (Body::Json(r), Body::Json(a)) => {
             let diff = compare(r, a);
             (!diff.is_empty()).then(|| diff.to_string())
@@ -1294,6 +1347,7 @@ const NORMALISED_FINGERPRINT: &str = "abcdef0123A=";
 /// A running simulator with the state of one log's replay.
 struct Session {
     listeners: BTreeMap<String, String>,
+    discovery: std::sync::Arc<Discovery>,
     token: String,
     bindings: Bindings,
     /// The simulator's last `GET` answer for each path (without query).
@@ -1301,6 +1355,16 @@ struct Session {
 }
 
 impl Session {
+    /// The discovery document and response schema of the v1 method a request path of the
+    /// listener `api` calls.
+    fn v1_schema(&self, api: &str, method: &str, path: &str) -> Option<(&Doc, &Value)> {
+        let api = Api::ALL.into_iter().find(|a| a.name() == api)?;
+        let doc = self.discovery.doc(api).ok()?;
+        let found = doc.find(method, path).ok()?;
+        let schema = doc.schema(found.method.response.as_deref()?)?;
+        Some((doc, schema))
+    }
+
     /// Replaces the normalised fingerprints of a request body by the ones the simulator last
     /// showed for the object (the path itself, without a `:verb`, or its parent for a
     /// custom method such as `…/setLabels`), as a real client sends what it read.
@@ -1396,6 +1460,7 @@ impl Session {
             Route::Skip(why) => return Verdict::Skipped(why),
             Route::Sim { api, path } => (api, path),
         };
+        let rewritten = split_url(&ex.url).1 != path;
         let Some(base) = self.listeners.get(api).cloned() else {
             return Verdict::Skipped(format!("the simulator has no {api} listener"));
         };
@@ -1459,10 +1524,21 @@ impl Session {
         {
             self.bindings.bind(r, a);
             if ex.method == "GET" {
-                self.last_seen.insert(path, a.clone());
+                self.last_seen.insert(path.clone(), a.clone());
             }
         }
-        match judge(ex, recorded_status, &answer) {
+        // A request KCC sent to a beta version (sqladmin v1beta4, container v1beta1) has its
+        // answer compared without the fields v1 does not define: a v1 answer cannot have them.
+        let recorded = match &ex.response_body {
+            Body::Json(r) if rewritten && (200..300).contains(&recorded_status) => {
+                match self.v1_schema(api, &ex.method, &path) {
+                    Some((doc, schema)) => Body::Json(restrict(doc, schema, r)),
+                    None => ex.response_body.clone(),
+                }
+            }
+            other => other.clone(),
+        };
+        match judge(&recorded, recorded_status, &answer) {
             None => Verdict::Match,
             Some(what) => Verdict::Mismatch(what),
         }
@@ -1492,6 +1568,7 @@ pub async fn replay_exchanges(
     };
     let mut session = Session {
         listeners,
+        discovery: Discovery::load_cached(&options.schema_dir)?,
         token: handle.issue_token("replay@example.com"),
         bindings: {
             let mut b = Bindings::new(&options.project, &options.unique_id);

@@ -6,9 +6,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use gcp_sim::discovery::{Api, Discovery};
 use gcp_sim::replay::{
     self, Bindings, Body, Options, Route, ShapeDiff, aliases, compare, compare_with, ignore,
-    parse_log, route, shape,
+    parse_log, restrict, route, shape,
 };
 use serde_json::json;
 
@@ -377,6 +378,23 @@ fn a_placeholder_naming_several_objects_gets_one_value_each() {
     b.alias(&[("addressID".to_string(), "a-${uniqueId}".to_string())]);
     assert!(b.generations("addressID").is_empty());
     assert_eq!(b.fill("${addressID}"), "a-u1");
+}
+
+#[test]
+fn a_beta_answer_is_compared_by_the_fields_v1_defines() {
+    let discovery = Discovery::load(&gcp_sim::default_schema_dir()).unwrap();
+    let doc = discovery.doc(Api::Container).unwrap();
+    let cluster = doc.schema("Cluster").unwrap();
+    let beta = json!({
+        "name": "c",
+        "clusterTelemetry": {"type": "ENABLED"},
+        "resourceLabels": {"any-key": "v"},
+        "nodePools": [{"name": "p", "betaOnlyField": 1}],
+    });
+    assert_eq!(
+        restrict(doc, cluster, &beta),
+        json!({"name": "c", "resourceLabels": {"any-key": "v"}, "nodePools": [{"name": "p"}]})
+    );
 }
 
 #[test]
