@@ -299,8 +299,14 @@ fn delete_change(r: &ResourceRecord) -> Option<ResourceChange> {
 
 /// Evaluates the outputs against the scope; sensitive values must be declared sensitive.
 /// Asks each instance's provider, all at once, whether the cloud offers what it configures;
-/// the answers are located in the spec like `validate`'s.
-async fn check_offers(engine: &Engine, checks: Vec<OfferCheck>) -> Diagnostics {
+/// the answers are located in the spec like `validate`'s. An instance this plan leaves alone
+/// (`changing` lacks it) only gets warnings: an object that exists keeps running on what the
+/// cloud no longer sells, and refusing every plan for it would block unrelated changes.
+async fn check_offers(
+    engine: &Engine,
+    checks: Vec<OfferCheck>,
+    changing: &HashSet<String>,
+) -> Diagnostics {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, check) in checks.iter().enumerate() {
         let Some(provider) = engine.provider(&check.provider).cloned() else {
@@ -325,7 +331,28 @@ async fn check_offers(engine: &Engine, checks: Vec<OfferCheck>) -> Diagnostics {
         let Some(block) = engine.block(&check.block.0, &check.block.1) else {
             continue;
         };
-        out.extend(provider_diags(&block.body, block.span, &check.what, ds));
+        let located = provider_diags(&block.body, block.span, &check.what, ds);
+        if changing.contains(&check.what) {
+            out.extend(located);
+            continue;
+        }
+        for d in located.0 {
+            if d.is_error() {
+                let mut w = SpecDiagnostic::warning(d.summary, d.span);
+                w.detail = Some(match d.detail {
+                    Some(detail) => format!(
+                        "{detail}; this plan changes nothing of it, so it is not an error now, \
+                         but a change to it will be refused"
+                    ),
+                    None => "this plan changes nothing of it, so it is not an error now, but a \
+                             change to it will be refused"
+                        .to_string(),
+                });
+                out.push(w);
+            } else {
+                out.push(d);
+            }
+        }
     }
     out
 }
@@ -415,7 +442,14 @@ pub async fn plan(
     let mut diags = engine.graph.errors.clone();
     diags.extend(walk.diags);
     if opts.refresh {
-        diags.extend(check_offers(engine, std::mem::take(&mut walk.offers)).await);
+        let changing: HashSet<String> = walk
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+            .map(|c| c.address.component.to_string())
+            .collect();
+        let offers = std::mem::take(&mut walk.offers);
+        diags.extend(check_offers(engine, offers, &changing).await);
     }
     let outputs = match opts.mode {
         PlanMode::Apply => eval_outputs(engine, &walk.scope, &mut diags),

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use planner::apply::{ApplyOptions, apply};
+use planner::events::NoEvents;
+use planner::plan::Plan;
 use planner::spec::diag::Severity;
 use planner::spec::{self, VarInputs};
 use planner::{Engine, PlanError, PlanOptions, ProviderRegistry};
@@ -16,11 +19,14 @@ use provider_api::{
     Attrs, CreateRequest, Diagnostic, Expansion, Identity, PlanRequest, PlanResponse, Provider,
     ProviderError, ResourceState, Value, component,
 };
+use state::{Backend, LocalBackend, State};
 
 /// The sandbox, selling only Kubernetes 1.32 and 1.33, with 1.32 in extended support.
 struct Offering {
     inner: sandbox::SandboxProvider,
     asked: Arc<AtomicUsize>,
+    /// Whether 1.29 is still sold.
+    sells_old: bool,
 }
 
 #[async_trait]
@@ -41,6 +47,7 @@ impl Provider for Offering {
         }
         match config.get("version").and_then(Value::as_str) {
             Some("1.33") | None => Vec::new(),
+            Some("1.29") if self.sells_old => Vec::new(),
             Some("1.32") => {
                 vec![Diagnostic::warning("Kubernetes 1.32 is in extended support").at(["version"])]
             }
@@ -95,6 +102,7 @@ impl Provider for Offering {
 
 struct Registry {
     asked: Arc<AtomicUsize>,
+    sells_old: bool,
 }
 
 impl ProviderRegistry for Registry {
@@ -119,6 +127,7 @@ impl ProviderRegistry for Registry {
         Ok(Arc::new(Offering {
             inner,
             asked: self.asked.clone(),
+            sells_old: self.sells_old,
         }))
     }
 }
@@ -137,28 +146,45 @@ resource "kubernetes_cluster" "k8s" {
 }
 "#;
 
-async fn plan(
+type Planned = (Result<Plan, PlanError>, usize, spec::Sources);
+
+/// Writes the spec (with `version` and the web pool's `max`) into `dir` and plans it against
+/// `state`.
+async fn plan_in(
+    dir: &Path,
     version: &str,
+    max: u32,
     refresh: bool,
-) -> (Result<planner::plan::Plan, PlanError>, usize, spec::Sources) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("offers");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::write(dir.join("main.hcl"), SPEC.replace("VERSION", version)).expect("write");
-    let config = spec::load_dir(&dir).expect("loads");
+    sells_old: bool,
+    state: Option<&State>,
+) -> (Engine, Planned) {
+    let text = SPEC
+        .replace("VERSION", version)
+        .replace("max = 3", &format!("max = {max}"));
+    std::fs::write(dir.join("main.hcl"), text).expect("write");
+    let config = spec::load_dir(dir).expect("loads");
     let sources = config.sources.clone();
     let vars = spec::resolve_variables(&config, &VarInputs::default()).expect("variables");
     let asked = Arc::new(AtomicUsize::new(0));
     let registry = Registry {
         asked: asked.clone(),
+        sells_old,
     };
     let engine = Engine::new(config, vars, &registry, "default", &BTreeSet::new()).expect("engine");
     let opts = PlanOptions {
         refresh,
         ..PlanOptions::default()
     };
-    let result = planner::plan(&engine, None, &opts).await;
-    (result, asked.load(Ordering::SeqCst), sources)
+    let result = planner::plan(&engine, state, &opts).await;
+    let asked = asked.load(Ordering::SeqCst);
+    (engine, (result, asked, sources))
+}
+
+async fn plan(version: &str, refresh: bool) -> Planned {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("offers");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    plan_in(&dir, version, 3, refresh, false, None).await.1
 }
 
 #[tokio::test]
@@ -208,4 +234,47 @@ async fn nothing_is_asked_with_refresh_off() {
     let (result, asked, _) = plan("1.29", false).await;
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(asked, 0);
+}
+
+#[tokio::test]
+async fn an_object_that_exists_and_is_left_alone_only_warns() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("offers");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let backend = Arc::new(LocalBackend::new(dir.join("ss.state.json")));
+    // The cloud still sells 1.29: the cluster is created.
+    let (engine, (planned, _, _)) = plan_in(&dir, "1.29", 3, true, true, None).await;
+    let plan = planned.expect("plans while 1.29 is sold");
+    let report = apply(
+        Arc::new(engine),
+        &plan,
+        None,
+        backend.clone(),
+        Arc::new(NoEvents),
+        &ApplyOptions::default(),
+    )
+    .await
+    .expect("applies");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let state = backend.read().await.expect("state").expect("written");
+    // Then the cloud stops selling it. Unchanged, the cluster only warns…
+    let (_, (planned, _, _)) = plan_in(&dir, "1.29", 3, true, false, Some(&state)).await;
+    let plan = planned.expect("an unchanged cluster does not block the plan");
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
+    assert_eq!(plan.warnings.0.len(), 1, "{:?}", plan.warnings);
+    let w = &plan.warnings.0[0];
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.summary.contains("1.29 is not offered"), "{}", w.summary);
+    assert!(
+        w.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("changes nothing")),
+        "{w:?}"
+    );
+    // …but a change to it is refused.
+    let (_, (planned, _, _)) = plan_in(&dir, "1.29", 4, true, false, Some(&state)).await;
+    let Err(PlanError::Spec(diags)) = planned else {
+        panic!("a change to a cluster on an unsold version must be refused: {planned:?}");
+    };
+    assert!(diags.has_errors(), "{diags:?}");
 }
