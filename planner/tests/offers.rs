@@ -2,6 +2,8 @@
 //! instance when the plan reads the cloud, never with refresh off; an error is located at the
 //! attribute the provider names, a warning reaches the plan's `warnings`.
 
+#![allow(clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
