@@ -8,7 +8,8 @@
 //! anywhere (it means "default"); an enum accepts its value's name or (as the proto3 JSON
 //! mapping says) an integer. An inline `object` schema with neither `properties` nor
 //! `additionalProperties` is free-form. Google's `$alt` and `$apiVersion` system parameters are
-//! accepted on every method.
+//! accepted on every method. [`map_enums`] turns enum values into names (stored bodies) or
+//! numbers (answers to `$alt=json;enum-encoding=int`).
 
 use serde_json::Value;
 
@@ -142,8 +143,8 @@ pub fn check_value(doc: &Doc, schema: &Value, v: &Value, at: &str) -> Result<(),
                 return Ok(());
             }
             // The proto3 JSON mapping: an enum field also accepts the value's number, which
-            // Google's clients send with `$alt=json;enum-encoding=int`. Discovery documents
-            // do not give the numbers, so any integer is accepted and kept as sent.
+            // Google's clients send with `$alt=json;enum-encoding=int`. Any integer is
+            // accepted; [`map_enums`] then stores the name of those within the enum's list.
             if schema["enum"].is_array() && (v.is_i64() || v.is_u64()) {
                 return Ok(());
             }
