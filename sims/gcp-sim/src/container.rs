@@ -1186,12 +1186,12 @@ fn render_cluster(w: &World, cluster_key: &str) -> Option<Value> {
     let range = c["ipAllocationPolicy"]["clusterIpv4CidrBlock"]
         .as_str()
         .and_then(|cidr| cidr.split_once('/'))
-        .and_then(|(_, bits)| bits.parse::<u32>().ok())
-        .filter(|bits| *bits < 24);
+        .and_then(|(_, bits)| bits.parse::<i32>().ok())
+        .filter(|bits| (8..24).contains(bits));
     if let Some(bits) = range
         && c["status"] == json!("RUNNING")
     {
-        let used = (nodes.max(1) * 256) as f64 / f64::from(1u32 << (32 - bits));
+        let used = (nodes.max(1) * 256) as f64 / 2f64.powi(32 - bits);
         let ratio = (used * 10_000.0).round() / 10_000.0;
         c["ipAllocationPolicy"]["defaultPodIpv4RangeUtilization"] = json!(ratio);
         for p in &mut pools {
