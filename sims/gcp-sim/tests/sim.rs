@@ -1323,6 +1323,63 @@ async fn gke_node_pool_management_and_version_skew() {
 }
 
 #[tokio::test]
+async fn gke_node_pool_update_and_resource_labels() {
+    let sim = start(fast()).await;
+    let g = &sim.urls.container;
+    let parent = "/v1/projects/p/locations/us-central1-a";
+    gke_cluster(&sim, parent).await;
+    let pool = format!("{parent}/clusters/c/nodePools/default-pool");
+    // nodePools.update (the recorded taints change): UPGRADE_NODES, PENDING, applied when done.
+    let r = sim
+        .call(
+            g,
+            "PUT",
+            &pool,
+            Some(json!({"name": "default-pool", "taints": {"taints": [
+                {"effect": "NO_SCHEDULE", "key": "newKey", "value": "newValue"}]}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "UPGRADE_NODES");
+    assert_eq!(r.body["status"], "PENDING");
+    let done = sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    assert_eq!(done["progress"]["metrics"][0]["name"], "NODES_TOTAL");
+    let p = sim.call(g, "GET", &pool, None).await;
+    assert_eq!(p.body["config"]["taints"][0]["key"], "newKey");
+    // An empty list clears them, and an emptied list is not shown.
+    let r = sim
+        .call(g, "PUT", &pool, Some(json!({"taints": {"taints": []}})))
+        .await;
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    let p = sim.call(g, "GET", &pool, None).await;
+    assert!(p.body["config"].get("taints").is_none(), "{}", p.body);
+    // setResourceLabels (the recorded POST …/clusters/C:setResourceLabels): UPDATE_CLUSTER,
+    // RUNNING, the labels replaced and their fingerprint changed.
+    let cluster = format!("{parent}/clusters/c");
+    let before = sim.call(g, "GET", &cluster, None).await;
+    let r = sim
+        .call(
+            g,
+            "POST",
+            &format!("{cluster}:setResourceLabels"),
+            Some(json!({"resourceLabels": {"team": "data"},
+                "labelFingerprint": before.body["labelFingerprint"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["operationType"], "UPDATE_CLUSTER");
+    assert_eq!(r.body["status"], "RUNNING");
+    sim.wait_done(g, &path_of(&r.body["selfLink"], g)).await;
+    let after = sim.call(g, "GET", &cluster, None).await;
+    assert_eq!(after.body["resourceLabels"], json!({"team": "data"}));
+    assert_ne!(
+        after.body["labelFingerprint"],
+        before.body["labelFingerprint"]
+    );
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn gke_server_config_offers_the_late_2026_versions() {
     let sim = start(fast()).await;
     let g = &sim.urls.container;
