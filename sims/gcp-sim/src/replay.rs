@@ -303,6 +303,12 @@ const HOSTS: &[HostRoute] = &[
     },
 ];
 
+/// Hosts older logs use for several APIs: (host, path prefix, the API's own host).
+const LEGACY_HOSTS: [(&str, &str, &str); 2] = [
+    ("www.googleapis.com", "/compute/", "compute.googleapis.com"),
+    ("www.googleapis.com", "/sql/", "sqladmin.googleapis.com"),
+];
+
 /// Where one recorded request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -345,33 +351,41 @@ fn glob_matches(pattern: &str, path: &str) -> bool {
 /// Where a recorded request goes, given the names of the simulator's listeners.
 pub fn route(method: &str, url: &str, listeners: &BTreeSet<String>) -> Route {
     let (host, path, _) = split_url(url);
+    // The old shared host serves compute and sqladmin under their service paths.
+    let host = match LEGACY_HOSTS
+        .iter()
+        .find(|(old, prefix, _)| *old == host && path.starts_with(prefix))
+    {
+        Some((_, _, api_host)) => *api_host,
+        None => host,
+    };
     if let Some(rule) = SKIPS.iter().find(|r| {
         r.host == host && r.method.is_none_or(|m| m == method) && glob_matches(r.path, path)
     }) {
         return Route::Skip(rule.reason.to_string());
     }
     let on_host: Vec<&HostRoute> = HOSTS.iter().filter(|h| h.host == host).collect();
-    let Some(first) = on_host.first() else {
+    if on_host.is_empty() {
         return Route::Skip(format!("the simulator does not serve {host}"));
-    };
-    if !listeners.contains(first.api) {
-        return Route::Skip(format!(
-            "the simulator does not serve this API ({host}) yet"
-        ));
     }
-    match on_host.iter().find(|h| path.starts_with(h.from)) {
-        Some(h) => Route::Sim {
-            api: h.api,
-            path: format!("{}{}", h.to, &path[h.from.len()..]),
-        },
-        None => Route::Skip(format!(
+    let Some(h) = on_host.iter().find(|h| path.starts_with(h.from)) else {
+        return Route::Skip(format!(
             "the simulator serves {host} only under {}",
             on_host
                 .iter()
                 .map(|h| h.from)
                 .collect::<Vec<_>>()
                 .join(", ")
-        )),
+        ));
+    };
+    if !listeners.contains(h.api) {
+        return Route::Skip(format!(
+            "the simulator does not serve this API ({host}) yet"
+        ));
+    }
+    Route::Sim {
+        api: h.api,
+        path: format!("{}{}", h.to, &path[h.from.len()..]),
     }
 }
 

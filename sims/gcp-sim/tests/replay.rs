@@ -435,6 +435,18 @@ fn requests_are_routed_to_their_listener_or_skipped_with_a_reason() {
             path: "/compute/v1/projects/p/global/addresses/a/setLabels".to_string()
         }
     );
+    // Older logs reach compute and sqladmin through www.googleapis.com.
+    assert_eq!(
+        route(
+            "GET",
+            "https://www.googleapis.com/compute/v1/projects/p/global/networks/n",
+            &served
+        ),
+        Route::Sim {
+            api: "compute",
+            path: "/compute/v1/projects/p/global/networks/n".to_string()
+        }
+    );
     let skip = |method: &str, url: &str| match route(method, url, &served) {
         Route::Skip(why) => why,
         other => panic!("{url} is not skipped: {other:?}"),
@@ -462,6 +474,13 @@ fn requests_are_routed_to_their_listener_or_skipped_with_a_reason() {
         .contains("does not serve this API")
     );
     assert!(skip("GET", "https://example.com/v1/x").contains("example.com"));
+    assert!(
+        skip(
+            "GET",
+            "https://compute.googleapis.com/compute/beta/projects/p/global/networks/n"
+        )
+        .contains("only under /compute/v1/")
+    );
 }
 
 /// Every `*.log` under `sims/real/gcp/`, sorted.
