@@ -540,6 +540,17 @@ impl Bindings {
         }
     }
 
+    /// Makes `value`, one of the values invented for `name`, the current one (for this
+    /// request and the next ones, such as the poll of the operation it starts).
+    pub fn prefer(&mut self, name: &str, value: &str) {
+        if let Some(values) = self.owned.get_mut(name)
+            && let Some(i) = values.iter().position(|v| v == value)
+        {
+            let v = values.remove(i);
+            values.push(v);
+        }
+    }
+
     /// Uses `value` for `name` in the request being sent.
     pub fn choose(&mut self, name: &str, value: &str) {
         self.current.insert(name.to_string(), value.to_string());
@@ -1450,7 +1461,7 @@ impl Session {
                     })
                 };
                 if let Some(v) = values.iter().rev().find(|v| held(v)) {
-                    self.bindings.choose(name, v);
+                    self.bindings.prefer(name, v);
                 }
             }
         }

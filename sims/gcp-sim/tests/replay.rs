@@ -374,6 +374,15 @@ fn a_placeholder_naming_several_objects_gets_one_value_each() {
     assert_eq!(b.fill("${urlMapID}"), "urlmapid2-u1");
     b.choose("urlMapID", "urlmapid-u1");
     assert_eq!(b.fill("${urlMapID}"), "urlmapid-u1");
+    b.clear_choices();
+    assert_eq!(b.fill("${urlMapID}"), "urlmapid2-u1");
+    // A value preferred stays current for the next requests.
+    b.prefer("urlMapID", "urlmapid-u1");
+    assert_eq!(b.fill("${urlMapID}"), "urlmapid-u1");
+    assert_eq!(
+        b.generations("urlMapID"),
+        ["urlmapid2-u1".to_string(), "urlmapid-u1".to_string()]
+    );
     // A name found in the log's links is no invention.
     b.alias(&[("addressID".to_string(), "a-${uniqueId}".to_string())]);
     assert!(b.generations("addressID").is_empty());
