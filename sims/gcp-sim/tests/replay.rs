@@ -177,10 +177,12 @@ fn ignored_fields_are_left_out_of_the_comparison() {
     let list = [
         ignore::Ignored {
             path: "meta.stamp",
+            leeway: ignore::Leeway::Either,
             why: "test",
         },
         ignore::Ignored {
             path: "*.volatile",
+            leeway: ignore::Leeway::Either,
             why: "test",
         },
     ];
@@ -197,6 +199,34 @@ fn ignored_fields_are_left_out_of_the_comparison() {
     assert_eq!(
         compare_with(&real, &sim, &list).missing,
         vec!["meta.kept:number"]
+    );
+
+    // A field Google added may be answered by the simulator where an older recording lacks
+    // it, but the simulator may not lack it where a recording has it; a dropped one the
+    // other way round.
+    let list = [
+        ignore::Ignored {
+            path: "added",
+            leeway: ignore::Leeway::Added,
+            why: "test",
+        },
+        ignore::Ignored {
+            path: "dropped",
+            leeway: ignore::Leeway::Dropped,
+            why: "test",
+        },
+    ];
+    assert!(compare_with(&json!({"dropped": 1}), &json!({"added": 1}), &list).is_empty());
+    assert_eq!(
+        compare_with(&json!({"added": 1}), &json!({"dropped": 1}), &list).to_string(),
+        "missing in sim: added:number; extra in sim: dropped:number"
+    );
+    // Their types are still compared where both have them.
+    assert_eq!(
+        compare_with(&json!({"added": 1}), &json!({"added": "x"}), &list)
+            .types
+            .len(),
+        1
     );
 
     assert!(ignore::covers("a.b", "a.b"));
