@@ -42,7 +42,9 @@
 //! * **The world** ([`world`]) maps `"{api}:{resource path}"` to each object's JSON, behind one
 //!   mutex. Mutations answer each API's own operation resource and take effect as the
 //!   operation walks `PENDING` → `RUNNING` (one `--delay-ms` step) → `DONE` (two steps), applied
-//!   lazily at the next request. Objects exist (in their transitional status) from the moment
+//!   lazily at the next request; as the real logs show, Compute operations and GKE cluster
+//!   operations are answered `RUNNING` from the first answer on (never `DONE`), node pool
+//!   operations `PENDING`, Compute `setLabels` and Cloud SQL user creates already `DONE`. Objects exist (in their transitional status) from the moment
 //!   the create is accepted, so a second create of the same name is `409 ALREADY_EXISTS`;
 //!   a delete marks the object and removes it when its operation is done; an unknown name is
 //!   `404 NOT_FOUND`.
@@ -67,21 +69,28 @@
 //! * **compute** ([`compute`]): for every global (`projects/P/global/C`) and regional
 //!   (`projects/P/regions/R/C`) collection, `insert`, `get`, `list` (with `filter=name = "x"`
 //!   and paging), `delete`, `patch`, `update`; `globalOperations` / `regionOperations` `get`,
-//!   `list`, `wait`, `delete`. Operations are `compute#operation` (`status`, `progress`,
-//!   `targetLink`, `targetId`; `region` on regional ones). Objects get `kind`, `id` (uint64 as
-//!   a string), `creationTimestamp`, `selfLink` and per-type defaults: networks
-//!   (`routingConfig`, `mtu`, `subnetworks` kept up to date), subnetworks (`gatewayAddress`,
-//!   `fingerprint`; overlapping ranges in one network rejected), healthChecks,
-//!   backendServices (`fingerprint`; with `enableCDN`, a full `cdnPolicy`), urlMaps,
-//!   targetHttpProxies / targetHttpsProxies, globalForwardingRules (an `IPAddress` when none
-//!   is given). References (`network`, `healthChecks`, `defaultService`, `urlMap`, `target`)
-//!   must exist (404), and a referenced object cannot be deleted (`400
-//!   resourceInUseByAnotherResource`). `patch` checks a given `fingerprint` (412).
+//!   `list`, `wait`, `delete`; the custom methods `setLabels`, `setTarget`, `setUrlMap`,
+//!   `setQuicOverride`, `networks.removePeering`, and `projects.get` (whose `id` is the project
+//!   number). Operations are `compute#operation` with the recorded operation types. Objects
+//!   get `kind`, `id` (uint64 as a string), `creationTimestamp`, `selfLink` and the per-type
+//!   field sets of the real answers: networks (no `mtu`, empty lists left out,
+//!   `selfLinkWithId`, `peerings` from Service Networking), subnetworks (overlapping ranges
+//!   rejected), global addresses (`VPC_PEERING` ranges allocated), health checks, backend
+//!   services (`enableCDN` only where recorded, `usedBy`; `USE_ORIGIN_HEADERS` refuses TTLs as
+//!   Google does), backend buckets, URL maps (`PUT` replaces), target HTTP proxies (no
+//!   `quicOverride`), HTTPS and TCP proxies, SSL certificates (never the key), global
+//!   forwarding rules (`portRange "110"` answered `"110-110"`). References must exist (404),
+//!   and a referenced object cannot be deleted (`400 resourceInUseByAnotherResource`, the
+//!   recorded messages). `patch` checks a given `fingerprint` (412).
 //! * **container** ([`container`]): `projects.locations.clusters` `create` / `get` / `list` /
-//!   `delete` / `update`, `…clusters.nodePools` `create` / `get` / `list` / `delete`,
-//!   `projects.locations.operations` `get` / `list`. Clusters `PROVISIONING` → `RUNNING`
-//!   with `endpoint`, `masterAuth.clusterCaCertificate`, versions and node pools embedded;
-//!   one operation at a time per cluster (`400 FAILED_PRECONDITION`).
+//!   `delete` / `update` / `setResourceLabels`, `…clusters.nodePools` `create` / `get` /
+//!   `list` / `delete` / `update` / `setAutoscaling`, `projects.locations.operations` `get` /
+//!   `list`, `projects.locations.getServerConfig` (the December 2026 offer per release
+//!   channel, one const), and the zonal read paths. Clusters `PROVISIONING` → `RUNNING` with
+//!   the field set of a 2026 Standard cluster (zero values left out, as proto3 JSON does);
+//!   a version GKE does not offer and a zone the region lacks are refused; node pool
+//!   autoscaling limits are kept as sent (per zone or total, not both) and really changed by
+//!   an update; one operation at a time per cluster (`400 FAILED_PRECONDITION`).
 //! * **sqladmin** ([`sql`]): `instances` `insert` / `get` / `list` / `delete` / `patch` /
 //!   `update`, `databases` `insert` / `get` / `list` / `delete`, `users` `insert` / `list` /
 //!   `delete`, `operations` `get` / `list`. Instances `PENDING_CREATE` → `RUNNABLE` with
