@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::Urls;
 use crate::discovery::{Api, Doc, Method};
@@ -250,4 +250,53 @@ pub fn name_filter(filter: Option<&str>) -> Option<String> {
         .or_else(|| rest.strip_prefix('='))
         .or_else(|| rest.strip_prefix(':'))?;
     Some(rest.trim().trim_matches('"').trim_matches('\'').to_string())
+}
+
+/// The resource path of a `v1/…` request (everything after the version segment).
+pub fn v1_path(r: &Req) -> String {
+    r.segs.get(1..).map(|s| s.join("/")).unwrap_or_default()
+}
+
+/// The 404 of the APIs whose operations are `google.longrunning` ones (Memorystore, Network
+/// Connectivity).
+pub fn resource_not_found(path: &str) -> ApiError {
+    ApiError::not_found(format!("Resource '{path}' was not found"))
+}
+
+/// `projects.locations.operations` `get` / `list` / `delete` / `cancel` of an API whose
+/// operations are `google.longrunning` ones (Memorystore, Network Connectivity): the same four
+/// methods, the same shapes.
+pub fn longrunning_operations(w: &mut World, r: &Req, api: Api) -> Result<Outcome, ApiError> {
+    let path = v1_path(r);
+    match r.method.name.as_str() {
+        "projects.locations.operations.get" => {
+            let k = key(api, &path);
+            op_body(w, &k).map(|b| Outcome::op(k, b))
+        }
+        "projects.locations.operations.list" => {
+            let prefix = format!("{}/", key(api, &path));
+            let ops: Vec<Value> = w
+                .ops
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(_, o)| o.data.clone())
+                .collect();
+            Ok(Outcome::ok(json!({ "operations": ops })))
+        }
+        "projects.locations.operations.delete" => w
+            .ops
+            .remove(&key(api, &path))
+            .map(|_| Outcome::ok(json!({})))
+            .ok_or_else(|| resource_not_found(&path)),
+        "projects.locations.operations.cancel" => {
+            match w.ops.get_mut(&key(api, path.trim_end_matches(":cancel"))) {
+                Some(op) => {
+                    op.data["metadata"]["requestedCancellation"] = json!(true);
+                    Ok(Outcome::ok(json!({})))
+                }
+                None => Err(resource_not_found(&path)),
+            }
+        }
+        _ => Err(r.unimplemented()),
+    }
 }

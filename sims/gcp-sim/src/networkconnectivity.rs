@@ -13,7 +13,10 @@
 
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, begin_op, network_ref, op_body, rfc1035};
+use crate::api::{
+    Outcome, Req, begin_op, longrunning_operations, network_ref, resource_not_found, rfc1035,
+    v1_path,
+};
 use crate::discovery::Api;
 use crate::world::{ApiError, Effect, World, key, merge, now_rfc3339, paginate};
 
@@ -21,14 +24,14 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
         "projects.locations.serviceConnectionPolicies.create" => create(w, r),
         "projects.locations.serviceConnectionPolicies.get" => {
-            let path = path_of(r);
+            let path = v1_path(r);
             w.objects
                 .get(&key(Api::Networkconnectivity, &path))
                 .map(|o| Outcome::ok(with_connections(w, &o.data)))
-                .ok_or_else(|| not_found(&path))
+                .ok_or_else(|| resource_not_found(&path))
         }
         "projects.locations.serviceConnectionPolicies.list" => {
-            let prefix = format!("{}/", key(Api::Networkconnectivity, &path_of(r)));
+            let prefix = format!("{}/", key(Api::Networkconnectivity, &v1_path(r)));
             let items: Vec<Value> = w
                 .objects
                 .range(prefix.clone()..)
@@ -50,49 +53,11 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         }
         "projects.locations.serviceConnectionPolicies.patch" => patch(w, r),
         "projects.locations.serviceConnectionPolicies.delete" => delete(w, r),
-        "projects.locations.operations.get" => {
-            let k = key(Api::Networkconnectivity, &path_of(r));
-            op_body(w, &k).map(|b| Outcome::op(k, b))
-        }
-        "projects.locations.operations.list" => {
-            let prefix = format!("{}/", key(Api::Networkconnectivity, &path_of(r)));
-            let ops: Vec<Value> = w
-                .ops
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .map(|(_, o)| o.data.clone())
-                .collect();
-            Ok(Outcome::ok(json!({ "operations": ops })))
-        }
-        "projects.locations.operations.delete" => {
-            let k = key(Api::Networkconnectivity, &path_of(r));
-            w.ops
-                .remove(&k)
-                .map(|_| Outcome::ok(json!({})))
-                .ok_or_else(|| not_found(&path_of(r)))
-        }
-        "projects.locations.operations.cancel" => {
-            let path = path_of(r);
-            let k = key(Api::Networkconnectivity, path.trim_end_matches(":cancel"));
-            match w.ops.get_mut(&k) {
-                Some(op) => {
-                    op.data["metadata"]["requestedCancellation"] = json!(true);
-                    Ok(Outcome::ok(json!({})))
-                }
-                None => Err(not_found(&path)),
-            }
+        name if name.starts_with("projects.locations.operations.") => {
+            longrunning_operations(w, r, Api::Networkconnectivity)
         }
         _ => Err(r.unimplemented()),
     }
-}
-
-/// The resource path after `v1/`.
-fn path_of(r: &Req) -> String {
-    r.segs[1..].join("/")
-}
-
-fn not_found(path: &str) -> ApiError {
-    ApiError::not_found(format!("Resource '{path}' was not found"))
 }
 
 /// Whether a policy of `service_class` exists for the network `network` (any form
@@ -267,7 +232,7 @@ fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             "Invalid service_connection_policy_id '{id}': it must be 1-63 lowercase letters, digits or hyphens, starting with a letter."
         )));
     }
-    let parent = path_of(r)
+    let parent = v1_path(r)
         .trim_end_matches("/serviceConnectionPolicies")
         .to_string();
     let path = format!("{parent}/serviceConnectionPolicies/{id}");
@@ -305,10 +270,10 @@ fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
 }
 
 fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
+    let path = v1_path(r);
     let k = key(Api::Networkconnectivity, &path);
     if !w.objects.contains_key(&k) {
-        return Err(not_found(&path));
+        return Err(resource_not_found(&path));
     }
     busy(w, &k, &path)?;
     let mut changes = r.body.clone();
@@ -337,16 +302,16 @@ fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             o.data["updateTime"] = json!(now_rfc3339());
             summary(&o.data)
         }
-        None => return Err(not_found(&path)),
+        None => return Err(resource_not_found(&path)),
     };
     Ok(start(w, r, "update", &path, response, Vec::new()))
 }
 
 fn delete(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
+    let path = v1_path(r);
     let k = key(Api::Networkconnectivity, &path);
     let Some(obj) = w.objects.get(&k) else {
-        return Err(not_found(&path));
+        return Err(resource_not_found(&path));
     };
     if let Some(etag) = r.q("etag")
         && obj.data["etag"].as_str() != Some(etag)

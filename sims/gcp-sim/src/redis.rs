@@ -25,7 +25,10 @@
 
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, begin_op, network_ref, op_body, project_number, rfc1035};
+use crate::api::{
+    Outcome, Req, begin_op, longrunning_operations, network_ref, project_number,
+    resource_not_found, rfc1035, v1_path,
+};
 use crate::discovery::Api;
 use crate::world::{ApiError, Effect, World, key, now_rfc3339, paginate, set_pointer};
 
@@ -36,14 +39,14 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
         "projects.locations.clusters.create" => create(w, r),
         "projects.locations.clusters.get" => {
-            let path = path_of(r);
+            let path = v1_path(r);
             w.objects
                 .get(&key(Api::Redis, &path))
                 .map(|o| Outcome::ok(o.data.clone()))
-                .ok_or_else(|| not_found(&path))
+                .ok_or_else(|| resource_not_found(&path))
         }
         "projects.locations.clusters.list" => {
-            let prefix = format!("{}/", key(Api::Redis, &path_of(r)));
+            let prefix = format!("{}/", key(Api::Redis, &v1_path(r)));
             let items: Vec<Value> = w
                 .objects
                 .range(prefix.clone()..)
@@ -61,52 +64,11 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         }
         "projects.locations.clusters.delete" => delete(w, r),
         "projects.locations.clusters.patch" => patch(w, r),
-        "projects.locations.operations.get" => {
-            let k = key(Api::Redis, &path_of(r));
-            op_body(w, &k).map(|b| Outcome::op(k, b))
-        }
-        "projects.locations.operations.list" => {
-            let prefix = format!(
-                "{}/operations/",
-                key(Api::Redis, path_of(r).trim_end_matches("/operations"))
-            );
-            let ops: Vec<Value> = w
-                .ops
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .map(|(_, o)| o.data.clone())
-                .collect();
-            Ok(Outcome::ok(json!({"operations": ops})))
-        }
-        "projects.locations.operations.delete" => {
-            let k = key(Api::Redis, &path_of(r));
-            w.ops
-                .remove(&k)
-                .map(|_| Outcome::ok(json!({})))
-                .ok_or_else(|| not_found(&path_of(r)))
-        }
-        "projects.locations.operations.cancel" => {
-            let path = path_of(r);
-            let k = key(Api::Redis, path.trim_end_matches(":cancel"));
-            match w.ops.get_mut(&k) {
-                Some(op) => {
-                    op.data["metadata"]["requestedCancellation"] = json!(true);
-                    Ok(Outcome::ok(json!({})))
-                }
-                None => Err(not_found(&path)),
-            }
+        name if name.starts_with("projects.locations.operations.") => {
+            longrunning_operations(w, r, Api::Redis)
         }
         _ => Err(r.unimplemented()),
     }
-}
-
-/// The resource path after `v1/`.
-fn path_of(r: &Req) -> String {
-    r.segs[1..].join("/")
-}
-
-fn not_found(path: &str) -> ApiError {
-    ApiError::not_found(format!("Resource '{path}' was not found"))
 }
 
 /// `snake_case` to `camelCase` (update masks may use either).
@@ -285,7 +247,7 @@ fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             "Invalid cluster_id '{id}': it must be 1-63 lowercase letters, digits or hyphens, starting with a letter."
         )));
     }
-    let parent = path_of(r).trim_end_matches("/clusters").to_string();
+    let parent = v1_path(r).trim_end_matches("/clusters").to_string();
     let path = format!("{parent}/clusters/{id}");
     let k = key(Api::Redis, &path);
     if w.objects.contains_key(&k) {
@@ -470,10 +432,10 @@ fn unlink(w: &mut World, path: &str) {
 }
 
 fn delete(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
+    let path = v1_path(r);
     let k = key(Api::Redis, &path);
     if !w.objects.contains_key(&k) {
-        return Err(not_found(&path));
+        return Err(resource_not_found(&path));
     }
     busy(w, &k, &path)?;
     unlink(w, &path);
@@ -492,10 +454,10 @@ fn delete(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
 }
 
 fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    let path = path_of(r);
+    let path = v1_path(r);
     let k = key(Api::Redis, &path);
     if !w.objects.contains_key(&k) {
-        return Err(not_found(&path));
+        return Err(resource_not_found(&path));
     }
     let Some(mask) = r.q("updateMask").filter(|m| !m.is_empty()) else {
         return Err(ApiError::invalid("update_mask is required"));
