@@ -1,7 +1,10 @@
 //! The GCP provider end to end: the real `ss` binary applies `examples/superset-gcp` to the
 //! Google Cloud API simulator (`sims/gcp-sim`, started in-process), which answers 400 to any
 //! request that does not match a discovery method or whose body the method's request schema
-//! does not allow. Covered: what the simulator holds after the apply, a clean re-plan,
+//! does not allow. Covered: what the simulator holds after the apply (on a network without
+//! prerequisites: the VPC_PEERING range, the servicenetworking connection and the service
+//! connection policy are made by the stack), a clean re-plan, Redis shards and replicas scaled
+//! in one plan (one update_mask field per update) then a clean re-plan,
 //! out-of-band changes reported by `ss diff` and undone by `ss apply`, a destroy that leaves
 //! nothing, convergence under injected 5xx and 429 answers without duplicates, and missing
 //! credentials reported once, naming every place looked at. Every logged request is
