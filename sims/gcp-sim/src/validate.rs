@@ -336,10 +336,102 @@ pub enum EnumEncoding {
     Ints,
 }
 
+/// Cloud SQL's `SqlDatabaseVersion` is the one enum served here whose proto numbers are not
+/// its index in the discovery list (values were added out of order over the years): its
+/// numbers, from `google/cloud/sql/v1/cloud_sql_resources.proto` as google-cloud-sql-v1 2.12
+/// generates them (`SqlDatabaseVersion::value`).
+const SQL_DATABASE_VERSION: &[(&str, u64)] = &[
+    ("SQL_DATABASE_VERSION_UNSPECIFIED", 0),
+    ("MYSQL_5_1", 2),
+    ("MYSQL_5_5", 3),
+    ("MYSQL_5_6", 5),
+    ("MYSQL_5_7", 6),
+    ("MYSQL_8_0", 20),
+    ("MYSQL_8_0_18", 41),
+    ("MYSQL_8_0_26", 85),
+    ("MYSQL_8_0_27", 111),
+    ("MYSQL_8_0_28", 132),
+    ("MYSQL_8_0_29", 148),
+    ("MYSQL_8_0_30", 174),
+    ("MYSQL_8_0_31", 197),
+    ("MYSQL_8_0_32", 213),
+    ("MYSQL_8_0_33", 238),
+    ("MYSQL_8_0_34", 239),
+    ("MYSQL_8_0_35", 240),
+    ("MYSQL_8_0_36", 241),
+    ("MYSQL_8_0_37", 355),
+    ("MYSQL_8_0_39", 357),
+    ("MYSQL_8_0_40", 358),
+    ("MYSQL_8_0_41", 488),
+    ("MYSQL_8_0_42", 489),
+    ("MYSQL_8_0_43", 553),
+    ("MYSQL_8_0_44", 554),
+    ("MYSQL_8_0_45", 555),
+    ("MYSQL_8_0_46", 556),
+    ("MYSQL_8_4", 398),
+    ("MYSQL_9_7", 654),
+    ("SQLSERVER_2017_STANDARD", 11),
+    ("SQLSERVER_2017_ENTERPRISE", 14),
+    ("SQLSERVER_2017_EXPRESS", 15),
+    ("SQLSERVER_2017_WEB", 16),
+    ("POSTGRES_9_6", 9),
+    ("POSTGRES_10", 18),
+    ("POSTGRES_11", 10),
+    ("POSTGRES_12", 19),
+    ("POSTGRES_13", 23),
+    ("POSTGRES_14", 110),
+    ("POSTGRES_15", 172),
+    ("POSTGRES_16", 272),
+    ("POSTGRES_17", 408),
+    ("POSTGRES_18", 557),
+    ("POSTGRES_19", 684),
+    ("POSTGRES_20", 781),
+    ("SQLSERVER_2019_STANDARD", 26),
+    ("SQLSERVER_2019_ENTERPRISE", 27),
+    ("SQLSERVER_2019_EXPRESS", 28),
+    ("SQLSERVER_2019_WEB", 29),
+    ("SQLSERVER_2022_STANDARD", 199),
+    ("SQLSERVER_2022_ENTERPRISE", 200),
+    ("SQLSERVER_2022_EXPRESS", 201),
+    ("SQLSERVER_2022_WEB", 202),
+    ("SQLSERVER_2025_STANDARD", 549),
+    ("SQLSERVER_2025_ENTERPRISE", 550),
+    ("SQLSERVER_2025_EXPRESS", 551),
+];
+
+/// The proto number of `name` in the enum whose discovery values are `values`.
+fn enum_number(values: &[Value], name: &str) -> Option<u64> {
+    if values.first().and_then(Value::as_str) == Some("SQL_DATABASE_VERSION_UNSPECIFIED") {
+        return SQL_DATABASE_VERSION
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, i)| *i);
+    }
+    values
+        .iter()
+        .position(|e| e.as_str() == Some(name))
+        .and_then(|i| u64::try_from(i).ok())
+}
+
+/// The name of the proto number `number` in the enum whose discovery values are `values`.
+fn enum_name(values: &[Value], number: u64) -> Option<Value> {
+    if values.first().and_then(Value::as_str) == Some("SQL_DATABASE_VERSION_UNSPECIFIED") {
+        return SQL_DATABASE_VERSION
+            .iter()
+            .find(|(_, i)| *i == number)
+            .map(|(n, _)| Value::from(*n));
+    }
+    usize::try_from(number)
+        .ok()
+        .and_then(|i| values.get(i))
+        .cloned()
+}
+
 /// Rewrites the enum fields of a value of the named schema (recursively through `$ref`s,
 /// arrays and maps). An enum's number is its index in the discovery `enum` list, which is
 /// the proto numbering for every enum the simulator serves (checked against the real log:
-/// `REDIS_STANDARD_SMALL` is 4, `ACTIVE` 2, `CONNECTION_TYPE_DISCOVERY` 1).
+/// `REDIS_STANDARD_SMALL` is 4, `ACTIVE` 2, `CONNECTION_TYPE_DISCOVERY` 1), except Cloud
+/// SQL's database versions ([`SQL_DATABASE_VERSION`]).
 pub fn map_enums(doc: &Doc, schema_name: &str, body: &mut Value, to: EnumEncoding) {
     let schema = serde_json::json!({"$ref": schema_name});
     map_enum_value(doc, &schema, body, to, 0);
@@ -356,20 +448,13 @@ fn map_enum_value(doc: &Doc, schema: &Value, v: &mut Value, to: EnumEncoding, de
     if let Some(values) = schema["enum"].as_array() {
         match to {
             EnumEncoding::Ints => {
-                if let Some(i) = v
-                    .as_str()
-                    .and_then(|s| values.iter().position(|e| e.as_str() == Some(s)))
-                {
+                if let Some(i) = v.as_str().and_then(|s| enum_number(values, s)) {
                     *v = Value::from(i);
                 }
             }
             EnumEncoding::Names => {
-                if let Some(name) = v
-                    .as_u64()
-                    .and_then(|i| usize::try_from(i).ok())
-                    .and_then(|i| values.get(i))
-                {
-                    *v = name.clone();
+                if let Some(name) = v.as_u64().and_then(|i| enum_name(values, i)) {
+                    *v = name;
                 }
             }
         }

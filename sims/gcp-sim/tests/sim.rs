@@ -1933,6 +1933,47 @@ async fn sql_instance_and_replica() {
     stop_logged(sim, &log).await;
 }
 
+/// Google's Rust client sends Cloud SQL's database version as its proto number, which is not
+/// its index in the discovery list (POSTGRES_16 is 272): the simulator knows the number.
+#[tokio::test]
+async fn sql_database_versions_sent_as_numbers_are_their_proto_numbers() {
+    let sim = start(fast()).await;
+    let s = &sim.urls.sqladmin;
+    let ints = "%24alt=json%3Benum-encoding%3Dint";
+    let r = sim
+        .call(
+            s,
+            "POST",
+            &format!("/v1/projects/p/instances?{ints}"),
+            Some(json!({"name": "pg", "databaseVersion": 272, "settings": {"tier": "db-custom-2-7680"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(s, &path_of(&r.body["selfLink"], s)).await;
+    let named = sim
+        .call(s, "GET", "/v1/projects/p/instances/pg", None)
+        .await;
+    assert_eq!(named.body["databaseVersion"], "POSTGRES_16");
+    let numbered = sim
+        .call(
+            s,
+            "GET",
+            &format!("/v1/projects/p/instances/pg?{ints}"),
+            None,
+        )
+        .await;
+    assert_eq!(numbered.body["databaseVersion"], 272);
+    let users = sim
+        .call(s, "GET", "/v1/projects/p/instances/pg/users", None)
+        .await;
+    assert_eq!(
+        users.body["items"][0]["name"], "postgres",
+        "{:?}",
+        users.body
+    );
+    sim.handle.shutdown().await;
+}
+
 #[tokio::test]
 async fn sql_mysql_root_is_dropped_only_at_its_host() {
     let sim = start(fast()).await;
