@@ -158,6 +158,11 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
     out
 }
 
+/// The minor a cluster gets when `version` is not set: the default of GKE's default release
+/// channel (REGULAR, which a cluster created without a channel joins) in December 2026, and
+/// one it offers there (1.36 and 1.35; `sims/gcp-sim/src/container.rs` holds the same offer).
+pub const DEFAULT_K8S_VERSION: &str = "1.36";
+
 pub const PG_VERSIONS: [&str; 5] = ["13", "14", "15", "16", "17"];
 
 struct Config<'a> {
@@ -296,7 +301,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
     let mut resources = vec![
         NativeSpec::new("cluster", types::CLUSTER)
             .set("network", c.value("network", Value::Null))
-            .set("version", c.value("version", crate::gke::DEFAULT_VERSION)),
+            .set("version", c.value("version", DEFAULT_K8S_VERSION)),
     ];
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
     let mut previous: Option<String> = None;

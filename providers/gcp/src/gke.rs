@@ -28,11 +28,6 @@ pub fn satisfies(current: &str, wanted: &str) -> bool {
     }
 }
 
-/// The minor a cluster gets when `version` is not set: the default of GKE's default release
-/// channel (REGULAR, which a cluster created without a channel joins) in December 2026, and
-/// one it offers there (1.36 and 1.35; `sims/gcp-sim/src/container.rs` holds the same offer).
-pub const DEFAULT_VERSION: &str = "1.36";
-
 /// What GKE offers in the provider's region (`projects.locations.getServerConfig`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Offer {
@@ -84,26 +79,21 @@ fn cluster_json(c: &model::Cluster) -> Json {
 }
 
 impl Ops {
-    /// What GKE offers in the region, asked once for the life of the provider (a failure is
-    /// not kept: the next check asks again).
-    pub(crate) async fn gke_offer(&self) -> Result<&Offer, ProviderError> {
-        self.gke_offer
-            .get_or_try_init(|| async {
-                let c = self.clients().await?;
-                let config = c
-                    .gke
-                    .get_server_config()
-                    .set_name(self.location())
-                    .send()
-                    .await
-                    .map_err(|e| provider_error("get the GKE server configuration", &e))?;
-                let mut j = js(&config);
-                for (i, ch) in config.channels.iter().enumerate() {
-                    j["channels"][i]["channel"] = json!(ch.channel.name());
-                }
-                Ok(Offer::from_server_config(&j))
-            })
+    /// What GKE offers in the region (`getServerConfig`); the provider keeps the answer.
+    pub(crate) async fn ask_gke_offer(&self) -> Result<Offer, ProviderError> {
+        let c = self.clients().await?;
+        let config = c
+            .gke
+            .get_server_config()
+            .set_name(self.location())
+            .send()
             .await
+            .map_err(|e| provider_error("get the GKE server configuration", &e))?;
+        let mut j = js(&config);
+        for (i, ch) in config.channels.iter().enumerate() {
+            j["channels"][i]["channel"] = json!(ch.channel.name());
+        }
+        Ok(Offer::from_server_config(&j))
     }
 
     fn cluster_state(&self, c: &Json) -> ResourceState {

@@ -226,6 +226,8 @@ pub fn config_schema() -> Body {
 pub struct GcpProvider {
     schema: ProviderSchema,
     ops: Ops,
+    /// What GKE offers in the region, once asked ([`Provider::check_offers`]).
+    gke_offer: tokio::sync::OnceCell<gke::Offer>,
 }
 
 /// Builds the provider from the evaluated provider block, with credentials from the process
@@ -319,6 +321,7 @@ pub fn configure_with_env(
             components: component::ALL.iter().map(|c| c.to_string()).collect(),
         },
         ops: Ops::new(settings, endpoints, Arc::new(env), ready_timeout),
+        gke_offer: tokio::sync::OnceCell::new(),
     })
 }
 
@@ -354,11 +357,16 @@ impl Provider for GcpProvider {
         }
         let (version, configured) = match config.get("version") {
             Some(Value::String(v)) => (v.clone(), true),
-            None | Some(Value::Null) => (gke::DEFAULT_VERSION.to_string(), false),
+            None | Some(Value::Null) => (expand::DEFAULT_K8S_VERSION.to_string(), false),
             // Unknown until apply: nothing to check yet.
             Some(_) => return Vec::new(),
         };
-        let offer = match Box::pin(self.ops.gke_offer()).await {
+        // Asked once for the life of the provider; a failure is not kept (the next check
+        // asks again).
+        let asked = self
+            .gke_offer
+            .get_or_try_init(|| Box::pin(self.ops.ask_gke_offer()));
+        let offer = match Box::pin(asked).await {
             Ok(o) => o,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot ask GKE which versions it offers");

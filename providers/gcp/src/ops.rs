@@ -35,8 +35,6 @@ pub struct Ops {
     clients: tokio::sync::OnceCell<Clients>,
     /// The project's number (servicenetworking names networks by it), asked once.
     pub(crate) project_number: tokio::sync::OnceCell<String>,
-    /// The minors GKE offers in the region (`getServerConfig`), asked once.
-    pub(crate) gke_offer: tokio::sync::OnceCell<crate::gke::Offer>,
     /// One lock per GKE cluster and Cloud SQL primary: both run one operation at a time.
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -356,7 +354,6 @@ impl Ops {
             ready_timeout,
             clients: tokio::sync::OnceCell::new(),
             project_number: tokio::sync::OnceCell::new(),
-            gke_offer: tokio::sync::OnceCell::new(),
             locks: std::sync::Mutex::new(HashMap::new()),
         }
     }

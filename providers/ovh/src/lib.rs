@@ -161,6 +161,8 @@ pub fn config_schema() -> Body {
 pub struct OvhProvider {
     schema: ProviderSchema,
     ops: Ops,
+    /// What OVH sells, asked once at plan time ([`offers`]).
+    offers: offers::Cache,
 }
 
 /// Builds the provider from the evaluated provider block, with credentials from the process
@@ -234,6 +236,7 @@ pub fn configure_with_env(
             components: component::ALL.iter().map(|c| c.to_string()).collect(),
         },
         ops: Ops::new(client, project, settings, ready_timeout),
+        offers: offers::Cache::default(),
     })
 }
 
@@ -274,7 +277,7 @@ impl Provider for OvhProvider {
     }
 
     async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
-        self.ops.check_offers(type_name, config).await
+        self.offers.check(&self.ops, type_name, config).await
     }
 
     fn expand(

@@ -293,12 +293,11 @@ fn skipped(what: &str, e: &provider_api::ProviderError) {
     tracing::trace!(error = %e, "asking OVH for {what}");
 }
 
-impl Ops {
-    async fn k8s_versions(&self) -> Option<&Vec<String>> {
-        self.offers
-            .k8s_versions
+impl Cache {
+    async fn k8s_versions(&self, ops: &Ops) -> Option<&Vec<String>> {
+        self.k8s_versions
             .get_or_init(|| async {
-                match self.call(r::CLOUD_DESCRIPTION, &[], None).await {
+                match ops.call(r::CLOUD_DESCRIPTION, &[], None).await {
                     Ok(doc) => doc
                         .pointer("/models/cloud.kube.VersionEnum/enum")
                         .and_then(Json::as_array)
@@ -319,14 +318,13 @@ impl Ops {
     }
 
     /// The node flavors available in the region.
-    async fn kube_flavors(&self) -> Option<&Vec<String>> {
-        self.offers
-            .kube_flavors
+    async fn kube_flavors(&self, ops: &Ops) -> Option<&Vec<String>> {
+        self.kube_flavors
             .get_or_init(|| async {
-                let region = self.settings.region.as_str();
-                let params = [("serviceName", self.project.as_str())];
+                let region = ops.settings.region.as_str();
+                let params = [("serviceName", ops.project.as_str())];
                 let query = [("region", region)];
-                match self
+                match ops
                     .client
                     .call(r::KUBE_FLAVORS, &params, &query, None)
                     .await
@@ -353,7 +351,12 @@ impl Ops {
     }
 
     /// The node pools whose flavor the region does not offer.
-    async fn check_node_flavors(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+    async fn check_node_flavors(
+        &self,
+        ops: &Ops,
+        type_name: &str,
+        config: &Attrs,
+    ) -> Vec<Diagnostic> {
         // (flavor, where it is written)
         let pools: Vec<(String, Vec<String>)> = match type_name {
             t::NODEPOOL => known_str(config, "flavor")
@@ -381,7 +384,7 @@ impl Ops {
         if pools.is_empty() {
             return Vec::new();
         }
-        let Some(offered) = self.kube_flavors().await else {
+        let Some(offered) = self.kube_flavors(ops).await else {
             return Vec::new();
         };
         pools
@@ -391,7 +394,7 @@ impl Ops {
                 Diagnostic::error(format!(
                     "OVH Managed Kubernetes has no node flavor {flavor:?} in region {}; \
                      offered: {}",
-                    self.settings.region,
+                    ops.settings.region,
                     listed(offered.iter().map(String::as_str))
                 ))
                 .at(at)
@@ -399,11 +402,10 @@ impl Ops {
             .collect()
     }
 
-    async fn engine_versions(&self) -> Option<&BTreeMap<String, Vec<String>>> {
-        self.offers
-            .engine_versions
+    async fn engine_versions(&self, ops: &Ops) -> Option<&BTreeMap<String, Vec<String>>> {
+        self.engine_versions
             .get_or_init(|| async {
-                match self.call(r::DB_CAPABILITIES, &[], None).await {
+                match ops.call(r::DB_CAPABILITIES, &[], None).await {
                     Ok(caps) => Some(
                         caps.get("engines")
                             .and_then(Json::as_array)
@@ -432,11 +434,10 @@ impl Ops {
             .as_ref()
     }
 
-    async fn availability(&self) -> Option<&Vec<Row>> {
-        self.offers
-            .availability
+    async fn availability(&self, ops: &Ops) -> Option<&Vec<Row>> {
+        self.availability
             .get_or_init(|| async {
-                match self.call(r::DB_AVAILABILITY, &[], None).await {
+                match ops.call(r::DB_AVAILABILITY, &[], None).await {
                     Ok(Json::Array(rows)) => Some(rows.iter().filter_map(Row::from_json).collect()),
                     Ok(_) => None,
                     Err(e) => {
@@ -450,12 +451,12 @@ impl Ops {
     }
 
     /// The diagnostics of one resource's configuration against what OVH sells.
-    pub async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
-        if !self.client.has_credentials() {
+    pub async fn check(&self, ops: &Ops, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if !ops.client.has_credentials() {
             return Vec::new();
         }
         match type_name {
-            t::NODEPOOL => self.check_node_flavors(type_name, config).await,
+            t::NODEPOOL => self.check_node_flavors(ops, type_name, config).await,
             component::KUBERNETES_CLUSTER | t::KUBE => {
                 let version = match type_name {
                     t::KUBE => known_str(config, "version"),
@@ -463,7 +464,7 @@ impl Ops {
                 };
                 let mut out = Vec::new();
                 if let Some(version) = version
-                    && let Some(offered) = self.k8s_versions().await
+                    && let Some(offered) = self.k8s_versions(ops).await
                     && !offered.contains(&version)
                 {
                     out.push(
@@ -475,21 +476,21 @@ impl Ops {
                         .at(["version"]),
                     );
                 }
-                out.extend(self.check_node_flavors(type_name, config).await);
+                out.extend(self.check_node_flavors(ops, type_name, config).await);
                 out
             }
             _ => {
-                let Some(choice) = db_choice(&self.settings, type_name, config) else {
+                let Some(choice) = db_choice(&ops.settings, type_name, config) else {
                     return Vec::new();
                 };
-                let Some(rows) = self.availability().await else {
+                let Some(rows) = self.availability(ops).await else {
                     return Vec::new();
                 };
                 let versions = self
-                    .engine_versions()
+                    .engine_versions(ops)
                     .await
                     .and_then(|all| all.get(&choice.engine));
-                check_database(&choice, &self.settings.region, versions, rows)
+                check_database(&choice, &ops.settings.region, versions, rows)
                     .into_iter()
                     .collect()
             }

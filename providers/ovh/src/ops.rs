@@ -24,8 +24,6 @@ pub struct Ops {
     pub settings: Settings,
     pub ready_timeout: Duration,
     lb_flavors: OnceCell<Vec<(String, String)>>,
-    /// What OVH sells, asked once at plan time ([`crate::offers`]).
-    pub(crate) offers: crate::offers::Cache,
 }
 
 /// Where an object is in its lifecycle.
@@ -488,7 +486,6 @@ impl Ops {
             settings,
             ready_timeout,
             lb_flavors: OnceCell::new(),
-            offers: crate::offers::Cache::default(),
         }
     }
 
