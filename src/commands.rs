@@ -430,10 +430,9 @@ async fn plan_cmd(a: PlanArgs, color: bool, color_err: bool) -> anyhow::Result<E
     )
     .await?;
     if a.json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&render::plan_json(&plan))?
-        );
+        let mut doc = render::plan_json(&plan);
+        doc["warnings"] = report::diagnostics_json(&plan.warnings, &session.engine.config.sources);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         out!("{}", render::plan_text(&plan, color));
     }

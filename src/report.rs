@@ -172,6 +172,25 @@ pub fn render_diagnostics(diags: &Diagnostics, sources: &Sources, color: bool) -
     out
 }
 
+/// Diagnostics as JSON for machines: `[{"severity", "summary", "detail", "location"}]`,
+/// `location` being `FILE:LINE:COL` (null for a problem with no place in the spec).
+pub fn diagnostics_json(diags: &Diagnostics, sources: &Sources) -> serde_json::Value {
+    serde_json::Value::Array(
+        diags
+            .0
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "severity": if d.is_error() { "error" } else { "warning" },
+                    "summary": d.summary,
+                    "detail": d.detail,
+                    "location": d.span.map(|span| sources.location(span)),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Prints diagnostics (errors and warnings) to stderr.
 pub fn print_diagnostics(diags: &Diagnostics, sources: &Sources, color: bool) {
     let _ = write!(
@@ -259,6 +278,30 @@ mod tests {
             start,
             end: start + needle.len(),
         }
+    }
+
+    #[test]
+    fn diagnostics_as_json_name_their_location() {
+        let s = sources();
+        let diags = Diagnostics(vec![
+            SpecDiagnostic::warning(
+                "kubernetes_cluster.k8s: Kubernetes 1.33 is in extended support",
+                Some(span_of(&s, 0, "9")),
+            )
+            .with_detail("$0.60 per cluster-hour"),
+            SpecDiagnostic::warning("variable \"x\" is unused", None),
+        ]);
+        let doc = diagnostics_json(&diags, &s);
+        assert_eq!(
+            doc,
+            serde_json::json!([
+                {"severity": "warning",
+                 "summary": "kubernetes_cluster.k8s: Kubernetes 1.33 is in extended support",
+                 "detail": "$0.60 per cluster-hour", "location": "main.hcl:2:11"},
+                {"severity": "warning", "summary": "variable \"x\" is unused",
+                 "detail": null, "location": null},
+            ])
+        );
     }
 
     #[test]
