@@ -679,16 +679,8 @@ fn new_pool(
     let mut req = request.clone();
     strip_zeros(&mut req);
     let region = region_of(c["location"].as_str().unwrap_or_default()).to_string();
-    let zones: Vec<String> = match req["locations"].as_array() {
-        Some(l) => {
-            let zones: Vec<String> = l
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            check_zones(&region, &zones)?;
-            zones
-        }
+    let zones: Vec<String> = match requested_zones(&req, &region)? {
+        Some(zones) => zones,
         None => c["locations"]
             .as_array()
             .into_iter()
@@ -793,6 +785,21 @@ pub fn newer(a: &str, b: &str) -> bool {
     parse(a) > parse(b)
 }
 
+/// The zones a request names in `locations`, checked against the region's; `None` when it
+/// names none.
+fn requested_zones(req: &Value, region: &str) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = req["locations"].as_array() else {
+        return Ok(None);
+    };
+    let zones: Vec<String> = list
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    check_zones(region, &zones)?;
+    Ok(Some(zones))
+}
+
 /// Every zone must exist and lie in the cluster's region.
 fn check_zones(region: &str, zones: &[String]) -> Result<(), ApiError> {
     let known = zones_of(region);
@@ -858,16 +865,8 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         ));
     }
     let (channel, version) = pick_version(&req)?;
-    let zones: Vec<String> = match req["locations"].as_array() {
-        Some(l) => {
-            let zones: Vec<String> = l
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            check_zones(&region, &zones)?;
-            zones
-        }
+    let zones: Vec<String> = match requested_zones(&req, &region)? {
+        Some(zones) => zones,
         None if is_zone(&location) => vec![location.clone()],
         None => zones_of(&region).into_iter().take(3).collect(),
     };
