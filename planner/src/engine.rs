@@ -29,6 +29,33 @@ pub trait ProviderRegistry: Send + Sync {
     ) -> Result<Arc<dyn Provider>, Vec<provider_api::Diagnostic>>;
 }
 
+/// The registry as a list of provider factories (the binary's, or a test harness's own).
+impl ProviderRegistry for Vec<provider_api::kit::Factory> {
+    fn names(&self) -> Vec<String> {
+        self.iter().map(|f| f.name().to_string()).collect()
+    }
+
+    fn config_schema(&self, name: &str) -> Option<Body> {
+        self.iter()
+            .find(|f| f.name() == name)
+            .map(|f| f.config_schema())
+    }
+
+    fn configure(
+        &self,
+        name: &str,
+        config: &Attrs,
+        dir: &Path,
+    ) -> Result<Arc<dyn Provider>, Vec<provider_api::Diagnostic>> {
+        match self.iter().find(|f| f.name() == name) {
+            Some(f) => f.configure(config, dir),
+            None => Err(vec![provider_api::Diagnostic::error(format!(
+                "unknown provider `{name}`"
+            ))]),
+        }
+    }
+}
+
 /// The configuration an instance was last applied with, if any (for `ignore_changes`).
 pub type PriorConfig<'a> = &'a dyn Fn(&ComponentAddr) -> Option<Attrs>;
 

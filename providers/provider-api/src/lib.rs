@@ -1,7 +1,8 @@
 //! The contract between the `ss` core and its providers.
 //!
-//! This crate deliberately has no cloud SDK and no async runtime dependency: the planner and
-//! state crates depend on it alone, and every provider crate implements [`Provider`].
+//! This crate deliberately has no cloud SDK: the planner and state crates depend on it alone,
+//! and every provider crate implements [`Provider`], through the [`kit`] (whose waits use
+//! tokio's timer, the runtime every provider runs on).
 //!
 //! The pieces:
 //! - [`Value`]: a configuration value that is known, unknown ("known after apply") or sensitive.
@@ -11,11 +12,19 @@
 //! - [`Expansion`]: how a provider decomposes one resource (portable or native) into native
 //!   resources with internal edges.
 //! - [`Provider`]: the request/response operations a provider implements.
+//! - [`conformance`] (feature `conformance`): the suite every provider runs against its
+//!   simulator.
+//! - [`kit`]: the provider kit: the one `Provider` implementation over a cloud's service
+//!   modules, and the helpers every provider needs (schema shorthands, settings, zones and
+//!   subnets, waits, pagination, factories).
 
 pub mod component;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod diag;
 mod expansion;
 mod identity;
+pub mod kit;
 mod provider;
 pub mod schema;
 mod value;
