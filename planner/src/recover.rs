@@ -21,7 +21,7 @@ use state::{
 };
 
 use crate::addr::NativeAddr;
-use crate::apply::{Live, deposed_address};
+use crate::apply::live::{Live, deposed_address};
 use crate::engine::Engine;
 
 #[derive(Debug, thiserror::Error)]
