@@ -1,13 +1,14 @@
-//! What a matched, validated request does to the world: routed by API to [`crate::compute`],
-//! [`crate::container`], [`crate::sql`], [`crate::redis`], [`crate::servicenetworking`] and
-//! [`crate::networkconnectivity`].
+//! What every API module works with: the matched, validated request ([`Req`]), its result
+//! ([`Outcome`]), and the helpers for operations, project numbers and names that several APIs
+//! share. A leaf: the API modules use it, it uses none of them (the pipeline that dispatches
+//! to them is `http.rs`).
 
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::Urls;
 use crate::discovery::{Api, Doc, Method};
+use crate::urls::Urls;
 use crate::world::{ApiError, Effect, Op, Phase, World, key};
 
 /// A matched and validated request.
@@ -87,18 +88,6 @@ impl Outcome {
             body,
             op: Some(key),
         }
-    }
-}
-
-/// Runs a request against the world.
-pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
-    match r.api {
-        Api::Compute => crate::compute::dispatch(w, r),
-        Api::Container => crate::container::dispatch(w, r),
-        Api::Sqladmin => crate::sql::dispatch(w, r),
-        Api::Redis => crate::redis::dispatch(w, r),
-        Api::Servicenetworking => crate::servicenetworking::dispatch(w, r),
-        Api::Networkconnectivity => crate::networkconnectivity::dispatch(w, r),
     }
 }
 
@@ -299,4 +288,21 @@ pub fn longrunning_operations(w: &mut World, r: &Req, api: Api) -> Result<Outcom
         }
         _ => Err(r.unimplemented()),
     }
+}
+
+/// `snake_case` to `camelCase` (update masks may use either).
+pub fn camel(field: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for ch in field.chars() {
+        if ch == '_' {
+            up = true;
+        } else if up {
+            out.push(ch.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }

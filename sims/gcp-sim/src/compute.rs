@@ -29,6 +29,7 @@ use crate::api::{
     Outcome, Req, begin_op, name_filter, op_body, project_id, project_number, rfc1035,
 };
 use crate::discovery::Api;
+use crate::world::set_default as set;
 use crate::world::{self, ApiError, Effect, World, key, now_rfc3339, paginate};
 
 /// The `labelFingerprint` of a resource without labels (the value Compute Engine answers
@@ -482,109 +483,13 @@ fn fingerprint(w: &mut World) -> String {
     world::base64(&bytes).replace('+', "-").replace('/', "_")
 }
 
-/// Sets `k` when absent or null.
-fn set(data: &mut Value, k: &str, v: Value) {
-    if data.get(k).is_none_or(Value::is_null) {
-        data[k] = v;
-    }
-}
-
-/// Server-side fields per collection, as the real GET answers show them.
+/// Fills in what Compute Engine sets on a new object of the collection `coll`, as the real
+/// answers show it: one function per collection with more than a few fields.
 fn defaults(w: &mut World, c: &Call, coll: &str, data: &mut Value) -> Result<(), ApiError> {
     match coll {
-        "networks" => {
-            if data.get("autoCreateSubnetworks").is_none() && data.get("IPv4Range").is_none() {
-                data["autoCreateSubnetworks"] = json!(true);
-            }
-            let mut routing =
-                json!({"routingMode": "REGIONAL", "bgpBestPathSelectionMode": "LEGACY"});
-            if let Some(given) = data.get("routingConfig").filter(|v| v.is_object()) {
-                world::merge(&mut routing, given);
-            }
-            data["routingConfig"] = routing;
-            set(
-                data,
-                "networkFirewallPolicyEnforcementOrder",
-                json!("AFTER_CLASSIC_FIREWALL"),
-            );
-            if let Some(profile) = data["networkProfile"].as_str()
-                && let Some(i) = profile.find("projects/")
-            {
-                data["networkProfile"] = json!(format!("{}{}", c.base(), &profile[i..]));
-            }
-            network_ipv6(w, data);
-            let id = data["id"].as_str().unwrap_or_default().to_string();
-            data["selfLinkWithId"] = json!(format!(
-                "{}projects/{}/global/networks/{id}",
-                c.base(),
-                c.project()
-            ));
-        }
-        "subnetworks" => {
-            let Some(cidr) = data["ipCidrRange"].as_str().map(str::to_string) else {
-                return Err(ApiError::invalid(
-                    "Invalid value for field 'resource.ipCidrRange': ''. Invalid IPCidrRange: ",
-                ));
-            };
-            let Some((net, bits)) = parse_cidr(&cidr) else {
-                return Err(ApiError::invalid(format!(
-                    "Invalid value for field 'resource.ipCidrRange': '{cidr}'. Invalid IPCidrRange: {cidr}"
-                )));
-            };
-            // Overlap with another subnetwork of the same network.
-            let network = data["network"].as_str().unwrap_or_default().to_string();
-            let project = c.project();
-            let net_key = resolve_ref(w, project, &network);
-            for (k, o) in &w.objects {
-                if o.kind == "compute:subnetworks"
-                    && o.data["network"]
-                        .as_str()
-                        .and_then(|s| resolve_ref(w, project, s))
-                        == net_key
-                    && let Some((n2, b2)) = o.data["ipCidrRange"].as_str().and_then(parse_cidr)
-                    && overlaps(net, bits, n2, b2)
-                {
-                    return Err(ApiError::invalid(format!(
-                        "Invalid IPCidrRange: {cidr} conflicts with existing subnetwork '{}' in region '{}'.",
-                        o.data["name"].as_str().unwrap_or_default(),
-                        k.rsplit("/regions/")
-                            .next()
-                            .and_then(|s| s.split('/').next())
-                            .unwrap_or_default()
-                    )));
-                }
-            }
-            data["gatewayAddress"] = json!(ipv4(net + 1));
-            set(data, "allowSubnetCidrRoutesOverlap", json!(false));
-            let flow_logs = data["logConfig"]["enable"].as_bool().unwrap_or(false);
-            set(data, "enableFlowLogs", json!(flow_logs));
-            set(data, "privateIpGoogleAccess", json!(false));
-            set(
-                data,
-                "privateIpv6GoogleAccess",
-                json!("DISABLE_GOOGLE_ACCESS"),
-            );
-            set(data, "purpose", json!("PRIVATE"));
-            set(data, "stackType", json!("IPV4_ONLY"));
-            data["fingerprint"] = json!(fingerprint(w));
-        }
-        "addresses" => {
-            set(data, "addressType", json!("EXTERNAL"));
-            set(data, "description", json!(""));
-            set(data, "networkTier", json!("PREMIUM"));
-            if data.get("address").is_none_or(Value::is_null) {
-                let address = if data["purpose"] == json!("VPC_PEERING") {
-                    internal_range(w, c, data)?
-                } else if data["addressType"] == json!("INTERNAL") {
-                    w.address("10.128")
-                } else {
-                    w.address("34.8")
-                };
-                data["address"] = json!(address);
-            }
-            data["status"] = json!("RESERVED");
-            data["labelFingerprint"] = json!(label_fingerprint(w, data));
-        }
+        "networks" => network_defaults(w, c, data),
+        "subnetworks" => subnetwork_defaults(w, c, data)?,
+        "addresses" => address_defaults(w, c, data)?,
         "healthChecks" => {
             set(data, "checkIntervalSec", json!(5));
             set(data, "timeoutSec", json!(5));
@@ -597,53 +502,11 @@ fn defaults(w: &mut World, c: &Call, coll: &str, data: &mut Value) -> Result<(),
                 }
             }
         }
-        "backendServices" => {
-            set(data, "loadBalancingScheme", json!("EXTERNAL"));
-            set(data, "protocol", json!("HTTP"));
-            set(data, "description", json!(""));
-            set(data, "port", json!(80));
-            set(data, "portName", json!("http"));
-            set(data, "timeoutSec", json!(30));
-            set(data, "sessionAffinity", json!("NONE"));
-            set(data, "affinityCookieTtlSec", json!(0));
-            set(
-                data,
-                "connectionDraining",
-                json!({"drainingTimeoutSec": 300}),
-            );
-            // The real GETs show `enableCDN: false` on an EXTERNAL_MANAGED service
-            // (`compute/globalcomputeurlmap@…`) and on an EXTERNAL TCP one
-            // (`…forwardingruletcp-direct@…`), and no `enableCDN` on a classic EXTERNAL HTTP
-            // one (`compute/globaltargethttpsproxy@…`); none of them set it.
-            let classic_http = data["loadBalancingScheme"] == json!("EXTERNAL")
-                && data["protocol"] == json!("HTTP");
-            if !classic_http {
-                set(data, "enableCDN", json!(false));
-            }
-            if data["enableCDN"] == json!(true) {
-                cdn_defaults(data);
-            }
-            iap_secret(data);
-            data["fingerprint"] = json!(fingerprint(w));
-        }
+        "backendServices" => backend_service_defaults(w, data),
         "backendBuckets" => {
             set(data, "enableCdn", json!(false));
         }
-        "urlMaps" => {
-            data["fingerprint"] = json!(fingerprint(w));
-            // Only the URL map with host rules and path matchers of the real logs carries
-            // `status.quotaUsage` (`compute/globalcomputeurlmap@…`; the plain maps of
-            // `compute/globaltargethttpsproxy@…` do not). The units figure is the one the
-            // real map answered; its formula is not published.
-            let routed = data["pathMatchers"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty());
-            if routed {
-                data["status"] = json!({"quotaUsage": {"forwardingRules": 0, "units": "61"}});
-            } else if let Some(m) = data.as_object_mut() {
-                m.remove("status");
-            }
-        }
+        "urlMaps" => url_map_defaults(w, data),
         "targetHttpProxies" => {
             data["fingerprint"] = json!(fingerprint(w));
         }
@@ -655,40 +518,193 @@ fn defaults(w: &mut World, c: &Call, coll: &str, data: &mut Value) -> Result<(),
         "targetTcpProxies" => {
             set(data, "proxyHeader", json!("NONE"));
         }
-        "sslCertificates" => {
-            if let Some(m) = data.as_object_mut() {
-                // The private key is write-only: no answer carries it.
-                m.remove("privateKey");
-            }
-            if data["type"].as_str().is_none_or(|t| t == "SELF_MANAGED") {
-                data["type"] = json!("SELF_MANAGED");
-                let cert = data["certificate"].clone();
-                data["selfManaged"] = json!({"certificate": cert});
-                let year =
-                    std::time::SystemTime::now() + std::time::Duration::from_secs(365 * 86_400);
-                data["expireTime"] = json!(humantime::format_rfc3339_millis(year).to_string());
-            }
-        }
-        "forwardingRules" => {
-            set(data, "IPProtocol", json!("TCP"));
-            set(data, "loadBalancingScheme", json!("EXTERNAL"));
-            set(data, "networkTier", json!("PREMIUM"));
-            if data.get("IPAddress").is_none_or(Value::is_null) {
-                data["IPAddress"] = json!(w.address("34.117"));
-            }
-            // A single port comes back as a range: `portRange "110"` is answered "110-110"
-            // (`compute/globalcomputeforwardingruletcp-direct@…`).
-            if let Some(p) = data["portRange"].as_str()
-                && !p.contains('-')
-            {
-                data["portRange"] = json!(format!("{p}-{p}"));
-            }
-            data["fingerprint"] = json!(fingerprint(w));
-            data["labelFingerprint"] = json!(label_fingerprint(w, data));
-        }
+        "sslCertificates" => ssl_certificate_defaults(data),
+        "forwardingRules" => forwarding_rule_defaults(w, data),
         _ => {}
     }
     Ok(())
+}
+
+/// A network: auto subnetworks unless a mode is given, regional routing, its id link.
+fn network_defaults(w: &mut World, c: &Call, data: &mut Value) {
+    if data.get("autoCreateSubnetworks").is_none() && data.get("IPv4Range").is_none() {
+        data["autoCreateSubnetworks"] = json!(true);
+    }
+    let mut routing = json!({"routingMode": "REGIONAL", "bgpBestPathSelectionMode": "LEGACY"});
+    if let Some(given) = data.get("routingConfig").filter(|v| v.is_object()) {
+        world::merge(&mut routing, given);
+    }
+    data["routingConfig"] = routing;
+    set(
+        data,
+        "networkFirewallPolicyEnforcementOrder",
+        json!("AFTER_CLASSIC_FIREWALL"),
+    );
+    if let Some(profile) = data["networkProfile"].as_str()
+        && let Some(i) = profile.find("projects/")
+    {
+        data["networkProfile"] = json!(format!("{}{}", c.base(), &profile[i..]));
+    }
+    network_ipv6(w, data);
+    let id = data["id"].as_str().unwrap_or_default().to_string();
+    data["selfLinkWithId"] = json!(format!(
+        "{}projects/{}/global/networks/{id}",
+        c.base(),
+        c.project()
+    ));
+}
+
+/// A subnetwork: its range checked against the network's other subnetworks, its gateway.
+fn subnetwork_defaults(w: &mut World, c: &Call, data: &mut Value) -> Result<(), ApiError> {
+    let Some(cidr) = data["ipCidrRange"].as_str().map(str::to_string) else {
+        return Err(ApiError::invalid(
+            "Invalid value for field 'resource.ipCidrRange': ''. Invalid IPCidrRange: ",
+        ));
+    };
+    let Some((net, bits)) = parse_cidr(&cidr) else {
+        return Err(ApiError::invalid(format!(
+            "Invalid value for field 'resource.ipCidrRange': '{cidr}'. Invalid IPCidrRange: {cidr}"
+        )));
+    };
+    // Overlap with another subnetwork of the same network.
+    let network = data["network"].as_str().unwrap_or_default().to_string();
+    let project = c.project();
+    let net_key = resolve_ref(w, project, &network);
+    for (k, o) in &w.objects {
+        if o.kind == "compute:subnetworks"
+            && o.data["network"]
+                .as_str()
+                .and_then(|s| resolve_ref(w, project, s))
+                == net_key
+            && let Some((n2, b2)) = o.data["ipCidrRange"].as_str().and_then(parse_cidr)
+            && overlaps(net, bits, n2, b2)
+        {
+            return Err(ApiError::invalid(format!(
+                "Invalid IPCidrRange: {cidr} conflicts with existing subnetwork '{}' in region '{}'.",
+                o.data["name"].as_str().unwrap_or_default(),
+                k.rsplit("/regions/")
+                    .next()
+                    .and_then(|s| s.split('/').next())
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    data["gatewayAddress"] = json!(ipv4(net + 1));
+    set(data, "allowSubnetCidrRoutesOverlap", json!(false));
+    let flow_logs = data["logConfig"]["enable"].as_bool().unwrap_or(false);
+    set(data, "enableFlowLogs", json!(flow_logs));
+    set(data, "privateIpGoogleAccess", json!(false));
+    set(
+        data,
+        "privateIpv6GoogleAccess",
+        json!("DISABLE_GOOGLE_ACCESS"),
+    );
+    set(data, "purpose", json!("PRIVATE"));
+    set(data, "stackType", json!("IPV4_ONLY"));
+    data["fingerprint"] = json!(fingerprint(w));
+    Ok(())
+}
+
+/// An address: reserved, allocated from the right range when none is given.
+fn address_defaults(w: &mut World, c: &Call, data: &mut Value) -> Result<(), ApiError> {
+    set(data, "addressType", json!("EXTERNAL"));
+    set(data, "description", json!(""));
+    set(data, "networkTier", json!("PREMIUM"));
+    if data.get("address").is_none_or(Value::is_null) {
+        let address = if data["purpose"] == json!("VPC_PEERING") {
+            internal_range(w, c, data)?
+        } else if data["addressType"] == json!("INTERNAL") {
+            w.address("10.128")
+        } else {
+            w.address("34.8")
+        };
+        data["address"] = json!(address);
+    }
+    data["status"] = json!("RESERVED");
+    data["labelFingerprint"] = json!(label_fingerprint(w, data));
+    Ok(())
+}
+
+/// A backend service: the classic external HTTP defaults, CDN and IAP settings.
+fn backend_service_defaults(w: &mut World, data: &mut Value) {
+    set(data, "loadBalancingScheme", json!("EXTERNAL"));
+    set(data, "protocol", json!("HTTP"));
+    set(data, "description", json!(""));
+    set(data, "port", json!(80));
+    set(data, "portName", json!("http"));
+    set(data, "timeoutSec", json!(30));
+    set(data, "sessionAffinity", json!("NONE"));
+    set(data, "affinityCookieTtlSec", json!(0));
+    set(
+        data,
+        "connectionDraining",
+        json!({"drainingTimeoutSec": 300}),
+    );
+    // The real GETs show `enableCDN: false` on an EXTERNAL_MANAGED service
+    // (`compute/globalcomputeurlmap@…`) and on an EXTERNAL TCP one
+    // (`…forwardingruletcp-direct@…`), and no `enableCDN` on a classic EXTERNAL HTTP
+    // one (`compute/globaltargethttpsproxy@…`); none of them set it.
+    let classic_http =
+        data["loadBalancingScheme"] == json!("EXTERNAL") && data["protocol"] == json!("HTTP");
+    if !classic_http {
+        set(data, "enableCDN", json!(false));
+    }
+    if data["enableCDN"] == json!(true) {
+        cdn_defaults(data);
+    }
+    iap_secret(data);
+    data["fingerprint"] = json!(fingerprint(w));
+}
+
+/// A URL map: its fingerprint and, for a routed map, its quota usage.
+fn url_map_defaults(w: &mut World, data: &mut Value) {
+    data["fingerprint"] = json!(fingerprint(w));
+    // Only the URL map with host rules and path matchers of the real logs carries
+    // `status.quotaUsage` (`compute/globalcomputeurlmap@…`; the plain maps of
+    // `compute/globaltargethttpsproxy@…` do not). The units figure is the one the
+    // real map answered; its formula is not published.
+    let routed = data["pathMatchers"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if routed {
+        data["status"] = json!({"quotaUsage": {"forwardingRules": 0, "units": "61"}});
+    } else if let Some(m) = data.as_object_mut() {
+        m.remove("status");
+    }
+}
+
+/// An SSL certificate: never its private key; a self-managed one expires in a year.
+fn ssl_certificate_defaults(data: &mut Value) {
+    if let Some(m) = data.as_object_mut() {
+        // The private key is write-only: no answer carries it.
+        m.remove("privateKey");
+    }
+    if data["type"].as_str().is_none_or(|t| t == "SELF_MANAGED") {
+        data["type"] = json!("SELF_MANAGED");
+        let cert = data["certificate"].clone();
+        data["selfManaged"] = json!({"certificate": cert});
+        let year = std::time::SystemTime::now() + std::time::Duration::from_secs(365 * 86_400);
+        data["expireTime"] = json!(humantime::format_rfc3339_millis(year).to_string());
+    }
+}
+
+/// A forwarding rule: an external TCP rule with an address and a port range.
+fn forwarding_rule_defaults(w: &mut World, data: &mut Value) {
+    set(data, "IPProtocol", json!("TCP"));
+    set(data, "loadBalancingScheme", json!("EXTERNAL"));
+    set(data, "networkTier", json!("PREMIUM"));
+    if data.get("IPAddress").is_none_or(Value::is_null) {
+        data["IPAddress"] = json!(w.address("34.117"));
+    }
+    // A single port comes back as a range: `portRange "110"` is answered "110-110"
+    // (`compute/globalcomputeforwardingruletcp-direct@…`).
+    if let Some(p) = data["portRange"].as_str()
+        && !p.contains('-')
+    {
+        data["portRange"] = json!(format!("{p}-{p}"));
+    }
+    data["fingerprint"] = json!(fingerprint(w));
+    data["labelFingerprint"] = json!(label_fingerprint(w, data));
 }
 
 /// The `labelFingerprint` of an object's labels: the constant of an empty set, else a new

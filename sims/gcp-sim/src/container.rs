@@ -816,7 +816,57 @@ fn check_zones(region: &str, zones: &[String]) -> Result<(), ApiError> {
 
 // ---- Clusters ----
 
+/// A cluster create request, checked, and what it resolves to.
+struct NewCluster {
+    /// The request's `cluster`, zero values removed.
+    req: Value,
+    project: String,
+    location: String,
+    region: String,
+    name: String,
+    path: String,
+    key: String,
+    /// The node pools to create with it (a `default-pool` for `initialNodeCount`).
+    pools: Vec<Value>,
+    initial: Option<i64>,
+    channel: Option<String>,
+    version: String,
+    zones: Vec<String>,
+    network: String,
+    subnetwork: String,
+}
+
+/// The addresses and id drawn for a new cluster.
+struct ClusterIps {
+    id: String,
+    pods: String,
+    services: String,
+    public_ip: String,
+    private_ip: String,
+    endpoint: String,
+}
+
 fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
+    let n = new_cluster(w, r)?;
+    let mut c = cluster_defaults(w, r, &n);
+    merge(&mut c, &cluster_overrides(r));
+    strip_zeros(&mut c);
+    if let Some(m) = c.get_mut("maintenancePolicy") {
+        drop_empty(m, "window");
+    }
+    drop_empty(&mut c, "networkPolicy");
+    if c["loggingService"] == json!("none") {
+        c["loggingConfig"]["componentConfig"] = json!({});
+    }
+    if let Some(initial) = n.initial {
+        c["initialNodeCount"] = json!(initial);
+    }
+    insert_cluster(w, r, &n, c)
+}
+
+/// Checks a cluster create request: location, name, node pools or initial node count,
+/// version, zones.
+fn new_cluster(w: &World, r: &Req) -> Result<NewCluster, ApiError> {
     let project = project_id(w, r.seg(2));
     let location = r.seg(4).to_string();
     check_location(&location)?;
@@ -835,17 +885,49 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             "Cluster name \"{name}\" is invalid: it must be 1-40 characters, start with a letter, contain only lowercase letters, digits and hyphens, and end with a letter or digit."
         )));
     }
-    let cluster_path = format!("projects/{project}/locations/{location}/clusters/{name}");
-    let cluster_key = key(Api::Container, &cluster_path);
-    if w.objects.contains_key(&cluster_key) {
+    let path = format!("projects/{project}/locations/{location}/clusters/{name}");
+    let key = key(Api::Container, &path);
+    if w.objects.contains_key(&key) {
         return Err(ApiError::already_exists(format!(
             "Already exists: {}.",
-            public_path(&cluster_path)
+            public_path(&path)
         )));
     }
+    let initial = int(&req["initialNodeCount"]);
+    let pools = initial_pools(&req, initial)?;
+    let (channel, version) = pick_version(&req)?;
+    let zones: Vec<String> = match requested_zones(&req, &region)? {
+        Some(zones) => zones,
+        None if is_zone(&location) => vec![location.clone()],
+        None => zones_of(&region).into_iter().take(3).collect(),
+    };
+    let network = last(req["network"].as_str().unwrap_or("default")).to_string();
+    let subnetwork = req["subnetwork"]
+        .as_str()
+        .map_or_else(|| network.clone(), |s| last(s).to_string());
+    Ok(NewCluster {
+        req,
+        project,
+        location,
+        region,
+        name,
+        path,
+        key,
+        pools,
+        initial,
+        channel,
+        version,
+        zones,
+        network,
+        subnetwork,
+    })
+}
+
+/// The node pools a cluster create makes: those given, or a `default-pool` of
+/// `initialNodeCount` nodes (not both; an Autopilot cluster needs neither).
+fn initial_pools(req: &Value, initial: Option<i64>) -> Result<Vec<Value>, ApiError> {
     let autopilot = req["autopilot"]["enabled"] == json!(true);
     let mut pools: Vec<Value> = req["nodePools"].as_array().cloned().unwrap_or_default();
-    let initial = int(&req["initialNodeCount"]);
     if pools.is_empty() && !autopilot {
         match initial {
             Some(n) if n > 0 => pools.push(json!({
@@ -864,16 +946,11 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             "Cannot specify both node_pools and initial_node_count.",
         ));
     }
-    let (channel, version) = pick_version(&req)?;
-    let zones: Vec<String> = match requested_zones(&req, &region)? {
-        Some(zones) => zones,
-        None if is_zone(&location) => vec![location.clone()],
-        None => zones_of(&region).into_iter().take(3).collect(),
-    };
-    let network = last(req["network"].as_str().unwrap_or("default")).to_string();
-    let subnetwork = req["subnetwork"]
-        .as_str()
-        .map_or_else(|| network.clone(), |s| last(s).to_string());
+    Ok(pools)
+}
+
+/// Draws the id and addresses of a new cluster.
+fn cluster_ips(w: &mut World, req: &Value) -> ClusterIps {
     let id = w.hex(32);
     // A pod range given as an address keeps it; a bare size (`/20`) or none gets a /14 in
     // 10.0.0.0/8, as the recorded clusters got.
@@ -899,6 +976,18 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     } else {
         public_ip.clone()
     };
+    ClusterIps {
+        id,
+        pods,
+        services,
+        public_ip,
+        private_ip,
+        endpoint,
+    }
+}
+
+/// The node pool defaults of node auto-provisioning (the scopes differ when it is on).
+fn autoprovisioning_defaults(req: &Value) -> Value {
     let nap = req["autoscaling"]["enableNodeAutoprovisioning"] == json!(true);
     let nap_scopes: Vec<&str> = if nap {
         vec![
@@ -917,6 +1006,22 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     if nap {
         nap_defaults["upgradeSettings"] = json!({"strategy": "SURGE"});
     }
+    nap_defaults
+}
+
+/// Everything GKE fills in on a new Standard cluster (the field set of a 2026 cluster), in
+/// three parts: addresses and add-ons, logging and monitoring, network and security.
+fn cluster_defaults(w: &mut World, r: &Req, n: &NewCluster) -> Value {
+    let ClusterIps {
+        id,
+        pods,
+        services,
+        public_ip,
+        private_ip,
+        endpoint,
+    } = cluster_ips(w, &n.req);
+    let (project, location, name, version) = (&n.project, &n.location, &n.name, &n.version);
+    let nap_defaults = autoprovisioning_defaults(&n.req);
     let mut c = json!({
         "addonsConfig": {
             "dnsCacheConfig": {"enabled": true},
@@ -938,7 +1043,7 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 "allowExternalTraffic": false,
                 "enableK8sCertsViaDns": false,
                 "enableK8sTokensViaDns": false,
-                "endpoint": format!("gke-{id}{}-{}.{location}.gke.goog", w.hex(4), project_number(&project)),
+                "endpoint": format!("gke-{id}{}-{}.{location}.gke.goog", w.hex(4), project_number(project)),
             },
             "ipEndpointsConfig": {
                 "authorizedNetworksConfig": {"gcpPublicCidrsAccessEnabled": true},
@@ -978,7 +1083,7 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             "labelFingerprint": label_fingerprint,
             "legacyAbac": {},
             "location": location,
-            "locations": zones,
+            "locations": n.zones,
             "loggingConfig": {"componentConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS"]}},
             "loggingService": "logging.googleapis.com/kubernetes",
             "maintenancePolicy": {"resourceVersion": resource_version},
@@ -997,40 +1102,57 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     );
     merge(
         &mut c,
-        &json!({
-            "name": name,
-            "network": network,
-            "networkConfig": {
-                "defaultSnatStatus": {},
-                "network": format!("projects/{project}/global/networks/{network}"),
-                "serviceExternalIpsConfig": {},
-                "subnetwork": format!("projects/{project}/regions/{region}/subnetworks/{subnetwork}"),
-            },
-            "nodePoolAutoConfig": {"nodeKubeletConfig": {"insecureKubeletReadonlyPortEnabled": false}},
-            "nodePoolDefaults": {"nodeConfigDefaults": {
-                "loggingConfig": {"variantConfig": {"variant": "DEFAULT"}},
-                "nodeKubeletConfig": {"insecureKubeletReadonlyPortEnabled": false},
-            }},
-            "notificationConfig": {"pubsub": {}},
-            "podAutoscaling": {"hpaProfile": "PERFORMANCE"},
-            "privateClusterConfig": {"privateEndpoint": private_ip, "publicEndpoint": public_ip},
-            "rbacBindingConfig": {
-                "enableInsecureBindingSystemAuthenticated": true,
-                "enableInsecureBindingSystemUnauthenticated": true,
-            },
-            "releaseChannel": channel.as_ref().map_or_else(|| json!({}), |ch| json!({"channel": ch})),
-            "securityPostureConfig": {"mode": "BASIC", "vulnerabilityMode": "VULNERABILITY_MODE_UNSPECIFIED"},
-            "selfLink": link(r, &cluster_path),
-            "servicesIpv4Cidr": services,
-            "shieldedNodes": {"enabled": true},
-            "status": "PROVISIONING",
-            "subnetwork": subnetwork,
-            "userManagedKeysConfig": {},
-            "zone": location,
-        }),
+        &cluster_network_defaults(r, n, &private_ip, &public_ip, &services),
     );
-    // What the request sets over the defaults: everything but what was resolved above, its
-    // zero values included (a `false` sent overrides a `true` default, and is then not shown).
+    c
+}
+
+/// The network and security part of a new cluster's defaults.
+fn cluster_network_defaults(
+    r: &Req,
+    n: &NewCluster,
+    private_ip: &str,
+    public_ip: &str,
+    services: &str,
+) -> Value {
+    let (project, region, network, subnetwork) = (&n.project, &n.region, &n.network, &n.subnetwork);
+    json!({
+        "name": n.name,
+        "network": network,
+        "networkConfig": {
+            "defaultSnatStatus": {},
+            "network": format!("projects/{project}/global/networks/{network}"),
+            "serviceExternalIpsConfig": {},
+            "subnetwork": format!("projects/{project}/regions/{region}/subnetworks/{subnetwork}"),
+        },
+        "nodePoolAutoConfig": {"nodeKubeletConfig": {"insecureKubeletReadonlyPortEnabled": false}},
+        "nodePoolDefaults": {"nodeConfigDefaults": {
+            "loggingConfig": {"variantConfig": {"variant": "DEFAULT"}},
+            "nodeKubeletConfig": {"insecureKubeletReadonlyPortEnabled": false},
+        }},
+        "notificationConfig": {"pubsub": {}},
+        "podAutoscaling": {"hpaProfile": "PERFORMANCE"},
+        "privateClusterConfig": {"privateEndpoint": private_ip, "publicEndpoint": public_ip},
+        "rbacBindingConfig": {
+            "enableInsecureBindingSystemAuthenticated": true,
+            "enableInsecureBindingSystemUnauthenticated": true,
+        },
+        "releaseChannel": n.channel.as_ref().map_or_else(|| json!({}), |ch| json!({"channel": ch})),
+        "securityPostureConfig": {"mode": "BASIC", "vulnerabilityMode": "VULNERABILITY_MODE_UNSPECIFIED"},
+        "selfLink": link(r, &n.path),
+        "servicesIpv4Cidr": services,
+        "shieldedNodes": {"enabled": true},
+        "status": "PROVISIONING",
+        "subnetwork": subnetwork,
+        "userManagedKeysConfig": {},
+        "zone": n.location,
+    })
+}
+
+/// What a cluster create request sets over the defaults: everything but what was resolved
+/// from it, its zero values included (a `false` sent overrides a `true` default, and is then
+/// not shown).
+fn cluster_overrides(r: &Req) -> Value {
     let mut req = r.body["cluster"].clone();
     if let Some(m) = req.as_object_mut() {
         for k in [
@@ -1070,25 +1192,19 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         // Deprecated: GKE accepts it and no longer shows it.
         d.remove("minCpuPlatform");
     }
-    merge(&mut c, &req);
-    strip_zeros(&mut c);
-    if let Some(m) = c.get_mut("maintenancePolicy") {
-        drop_empty(m, "window");
-    }
-    drop_empty(&mut c, "networkPolicy");
-    if c["loggingService"] == json!("none") {
-        c["loggingConfig"]["componentConfig"] = json!({});
-    }
-    if let Some(n) = initial {
-        c["initialNodeCount"] = json!(n);
-    }
+    req
+}
+
+/// Stores a new cluster and its node pools, and starts its `CREATE_CLUSTER` operation.
+fn insert_cluster(w: &mut World, r: &Req, n: &NewCluster, c: Value) -> Result<Outcome, ApiError> {
+    let (cluster_key, cluster_path) = (&n.key, &n.path);
     let mut effects = vec![Effect::Patch(
         cluster_key.clone(),
         vec![("/status".to_string(), json!("RUNNING"))],
     )];
     let mut made = Vec::new();
-    for p in &pools {
-        let np = new_pool(w, r, &cluster_path, &c, p)?;
+    for p in &n.pools {
+        let np = new_pool(w, r, cluster_path, &c, p)?;
         let np_name = np["name"].as_str().unwrap_or_default().to_string();
         if made.iter().any(|(n, _)| *n == np_name) {
             return Err(ApiError::invalid(format!(
@@ -1107,7 +1223,7 @@ fn create_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         ));
         w.insert(np_key, "container:nodePool", np);
     }
-    Ok(start(w, r, "CREATE_CLUSTER", &cluster_path, effects))
+    Ok(start(w, r, "CREATE_CLUSTER", cluster_path, effects))
 }
 
 /// The node pools of a cluster, in creation order (as GKE lists them).
@@ -1271,6 +1387,72 @@ fn delete(w: &mut World, r: &Req, pool: bool) -> Result<Outcome, ApiError> {
     Ok(start(w, r, op_type, &path, effects))
 }
 
+/// The node version a cluster update asks for (`-`: the master's), among the versions GKE
+/// offers nodes.
+fn node_version(cluster: &Value, channel: Option<&str>, wanted: &str) -> Result<String, ApiError> {
+    if wanted == "-" {
+        return Ok(cluster["currentMasterVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string());
+    }
+    let mut valid = builds(STATIC_MINORS);
+    valid.extend(builds(NODE_ONLY_MINORS));
+    valid.extend(channel_versions(channel));
+    resolve(wanted, &valid)
+        .ok_or_else(|| ApiError::invalid(format!("Node version \"{wanted}\" is unsupported.")))
+}
+
+/// The master version a cluster update asks for (`-`: the channel's default): offered by the
+/// channel, no downgrade, one minor version at a time.
+fn master_version(
+    cluster: &Value,
+    channel: Option<&str>,
+    wanted: &str,
+) -> Result<String, ApiError> {
+    let current = cluster["currentMasterVersion"].as_str().unwrap_or_default();
+    let b = if wanted == "-" {
+        channel_default(channel)
+    } else {
+        resolve(wanted, &channel_versions(channel)).ok_or_else(|| {
+            ApiError::invalid(format!("Master version \"{wanted}\" is unsupported."))
+        })?
+    };
+    if newer(current, &b) {
+        return Err(ApiError::invalid(format!(
+            "Master version \"{b}\" is older than the current version \"{current}\"; downgrades are not supported."
+        )));
+    }
+    if minor_of(&b) != minor_of(current) {
+        let next = |m: &str| -> Option<(u32, u32)> {
+            let mut it = m.split('.');
+            Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+        };
+        if let (Some((_, cm)), Some((_, bm))) = (next(&minor_of(current)), next(&minor_of(&b)))
+            && bm > cm + 1
+        {
+            return Err(ApiError::invalid(format!(
+                "Master version \"{b}\" skips a minor version: upgrade one minor version at a time from \"{current}\"."
+            )));
+        }
+    }
+    Ok(b)
+}
+
+/// The cluster field a `desiredX` update field sets (`x`), when the Cluster schema has it.
+fn desired_field(r: &Req, desired: &str) -> Option<String> {
+    let rest = desired.strip_prefix("desired")?;
+    let mut chars = rest.chars();
+    let target = chars
+        .next()
+        .map(|f| f.to_ascii_lowercase().to_string() + chars.as_str())
+        .unwrap_or_default();
+    r.doc
+        .schema("Cluster")
+        .is_some_and(|s| s["properties"].get(&target).is_some())
+        .then_some(target)
+}
+
 /// `PUT …/clusters/C` with `{"update": ClusterUpdate}`: each `desiredX` is applied when the
 /// operation is done. With `desiredNodePoolId`, the node pool fields (`desiredNodePoolAutoscaling`,
 /// `desiredNodeVersion`, `desiredImageType`) change that pool and the operation targets it.
@@ -1324,18 +1506,7 @@ fn update_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 ));
             }
             "desiredNodeVersion" => {
-                let wanted = v.as_str().unwrap_or("-");
-                let master = cluster["currentMasterVersion"].as_str().unwrap_or_default();
-                let b = if wanted == "-" {
-                    master.to_string()
-                } else {
-                    let mut valid = builds(STATIC_MINORS);
-                    valid.extend(builds(NODE_ONLY_MINORS));
-                    valid.extend(channel_versions(channel));
-                    resolve(wanted, &valid).ok_or_else(|| {
-                        ApiError::invalid(format!("Node version \"{wanted}\" is unsupported."))
-                    })?
-                };
+                let b = node_version(&cluster, channel, v.as_str().unwrap_or("-"))?;
                 for t in &targets {
                     effects.push(Effect::Patch(
                         t.clone(),
@@ -1352,34 +1523,7 @@ fn update_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 }
             }
             "desiredMasterVersion" => {
-                let wanted = v.as_str().unwrap_or_default();
-                let current = cluster["currentMasterVersion"].as_str().unwrap_or_default();
-                let b = if wanted == "-" {
-                    channel_default(channel)
-                } else {
-                    resolve(wanted, &channel_versions(channel)).ok_or_else(|| {
-                        ApiError::invalid(format!("Master version \"{wanted}\" is unsupported."))
-                    })?
-                };
-                if newer(current, &b) {
-                    return Err(ApiError::invalid(format!(
-                        "Master version \"{b}\" is older than the current version \"{current}\"; downgrades are not supported."
-                    )));
-                }
-                if minor_of(&b) != minor_of(current) {
-                    let next = |m: &str| -> Option<(u32, u32)> {
-                        let mut it = m.split('.');
-                        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-                    };
-                    if let (Some((_, cm)), Some((_, bm))) =
-                        (next(&minor_of(current)), next(&minor_of(&b)))
-                        && bm > cm + 1
-                    {
-                        return Err(ApiError::invalid(format!(
-                            "Master version \"{b}\" skips a minor version: upgrade one minor version at a time from \"{current}\"."
-                        )));
-                    }
-                }
+                let b = master_version(&cluster, channel, v.as_str().unwrap_or_default())?;
                 cluster_patch.push(("/currentMasterVersion".to_string(), json!(b)));
             }
             "desiredLoggingService" => {
@@ -1414,19 +1558,7 @@ fn update_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             }
             other => {
                 // Any other `desiredX` sets the cluster field `x` when the Cluster schema has it.
-                let Some(rest) = other.strip_prefix("desired") else {
-                    continue;
-                };
-                let mut chars = rest.chars();
-                let target = chars
-                    .next()
-                    .map(|f| f.to_ascii_lowercase().to_string() + chars.as_str())
-                    .unwrap_or_default();
-                let known = r
-                    .doc
-                    .schema("Cluster")
-                    .is_some_and(|s| s["properties"].get(&target).is_some());
-                if known {
+                if let Some(target) = desired_field(r, other) {
                     cluster_patch.push((format!("/{target}"), v.clone()));
                 }
             }

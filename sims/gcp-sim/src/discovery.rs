@@ -7,11 +7,12 @@
 //! segment there); `path` is used only when a method has no `flatPath`, with `{+x}` matching
 //! one or more segments.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value;
+pub use sim_kit::text::percent_decode;
 
 /// The APIs the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -360,18 +361,7 @@ fn collect_methods(node: &Value, prefix: &str, out: &mut Vec<Method>) {
 impl Discovery {
     /// Loads the documents of `dir`; cached per directory for the process.
     pub fn load_cached(dir: &Path) -> Result<Arc<Discovery>, String> {
-        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Discovery>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-        if let Ok(guard) = cache.lock()
-            && let Some(d) = guard.get(dir)
-        {
-            return Ok(d.clone());
-        }
-        let d = Arc::new(Discovery::load(dir)?);
-        if let Ok(mut guard) = cache.lock() {
-            guard.insert(dir.to_path_buf(), d.clone());
-        }
-        Ok(d)
+        sim_kit::schema::load_cached(dir, Discovery::load)
     }
 
     /// Loads the documents of `dir` (one per [`Api`]).
@@ -406,34 +396,5 @@ impl Discovery {
         self.docs
             .get(&api)
             .ok_or_else(|| format!("no discovery document for {}", api.name()))
-    }
-}
-
-/// Decodes `%XX` escapes (and leaves anything malformed as it is).
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }

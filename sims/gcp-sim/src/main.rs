@@ -1,7 +1,6 @@
 //! The `gcp-sim` binary: see the library's documentation.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,34 +19,37 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Host and first port (port 0: every listener on a free port; port P: token on P, then
-    /// sqladmin, redis, container, compute on P+1 … P+4).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: SocketAddr,
-    /// Write one JSON object per request: {"api","method","path","query","body","status"}.
-    #[arg(long, value_name = "FILE")]
-    request_log: Option<PathBuf>,
-    /// Time each operation phase takes (PENDING → RUNNING → DONE), in milliseconds.
-    #[arg(long, default_value_t = 200)]
-    delay_ms: u64,
-    /// Extra time before every API answer, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    latency_ms: u64,
-    /// Fraction of mutating requests answered 500/503 (half of the failed creates are
-    /// carried out).
-    #[arg(long, default_value_t = 0.0)]
-    fail_rate: f64,
-    /// Fraction of API requests answered 429 RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = 0.0)]
-    throttle_rate: f64,
-    /// Seed of the fault injection and id generation (deterministic runs).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Directory holding sqladmin.v1.json, redis.v1.json, container.v1.json, compute.v1.json,
-    /// servicenetworking.v1.json and networkconnectivity.v1.json.
-    #[arg(long, value_name = "DIR")]
-    schema_dir: Option<PathBuf>,
+    #[command(flatten)]
+    sim: sim_kit::Args,
 }
+
+/// The help of the common flags, as they apply to the Google APIs.
+const HELP: &[(&str, &str)] = &[
+    (
+        "listen",
+        "Host and first port (port 0: every listener on a free port; port P: token on P, then sqladmin, redis, container, compute on P+1 … P+4)",
+    ),
+    (
+        "request_log",
+        "Write one JSON object per request: {\"api\",\"method\",\"path\",\"query\",\"body\",\"status\"}",
+    ),
+    (
+        "delay_ms",
+        "Time each operation phase takes (PENDING → RUNNING → DONE), in milliseconds",
+    ),
+    (
+        "fail_rate",
+        "Fraction of mutating requests answered 500/503 (half of the failed creates are carried out)",
+    ),
+    (
+        "throttle_rate",
+        "Fraction of API requests answered 429 RESOURCE_EXHAUSTED",
+    ),
+    (
+        "schema_dir",
+        "Directory holding sqladmin.v1.json, redis.v1.json, container.v1.json, compute.v1.json, servicenetworking.v1.json and networkconnectivity.v1.json",
+    ),
+];
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -100,7 +102,12 @@ async fn replay(files: &[PathBuf], options: &gcp_sim::replay::Options) -> ExitCo
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = sim_kit::parse_args(HELP);
+    let schema_dir = cli
+        .sim
+        .schema_dir
+        .clone()
+        .unwrap_or_else(gcp_sim::default_schema_dir);
     if let Some(Command::Replay {
         files,
         delay_ms,
@@ -110,45 +117,18 @@ async fn main() -> ExitCode {
         let options = gcp_sim::replay::Options {
             delay: Duration::from_millis(*delay_ms),
             poll_timeout: Duration::from_secs(*poll_timeout_s),
-            schema_dir: cli
-                .schema_dir
-                .clone()
-                .unwrap_or_else(gcp_sim::default_schema_dir),
+            schema_dir,
             ..gcp_sim::replay::Options::default()
         };
         return replay(files, &options).await;
     }
-    for (name, rate) in [
-        ("--fail-rate", cli.fail_rate),
-        ("--throttle-rate", cli.throttle_rate),
-    ] {
-        if !(0.0..=1.0).contains(&rate) {
-            eprintln!("gcp-sim: {name} must be between 0 and 1");
-            return ExitCode::from(2);
-        }
-    }
     let config = gcp_sim::Config {
-        listen: cli.listen,
-        schema_dir: cli.schema_dir.unwrap_or_else(gcp_sim::default_schema_dir),
-        request_log: cli.request_log,
-        delay: Duration::from_millis(cli.delay_ms),
-        latency: Duration::from_millis(cli.latency_ms),
-        fail_rate: cli.fail_rate,
-        throttle_rate: cli.throttle_rate,
-        seed: cli.seed,
+        schema_dir,
+        ..gcp_sim::Config::from_args(&cli.sim)
     };
-    let (urls, handle) = match gcp_sim::serve(config).await {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("gcp-sim: {e}");
-            return ExitCode::FAILURE;
-        }
+    let start = async {
+        let (urls, handle) = gcp_sim::serve(config).await?;
+        Ok((urls.to_json().to_string(), handle.wait()))
     };
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{}", urls.to_json());
-    let _ = out.flush();
-    tokio::select! {
-        _ = handle.wait() => ExitCode::FAILURE,
-        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
-    }
+    sim_kit::run("gcp-sim", &cli.sim, start).await
 }

@@ -14,10 +14,11 @@
 use serde_json::{Value, json};
 
 use crate::api::{
-    Outcome, Req, begin_op, longrunning_operations, network_ref, resource_not_found, rfc1035,
-    v1_path,
+    Outcome, Req, begin_op, camel, longrunning_operations, network_ref, resource_not_found,
+    rfc1035, v1_path,
 };
 use crate::discovery::Api;
+use crate::links::{SERVICE_CLASS, has_policy};
 use crate::world::{ApiError, Effect, World, key, merge, now_rfc3339, paginate};
 
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
@@ -60,29 +61,6 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     }
 }
 
-/// Whether a policy of `service_class` exists for the network `network` (any form
-/// [`network_ref`] reads) in `project`'s `region`: what a Memorystore cluster create needs.
-pub fn has_policy(w: &World, project: &str, region: &str, network: &str, class: &str) -> bool {
-    let Some(wanted) = network_ref(w, network) else {
-        return false;
-    };
-    let prefix = key(
-        Api::Networkconnectivity,
-        &format!("projects/{project}/locations/{region}/serviceConnectionPolicies/"),
-    );
-    w.objects
-        .range(prefix.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
-        .any(|(_, o)| {
-            !o.deleting
-                && o.data["serviceClass"] == json!(class)
-                && o.data["network"]
-                    .as_str()
-                    .and_then(|n| network_ref(w, n))
-                    .is_some_and(|n| n == wanted)
-        })
-}
-
 /// A policy as answered: with the `pscConnections` the service producers made under it,
 /// as the real log shows after a Memorystore cluster is created (`redis/
 /// replicationrediscluster@…`, two per live cluster on the network and region; none once
@@ -94,7 +72,7 @@ fn with_connections(w: &World, policy: &Value) -> Value {
     let (Some(project), Some(region)) = (parts.get(1), parts.get(3)) else {
         return out;
     };
-    if policy["serviceClass"] != json!(crate::redis::SERVICE_CLASS) {
+    if policy["serviceClass"] != json!(SERVICE_CLASS) {
         return out;
     }
     let Some(network) = policy["network"].as_str().and_then(|n| network_ref(w, n)) else {
@@ -130,7 +108,7 @@ fn with_connections(w: &World, policy: &Value) -> Value {
                 "gceOperation": format!("operation-{id}"),
                 "ipVersion": "IP_VERSION_UNSPECIFIED",
                 "pscConnectionId": id,
-                "serviceClass": crate::redis::SERVICE_CLASS,
+                "serviceClass": SERVICE_CLASS,
                 "state": "ACTIVE",
             });
             if let Some(s) = &subnetwork {
@@ -285,7 +263,7 @@ fn patch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 .split(',')
                 .map(|f| {
                     let f = f.trim();
-                    crate::redis::camel(f.split('.').next().unwrap_or(f))
+                    camel(f.split('.').next().unwrap_or(f))
                 })
                 .collect();
             m.retain(|name, _| kept.iter().any(|f| f == name));

@@ -26,14 +26,12 @@
 use serde_json::{Value, json};
 
 use crate::api::{
-    Outcome, Req, begin_op, longrunning_operations, network_ref, project_number,
+    Outcome, Req, begin_op, camel, longrunning_operations, network_ref, project_number,
     resource_not_found, rfc1035, v1_path,
 };
 use crate::discovery::Api;
+use crate::links::{SERVICE_CLASS, has_policy};
 use crate::world::{ApiError, Effect, World, key, now_rfc3339, paginate, set_pointer};
-
-/// The service class of Memorystore for Redis Cluster's service connection policies.
-pub const SERVICE_CLASS: &str = "gcp-memorystore-redis";
 
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
@@ -69,23 +67,6 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         }
         _ => Err(r.unimplemented()),
     }
-}
-
-/// `snake_case` to `camelCase` (update masks may use either).
-pub fn camel(field: &str) -> String {
-    let mut out = String::new();
-    let mut up = false;
-    for ch in field.chars() {
-        if ch == '_' {
-            up = true;
-        } else if up {
-            out.push(ch.to_ascii_uppercase());
-            up = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 /// The path of a new operation of the request's project and location.
@@ -333,8 +314,7 @@ fn create(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     c["satisfiesPzi"] = json!(false);
     set_size(&mut c);
     let op_path = new_op_path(w, r);
-    let ready =
-        crate::networkconnectivity::has_policy(w, &project, &region, &network, SERVICE_CLASS);
+    let ready = has_policy(w, &project, &region, &network, SERVICE_CLASS);
     let effects = if ready {
         vec![Effect::Patch(
             k.clone(),

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Outcome, Req, begin_op, network_ref, op_body, project_number};
 use crate::discovery::Api;
+use crate::links::{connection_key, uses_network};
 use crate::world::{ApiError, Effect, World, key, now_rfc3339};
 
 /// The peering every Google-managed private services access connection creates.
@@ -44,27 +45,6 @@ pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         }
         _ => Err(r.unimplemented()),
     }
-}
-
-/// The key of the connection of a service to a network (one per pair, as in Google).
-fn connection_key(service: &str, project: &str, network: &str) -> String {
-    key(
-        Api::Servicenetworking,
-        &format!("services/{service}/networks/{project}/{network}"),
-    )
-}
-
-/// The connection of `service` to `projects/P/global/networks/N` (P an id or a number), if
-/// there is one: the object key lookup every prerequisite check uses.
-pub fn connection<'w>(w: &'w World, network: &str) -> Option<&'w Value> {
-    let (project, name) = network_ref(w, network)?;
-    w.objects
-        .get(&connection_key(
-            "servicenetworking.googleapis.com",
-            &project,
-            &name,
-        ))
-        .map(|o| &o.data)
 }
 
 fn list(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
@@ -261,7 +241,7 @@ fn delete(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
             project_number(&project)
         )));
     }
-    if crate::sql::uses_network(w, &project, &name) {
+    if uses_network(w, &project, &name) {
         return Ok(start(
             w,
             &project,

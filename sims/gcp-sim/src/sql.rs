@@ -23,7 +23,10 @@ use serde_json::{Value, json};
 
 use crate::api::{Outcome, Req, begin_op, finish_now, network_ref, op_body, project_number};
 use crate::discovery::Api;
-use crate::world::{ApiError, Effect, World, fake_pem, key, merge, now_rfc3339, paginate};
+use crate::links::connection;
+use crate::world::{
+    ApiError, Effect, World, fake_pem, key, merge, now_rfc3339, paginate, set_default,
+};
 
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
@@ -335,7 +338,7 @@ fn settings_defaults(s: &mut Value, version: &str, zone: &str) {
 /// at creation time"). The operation error's `code` is not in those reports; the simulator
 /// says `INTERNAL_ERROR`.
 fn missing_connection(w: &World, network: &str) -> Option<String> {
-    if crate::servicenetworking::connection(w, network).is_some() {
+    if connection(w, network).is_some() {
         return None;
     }
     let (project, name) = network_ref(w, network).unwrap_or_else(|| {
@@ -348,22 +351,6 @@ fn missing_connection(w: &World, network: &str) -> Option<String> {
         "Failed to create subnetwork. Please create Service Networking connection with service 'servicenetworking.googleapis.com' from consumer project '{}' network '{name}' again.",
         project_number(&project)
     ))
-}
-
-/// Whether a Cloud SQL instance of `project` has a private IP on the network `name` (what
-/// keeps Service Networking from deleting the connection).
-pub fn uses_network(w: &World, project: &str, name: &str) -> bool {
-    let prefix = key(Api::Sqladmin, &format!("projects/{project}/instances/"));
-    w.objects
-        .range(prefix.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
-        .filter(|(k, o)| !k[prefix.len()..].contains('/') && !o.deleting)
-        .any(|(_, o)| {
-            o.data["settings"]["ipConfiguration"]["privateNetwork"]
-                .as_str()
-                .and_then(|n| network_ref(w, n))
-                .is_some_and(|(p, n)| p == project && n == name)
-        })
 }
 
 fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
@@ -392,125 +379,11 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     }
     // A read replica's create is an operation on its master (the real log: `CREATE_REPLICA`
     // with `targetId` `project:master`), which is busy until it is done.
-    let mut op_type = "CREATE";
-    let mut op_target = (name.clone(), k.clone());
-    if let Some(master) = inst["masterInstanceName"].as_str().map(str::to_string) {
-        let master_name = master.rsplit(':').next().unwrap_or_default().to_string();
-        let mk = key(
-            Api::Sqladmin,
-            &format!("projects/{project}/instances/{master_name}"),
-        );
-        let Some(m) = w.objects.get(&mk) else {
-            return Err(not_found());
-        };
-        if m.data["state"] != json!("RUNNABLE") || w.busy_with(&mk).is_some() {
-            return Err(ApiError::in_progress(
-                "Operation failed because another operation was already in progress. Try your request after the current operation is complete.",
-            ));
-        }
-        let (version, region) = (m.data["databaseVersion"].clone(), m.data["region"].clone());
-        if inst.get("databaseVersion").is_none() {
-            inst["databaseVersion"] = version;
-        }
-        if inst.get("region").is_none() {
-            inst["region"] = region;
-        }
-        let qualified = format!("{project}:{master_name}");
-        inst["masterInstanceName"] = json!(qualified);
-        inst["instanceType"] = json!("READ_REPLICA_INSTANCE");
-        if let Some(m) = w.objects.get_mut(&mk) {
-            match m.data["replicaNames"].as_array_mut() {
-                Some(a) => a.push(json!(name)),
-                None => m.data["replicaNames"] = json!([name]),
-            }
-        }
-        op_type = "CREATE_REPLICA";
-        op_target = (qualified, mk);
-    } else {
-        inst["instanceType"] = json!("CLOUD_SQL_INSTANCE");
-    }
-    let set = |d: &mut Value, k: &str, v: Value| {
-        if d.get(k).is_none_or(Value::is_null) {
-            d[k] = v;
-        }
+    let (op_type, (target_id, target_key)) = match replica_master(w, &project, &name, &mut inst)? {
+        Some(master) => ("CREATE_REPLICA", master),
+        None => ("CREATE", (name.clone(), k.clone())),
     };
-    set(&mut inst, "databaseVersion", json!("MYSQL_8_0"));
-    set(&mut inst, "region", json!("us-central1"));
-    let version = inst["databaseVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let region = inst["region"].as_str().unwrap_or("us-central1").to_string();
-    let zone = inst["settings"]["locationPreference"]["zone"]
-        .as_str()
-        .map_or_else(|| format!("{region}-a"), str::to_string);
-    let private = inst["settings"]["ipConfiguration"]["privateNetwork"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    let refusal = private.as_deref().and_then(|n| missing_connection(w, n));
-    settings_defaults(&mut inst["settings"], &version, &zone);
-    let mut ips = Vec::new();
-    if inst["settings"]["ipConfiguration"]["ipv4Enabled"] == json!(true) {
-        ips.push(json!({"type": "PRIMARY", "ipAddress": w.address("34.38")}));
-        if version.starts_with("POSTGRES") {
-            ips.push(json!({"type": "OUTGOING", "ipAddress": w.address("34.39")}));
-        }
-    }
-    if private.is_some() {
-        ips.push(json!({"type": "PRIVATE", "ipAddress": w.address("10.90")}));
-    }
-    if inst["settings"]["availabilityType"] == json!("REGIONAL") {
-        inst["failoverReplica"] = json!({"available": true});
-        let secondary = if zone.ends_with("-a") {
-            format!("{region}-b")
-        } else {
-            format!("{region}-a")
-        };
-        inst["secondaryGceZone"] = json!(secondary);
-    }
-    let (installed, maintenance) = installed_version(&version);
-    let cert = fake_pem(w);
-    inst["kind"] = json!("sql#instance");
-    inst["state"] = json!("PENDING_CREATE");
-    inst["project"] = json!(project);
-    inst["connectionName"] = json!(format!("{project}:{region}:{name}"));
-    inst["gceZone"] = json!(zone);
-    inst["backendType"] = json!("SECOND_GEN");
-    inst["ipAddresses"] = json!(ips);
-    inst["selfLink"] = json!(format!("{}{path}", base(r)));
-    inst["createTime"] = json!(now_rfc3339());
-    inst["etag"] = json!(w.hex(64));
-    inst["databaseInstalledVersion"] = json!(installed);
-    set(&mut inst, "maintenanceVersion", json!(maintenance));
-    inst["sqlNetworkArchitecture"] = json!("NEW_NETWORK_ARCHITECTURE");
-    inst["satisfiesPzi"] = json!(true);
-    inst["upgradableDatabaseVersions"] = upgradable(&version);
-    let mut gemini =
-        json!({"activeQueryEnabled": false, "entitled": false, "indexAdvisorEnabled": false});
-    if version.starts_with("POSTGRES") {
-        gemini["googleVacuumMgmtEnabled"] = json!(false);
-        gemini["oomSessionCancelEnabled"] = json!(true);
-        inst["includeReplicasForMajorVersionUpgrade"] = json!(false);
-    } else {
-        gemini["flagRecommenderEnabled"] = json!(false);
-    }
-    inst["geminiConfig"] = gemini;
-    inst["serviceAccountEmailAddress"] = json!(format!(
-        "p{}-{}@gcp-sa-cloud-sql.iam.gserviceaccount.com",
-        project_number(&project),
-        w.hex(6)
-    ));
-    inst["serverCaCert"] = json!({
-        "kind": "sql#sslCert",
-        "cert": cert,
-        "certSerialNumber": "0",
-        "commonName": format!("C=US,O=Google\\, Inc,CN=Google Cloud SQL Server CA,dnQualifier={}", w.uuid()),
-        "createTime": now_rfc3339(),
-        "expirationTime": humantime::format_rfc3339_millis(std::time::SystemTime::now() + std::time::Duration::from_secs(10 * 365 * 86_400)).to_string(),
-        "instance": name,
-        "sha1Fingerprint": w.hex(40),
-    });
+    let (version, refusal) = instance_defaults(w, r, &project, &path, &mut inst);
     let user = builtin_user(&version);
     let user_data = json!({
         "etag": w.hex(16),
@@ -522,7 +395,6 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     });
     w.insert(k.clone(), "sql:instance", inst);
     w.insert(format!("{k}/users/{user}"), "sql:users", user_data);
-    let (target_id, target_key) = op_target;
     let op_name = w.uuid();
     let mut effects = Vec::new();
     match refusal {
@@ -554,6 +426,149 @@ fn insert(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         &target_key,
         effects,
     ))
+}
+
+/// For a read replica (`masterInstanceName`), checks its master and registers the replica
+/// on it; answers the master's qualified name and key, the operation's target. Sets the
+/// instance type either way.
+fn replica_master(
+    w: &mut World,
+    project: &str,
+    name: &str,
+    inst: &mut Value,
+) -> Result<Option<(String, String)>, ApiError> {
+    let Some(master) = inst["masterInstanceName"].as_str().map(str::to_string) else {
+        inst["instanceType"] = json!("CLOUD_SQL_INSTANCE");
+        return Ok(None);
+    };
+    let master_name = master.rsplit(':').next().unwrap_or_default().to_string();
+    let mk = key(
+        Api::Sqladmin,
+        &format!("projects/{project}/instances/{master_name}"),
+    );
+    let Some(m) = w.objects.get(&mk) else {
+        return Err(not_found());
+    };
+    if m.data["state"] != json!("RUNNABLE") || w.busy_with(&mk).is_some() {
+        return Err(ApiError::in_progress(
+            "Operation failed because another operation was already in progress. Try your request after the current operation is complete.",
+        ));
+    }
+    let (version, region) = (m.data["databaseVersion"].clone(), m.data["region"].clone());
+    if inst.get("databaseVersion").is_none() {
+        inst["databaseVersion"] = version;
+    }
+    if inst.get("region").is_none() {
+        inst["region"] = region;
+    }
+    let qualified = format!("{project}:{master_name}");
+    inst["masterInstanceName"] = json!(qualified);
+    inst["instanceType"] = json!("READ_REPLICA_INSTANCE");
+    if let Some(m) = w.objects.get_mut(&mk) {
+        match m.data["replicaNames"].as_array_mut() {
+            Some(a) => a.push(json!(name)),
+            None => m.data["replicaNames"] = json!([name]),
+        }
+    }
+    Ok(Some((qualified, mk)))
+}
+
+/// Fills in what Cloud SQL sets on a new instance (the field set of the real answers);
+/// answers its database version and, when its private network has no Service Networking
+/// connection, why its creation fails.
+fn instance_defaults(
+    w: &mut World,
+    r: &Req,
+    project: &str,
+    path: &str,
+    inst: &mut Value,
+) -> (String, Option<String>) {
+    let name = inst["name"].as_str().unwrap_or_default().to_string();
+    set_default(inst, "databaseVersion", json!("MYSQL_8_0"));
+    set_default(inst, "region", json!("us-central1"));
+    let version = inst["databaseVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let region = inst["region"].as_str().unwrap_or("us-central1").to_string();
+    let zone = inst["settings"]["locationPreference"]["zone"]
+        .as_str()
+        .map_or_else(|| format!("{region}-a"), str::to_string);
+    let private = inst["settings"]["ipConfiguration"]["privateNetwork"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let refusal = private.as_deref().and_then(|n| missing_connection(w, n));
+    settings_defaults(&mut inst["settings"], &version, &zone);
+    let ips = instance_ips(w, inst, &version, private.is_some());
+    if inst["settings"]["availabilityType"] == json!("REGIONAL") {
+        inst["failoverReplica"] = json!({"available": true});
+        let secondary = if zone.ends_with("-a") {
+            format!("{region}-b")
+        } else {
+            format!("{region}-a")
+        };
+        inst["secondaryGceZone"] = json!(secondary);
+    }
+    let (installed, maintenance) = installed_version(&version);
+    let cert = fake_pem(w);
+    inst["kind"] = json!("sql#instance");
+    inst["state"] = json!("PENDING_CREATE");
+    inst["project"] = json!(project);
+    inst["connectionName"] = json!(format!("{project}:{region}:{name}"));
+    inst["gceZone"] = json!(zone);
+    inst["backendType"] = json!("SECOND_GEN");
+    inst["ipAddresses"] = json!(ips);
+    inst["selfLink"] = json!(format!("{}{path}", base(r)));
+    inst["createTime"] = json!(now_rfc3339());
+    inst["etag"] = json!(w.hex(64));
+    inst["databaseInstalledVersion"] = json!(installed);
+    set_default(inst, "maintenanceVersion", json!(maintenance));
+    inst["sqlNetworkArchitecture"] = json!("NEW_NETWORK_ARCHITECTURE");
+    inst["satisfiesPzi"] = json!(true);
+    inst["upgradableDatabaseVersions"] = upgradable(&version);
+    let mut gemini =
+        json!({"activeQueryEnabled": false, "entitled": false, "indexAdvisorEnabled": false});
+    if version.starts_with("POSTGRES") {
+        gemini["googleVacuumMgmtEnabled"] = json!(false);
+        gemini["oomSessionCancelEnabled"] = json!(true);
+        inst["includeReplicasForMajorVersionUpgrade"] = json!(false);
+    } else {
+        gemini["flagRecommenderEnabled"] = json!(false);
+    }
+    inst["geminiConfig"] = gemini;
+    inst["serviceAccountEmailAddress"] = json!(format!(
+        "p{}-{}@gcp-sa-cloud-sql.iam.gserviceaccount.com",
+        project_number(project),
+        w.hex(6)
+    ));
+    inst["serverCaCert"] = json!({
+        "kind": "sql#sslCert",
+        "cert": cert,
+        "certSerialNumber": "0",
+        "commonName": format!("C=US,O=Google\\, Inc,CN=Google Cloud SQL Server CA,dnQualifier={}", w.uuid()),
+        "createTime": now_rfc3339(),
+        "expirationTime": humantime::format_rfc3339_millis(std::time::SystemTime::now() + std::time::Duration::from_secs(10 * 365 * 86_400)).to_string(),
+        "instance": name,
+        "sha1Fingerprint": w.hex(40),
+    });
+    (version, refusal)
+}
+
+/// The addresses of a new instance: public (and, for PostgreSQL, outgoing) when IPv4 is
+/// enabled, private on a private network.
+fn instance_ips(w: &mut World, inst: &Value, version: &str, private: bool) -> Vec<Value> {
+    let mut ips = Vec::new();
+    if inst["settings"]["ipConfiguration"]["ipv4Enabled"] == json!(true) {
+        ips.push(json!({"type": "PRIMARY", "ipAddress": w.address("34.38")}));
+        if version.starts_with("POSTGRES") {
+            ips.push(json!({"type": "OUTGOING", "ipAddress": w.address("34.39")}));
+        }
+    }
+    if private {
+        ips.push(json!({"type": "PRIVATE", "ipAddress": w.address("10.90")}));
+    }
+    ips
 }
 
 fn delete_instance(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {

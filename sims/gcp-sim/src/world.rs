@@ -7,11 +7,13 @@
 //! applied to the objects. Phases are computed lazily, at the next request (`tick`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde_json::{Value, json};
+use sim_kit::Store;
+pub use sim_kit::text::{base64, base64_decode};
 
 use crate::discovery::Api;
 
@@ -149,15 +151,26 @@ pub struct Op {
     pub effects: Vec<Effect>,
 }
 
-/// The whole simulated cloud.
+/// The whole simulated cloud: the kit's store of objects (which it derefs to), the
+/// operations and the `requestId`s seen.
 pub struct World {
-    pub objects: BTreeMap<String, Obj>,
+    store: Store<Obj>,
     pub ops: BTreeMap<String, Op>,
     /// `(api, requestId)` → (operation key, when first seen).
     pub request_ids: HashMap<(Api, String), (String, Instant)>,
-    pub step: Duration,
-    pub rng: StdRng,
-    seq: u64,
+}
+
+impl Deref for World {
+    type Target = Store<Obj>;
+    fn deref(&self) -> &Store<Obj> {
+        &self.store
+    }
+}
+
+impl DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Store<Obj> {
+        &mut self.store
+    }
 }
 
 /// How long a `requestId` is remembered.
@@ -165,7 +178,7 @@ pub const REQUEST_ID_TTL: Duration = Duration::from_secs(600);
 
 /// The current time, RFC 3339 with milliseconds.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    sim_kit::text::rfc3339_millis()
 }
 
 /// The object key of an API and resource path.
@@ -176,32 +189,10 @@ pub fn key(api: Api, path: &str) -> String {
 impl World {
     pub fn new(step: Duration, seed: Option<u64>) -> Self {
         World {
-            objects: BTreeMap::new(),
+            store: Store::new(step, seed),
             ops: BTreeMap::new(),
             request_ids: HashMap::new(),
-            step,
-            rng: match seed {
-                Some(s) => StdRng::seed_from_u64(s),
-                None => StdRng::from_os_rng(),
-            },
-            seq: 0,
         }
-    }
-
-    pub fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    /// A random fraction in `[0, 1)`.
-    pub fn roll(&mut self) -> f64 {
-        self.rng.random::<f64>()
-    }
-
-    pub fn hex(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from_digit(self.rng.random_range(0..16u32), 16).unwrap_or('0'))
-            .collect()
     }
 
     /// A compute-style numeric id (uint64 as a decimal string).
@@ -212,20 +203,11 @@ impl World {
         n.to_string()
     }
 
-    pub fn uuid(&mut self) -> String {
-        let a: u32 = self.rng.random();
-        let b: u16 = self.rng.random();
-        let c: u16 = (self.rng.random::<u16>() & 0x0fff) | 0x4000;
-        let d: u16 = (self.rng.random::<u16>() & 0x3fff) | 0x8000;
-        let e: u64 = self.rng.random::<u64>() & 0xffff_ffff_ffff;
-        format!("{a:08x}-{b:04x}-{c:04x}-{d:04x}-{e:012x}")
-    }
-
     pub fn token(&mut self) -> String {
-        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let body: String = (0..64)
-            .map(|_| CHARS[self.rng.random_range(0..CHARS.len())] as char)
-            .collect();
+        let body = self.pick(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+            64,
+        );
         format!("ya29.sim-{body}")
     }
 
@@ -317,7 +299,7 @@ impl World {
                 && let Some(slot) = self.ops.get_mut(&k)
                 && slot.data.get("error").is_none()
             {
-                let response = match self.objects.get(&op.target) {
+                let response = match self.store.objects.get(&op.target) {
                     Some(obj) if slot.data["metadata"]["verb"] != json!("delete") => {
                         let mut r = obj.data.clone();
                         if let Some(m) = r.as_object_mut() {
@@ -347,11 +329,7 @@ impl World {
                     }
                 }
             }
-            Effect::Remove(key) => {
-                let prefix = format!("{key}/");
-                self.objects
-                    .retain(|k, _| k != &key && !k.starts_with(&prefix));
-            }
+            Effect::Remove(key) => self.remove_tree(&key),
             Effect::SetOp(key, pointer, value) => {
                 if let Some(op) = self.ops.get_mut(&key) {
                     set_pointer(&mut op.data, &pointer, value);
@@ -479,6 +457,13 @@ pub fn paginate(
     )
 }
 
+/// Sets the field `k` of `data` to `v` unless it holds a value already.
+pub fn set_default(data: &mut Value, k: &str, v: Value) {
+    if data.get(k).is_none_or(Value::is_null) {
+        data[k] = v;
+    }
+}
+
 /// Merges `patch` into `target` (JSON merge, objects recursively, everything else replaced).
 pub fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
@@ -509,52 +494,4 @@ pub fn fake_pem(w: &mut World) -> String {
         "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
         lines.join("\n")
     )
-}
-
-const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
-pub fn base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Decodes base64url (or standard base64), padded or not.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }

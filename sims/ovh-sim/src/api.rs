@@ -933,37 +933,18 @@ fn kubeconfig(w: &World, kube_path: &str) -> Reply {
     let name = o.data["name"].as_str().unwrap_or_default();
     // The cluster's CA: a stand-in PEM, the same at every request for one cluster.
     let id = o.data["id"].as_str().unwrap_or_default();
-    let ca = base64(&format!(
-        "-----BEGIN CERTIFICATE-----\novh-sim CA of cluster {id}\n-----END CERTIFICATE-----\n"
-    ));
+    let ca = sim_kit::text::base64(
+        format!(
+            "-----BEGIN CERTIFICATE-----\novh-sim CA of cluster {id}\n-----END CERTIFICATE-----\n"
+        )
+        .as_bytes(),
+    );
     Ok((
         200,
         json!({"content": format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: https://{url}\n  name: {name}\ncontexts:\n- context:\n    cluster: {name}\n    user: kubernetes-admin-{name}\n  name: kubernetes-admin@{name}\ncurrent-context: kubernetes-admin@{name}\nusers:\n- name: kubernetes-admin-{name}\n  user:\n    token: ovh-sim-token\n"
         )}),
     ))
-}
-
-/// Standard base64 with padding.
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in text.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn kube_ips(w: &World, kube_path: &str) -> Value {

@@ -59,13 +59,12 @@ pub mod schema;
 pub mod validate;
 pub mod world;
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -74,29 +73,31 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
+use sim_kit::log::body_value;
+use sim_kit::text::{parse_query, split_path, unix_now};
+use sim_kit::{Entry, Fault, RequestLog, Server, Tokens, lock};
 
-use crate::schema::{MatchError, Schema};
+use crate::schema::{MatchError, Matched, Schema};
 use crate::world::{ApiError, World};
 
 /// How far the client's `X-Ovh-Timestamp` may be from the server's clock.
 pub const TIME_WINDOW_SECS: i64 = 30;
 
-/// The simulator's settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    pub schema_dir: PathBuf,
-    pub request_log: Option<PathBuf>,
-    pub app_key: String,
-    pub app_secret: String,
-    pub consumer_key: String,
-    /// The time each asynchronous status step takes.
-    pub delay: Duration,
-    /// Added before every API answer.
-    pub latency: Duration,
-    pub fail_rate: f64,
-    pub throttle_rate: f64,
-    pub seed: Option<u64>,
+/// The content type of every answer.
+const JSON: &str = "application/json; charset=utf-8";
+
+sim_kit::sim_config! {
+    /// The simulator's settings.
+    pub struct Config {
+        /// The directory of the OVH API description files.
+        pub schema_dir: PathBuf = default_schema_dir(),
+        /// The application key clients must send; also the OAuth2 `client_id`.
+        pub app_key: String = "sim-app-key".to_string(),
+        /// The application secret signatures are made with; also the OAuth2 `client_secret`.
+        pub app_secret: String = "sim-app-secret".to_string(),
+        /// The consumer key clients must send.
+        pub consumer_key: String = "sim-consumer-key".to_string(),
+    }
 }
 
 /// The schema directory of this repository: `sims/api-specs/ovh`, the vendored copy of the published descriptions.
@@ -104,59 +105,33 @@ pub fn default_schema_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../api-specs/ovh"))
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            schema_dir: default_schema_dir(),
-            request_log: None,
-            app_key: "sim-app-key".to_string(),
-            app_secret: "sim-app-secret".to_string(),
-            consumer_key: "sim-consumer-key".to_string(),
-            delay: Duration::from_millis(200),
-            latency: Duration::ZERO,
-            fail_rate: 0.0,
-            throttle_rate: 0.0,
-            seed: None,
-        }
-    }
-}
-
 /// A running simulator; dropping it does not stop the server, [`Handle::shutdown`] does.
 pub struct Handle {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    server: Server,
     app: Arc<App>,
 }
 
 impl Handle {
     /// Stops accepting connections and waits for the server task.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 
     /// Everything the simulator holds (the body of `GET /_sim/objects`).
     pub fn objects(&self) -> Value {
-        let mut w = self.app.world();
-        w.tick(Instant::now());
-        w.dump()
+        self.app.ticked().dump()
     }
 
     /// Changes an object behind the API's back (an out-of-band change, as from the OVH
     /// console): sets each top-level field of `fields` on the object at `path` (its API path,
     /// without `/v1`). Answers the object as it now is.
     pub fn patch(&self, path: &str, fields: &Value) -> Result<Value, String> {
-        let mut w = self.app.world();
-        w.tick(Instant::now());
-        patch_object(&mut w, path, fields)
+        patch_object(&mut self.app.ticked(), path, fields)
     }
 
     /// Waits for the server task to end (never, unless it fails).
-    pub async fn wait(mut self) {
-        let _ = (&mut self.task).await;
+    pub async fn wait(self) {
+        self.server.wait().await;
     }
 }
 
@@ -164,62 +139,43 @@ struct App {
     config: Config,
     schema: Arc<Schema>,
     world: Mutex<World>,
-    log: Mutex<Option<File>>,
-    tokens: Mutex<HashSet<String>>,
-    query_seq: std::sync::atomic::AtomicU64,
+    log: RequestLog,
+    tokens: Tokens,
+    query_seq: AtomicU64,
 }
 
 impl App {
     fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.world)
+    }
+
+    /// The world with its due status changes applied.
+    fn ticked(&self) -> MutexGuard<'_, World> {
+        let mut w = self.world();
+        w.tick(Instant::now());
+        w
     }
 }
 
 /// Loads the schema, binds `config.listen` and serves in a background task.
 pub async fn serve(config: Config) -> Result<(SocketAddr, Handle), String> {
     let schema = Schema::load_cached(&config.schema_dir)?;
-    let log = match &config.request_log {
-        Some(path) => Some(
-            File::create(path)
-                .map_err(|e| format!("cannot create request log {}: {e}", path.display()))?,
-        ),
-        None => None,
+    let log = RequestLog::open(config.request_log.as_deref())?;
+    let mut listeners = sim_kit::bind(config.listen, 1).await?;
+    let Some((listener, addr)) = listeners.pop() else {
+        return Err(format!("cannot listen on {}", config.listen));
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = Arc::new(App {
         world: Mutex::new(World::new(config.delay, config.seed)),
         config,
         schema,
-        log: Mutex::new(log),
-        tokens: Mutex::new(HashSet::new()),
-        query_seq: std::sync::atomic::AtomicU64::new(0),
+        log,
+        tokens: Tokens::default(),
+        query_seq: AtomicU64::new(0),
     });
     let router = Router::new().fallback(handle).with_state(app.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok((
-        addr,
-        Handle {
-            stop: Some(stop),
-            task,
-            app,
-        },
-    ))
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    let server = Server::spawn(vec![(listener, router)]);
+    Ok((addr, Handle { server, app }))
 }
 
 /// The OVH signature of a request.
@@ -236,18 +192,13 @@ pub fn signature(
     format!("$1${}", hex::encode(h.finalize()))
 }
 
-fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
-    q.unwrap_or_default()
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (
-                schema::percent_decode(&k.replace('+', " ")),
-                schema::percent_decode(&v.replace('+', " ")),
-            )
-        })
-        .collect()
+/// One request as the handler sees it.
+struct Call<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a str,
+    query: BTreeMap<String, String>,
 }
 
 async fn handle(
@@ -257,12 +208,16 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let qid = app
-        .query_seq
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        + 1;
+    let qid = app.query_seq.fetch_add(1, Ordering::Relaxed) + 1;
     let body_text = String::from_utf8_lossy(&body).into_owned();
-    let query = parse_query(uri.query());
+    let pairs = parse_query(uri.query());
+    let call = Call {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body_text,
+        query: pairs.iter().cloned().collect(),
+    };
     // The API serves its own description without authentication (OVH's control panel reads
     // the Kubernetes versions on offer from `cloud.kube.VersionEnum` in it): the vendored file.
     if method == Method::GET && uri.path() == "/v1/cloud.json" {
@@ -280,70 +235,29 @@ async fn handle(
                 .into_bytes(),
             ),
         };
-        log_request(
-            &app,
-            &method,
-            &uri,
-            &query,
-            &body_text,
-            status.as_u16(),
-            None,
-        );
-        return (
-            status,
-            [("content-type", "application/json; charset=utf-8")],
-            text,
-        )
-            .into_response();
+        log_request(&app, &call, &pairs, status.as_u16(), Fault::None);
+        return (status, [("content-type", JSON)], text).into_response();
     }
-    let mut injected = None;
-    let (status, value) = answer(
-        &app,
-        &method,
-        &uri,
-        &headers,
-        &body_text,
-        &query,
-        &mut injected,
-    )
-    .await;
-    log_request(&app, &method, &uri, &query, &body_text, status, injected);
-    let mut resp = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        [("content-type", "application/json; charset=utf-8")],
-        value.to_string(),
-    )
-        .into_response();
+    let mut injected = Fault::None;
+    let (status, value) = answer(&app, &call, &mut injected).await;
+    log_request(&app, &call, &pairs, status, injected);
+    let mut resp = sim_kit::reply(status, JSON, value.to_string());
     if let Ok(v) = HeaderValue::from_str(&format!("EU.ext-sim.{qid:016x}")) {
         resp.headers_mut().insert("x-ovh-queryid", v);
     }
     resp
 }
 
-fn log_request(
-    app: &App,
-    method: &Method,
-    uri: &Uri,
-    query: &BTreeMap<String, String>,
-    body: &str,
-    status: u16,
-    injected: Option<&str>,
-) {
-    let mut guard = app.log.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(file) = guard.as_mut() else { return };
-    let body_json = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or_else(|_| json!(body))
-    };
-    let mut line = json!({
-        "method": method.as_str(), "path": uri.path(), "query": query,
-        "body": body_json, "status": status,
+fn log_request(app: &App, call: &Call, query: &[(String, String)], status: u16, fault: Fault) {
+    app.log.write(Entry {
+        api: None,
+        method: call.method.as_str(),
+        path: call.uri.path(),
+        query,
+        body: body_value(call.body),
+        status,
+        injected: fault.label(),
     });
-    if let Some(fault) = injected {
-        line["injected"] = json!(fault);
-    }
-    let _ = writeln!(file, "{line}");
 }
 
 /// Sets top-level fields of the object at `path` (see [`Handle::patch`]).
@@ -364,86 +278,99 @@ fn err(e: ApiError) -> (u16, Value) {
     (e.status, e.body())
 }
 
-async fn answer(
-    app: &App,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &str,
-    query: &BTreeMap<String, String>,
-    injected: &mut Option<&'static str>,
-) -> (u16, Value) {
-    let path = uri.path();
-    match (method.as_str(), path) {
-        ("GET", "/_sim/objects") => {
-            let mut w = app.world();
-            w.tick(Instant::now());
-            return (200, w.dump());
-        }
+/// The simulator's own endpoints and the unauthenticated ones of the API, if `call` is one.
+fn special(app: &App, call: &Call) -> Option<(u16, Value)> {
+    let answer = match (call.method.as_str(), call.uri.path()) {
+        ("GET", "/_sim/objects") => (200, app.ticked().dump()),
         ("POST", "/_sim/patch") => {
             // {"path": "/cloud/project/P/kube/K/nodepool/N", "set": {"maxNodes": 9}}
-            let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let req: Value = serde_json::from_str(call.body).unwrap_or(Value::Null);
             let (Some(path), Some(set)) = (req["path"].as_str(), req.get("set")) else {
-                return err(ApiError::bad_request(
+                return Some(err(ApiError::bad_request(
                     "POST /_sim/patch takes {\"path\": API path, \"set\": {field: value}}",
-                ));
+                )));
             };
-            let mut w = app.world();
-            w.tick(Instant::now());
-            return match patch_object(&mut w, path, set) {
+            match patch_object(&mut app.ticked(), path, set) {
                 Ok(v) => (200, v),
                 Err(e) => err(ApiError::not_found(e)),
-            };
+            }
         }
-        ("GET", "/v1/auth/time") => return (200, json!(unix_now())),
-        ("POST", "/auth/oauth2/token" | "/v1/auth/oauth2/token") => return oauth_token(app, body),
-        _ => {}
-    }
+        ("GET", "/v1/auth/time") => (200, json!(unix_now())),
+        ("POST", "/auth/oauth2/token" | "/v1/auth/oauth2/token") => oauth_token(app, call.body),
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// The schema's route and operation for the request, or the 400 OVH answers.
+fn route<'s, 'c>(schema: &'s Schema, call: &Call<'c>) -> Result<(&'c str, Matched<'s>), ApiError> {
+    let path = call.uri.path();
+    let method = call.method;
     let Some(api_path) = path.strip_prefix("/v1").filter(|p| p.starts_with('/')) else {
-        return err(ApiError::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "Unknown path {path}: the API lives under /v1"
         )));
     };
-    let m = match app.schema.find(method.as_str(), api_path) {
-        Ok(m) => m,
-        Err(MatchError::UnknownPath) => {
-            return err(ApiError::bad_request(format!(
-                "No such path in the OVH API schema: {api_path}"
-            )));
-        }
-        Err(MatchError::MethodNotAllowed(allowed)) => {
-            return err(ApiError::bad_request(format!(
-                "Method {method} is not allowed on {api_path} (allowed: {})",
-                allowed.join(", ")
-            )));
-        }
+    match schema.find(method.as_str(), api_path) {
+        Ok(m) => Ok((api_path, m)),
+        Err(MatchError::UnknownPath) => Err(ApiError::bad_request(format!(
+            "No such path in the OVH API schema: {api_path}"
+        ))),
+        Err(MatchError::MethodNotAllowed(allowed)) => Err(ApiError::bad_request(format!(
+            "Method {method} is not allowed on {api_path} (allowed: {})",
+            allowed.join(", ")
+        ))),
+    }
+}
+
+/// The body as JSON (`None` when empty), and the request checked against the schema.
+fn checked_body(app: &App, call: &Call, m: &Matched) -> Result<Option<Value>, ApiError> {
+    let body = if call.body.trim().is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_str(call.body)
+                .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?,
+        )
+    };
+    validate::check_request(
+        &app.schema,
+        m.operation,
+        &m.path_params,
+        &call.query,
+        body.as_ref(),
+    )
+    .map_err(ApiError::bad_request)?;
+    Ok(body)
+}
+
+/// One request's answer, in order: the simulator's endpoints, the schema's route,
+/// authentication, throttling, validation, latency, failures, then the operation itself.
+/// `injected` is set to the fault that made the answer up, if one did.
+async fn answer(app: &App, call: &Call<'_>, injected: &mut Fault) -> (u16, Value) {
+    if let Some(answer) = special(app, call) {
+        return answer;
+    }
+    let (api_path, m) = match route(&app.schema, call) {
+        Ok(x) => x,
+        Err(e) => return err(e),
     };
     if !m.operation.no_authentication
-        && let Err(e) = authenticate(app, method.as_str(), uri, headers, body)
+        && let Err(e) = authenticate(app, call)
     {
         return err(e);
     }
-    // Throttling first: a throttled request does nothing.
-    let (throttled, fault) = {
+    let method = call.method;
+    // Throttling first: a throttled request does nothing. A drawn failure is injected only
+    // into a request the schema accepts, and marked in the log only when it is.
+    let drawn = {
         let mut w = app.world();
-        let throttled = app.config.throttle_rate > 0.0 && w.roll() < app.config.throttle_rate;
-        let fault = if !throttled
-            && method != Method::GET
-            && app.config.fail_rate > 0.0
-            && w.roll() < app.config.fail_rate
-        {
-            if method == Method::POST && w.roll() < 0.5 {
-                Fault::AfterSuccess
-            } else {
-                Fault::Before
-            }
-        } else {
-            Fault::None
-        };
-        (throttled, fault)
+        app.config
+            .faults()
+            .draw(|| w.roll(), method != Method::GET, method == Method::POST)
     };
-    if throttled {
-        *injected = Some("throttled");
+    if drawn == Fault::Throttled {
+        *injected = drawn;
         return err(ApiError::new(
             429,
             "Client::TooManyRequests",
@@ -451,61 +378,35 @@ async fn answer(
         )
         .with_code("QUERY_LIMIT_REACHED"));
     }
-    let body_json: Option<Value> = if body.trim().is_empty() {
-        None
-    } else {
-        match serde_json::from_str(body) {
-            Ok(v) => Some(v),
-            Err(e) => return err(ApiError::bad_request(format!("Invalid JSON body: {e}"))),
-        }
+    let body = match checked_body(app, call, &m) {
+        Ok(b) => b,
+        Err(e) => return err(e),
     };
-    if let Err(msg) = validate::check_request(
-        &app.schema,
-        m.operation,
-        &m.path_params,
-        query,
-        body_json.as_ref(),
-    ) {
-        return err(ApiError::bad_request(msg));
-    }
-    if !app.config.latency.is_zero() {
-        tokio::time::sleep(app.config.latency).await;
-    }
-    if fault == Fault::Before {
-        *injected = Some("failed");
+    app.config.faults().pause().await;
+    if drawn == Fault::Before {
+        *injected = drawn;
         return err(internal_error());
     }
-    let concrete = format!("/{}", schema::split_path(api_path).join("/"));
+    let concrete = format!("/{}", split_path(api_path).join("/"));
     let null = Value::Null;
     let req = api::Req {
         method: method.as_str(),
         template: &m.route.template,
         path: &concrete,
         params: &m.path_params,
-        query,
-        body: body_json.as_ref().unwrap_or(&null),
+        query: &call.query,
+        body: body.as_ref().unwrap_or(&null),
         response_type: &m.operation.response_type,
     };
-    let result = {
-        let mut w = app.world();
-        w.tick(Instant::now());
-        api::dispatch(&mut w, &req)
-    };
+    let result = api::dispatch(&mut app.ticked(), &req);
     match result {
-        Ok(_) if fault == Fault::AfterSuccess => {
-            *injected = Some("done-then-failed");
+        Ok(_) if drawn == Fault::AfterSuccess => {
+            *injected = drawn;
             err(internal_error())
         }
         Ok(ok) => ok,
         Err(e) => err(e),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    None,
-    Before,
-    AfterSuccess,
 }
 
 fn internal_error() -> ApiError {
@@ -520,28 +421,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn authenticate(
-    app: &App,
-    method: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &str,
-) -> Result<(), ApiError> {
+fn authenticate(app: &App, call: &Call) -> Result<(), ApiError> {
+    let headers = call.headers;
     if let Some(token) = header(headers, "authorization").and_then(|a| a.strip_prefix("Bearer ")) {
-        let known = app
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(token.trim());
-        return if known {
-            Ok(())
-        } else {
-            Err(ApiError::new(
+        return match app.tokens.user(token.trim()) {
+            Some(_) => Ok(()),
+            None => Err(ApiError::new(
                 401,
                 "Client::Unauthorized",
                 "Invalid or expired OAuth2 token",
             )
-            .with_code("INVALID_CREDENTIAL"))
+            .with_code("INVALID_CREDENTIAL")),
         };
     }
     let cfg = &app.config;
@@ -573,9 +463,17 @@ fn authenticate(
         return Err(ApiError::bad_request("Query out of time").with_code("QUERY_TIME_OUT"));
     }
     let host = header(headers, "host").unwrap_or_default();
+    let uri = call.uri;
     let target = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let url = format!("http://{host}{target}");
-    let expected = signature(&cfg.app_secret, ck, method, &url, body, ts);
+    let expected = signature(
+        &cfg.app_secret,
+        ck,
+        call.method.as_str(),
+        &url,
+        call.body,
+        ts,
+    );
     if header(headers, "x-ovh-signature") != Some(expected.as_str()) {
         return Err(ApiError::forbidden("Invalid signature").with_code("INVALID_SIGNATURE"));
     }
@@ -589,7 +487,7 @@ fn oauth_token(app: &App, body: &str) -> (u16, Value) {
             .into_iter()
             .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
             .collect(),
-        _ => parse_query(Some(body)),
+        _ => parse_query(Some(body)).into_iter().collect(),
     };
     let get = |k: &str| fields.get(k).map_or("", String::as_str);
     if get("grant_type") != "client_credentials" {
@@ -598,14 +496,8 @@ fn oauth_token(app: &App, body: &str) -> (u16, Value) {
     if get("client_id") != app.config.app_key || get("client_secret") != app.config.app_secret {
         return (401, json!({"error": "invalid_client"}));
     }
-    let token = {
-        let mut w = app.world();
-        w.password()
-    };
-    app.tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(token.clone());
+    let token = app.world().password();
+    app.tokens.issue(token.clone(), get("client_id"));
     (
         200,
         json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": get("scope")}),

@@ -4,10 +4,11 @@
 //! `path` template and `operations[]`, and `models{}` with `properties{}` or `enum[]`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value;
+pub use sim_kit::text::{percent_decode, split_path};
 
 /// The files loaded from the schema directory.
 pub const SCHEMA_FILES: [&str; 3] = ["cloud.v1.json", "cdn-dedicated.v1.json", "auth.v1.json"];
@@ -93,18 +94,7 @@ pub enum MatchError {
 impl Schema {
     /// Loads and compiles the schema files of `dir`; cached per directory for the process.
     pub fn load_cached(dir: &Path) -> Result<Arc<Schema>, String> {
-        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Schema>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-        if let Ok(guard) = cache.lock()
-            && let Some(schema) = guard.get(dir)
-        {
-            return Ok(schema.clone());
-        }
-        let schema = Arc::new(Schema::load(dir)?);
-        if let Ok(mut guard) = cache.lock() {
-            guard.insert(dir.to_path_buf(), schema.clone());
-        }
-        Ok(schema)
+        sim_kit::schema::load_cached(dir, Schema::load)
     }
 
     /// Loads and compiles the schema files of `dir`.
@@ -260,42 +250,5 @@ impl Schema {
                 route.operations.iter().map(|o| o.method.clone()).collect(),
             )),
         }
-    }
-}
-
-/// Splits a path into percent-decoded segments (no leading empty segment).
-pub fn split_path(path: &str) -> Vec<String> {
-    path.trim_start_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect()
-}
-
-/// Decodes `%XX` escapes (and leaves anything malformed as it is).
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }

@@ -1,12 +1,11 @@
 //! The simulated cloud: every object kept in memory under its own API path, walked through
 //! its status values by scheduled patches that are applied lazily (on the next request).
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use sim_kit::Store;
 
 /// An OVH-shaped error answer.
 #[derive(Debug, Clone)]
@@ -66,55 +65,43 @@ pub struct Obj {
     pub hidden: Value,
 }
 
-/// The whole simulated cloud.
+/// The whole simulated cloud: the kit's store of objects by API path (which it derefs to),
+/// walked through their status values here.
 pub struct World {
-    pub objects: BTreeMap<String, Obj>,
-    pub step: Duration,
-    pub rng: StdRng,
-    seq: u64,
+    store: Store<Obj>,
 }
 
+impl Deref for World {
+    type Target = Store<Obj>;
+    fn deref(&self) -> &Store<Obj> {
+        &self.store
+    }
+}
+
+impl DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Store<Obj> {
+        &mut self.store
+    }
+}
+
+/// The current time as OVH writes it (RFC 3339, whole seconds).
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    sim_kit::text::rfc3339_seconds()
 }
 
 impl World {
     pub fn new(step: Duration, seed: Option<u64>) -> Self {
         World {
-            objects: BTreeMap::new(),
-            step,
-            rng: match seed {
-                Some(s) => StdRng::seed_from_u64(s),
-                None => StdRng::from_os_rng(),
-            },
-            seq: 0,
+            store: Store::new(step, seed),
         }
     }
 
-    pub fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    pub fn uuid(&mut self) -> String {
-        let a: u32 = self.rng.random();
-        let b: u16 = self.rng.random();
-        let c: u16 = (self.rng.random::<u16>() & 0x0fff) | 0x4000;
-        let d: u16 = (self.rng.random::<u16>() & 0x3fff) | 0x8000;
-        let e: u64 = self.rng.random::<u64>() & 0xffff_ffff_ffff;
-        format!("{a:08x}-{b:04x}-{c:04x}-{d:04x}-{e:012x}")
-    }
-
+    /// A random password or token of 20 characters, without the look-alikes (`0`/`O`, `1`/`l`).
     pub fn password(&mut self) -> String {
-        const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-        (0..20)
-            .map(|_| CHARS[self.rng.random_range(0..CHARS.len())] as char)
-            .collect()
-    }
-
-    /// A random fraction in `[0, 1)`.
-    pub fn roll(&mut self) -> f64 {
-        self.rng.random::<f64>()
+        self.pick(
+            b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789",
+            20,
+        )
     }
 
     /// Applies every due patch and removes the objects whose time has come.
@@ -175,36 +162,13 @@ impl World {
         }
     }
 
-    pub fn get(&self, path: &str) -> Option<&Obj> {
-        self.objects.get(path)
-    }
-
-    pub fn get_mut(&mut self, path: &str) -> Option<&mut Obj> {
-        self.objects.get_mut(path)
-    }
-
-    /// The objects directly under the collection `path`.
-    pub fn children<'a>(
-        &'a self,
-        path: &'a str,
-    ) -> impl Iterator<Item = (&'a String, &'a Obj)> + 'a {
-        let prefix = format!("{path}/");
-        self.objects
-            .range(prefix.clone()..)
-            .take_while(move |(p, _)| p.starts_with(&prefix))
-            .filter(move |(p, _)| !p[path.len() + 1..].contains('/'))
-    }
-
     /// Every object of `kind` whose path starts with `prefix`.
     pub fn of_kind<'a>(
         &'a self,
         prefix: &'a str,
         kind: &'static str,
     ) -> impl Iterator<Item = (&'a String, &'a Obj)> + 'a {
-        self.objects
-            .range(prefix.to_string()..)
-            .take_while(move |(p, _)| p.starts_with(prefix))
-            .filter(move |(_, o)| o.kind == kind)
+        self.prefixed(prefix).filter(move |(_, o)| o.kind == kind)
     }
 
     /// Everything, as JSON (for `GET /_sim/objects`).
