@@ -4,9 +4,16 @@
 use std::collections::BTreeMap;
 
 use provider_api::component::{self, Size, SizeClass};
+use provider_api::kit::config::{Reader, field, local_suffix};
+use provider_api::kit::net;
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 
-use crate::types;
+use crate::cdn::{CDN_BACKEND, CDN_DOMAIN, CDN_RULE};
+use crate::database::{POSTGRES, VALKEY};
+use crate::kube::{KUBE, NODEPOOL, k8s_minor};
+use crate::loadbalancer::{LB, LISTENER, MONITOR, POOL};
+use crate::network::{NETWORK, SUBNET};
+use crate::settings::Settings;
 
 /// A family of OVH flavors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,33 +61,6 @@ pub fn size_value(family: Family, size: &Value) -> Value {
     }
 }
 
-/// The zones of the known 3-AZ regions. Other regions have none: their networks get one
-/// subnet and their clusters one node pool per `node_pool` block.
-pub fn region_zones(region: &str) -> Vec<String> {
-    let zones: &[&str] = match region {
-        "EU-WEST-PAR" => &["eu-west-par-a", "eu-west-par-b", "eu-west-par-c"],
-        "EU-SOUTH-MIL" => &["eu-south-mil-a", "eu-south-mil-b", "eu-south-mil-c"],
-        _ => &[],
-    };
-    zones.iter().map(|z| z.to_string()).collect()
-}
-
-/// What expansion needs to know of the provider block.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    pub region: String,
-    pub zones: Vec<String>,
-    pub cdn_service: Option<String>,
-    pub cdn_zone: Option<String>,
-}
-
-impl Settings {
-    /// Whether the region is a 3-AZ one (it has zones, built in or configured).
-    pub fn three_az(&self) -> bool {
-        !self.zones.is_empty()
-    }
-}
-
 /// The Kubernetes minor a cluster gets when `version` is not set: the newest of
 /// `cloud.kube.VersionEnum` in OVH's API description (1.31–1.34 in the copy of 2026-04-03,
 /// `sims/api-specs/ovh/cloud.v1.json`). The plan-time offer check compares it with what the
@@ -117,15 +97,6 @@ pub fn pg_plan(
 /// its replicas as nodes.
 pub fn valkey_plan(replicas: i64) -> (&'static str, i64) {
     ("production", replicas + 1)
-}
-
-/// The `major.minor` of a Kubernetes version as the API shows it: `"1.32.9-1"` → `"1.32"`
-/// (OVH's own Terraform provider cuts it the same way).
-pub fn k8s_minor(version: &str) -> &str {
-    match version.match_indices('.').nth(1) {
-        Some((i, _)) => &version[..i],
-        None => version,
-    }
 }
 
 /// The provider's own checks, on top of the portable ones. Unknown values are skipped.
@@ -233,35 +204,6 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
     out
 }
 
-struct Config<'a> {
-    attrs: &'a Attrs,
-}
-
-impl Config<'_> {
-    fn value(&self, key: &str, default: impl Into<Value>) -> Value {
-        match self.attrs.get(key) {
-            Some(v) if !v.is_null() => v.clone(),
-            _ => default.into(),
-        }
-    }
-
-    fn known<T>(
-        &self,
-        key: &str,
-        default: impl Into<Value>,
-        f: impl Fn(&Value) -> Option<T>,
-    ) -> Result<T, Diagnostic> {
-        let v = self.value(key, default);
-        if v.is_unknown() {
-            return Err(Diagnostic::error(format!(
-                "`{key}` decides how many resources are created, so it must be known at plan time"
-            ))
-            .at([key]));
-        }
-        f(&v).ok_or_else(|| Diagnostic::error(format!("`{key}` has the wrong type")).at([key]))
-    }
-}
-
 fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
     pairs
         .iter()
@@ -275,7 +217,7 @@ pub fn expand(
     type_name: &str,
     config: &Attrs,
 ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
-    let c = Config { attrs: config };
+    let c = Reader::new(config);
     let result = match type_name {
         component::NETWORK => network(settings, &c),
         component::KUBERNETES_CLUSTER => kubernetes(settings, &c),
@@ -288,47 +230,23 @@ pub fn expand(
     Some(result.map_err(|d| vec![d]))
 }
 
-fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
-    let zones = c.known("zones", 3, Value::as_i64)?.max(1) as usize;
-    let zone_names: Vec<String> = if settings.zones.is_empty() {
-        vec![settings.region.clone()]
-    } else {
-        if zones > settings.zones.len() {
-            return Err(Diagnostic::error(format!(
-                "region {} has {} zones, `zones` is {zones}",
-                settings.region,
-                settings.zones.len()
-            ))
-            .at(["zones"]));
-        }
-        settings.zones[..zones].to_vec()
-    };
+fn network(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
+    let zone_names = net::zones(c, &settings.region, &settings.zones)?;
     let cidr = c.value("cidr", "10.0.0.0/16");
+    // One zone takes the whole block; several split it (a block still unknown is passed on).
     let cidrs: Vec<Value> = match cidr.as_str() {
-        Some(text) if zone_names.len() > 1 => {
-            let net: ipnet::Ipv4Net = text.parse().map_err(|_| {
-                Diagnostic::error(format!("`cidr` {text:?} is not a valid IPv4 CIDR block"))
-                    .at(["cidr"])
-            })?;
-            let bits = (zone_names.len() as u32)
-                .next_power_of_two()
-                .trailing_zeros() as u8;
-            let prefix = (net.prefix_len() + bits.max(4)).min(28);
-            net.trunc()
-                .subnets(prefix)
-                .map_err(|_| Diagnostic::error("cannot split `cidr`").at(["cidr"]))?
-                .take(zone_names.len())
-                .map(|s| Value::from(s.to_string()))
-                .collect()
-        }
+        Some(text) if zone_names.len() > 1 => net::split_cidr(text, zone_names.len())?
+            .into_iter()
+            .map(Value::from)
+            .collect(),
         _ => vec![cidr.clone(); zone_names.len()],
     };
-    let mut resources = vec![NativeSpec::new("network", types::NETWORK)];
+    let mut resources = vec![NativeSpec::new("network", NETWORK)];
     let mut subnet_ids = Vec::new();
     for (i, subnet_cidr) in cidrs.into_iter().enumerate() {
         let name = format!("subnet_{i}");
         resources.push(
-            NativeSpec::new(&name, types::SUBNET)
+            NativeSpec::new(&name, SUBNET)
                 .set("network_id", Binding::attr("network", "id"))
                 .set("cidr", subnet_cidr),
         );
@@ -349,19 +267,6 @@ fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic>
     })
 }
 
-fn local_suffix(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// `n` spread over `zones` pools: each pool gets the ceiling, so the total is at least `n`.
 fn per_zone(v: &Value, zones: usize) -> Value {
     match v.as_f64() {
@@ -370,12 +275,12 @@ fn per_zone(v: &Value, zones: usize) -> Value {
     }
 }
 
-fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
     let pools = c.known("node_pool", Value::Map(BTreeMap::new()), |v| {
         v.as_map().cloned()
     })?;
     let mut resources = vec![
-        NativeSpec::new("cluster", types::KUBE)
+        NativeSpec::new("cluster", KUBE)
             .set("network_id", c.value("network", Value::Null))
             .set("version", c.value("version", DEFAULT_K8S_VERSION)),
     ];
@@ -406,7 +311,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
                 ))
                 .at(["node_pool", label.as_str()]));
             }
-            let mut spec = NativeSpec::new(&local, types::NODEPOOL)
+            let mut spec = NativeSpec::new(&local, NODEPOOL)
                 .set("cluster_id", Binding::attr("cluster", "id"))
                 .set("flavor", size_value(Family::Node, &size))
                 .set("min_nodes", per_zone(&get("min"), zones.len()))
@@ -428,14 +333,14 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
     })
 }
 
-fn postgres(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+fn postgres(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
     let ha = c.known("high_availability", false, Value::as_bool)?;
     let replicas = c.known("read_replicas", 0, Value::as_i64)?;
     let (plan, nodes) = pg_plan(settings.three_az(), ha, replicas).ok_or_else(|| {
         Diagnostic::error("OVH Managed PostgreSQL has at most 3 nodes").at(["read_replicas"])
     })?;
     let resources = vec![
-        NativeSpec::new("service", types::POSTGRES)
+        NativeSpec::new("service", POSTGRES)
             .set("network_id", c.value("network", Value::Null))
             .set("version", c.value("version", DEFAULT_PG_VERSION))
             .set("plan", Value::from(plan))
@@ -462,11 +367,11 @@ fn postgres(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic
     })
 }
 
-fn valkey(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+fn valkey(c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
     let replicas = c.known("replicas_per_shard", 1, Value::as_i64)?;
     let (plan, nodes) = valkey_plan(replicas);
     let resources = vec![
-        NativeSpec::new("service", types::VALKEY)
+        NativeSpec::new("service", VALKEY)
             .set("network_id", c.value("network", Value::Null))
             .set("version", c.value("version", DEFAULT_VALKEY_VERSION))
             .set("plan", Value::from(plan))
@@ -489,13 +394,9 @@ fn valkey(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     })
 }
 
-fn load_balancer(c: &Config<'_>) -> Expansion {
+fn load_balancer(c: &Reader<'_>) -> Expansion {
     let health = c.value("health_check", Value::Null);
-    let check = |key: &str, default: Value| match health.get(key) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ if health.is_unknown() => Value::Unknown,
-        _ => default,
-    };
+    let check = |key: &str, default: Value| field(&health, key, default);
     let port = c.value("port", 443);
     // Port 80 is plain HTTP; anything else passes TLS through to the cluster's ingress.
     let protocol = match port.as_i64() {
@@ -510,16 +411,16 @@ fn load_balancer(c: &Config<'_>) -> Expansion {
         None => Value::Unknown,
     };
     let resources = vec![
-        NativeSpec::new("lb", types::LB).set("network_id", c.value("network", Value::Null)),
-        NativeSpec::new("listener", types::LISTENER)
+        NativeSpec::new("lb", LB).set("network_id", c.value("network", Value::Null)),
+        NativeSpec::new("listener", LISTENER)
             .set("loadbalancer_id", Binding::attr("lb", "id"))
             .set("port", port)
             .set("protocol", protocol.clone()),
-        NativeSpec::new("pool", types::POOL)
+        NativeSpec::new("pool", POOL)
             .set("listener_id", Binding::attr("listener", "id"))
             .set("protocol", protocol.clone())
             .set("sticky_sessions", c.value("sticky_sessions", false)),
-        NativeSpec::new("health_monitor", types::MONITOR)
+        NativeSpec::new("health_monitor", MONITOR)
             .set("pool_id", Binding::attr("pool", "id"))
             .set("monitor_type", protocol)
             .set("delay", interval)
@@ -552,10 +453,10 @@ pub fn cache_rule_match(path: &str) -> (&'static str, String) {
     ("file", path.to_string())
 }
 
-fn cdn(c: &Config<'_>) -> Expansion {
+fn cdn(c: &Reader<'_>) -> Expansion {
     let mut resources = vec![
-        NativeSpec::new("domain", types::CDN_DOMAIN),
-        NativeSpec::new("backend", types::CDN_BACKEND)
+        NativeSpec::new("domain", CDN_DOMAIN),
+        NativeSpec::new("backend", CDN_BACKEND)
             .set("domain", Binding::attr("domain", "id"))
             .set("ip", c.value("origin", Value::Null)),
     ];
@@ -575,7 +476,7 @@ fn cdn(c: &Config<'_>) -> Expansion {
             None => Value::Unknown,
         };
         resources.push(
-            NativeSpec::new(&format!("cache_rule_{i}"), types::CDN_RULE)
+            NativeSpec::new(&format!("cache_rule_{i}"), CDN_RULE)
                 .set("domain", Binding::attr("domain", "id"))
                 .set("file_match", file_match)
                 .set("file_type", file_type)
@@ -596,6 +497,7 @@ fn cdn(c: &Config<'_>) -> Expansion {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::region_zones;
 
     fn par() -> Settings {
         Settings {

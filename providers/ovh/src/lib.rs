@@ -65,7 +65,7 @@
 //! `sims/api-specs/ovh/cloud.v1.json`; upstream support of 1.34 ends 2026-10-27, so set
 //! `version` when OVH offers a newer minor).
 //!
-//! At plan time ([`Provider::check_offers`]) the choices are compared with what OVH says it
+//! At plan time ([`provider_api::Provider::check_offers`]) the choices are compared with what OVH says it
 //! sells now: the Kubernetes minors of `cloud.kube.VersionEnum` in the API's own description
 //! (`GET /cloud.json`, unauthenticated, as OVH's control panel reads them), the region's node
 //! flavors (`GET …/capabilities/kube/flavors?region=`), the engine
@@ -83,86 +83,128 @@
 //! dedicated API. The load balancer's pool gets no members: the cluster's ingress registers
 //! them.
 
+//! # Layout
+//!
+//! One module per API family, each the [`Objects`](object::Objects) of its native types (their
+//! schemas, request bodies, lookups, reads and readiness) made a kit service by
+//! [`Managed`](object::Managed): [`network`], [`kube`], [`database`], [`loadbalancer`],
+//! [`cdn`]. Below them: the signed [`client`], the route table ([`routes`]), the project's
+//! view of the API with OVH operations ([`api`]), JSON helpers ([`json`]) and the provider
+//! block's [`settings`]. Above them: the expansion of the portable components ([`expand`]) and
+//! the offer checks ([`offers`]); this file ties them into [`Ovh`], the kit's [`Cloud`].
+
+mod api;
+mod cdn;
 mod client;
+mod database;
 mod expand;
+mod json;
+mod kube;
+mod loadbalancer;
+mod network;
+mod object;
 mod offers;
-mod ops;
 mod routes;
-mod types;
+mod settings;
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use provider_api::schema::{AttrType, AttributeSchema, Body, ProviderSchema};
-use provider_api::{
-    Attrs, CreateRequest, Diagnostic, Expansion, Identity, PlanRequest, PlanResponse, Provider,
-    ProviderError, ResourceState, Value, component,
-};
+use provider_api::kit::schema::{list, n, s};
+use provider_api::kit::{self, Cloud, Factory, Kit, Service};
+use provider_api::schema::{AttributeSchema, Body, ProviderSchema};
+use provider_api::{Attrs, Diagnostic, Expansion, component};
 
 pub use client::{Client, Credentials, signature};
-pub use expand::{DEFAULT_K8S_VERSION, Family, Settings, flavor, k8s_minor, region_zones};
+pub use expand::{DEFAULT_K8S_VERSION, Family, flavor};
+pub use kube::k8s_minor;
 pub use routes::{ROUTES, Route};
-pub use types::ALL as NATIVE_TYPES;
+pub use settings::{Settings, region_zones};
 
-use ops::Ops;
+use api::Api;
+use object::Managed;
 
 pub const NAME: &str = "ovh";
 
-/// Default bound of a readiness wait: Managed Kubernetes and databases take 5–15 minutes.
-const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Every native type, by API family.
+pub const NATIVE_TYPES: [&str; 13] = [
+    network::NETWORK,
+    network::SUBNET,
+    kube::KUBE,
+    kube::NODEPOOL,
+    database::POSTGRES,
+    database::VALKEY,
+    loadbalancer::LB,
+    loadbalancer::LISTENER,
+    loadbalancer::POOL,
+    loadbalancer::MONITOR,
+    cdn::CDN_DOMAIN,
+    cdn::CDN_BACKEND,
+    cdn::CDN_RULE,
+];
 
 /// Schema of the provider block.
 pub fn config_schema() -> Body {
-    let s = AttrType::String;
     Body::default()
         .attr(
             "endpoint",
-            AttributeSchema::optional(
-                s.clone(),
-                "ovh-eu, ovh-ca, ovh-us or the API base URL (…/v1)",
-            )
-            .default("ovh-eu"),
+            AttributeSchema::optional(s(), "ovh-eu, ovh-ca, ovh-us or the API base URL (…/v1)")
+                .default("ovh-eu"),
         )
         .attr(
             "project_id",
-            AttributeSchema::required(s.clone(), "Public Cloud project id"),
+            AttributeSchema::required(s(), "Public Cloud project id"),
         )
         .attr(
             "region",
-            AttributeSchema::required(s.clone(), "Region, like EU-WEST-PAR or GRA11"),
+            AttributeSchema::required(s(), "Region, like EU-WEST-PAR or GRA11"),
         )
         .attr(
             "zones",
             AttributeSchema::optional(
-                AttrType::List(Box::new(s.clone())),
+                list(s()),
                 "Availability zones of the region (default: built-in table of 3-AZ regions)",
             ),
         )
         .attr(
             "cdn_service",
-            AttributeSchema::optional(s.clone(), "CDN dedicated service name, for `cdn`"),
+            AttributeSchema::optional(s(), "CDN dedicated service name, for `cdn`"),
         )
         .attr(
             "cdn_zone",
-            AttributeSchema::optional(s, "DNS zone the CDN domains are created in"),
+            AttributeSchema::optional(s(), "DNS zone the CDN domains are created in"),
         )
         .attr(
             "ready_timeout",
             AttributeSchema::optional(
-                AttrType::Number,
+                n(),
                 "Seconds to wait for an object to become ready (default 3600)",
             ),
         )
 }
 
-/// The `ovh` provider.
+/// The OVH cloud as the kit sees it: the provider block's settings, the client, and what
+/// OVH sells (asked once at plan time, [`offers`]).
 #[derive(Debug)]
-pub struct OvhProvider {
-    schema: ProviderSchema,
-    ops: Ops,
-    /// What OVH sells, asked once at plan time ([`offers`]).
+pub struct Ovh {
+    api: Arc<Api>,
     offers: offers::Cache,
+}
+
+impl Ovh {
+    /// The provider block's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.api.settings
+    }
+}
+
+/// The `ovh` provider.
+pub type OvhProvider = Kit<Ovh>;
+
+/// The provider as a registry entry.
+pub fn factory() -> Factory {
+    Factory::new(NAME, config_schema, configure)
 }
 
 /// Builds the provider from the evaluated provider block, with credentials from the process
@@ -177,15 +219,7 @@ pub fn configure_with_env(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<OvhProvider, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let text = |k: &str| {
-        config
-            .get(k)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let endpoint = text("endpoint").unwrap_or_else(|| "ovh-eu".into());
+    let endpoint = kit::config::text(config, "endpoint").unwrap_or_else(|| "ovh-eu".into());
     let (base, token_url) = match client::resolve_endpoint(&endpoint) {
         Ok(x) => x,
         Err(e) => {
@@ -193,25 +227,10 @@ pub fn configure_with_env(
             (String::new(), None)
         }
     };
-    let project = text("project_id");
-    if project.is_none() {
-        diags.push(Diagnostic::error("`project_id` must not be empty").at(["project_id"]));
-    }
-    let region = text("region");
-    if region.is_none() {
-        diags.push(Diagnostic::error("`region` must not be empty").at(["region"]));
-    }
-    let region = region.unwrap_or_default();
-    let zones = match config.get("zones").and_then(Value::as_list) {
-        Some(list) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        None => expand::region_zones(&region),
-    };
-    let ready_timeout =
-        provider_api::seconds_setting(config, "ready_timeout", DEFAULT_READY_TIMEOUT, &mut diags);
+    let project = kit::config::required_text(config, "project_id", &mut diags);
+    let region = kit::config::required_text(config, "region", &mut diags).unwrap_or_default();
+    let zones = kit::config::zones(config, || region_zones(&region), &mut diags);
+    let ready_timeout = kit::config::ready_timeout(config, &mut diags);
     // Missing credentials fail the first request, not the configuration: validating a spec
     // or planning with nothing to read needs none.
     let creds =
@@ -226,159 +245,66 @@ pub fn configure_with_env(
     let settings = Settings {
         region,
         zones,
-        cdn_service: text("cdn_service"),
-        cdn_zone: text("cdn_zone"),
+        cdn_service: kit::config::text(config, "cdn_service"),
+        cdn_zone: kit::config::text(config, "cdn_zone"),
     };
-    Ok(OvhProvider {
-        schema: ProviderSchema {
-            config: config_schema(),
-            resources: types::schemas(),
-            components: component::ALL.iter().map(|c| c.to_string()).collect(),
-        },
-        ops: Ops::new(client, project, settings, ready_timeout),
+    let api = Arc::new(Api {
+        client,
+        project,
+        settings,
+        ready_timeout,
+    });
+    let services: Vec<Arc<dyn Service>> = vec![
+        Arc::new(Managed(network::Networks::new(api.clone()))),
+        Arc::new(Managed(kube::Kube::new(api.clone()))),
+        Arc::new(Managed(database::Databases::new(api.clone()))),
+        Arc::new(Managed(loadbalancer::LoadBalancing::new(api.clone()))),
+        Arc::new(Managed(cdn::Cdn::new(api.clone()))),
+    ];
+    let resources = [
+        network::schemas(),
+        kube::schemas(),
+        database::schemas(),
+        loadbalancer::schemas(),
+        cdn::schemas(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|r| (r.type_name.clone(), r))
+    .collect();
+    let schema = ProviderSchema {
+        config: config_schema(),
+        resources,
+        components: component::ALL.iter().map(|c| c.to_string()).collect(),
+    };
+    let cloud = Ovh {
+        api,
         offers: offers::Cache::default(),
-    })
-}
-
-impl OvhProvider {
-    fn check_type(&self, type_name: &str) -> Result<(), ProviderError> {
-        if types::is_native(type_name) {
-            Ok(())
-        } else {
-            Err(ProviderError::Invalid(format!(
-                "the ovh provider has no resource type {type_name:?}"
-            )))
-        }
-    }
-
-    async fn read_one(&self, type_name: &str, id: &str) -> Result<ResourceState, ProviderError> {
-        self.ops
-            .read_many(type_name, &[id.to_string()])
-            .await?
-            .into_iter()
-            .next()
-            .flatten()
-            .ok_or_else(|| ProviderError::NotFound(format!("{type_name} {id}")))
-    }
+    };
+    Ok(Kit::new(cloud, schema, services))
 }
 
 #[async_trait]
-impl Provider for OvhProvider {
-    fn name(&self) -> &str {
+impl Cloud for Ovh {
+    fn name(&self) -> &'static str {
         NAME
     }
 
-    fn schema(&self) -> &ProviderSchema {
-        &self.schema
-    }
-
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
-        expand::validate(&self.ops.settings, type_name, config)
+        expand::validate(self.settings(), type_name, config)
     }
 
     async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
-        self.offers.check(&self.ops, type_name, config).await
+        self.offers.check(&self.api, type_name, config).await
     }
 
     fn expand(
         &self,
-        address: &str,
+        _address: &str,
         type_name: &str,
         config: &Attrs,
-    ) -> Result<Expansion, Vec<Diagnostic>> {
-        let _ = address;
-        expand::expand(&self.ops.settings, type_name, config)
-            .unwrap_or_else(|| provider_api::expand_native(NAME, &self.schema, type_name, config))
-    }
-
-    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, Vec<Diagnostic>> {
-        let Some(schema) = self.schema.resources.get(req.type_name) else {
-            return Err(vec![Diagnostic::error(format!(
-                "the ovh provider has no resource type {:?}",
-                req.type_name
-            ))]);
-        };
-        let proposed = provider_api::with_defaults(schema, req.proposed);
-        Ok(provider_api::default_plan(schema, req.prior, &proposed))
-    }
-
-    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
-        self.check_type(req.type_name)?;
-        let name = req.identity.name(types::NAME_LEN);
-        let config = req.config;
-        let id = match self.ops.lookup(req.type_name, &name, Some(config)).await? {
-            Some(id) => {
-                tracing::debug!(type_name = req.type_name, %id, "ovh create: adopting");
-                id
-            }
-            None => match self.ops.post_create(req.type_name, &name, config).await {
-                Ok(id) => id,
-                // A 5xx may hide a create that happened: look again before giving up.
-                Err(e) if e.is_retryable() => {
-                    match self.ops.lookup(req.type_name, &name, Some(config)).await {
-                        Ok(Some(id)) => {
-                            tracing::debug!(
-                                type_name = req.type_name,
-                                %id,
-                                "ovh create: adopting what a failed create made"
-                            );
-                            id
-                        }
-                        _ => return Err(e),
-                    }
-                }
-                Err(e) => return Err(e),
-            },
-        };
-        self.ops.settle(req.type_name, &id).await?;
-        self.read_one(req.type_name, &id).await
-    }
-
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        self.check_type(type_name)?;
-        let name = identity.name(types::NAME_LEN);
-        match self.ops.lookup(type_name, &name, None).await? {
-            Some(id) => Ok(self
-                .ops
-                .read_many(type_name, &[id])
-                .await?
-                .into_iter()
-                .next()
-                .flatten()),
-            None => Ok(None),
-        }
-    }
-
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
-        self.check_type(type_name)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.ops.read_many(type_name, ids).await
-    }
-
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
-        self.check_type(type_name)?;
-        self.ops.update(type_name, prior, config).await?;
-        self.read_one(type_name, &prior.id).await
-    }
-
-    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
-        self.check_type(type_name)?;
-        self.ops.delete(type_name, &prior.id).await
+    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+        expand::expand(self.settings(), type_name, config)
     }
 }
 

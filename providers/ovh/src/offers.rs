@@ -20,13 +20,15 @@ use provider_api::{Attrs, Diagnostic, Value, component};
 use serde_json::Value as Json;
 use tokio::sync::OnceCell;
 
+use crate::api::Api;
+use crate::database::{POSTGRES, VALKEY};
 use crate::expand::{
-    DEFAULT_K8S_VERSION, DEFAULT_PG_VERSION, DEFAULT_VALKEY_VERSION, Family, Settings, pg_family,
-    pg_plan, size_value, valkey_plan,
+    DEFAULT_K8S_VERSION, DEFAULT_PG_VERSION, DEFAULT_VALKEY_VERSION, Family, pg_family, pg_plan,
+    size_value, valkey_plan,
 };
-use crate::ops::Ops;
+use crate::kube::{KUBE, NODEPOOL};
 use crate::routes as r;
-use crate::types as t;
+use crate::settings::Settings;
 
 /// The answers kept for the provider's life; `None` when asking failed.
 #[derive(Debug, Default)]
@@ -163,8 +165,8 @@ fn db_choice<'a>(settings: &Settings, type_name: &str, config: &'a Attrs) -> Opt
                 nodes_at: "replicas_per_shard",
             })
         }
-        t::POSTGRES | t::VALKEY => Some(DbChoice {
-            engine: if type_name == t::POSTGRES {
+        POSTGRES | VALKEY => Some(DbChoice {
+            engine: if type_name == POSTGRES {
                 "postgresql".into()
             } else {
                 str_or(config, "engine", "valkey")?
@@ -294,10 +296,10 @@ fn skipped(what: &str, e: &provider_api::ProviderError) {
 }
 
 impl Cache {
-    async fn k8s_versions(&self, ops: &Ops) -> Option<&Vec<String>> {
+    async fn k8s_versions(&self, api: &Api) -> Option<&Vec<String>> {
         self.k8s_versions
             .get_or_init(|| async {
-                match ops.call(r::CLOUD_DESCRIPTION, &[], None).await {
+                match api.call(r::CLOUD_DESCRIPTION, &[], None).await {
                     Ok(doc) => doc
                         .pointer("/models/cloud.kube.VersionEnum/enum")
                         .and_then(Json::as_array)
@@ -318,13 +320,13 @@ impl Cache {
     }
 
     /// The node flavors available in the region.
-    async fn kube_flavors(&self, ops: &Ops) -> Option<&Vec<String>> {
+    async fn kube_flavors(&self, api: &Api) -> Option<&Vec<String>> {
         self.kube_flavors
             .get_or_init(|| async {
-                let region = ops.settings.region.as_str();
-                let params = [("serviceName", ops.project.as_str())];
+                let region = api.settings.region.as_str();
+                let params = [("serviceName", api.project.as_str())];
                 let query = [("region", region)];
-                match ops
+                match api
                     .client
                     .call(r::KUBE_FLAVORS, &params, &query, None)
                     .await
@@ -353,13 +355,13 @@ impl Cache {
     /// The node pools whose flavor the region does not offer.
     async fn check_node_flavors(
         &self,
-        ops: &Ops,
+        api: &Api,
         type_name: &str,
         config: &Attrs,
     ) -> Vec<Diagnostic> {
         // (flavor, where it is written)
         let pools: Vec<(String, Vec<String>)> = match type_name {
-            t::NODEPOOL => known_str(config, "flavor")
+            NODEPOOL => known_str(config, "flavor")
                 .map(|f| (f, vec!["flavor".to_string()]))
                 .into_iter()
                 .collect(),
@@ -384,7 +386,7 @@ impl Cache {
         if pools.is_empty() {
             return Vec::new();
         }
-        let Some(offered) = self.kube_flavors(ops).await else {
+        let Some(offered) = self.kube_flavors(api).await else {
             return Vec::new();
         };
         pools
@@ -394,7 +396,7 @@ impl Cache {
                 Diagnostic::error(format!(
                     "OVH Managed Kubernetes has no node flavor {flavor:?} in region {}; \
                      offered: {}",
-                    ops.settings.region,
+                    api.settings.region,
                     listed(offered.iter().map(String::as_str))
                 ))
                 .at(at)
@@ -402,10 +404,10 @@ impl Cache {
             .collect()
     }
 
-    async fn engine_versions(&self, ops: &Ops) -> Option<&BTreeMap<String, Vec<String>>> {
+    async fn engine_versions(&self, api: &Api) -> Option<&BTreeMap<String, Vec<String>>> {
         self.engine_versions
             .get_or_init(|| async {
-                match ops.call(r::DB_CAPABILITIES, &[], None).await {
+                match api.call(r::DB_CAPABILITIES, &[], None).await {
                     Ok(caps) => Some(
                         caps.get("engines")
                             .and_then(Json::as_array)
@@ -434,10 +436,10 @@ impl Cache {
             .as_ref()
     }
 
-    async fn availability(&self, ops: &Ops) -> Option<&Vec<Row>> {
+    async fn availability(&self, api: &Api) -> Option<&Vec<Row>> {
         self.availability
             .get_or_init(|| async {
-                match ops.call(r::DB_AVAILABILITY, &[], None).await {
+                match api.call(r::DB_AVAILABILITY, &[], None).await {
                     Ok(Json::Array(rows)) => Some(rows.iter().filter_map(Row::from_json).collect()),
                     Ok(_) => None,
                     Err(e) => {
@@ -451,20 +453,20 @@ impl Cache {
     }
 
     /// The diagnostics of one resource's configuration against what OVH sells.
-    pub async fn check(&self, ops: &Ops, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
-        if !ops.client.has_credentials() {
+    pub async fn check(&self, api: &Api, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if !api.client.has_credentials() {
             return Vec::new();
         }
         match type_name {
-            t::NODEPOOL => self.check_node_flavors(ops, type_name, config).await,
-            component::KUBERNETES_CLUSTER | t::KUBE => {
+            NODEPOOL => self.check_node_flavors(api, type_name, config).await,
+            component::KUBERNETES_CLUSTER | KUBE => {
                 let version = match type_name {
-                    t::KUBE => known_str(config, "version"),
+                    KUBE => known_str(config, "version"),
                     _ => str_or(config, "version", DEFAULT_K8S_VERSION),
                 };
                 let mut out = Vec::new();
                 if let Some(version) = version
-                    && let Some(offered) = self.k8s_versions(ops).await
+                    && let Some(offered) = self.k8s_versions(api).await
                     && !offered.contains(&version)
                 {
                     out.push(
@@ -476,21 +478,21 @@ impl Cache {
                         .at(["version"]),
                     );
                 }
-                out.extend(self.check_node_flavors(ops, type_name, config).await);
+                out.extend(self.check_node_flavors(api, type_name, config).await);
                 out
             }
             _ => {
-                let Some(choice) = db_choice(&ops.settings, type_name, config) else {
+                let Some(choice) = db_choice(&api.settings, type_name, config) else {
                     return Vec::new();
                 };
-                let Some(rows) = self.availability(ops).await else {
+                let Some(rows) = self.availability(api).await else {
                     return Vec::new();
                 };
                 let versions = self
-                    .engine_versions(ops)
+                    .engine_versions(api)
                     .await
                     .and_then(|all| all.get(&choice.engine));
-                check_database(&choice, &ops.settings.region, versions, rows)
+                check_database(&choice, &api.settings.region, versions, rows)
                     .into_iter()
                     .collect()
             }

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use provider_api::{Attrs, Value};
 use serde_json::{Value as Json, json};
 
-use crate::ops;
+use crate::object::Phase;
 use crate::routes::{self, ROUTES, Route};
+use crate::{cdn, database, kube, loadbalancer, network};
 
 fn spec_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sims/api-specs/ovh")
@@ -180,15 +181,15 @@ fn request_bodies_follow_the_models() {
     let specs = Specs::load();
     let uuid = "1b4a5c2e-0000-4000-8000-000000000001";
     let net = attrs(&[("vlan_id", Value::from(12))]);
-    specs.check_body(routes::NETWORK_CREATE, &ops::network_body("n", &net));
+    specs.check_body(routes::NETWORK_CREATE, &network::network_body("n", &net));
     specs.check_body(
         routes::NETWORK_CREATE,
-        &ops::network_body("n", &Attrs::new()),
+        &network::network_body("n", &Attrs::new()),
     );
     let sub = attrs(&[("cidr", Value::from("10.0.0.0/20"))]);
     specs.check_body(
         routes::SUBNET_CREATE,
-        &ops::subnet_body("s", &sub).expect("body"),
+        &network::subnet_body("s", &sub).expect("body"),
     );
     let kube = attrs(&[
         ("network_id", Value::from(uuid)),
@@ -196,7 +197,7 @@ fn request_bodies_follow_the_models() {
     ]);
     specs.check_body(
         routes::KUBE_CREATE,
-        &ops::kube_body("k", "EU-WEST-PAR", &kube, Some(uuid)).expect("body"),
+        &kube::kube_body("k", "EU-WEST-PAR", &kube, Some(uuid)).expect("body"),
     );
     specs.check_body(
         routes::KUBE_PUT,
@@ -211,11 +212,11 @@ fn request_bodies_follow_the_models() {
     ]);
     specs.check_body(
         routes::NODEPOOL_CREATE,
-        &ops::nodepool_body("p", &pool).expect("body"),
+        &kube::nodepool_body("p", &pool).expect("body"),
     );
     specs.check_body(
         routes::NODEPOOL_PUT,
-        &ops::nodepool_update_body(&pool, Some(9)).expect("body"),
+        &kube::nodepool_update_body(&pool, Some(9)).expect("body"),
     );
     let db = attrs(&[
         ("network_id", Value::from(uuid)),
@@ -233,14 +234,17 @@ fn request_bodies_follow_the_models() {
     ] {
         specs.check_body(
             create,
-            &ops::db_body("d", "EU-WEST-PAR", &db, uuid, &allowed).expect("body"),
+            &database::db_body("d", "EU-WEST-PAR", &db, uuid, &allowed).expect("body"),
         );
-        specs.check_body(put, &ops::db_update_body("d", &db, &allowed).expect("body"));
+        specs.check_body(
+            put,
+            &database::db_update_body("d", &db, &allowed).expect("body"),
+        );
     }
     let lb = attrs(&[("network_id", Value::from(uuid))]);
     specs.check_body(
         routes::LB_CREATE,
-        &ops::lb_body("l", uuid, &lb, uuid).expect("body"),
+        &loadbalancer::lb_body("l", uuid, &lb, uuid).expect("body"),
     );
     let listener = attrs(&[
         ("loadbalancer_id", Value::from(uuid)),
@@ -249,7 +253,7 @@ fn request_bodies_follow_the_models() {
     ]);
     specs.check_body(
         routes::LISTENER_CREATE,
-        &ops::listener_body("l", &listener).expect("body"),
+        &loadbalancer::listener_body("l", &listener).expect("body"),
     );
     for sticky in [true, false] {
         let pool = attrs(&[
@@ -259,9 +263,9 @@ fn request_bodies_follow_the_models() {
         ]);
         specs.check_body(
             routes::POOL_CREATE,
-            &ops::pool_body("p", &pool).expect("body"),
+            &loadbalancer::pool_body("p", &pool).expect("body"),
         );
-        specs.check_body(routes::POOL_PUT, &ops::pool_update_body(&pool));
+        specs.check_body(routes::POOL_PUT, &loadbalancer::pool_update_body(&pool));
     }
     for kind in ["https", "tcp"] {
         let mon = attrs(&[
@@ -274,11 +278,11 @@ fn request_bodies_follow_the_models() {
         ]);
         specs.check_body(
             routes::MONITOR_CREATE,
-            &ops::monitor_body("m", &mon).expect("body"),
+            &loadbalancer::monitor_body("m", &mon).expect("body"),
         );
         specs.check_body(
             routes::MONITOR_PUT,
-            &ops::monitor_update_body(&mon).expect("body"),
+            &loadbalancer::monitor_update_body(&mon).expect("body"),
         );
     }
     specs.check_body(
@@ -295,7 +299,7 @@ fn request_bodies_follow_the_models() {
     ]);
     specs.check_body(
         routes::CDN_RULE_CREATE,
-        &ops::cache_rule_body(&rule).expect("body"),
+        &cdn::cache_rule_body(&rule).expect("body"),
     );
     specs.check_body(routes::CDN_RULE_PUT, &json!({ "ttl": 60 }));
 }
@@ -315,27 +319,23 @@ fn paths_are_rendered_and_encoded() {
 
 #[test]
 fn readiness_follows_the_status_enums() {
-    use ops::Phase;
-    assert_eq!(
-        ops::phase(crate::types::KUBE, &json!({"status": "READY"})),
-        Phase::Ready
-    );
+    assert_eq!(kube::phase(&json!({"status": "READY"})), Phase::Ready);
     assert!(matches!(
-        ops::phase(crate::types::KUBE, &json!({"status": "INSTALLING"})),
+        kube::phase(&json!({"status": "INSTALLING"})),
         Phase::Pending(_)
     ));
     assert!(matches!(
-        ops::phase(crate::types::POSTGRES, &json!({"status": "CREATING"})),
+        database::phase(&json!({"status": "CREATING"})),
         Phase::Pending(_)
     ));
     assert!(matches!(
-        ops::phase(crate::types::LB, &json!({"provisioningStatus": "error"})),
+        loadbalancer::phase(&json!({"provisioningStatus": "error"})),
         Phase::Failed(_)
     ));
-    assert!(ops::is_next_minor("1.31", "1.32"));
-    assert!(!ops::is_next_minor("1.31", "1.33"));
+    assert!(kube::is_next_minor("1.31", "1.32"));
+    assert!(!kube::is_next_minor("1.31", "1.33"));
     assert_eq!(
-        ops::kubeconfig_ca("clusters:\n- cluster:\n    certificate-authority-data: QUJD\n"),
+        kube::kubeconfig_ca("clusters:\n- cluster:\n    certificate-authority-data: QUJD\n"),
         Some("QUJD".into())
     );
 }
