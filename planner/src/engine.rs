@@ -9,7 +9,8 @@ use provider_api::{Attrs, Expansion, Provider, Value, component};
 
 use crate::addr::{ComponentAddr, InstanceKey};
 use crate::dag::Dag;
-use crate::graph::{self, ComponentGraph, Node, suggest};
+use crate::graph::{self, ComponentGraph, Node};
+use crate::spec::suggest::did_you_mean;
 use crate::spec::{
     self, BlockBody, Config, Diagnostics, EvalContext, ResourceBlock, Span, SpecDiagnostic,
 };
@@ -505,17 +506,14 @@ impl Engine {
             Some(s) if s.kind == ResourceKind::Native => Ok(s.clone()),
             _ => {
                 let names = p.schema().resources.keys().map(String::as_str);
-                let d = SpecDiagnostic::error(
+                Err(SpecDiagnostic::error(
                     format!(
-                        "unknown resource type `{}` for provider `{provider}`",
-                        block.type_name
+                        "unknown resource type `{}`{} for provider `{provider}`",
+                        block.type_name,
+                        did_you_mean(&block.type_name, names)
                     ),
                     Some(block.span),
-                );
-                Err(match suggest(&block.type_name, names) {
-                    Some(s) => d.with_detail(format!("did you mean `{s}`?")),
-                    None => d,
-                }
+                )
                 .into())
             }
         }

@@ -13,6 +13,7 @@ use std::fmt;
 use provider_api::component;
 
 use crate::dag::Dag;
+use crate::spec::suggest::did_you_mean;
 use crate::spec::{
     BlockBody, Config, Diagnostics, Expr, Reference, ResourceBlock, Span, SpecDiagnostic,
 };
@@ -64,37 +65,6 @@ impl ComponentGraph {
                 _ => None,
             })
             .collect()
-    }
-}
-
-/// The closest candidate by edit distance, when it is close enough to be a likely typo.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(name.len()) / 3).max(1))
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-fn did_you_mean(d: SpecDiagnostic, suggestion: Option<&str>) -> SpecDiagnostic {
-    match suggestion {
-        Some(s) => d.with_detail(format!("did you mean `{s}`?")),
-        None => d,
     }
 }
 
@@ -175,16 +145,14 @@ pub fn assign_providers(
         if known.contains(&p.name) {
             configured.insert(p.name.clone());
         } else {
-            diags.push(did_you_mean(
-                SpecDiagnostic::error(
-                    format!(
-                        "unknown provider `{}`; ss knows: {}",
-                        p.name,
-                        known.join(", ")
-                    ),
-                    Some(p.span),
+            diags.push(SpecDiagnostic::error(
+                format!(
+                    "unknown provider `{}`{}; ss knows: {}",
+                    p.name,
+                    did_you_mean(&p.name, known.iter().map(String::as_str)),
+                    known.join(", ")
                 ),
-                suggest(&p.name, known.iter().map(String::as_str)),
+                Some(p.span),
             ));
         }
     }
@@ -203,9 +171,12 @@ pub fn assign_providers(
                         Some(*span),
                     )
                 } else {
-                    did_you_mean(
-                        SpecDiagnostic::error(format!("unknown provider `{name}`"), Some(*span)),
-                        suggest(name, configured.iter().map(String::as_str)),
+                    SpecDiagnostic::error(
+                        format!(
+                            "unknown provider `{name}`{}",
+                            did_you_mean(name, configured.iter().map(String::as_str))
+                        ),
+                        Some(*span),
                     )
                 };
                 diags.push(d);
@@ -247,16 +218,19 @@ pub fn assign_providers(
         } else {
             let mut candidates: Vec<&str> = component::ALL.to_vec();
             candidates.push("sandbox_object");
-            diags.push(did_you_mean(
+            diags.push(
                 SpecDiagnostic::error(
-                    format!("unknown resource type `{}`", b.type_name),
+                    format!(
+                        "unknown resource type `{}`{}",
+                        b.type_name,
+                        did_you_mean(&b.type_name, candidates)
+                    ),
                     Some(b.span),
                 )
                 .with_detail(
                     "use a portable component (network, kubernetes_cluster, postgres, redis_cluster, load_balancer, cdn) or a provider's native type",
                 ),
-                suggest(&b.type_name, candidates),
-            ));
+            );
             None
         };
         if let Some(p) = chosen {
@@ -302,12 +276,12 @@ fn resolve_reference(
             if names.variables.contains(name.as_str()) {
                 Ok(None)
             } else {
-                Err(did_you_mean(
-                    SpecDiagnostic::error(
-                        format!("reference to undeclared variable `var.{name}`"),
-                        Some(span),
+                Err(SpecDiagnostic::error(
+                    format!(
+                        "reference to undeclared variable `var.{name}`{}",
+                        did_you_mean(name, config.variables.iter().map(|v| v.name.as_str()))
                     ),
-                    suggest(name, config.variables.iter().map(|v| v.name.as_str())),
+                    Some(span),
                 ))
             }
         }
@@ -315,12 +289,12 @@ fn resolve_reference(
             if names.locals.contains(name.as_str()) {
                 Ok(Some(Node::Local(name.clone())))
             } else {
-                Err(did_you_mean(
-                    SpecDiagnostic::error(
-                        format!("reference to undeclared local value `local.{name}`"),
-                        Some(span),
+                Err(SpecDiagnostic::error(
+                    format!(
+                        "reference to undeclared local value `local.{name}`{}",
+                        did_you_mean(name, config.locals.iter().map(|l| l.name.as_str()))
                     ),
-                    suggest(name, config.locals.iter().map(|l| l.name.as_str())),
+                    Some(span),
                 ))
             }
         }
@@ -337,12 +311,12 @@ fn resolve_reference(
                     .map(|b| format!("{}.{}", b.type_name, b.name))
                     .collect();
                 let wanted = format!("{type_name}.{name}");
-                Err(did_you_mean(
-                    SpecDiagnostic::error(
-                        format!("reference to undeclared resource `{wanted}`"),
-                        Some(span),
+                Err(SpecDiagnostic::error(
+                    format!(
+                        "reference to undeclared resource `{wanted}`{}",
+                        did_you_mean(&wanted, all.iter().map(String::as_str))
                     ),
-                    suggest(&wanted, all.iter().map(String::as_str)),
+                    Some(span),
                 ))
             }
         }
@@ -460,11 +434,12 @@ pub fn check_cycles(config: &Config, dag: &Dag<Node>) -> Result<(), Diagnostics>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::suggest::closest;
 
     #[test]
     fn suggestions_are_close_matches_only() {
-        assert_eq!(suggest("netwrk", ["network", "postgres"]), Some("network"));
-        assert_eq!(suggest("zzz", ["network", "postgres"]), None);
+        assert_eq!(closest("netwrk", ["network", "postgres"]), Some("network"));
+        assert_eq!(closest("zzz", ["network", "postgres"]), None);
         assert_eq!(
             provider_of_native_type("sandbox_object", &["sandbox".to_string()]),
             Some("sandbox")

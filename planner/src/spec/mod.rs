@@ -7,7 +7,7 @@ mod eval;
 pub mod functions;
 mod load;
 mod model;
-mod suggest;
+pub(crate) mod suggest;
 #[cfg(test)]
 mod testutil;
 mod types;

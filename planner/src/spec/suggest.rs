@@ -1,4 +1,5 @@
-//! "Did you mean" suggestions for misspelled names.
+//! "Did you mean" suggestions for misspelled names: the one implementation and the one
+//! wording, used by the spec's checks, the graph passes and the engine alike.
 
 /// The candidate closest to `name`, when it is close enough to be a plausible typo.
 pub fn closest<'a, I>(name: &str, candidates: I) -> Option<&'a str>
