@@ -64,25 +64,23 @@ use aws_sdk_cloudfront::types::{
     ViewerProtocolPolicy,
 };
 use provider_api::Value;
+use provider_api::kit::config::{attr_bool, attr_i64, attr_str};
+use provider_api::kit::schema::{b, list, n, s};
+use provider_api::kit::wait::Backoff;
+use provider_api::kit::{Lifecycle, Obj};
 use provider_api::schema::{AttrType, AttributeSchema as A, Body};
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, Identity, NativeSpec, ProviderError};
-use tokio::sync::OnceCell;
 
 use crate::error::sdk;
-use crate::expand::Settings;
-use crate::service::{
-    MAX_POLL, MIN_POLL, Obj, Service, Shared, attr_bool, attr_i64, attr_str, identity_tag_pairs,
-    need_str, tags_match, unknown_type,
-};
-use crate::types::{Module, NAME_LEN, b, base, list, n, s};
+use crate::settings::Settings;
+use crate::shared::{LazyClient, Shared, identity_tag_pairs, need_str, tags_match};
+use crate::types::{Module, NAME_LEN, base};
 
 pub const DISTRIBUTION: &str = "aws_cloudfront_distribution";
 
-/// The native types of this module.
-pub const TYPES: [&str; 1] = [DISTRIBUTION];
-
+/// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &TYPES,
+    types: &[DISTRIBUTION],
     schema,
     set_like,
 };
@@ -784,47 +782,29 @@ impl View {
 // ---------------------------------------------------------------------------------------------
 // The service.
 
+#[derive(Debug)]
 pub struct CloudFront {
-    shared: Arc<Shared>,
-    client: OnceCell<Client>,
-}
-
-impl std::fmt::Debug for CloudFront {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CloudFront").finish_non_exhaustive()
-    }
+    client: LazyClient<Client>,
 }
 
 impl CloudFront {
     pub fn new(shared: Arc<Shared>) -> CloudFront {
         CloudFront {
-            shared,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_cloudfront, &self.shared) })
-            .await
+        crate::client!(aws_sdk_cloudfront, &self.client)
     }
 
     /// Every distribution of the account (one paginated `ListDistributions`).
     async fn list_all(&self) -> Result<Vec<DistributionSummary>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .list_distributions()
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| cf_err("ListDistributions", e))?;
-            if let Some(list) = page.distribution_list() {
-                out.extend(list.items().iter().cloned());
-            }
-        }
-        Ok(out)
+        crate::all_items!(
+            "ListDistributions",
+            self.client().await.list_distributions(),
+            cf_err
+        )
     }
 
     /// One distribution (`GetDistribution`), with its `ETag`; `None` when it does not exist.
@@ -982,7 +962,7 @@ impl CloudFront {
     /// [`DISABLE_TIMEOUT`]) and answers its `ETag`; `None` when it is gone.
     async fn wait_deployed(&self, id: &str) -> Result<Option<String>, ProviderError> {
         let start = Instant::now();
-        let mut pause = MIN_POLL;
+        let mut backoff = Backoff::polling();
         loop {
             let Some(view) = self.get(id).await? else {
                 return Ok(None);
@@ -996,8 +976,7 @@ impl CloudFront {
                     view.status
                 )));
             }
-            tokio::time::sleep(pause).await;
-            pause = pause.mul_f64(1.5).min(MAX_POLL);
+            backoff.sleep().await;
         }
     }
 }
@@ -1015,19 +994,16 @@ impl From<ProviderError> for SdkOrProvider {
 }
 
 #[async_trait]
-impl Service for CloudFront {
+impl Lifecycle for CloudFront {
     fn types(&self) -> &'static [&'static str] {
-        &TYPES
+        MODULE.types
     }
 
     async fn find(
         &self,
-        type_name: &str,
+        _type_name: &str,
         identity: &Identity,
     ) -> Result<Option<Obj>, ProviderError> {
-        if type_name != DISTRIBUTION {
-            return Err(unknown_type(type_name));
-        }
         self.search(identity, false).await
     }
 
@@ -1035,14 +1011,11 @@ impl Service for CloudFront {
     /// reference is taken) adopts the distribution holding it.
     async fn create(
         &self,
-        type_name: &str,
+        _type_name: &str,
         identity: &Identity,
         config: &Attrs,
         salt: &str,
     ) -> Result<String, ProviderError> {
-        if type_name != DISTRIBUTION {
-            return Err(unknown_type(type_name));
-        }
         let name = identity.name(NAME_LEN);
         let reference = if salt.is_empty() {
             name.clone()
@@ -1084,12 +1057,9 @@ impl Service for CloudFront {
 
     async fn read_many(
         &self,
-        type_name: &str,
+        _type_name: &str,
         ids: &[String],
     ) -> Result<Vec<Option<Obj>>, ProviderError> {
-        if type_name != DISTRIBUTION {
-            return Err(unknown_type(type_name));
-        }
         let listed: HashMap<String, DistributionSummary> = self
             .list_all()
             .await?
@@ -1113,13 +1083,10 @@ impl Service for CloudFront {
 
     async fn converge(
         &self,
-        type_name: &str,
+        _type_name: &str,
         current: &Obj,
         config: &Attrs,
     ) -> Result<bool, ProviderError> {
-        if type_name != DISTRIBUTION {
-            return Err(unknown_type(type_name));
-        }
         let id = &current.state.id;
         let (cfg, etag) = self
             .get_config(id)
@@ -1135,10 +1102,7 @@ impl Service for CloudFront {
     }
 
     /// Disables, waits until that is deployed, then deletes with the fresh `ETag`.
-    async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
-        if type_name != DISTRIBUTION {
-            return Err(unknown_type(type_name));
-        }
+    async fn delete(&self, _type_name: &str, id: &str) -> Result<(), ProviderError> {
         let Some((mut cfg, etag)) = self.get_config(id).await? else {
             return Ok(());
         };

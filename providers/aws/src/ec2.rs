@@ -4,20 +4,128 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    AttachmentStatus, AttributeBooleanValue, Filter, IpPermission, IpRange,
-    RouteTableAssociationStateCode, SubnetState, Tag, TagSpecification, VpcAttributeName, VpcState,
+    AttachmentStatus, AttributeBooleanValue, Filter, InternetGateway, IpPermission, IpRange,
+    RouteTable, RouteTableAssociationStateCode, SecurityGroup, Subnet, SubnetState, Tag,
+    TagSpecification, VpcAttributeName, VpcState,
 };
-use provider_api::{Attrs, Identity, ProviderError, ResourceState, Value};
+use provider_api::kit::config::{attr_bool, attr_set as attr_strings, attr_str};
+use provider_api::kit::schema::{b, list, s};
+use provider_api::kit::{Lifecycle, Obj, read_one};
+use provider_api::schema::{AttributeSchema as A, Body};
+use provider_api::{Attrs, Identity, ProviderError, Value};
 use tokio::sync::OnceCell;
 
-use crate::error::sdk;
-use crate::service::{
-    Obj, Service, Shared, TAG_ADDRESS, TAG_MANAGED, TAG_STACK, already_ok, attr_bool, attr_str,
-    attr_strings, gone_ok, identity_tag_pairs, need_str, opt, strings, unknown_type,
+use crate::error::{Sent, sdk};
+use crate::shared::{
+    LazyClient, Shared, TAG_ADDRESS, TAG_MANAGED, TAG_STACK, already_ok, gone_ok,
+    identity_tag_pairs, need_str, opt, strings, unknown_type,
 };
-use crate::types as t;
+use crate::types::{Module, NAME_LEN, base};
+
+pub const VPC: &str = "aws_vpc";
+pub const SUBNET: &str = "aws_subnet";
+pub const IGW: &str = "aws_internet_gateway";
+pub const ROUTE_TABLE: &str = "aws_route_table";
+pub const SECURITY_GROUP: &str = "aws_security_group";
+
+/// The native types of this module, their schemas and set-like attributes.
+pub const MODULE: Module = Module {
+    types: &[VPC, SUBNET, IGW, ROUTE_TABLE, SECURITY_GROUP],
+    schema,
+    set_like,
+};
+
+fn schema(type_name: &str) -> Option<(&'static str, Body)> {
+    Some(match type_name {
+        VPC => (
+            "A VPC",
+            base()
+                .attr(
+                    "cidr_block",
+                    A::required(s(), "IPv4 range, /16 to /28").force_new(),
+                )
+                .attr(
+                    "enable_dns_support",
+                    A::optional(b(), "Amazon DNS server in the VPC").default(true),
+                )
+                .attr(
+                    "enable_dns_hostnames",
+                    A::optional(b(), "DNS host names for instances with public IPs").default(true),
+                ),
+        ),
+        SUBNET => (
+            "A subnet of a VPC in one availability zone",
+            base()
+                .attr("vpc_id", A::required(s(), "The VPC").force_new())
+                .attr(
+                    "cidr_block",
+                    A::required(s(), "IPv4 range inside the VPC's").force_new(),
+                )
+                .attr(
+                    "availability_zone",
+                    A::required(s(), "Availability zone name, like eu-west-1a").force_new(),
+                )
+                .attr(
+                    "map_public_ip_on_launch",
+                    A::optional(b(), "Give instances launched here a public IPv4 address")
+                        .default(false),
+                ),
+        ),
+        IGW => (
+            "An internet gateway, attached to a VPC",
+            base().attr(
+                "vpc_id",
+                A::optional(s(), "The VPC it is attached to (detached when null)"),
+            ),
+        ),
+        ROUTE_TABLE => (
+            "A route table with an optional default route (0.0.0.0/0) to an internet gateway, \
+             associated with subnets",
+            base()
+                .attr("vpc_id", A::required(s(), "The VPC").force_new())
+                .attr(
+                    "gateway_id",
+                    A::optional(
+                        s(),
+                        "Target of the default route 0.0.0.0/0 (none when null)",
+                    ),
+                )
+                .attr(
+                    "subnet_ids",
+                    A::optional(list(s()), "Subnets associated with the table")
+                        .default(Value::List(Vec::new())),
+                ),
+        ),
+        SECURITY_GROUP => (
+            "A VPC security group allowing all traffic from the given ranges (egress open)",
+            base()
+                .attr("vpc_id", A::required(s(), "The VPC").force_new())
+                .attr(
+                    "description",
+                    A::optional(s(), "Description")
+                        .default("Managed by ss")
+                        .force_new(),
+                )
+                .attr(
+                    "ingress_cidrs",
+                    A::optional(list(s()), "IPv4 ranges allowed in, all protocols and ports")
+                        .default(Value::List(Vec::new())),
+                ),
+        ),
+        _ => return None,
+    })
+}
+
+fn set_like(type_name: &str) -> &'static [&'static str] {
+    match type_name {
+        ROUTE_TABLE => &["subnet_ids"],
+        SECURITY_GROUP => &["ingress_cidrs"],
+        _ => &[],
+    }
+}
 
 /// EC2 accepts at most 200 values in one filter: larger batches are split.
 const FILTER_VALUES: usize = 200;
@@ -42,7 +150,7 @@ pub fn identity_filters(identity: &Identity) -> Vec<Filter> {
 
 /// The tags of an object made for `identity`.
 pub fn identity_tags(identity: &Identity) -> Vec<Tag> {
-    identity_tag_pairs(identity, t::NAME_LEN)
+    identity_tag_pairs(identity, NAME_LEN)
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
@@ -77,14 +185,14 @@ fn no_retry() -> aws_sdk_ec2::config::Builder {
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
 }
 
-/// The attributes changed in place (by [`Ec2::converge`]).
+/// The attributes changed in place (by `converge`).
 fn in_place(type_name: &str) -> &'static [&'static str] {
     match type_name {
-        t::VPC => &["enable_dns_support", "enable_dns_hostnames"],
-        t::SUBNET => &["map_public_ip_on_launch"],
-        t::IGW => &["vpc_id"],
-        t::ROUTE_TABLE => &["gateway_id", "subnet_ids"],
-        t::SECURITY_GROUP => &["ingress_cidrs"],
+        VPC => &["enable_dns_support", "enable_dns_hostnames"],
+        SUBNET => &["map_public_ip_on_launch"],
+        IGW => &["vpc_id"],
+        ROUTE_TABLE => &["gateway_id", "subnet_ids"],
+        SECURITY_GROUP => &["ingress_cidrs"],
         _ => &[],
     }
 }
@@ -102,10 +210,10 @@ fn desired(config: &Attrs, key: &str) -> Value {
 /// The describe filter naming an object's id.
 fn id_filter(type_name: &str) -> &'static str {
     match type_name {
-        t::VPC => "vpc-id",
-        t::SUBNET => "subnet-id",
-        t::IGW => "internet-gateway-id",
-        t::ROUTE_TABLE => "route-table-id",
+        VPC => "vpc-id",
+        SUBNET => "subnet-id",
+        IGW => "internet-gateway-id",
+        ROUTE_TABLE => "route-table-id",
         _ => "group-id",
     }
 }
@@ -120,35 +228,145 @@ pub fn client_token(identity: &Identity, salt: &str) -> String {
     )
 }
 
-/// The EC2 operations, on a client built at the first call.
-pub struct Ec2 {
-    shared: Arc<Shared>,
-    client: OnceCell<Client>,
-    /// The zones `DescribeAvailabilityZones` lists, asked once.
-    zones: OnceCell<Vec<String>>,
+/// A subnet as read.
+fn subnet_obj(s: &Subnet) -> Option<Obj> {
+    let id = s.subnet_id()?;
+    let attrs = Attrs::from([
+        ("id".into(), Value::from(id)),
+        ("name".into(), name_tag(s.tags())),
+        ("vpc_id".into(), opt(s.vpc_id())),
+        ("cidr_block".into(), opt(s.cidr_block())),
+        ("availability_zone".into(), opt(s.availability_zone())),
+        (
+            "map_public_ip_on_launch".into(),
+            Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)),
+        ),
+    ]);
+    Some(Obj::new(
+        id,
+        attrs,
+        s.state() == Some(&SubnetState::Available),
+    ))
 }
 
-impl std::fmt::Debug for Ec2 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ec2")
-            .field("region", &self.shared.region)
-            .finish_non_exhaustive()
-    }
+/// An internet gateway as read: ready when attached (or detached on purpose).
+fn gateway_obj(g: &InternetGateway) -> Option<Obj> {
+    let id = g.internet_gateway_id()?;
+    let attachment = g.attachments().iter().find(|a| {
+        !matches!(
+            a.state(),
+            Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
+        )
+    });
+    // moto answers `available` for an attached gateway, AWS `attached`.
+    let ready = attachment.is_none_or(|a| {
+        matches!(a.state(), None | Some(AttachmentStatus::Attached))
+            || a.state().map(AttachmentStatus::as_str) == Some("available")
+    });
+    let attrs = Attrs::from([
+        ("id".into(), Value::from(id)),
+        ("name".into(), name_tag(g.tags())),
+        ("vpc_id".into(), opt(attachment.and_then(|a| a.vpc_id()))),
+    ]);
+    Some(Obj::new(id, attrs, ready))
+}
+
+/// A route table as read, with subnet id → association id in `extra`.
+fn route_table_obj(r: &RouteTable) -> Option<Obj> {
+    let id = r.route_table_id()?;
+    let gateway = r
+        .routes()
+        .iter()
+        .find(|x| x.destination_cidr_block() == Some(DEFAULT_ROUTE))
+        .and_then(|x| x.gateway_id());
+    let associations: BTreeMap<String, String> = r
+        .associations()
+        .iter()
+        .filter(|a| a.main() != Some(true))
+        .filter(|a| {
+            a.association_state()
+                .and_then(|s| s.state())
+                .is_none_or(|s| {
+                    matches!(
+                        s,
+                        RouteTableAssociationStateCode::Associated
+                            | RouteTableAssociationStateCode::Associating
+                    )
+                })
+        })
+        .filter_map(|a| {
+            Some((
+                a.subnet_id()?.to_string(),
+                a.route_table_association_id()?.to_string(),
+            ))
+        })
+        .collect();
+    let attrs = Attrs::from([
+        ("id".into(), Value::from(id)),
+        ("name".into(), name_tag(r.tags())),
+        ("vpc_id".into(), opt(r.vpc_id())),
+        ("gateway_id".into(), opt(gateway)),
+        (
+            "subnet_ids".into(),
+            strings(associations.keys().cloned().collect()),
+        ),
+    ]);
+    let mut obj = Obj::new(id, attrs, true);
+    obj.extra = associations;
+    Some(obj)
+}
+
+/// A security group as read: only `-1` (all protocols) ingress rules are its `ingress_cidrs`.
+fn security_group_obj(g: &SecurityGroup) -> Option<Obj> {
+    let id = g.group_id()?;
+    let cidrs: Vec<String> = g
+        .ip_permissions()
+        .iter()
+        .filter(|p| p.ip_protocol() == Some("-1"))
+        .flat_map(|p| p.ip_ranges())
+        .filter_map(|r| r.cidr_ip().map(str::to_string))
+        .collect();
+    let attrs = Attrs::from([
+        ("id".into(), Value::from(id)),
+        ("name".into(), opt(g.group_name())),
+        ("vpc_id".into(), opt(g.vpc_id())),
+        ("description".into(), opt(g.description())),
+        ("ingress_cidrs".into(), strings(cidrs)),
+    ]);
+    Some(Obj::new(id, attrs, true))
+}
+
+/// The ingress rule allowing all traffic from `cidrs`.
+fn all_traffic_from(cidrs: Vec<&String>) -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("-1")
+        .set_ip_ranges(Some(
+            cidrs
+                .into_iter()
+                .map(|c| IpRange::builder().cidr_ip(c).build())
+                .collect(),
+        ))
+        .build()
+}
+
+/// The EC2 operations, on a client built at the first call.
+#[derive(Debug)]
+pub struct Ec2 {
+    client: LazyClient<Client>,
+    /// The zones `DescribeAvailabilityZones` lists, asked once.
+    zones: OnceCell<Vec<String>>,
 }
 
 impl Ec2 {
     pub fn new(shared: Arc<Shared>) -> Ec2 {
         Ec2 {
-            shared,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
             zones: OnceCell::new(),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_ec2, &self.shared) })
-            .await
+        crate::client!(aws_sdk_ec2, &self.client)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -161,22 +379,23 @@ impl Ec2 {
         &self,
         vpc_id: &str,
     ) -> Result<Vec<(String, String)>, ProviderError> {
-        let c = self.client().await;
-        let mut pages = c
-            .describe_subnets()
-            .filters(filter("vpc-id", [vpc_id.to_string()]))
-            .filters(filter(&format!("tag:{TAG_MANAGED}"), ["true".to_string()]))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeSubnets", e))?;
-            for s in page.subnets() {
-                if let (Some(id), Some(zone)) = (s.subnet_id(), s.availability_zone()) {
-                    out.push((id.to_string(), zone.to_string()));
-                }
-            }
-        }
+        let subnets = crate::all_items!(
+            "DescribeSubnets",
+            self.client()
+                .await
+                .describe_subnets()
+                .filters(filter("vpc-id", [vpc_id.to_string()]))
+                .filters(filter(&format!("tag:{TAG_MANAGED}"), ["true".to_string()]))
+        )?;
+        let mut out: Vec<(String, String)> = subnets
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.subnet_id()?.to_string(),
+                    s.availability_zone()?.to_string(),
+                ))
+            })
+            .collect();
         out.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
         if out.is_empty() {
             return Err(ProviderError::Invalid(format!(
@@ -229,212 +448,60 @@ impl Ec2 {
         filters: Vec<Filter>,
     ) -> Result<Vec<Obj>, ProviderError> {
         let c = self.client().await;
+        let filters = Some(filters);
+        Ok(match type_name {
+            VPC => return self.describe_vpcs(filters).await,
+            SUBNET => {
+                crate::all_items!("DescribeSubnets", c.describe_subnets().set_filters(filters))?
+                    .iter()
+                    .filter_map(subnet_obj)
+                    .collect()
+            }
+            IGW => crate::all_items!(
+                "DescribeInternetGateways",
+                c.describe_internet_gateways().set_filters(filters)
+            )?
+            .iter()
+            .filter_map(gateway_obj)
+            .collect(),
+            ROUTE_TABLE => crate::all_items!(
+                "DescribeRouteTables",
+                c.describe_route_tables().set_filters(filters)
+            )?
+            .iter()
+            .filter_map(route_table_obj)
+            .collect(),
+            SECURITY_GROUP => crate::all_items!(
+                "DescribeSecurityGroups",
+                c.describe_security_groups().set_filters(filters)
+            )?
+            .iter()
+            .filter_map(security_group_obj)
+            .collect(),
+            other => return Err(unknown_type(other)),
+        })
+    }
+
+    /// VPCs with their DNS attributes (a VPC deleted between the two calls is left out).
+    async fn describe_vpcs(&self, filters: Option<Vec<Filter>>) -> Result<Vec<Obj>, ProviderError> {
+        let vpcs = crate::all_items!(
+            "DescribeVpcs",
+            self.client().await.describe_vpcs().set_filters(filters)
+        )?;
         let mut out = Vec::new();
-        match type_name {
-            t::VPC => {
-                let mut pages = c
-                    .describe_vpcs()
-                    .set_filters(Some(filters))
-                    .into_paginator()
-                    .send();
-                let mut vpcs = Vec::new();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| sdk("DescribeVpcs", e))?;
-                    vpcs.extend(page.vpcs().iter().cloned());
-                }
-                for v in vpcs {
-                    let Some(id) = v.vpc_id() else { continue };
-                    let Some((support, hostnames)) = self.vpc_dns(id).await? else {
-                        continue;
-                    };
-                    let attrs = Attrs::from([
-                        ("id".into(), Value::from(id)),
-                        ("name".into(), name_tag(v.tags())),
-                        ("cidr_block".into(), opt(v.cidr_block())),
-                        ("enable_dns_support".into(), Value::Bool(support)),
-                        ("enable_dns_hostnames".into(), Value::Bool(hostnames)),
-                    ]);
-                    out.push(Obj {
-                        state: ResourceState {
-                            id: id.to_string(),
-                            attrs,
-                        },
-                        ready: v.state() == Some(&VpcState::Available),
-                        extra: BTreeMap::new(),
-                    });
-                }
-            }
-            t::SUBNET => {
-                let mut pages = c
-                    .describe_subnets()
-                    .set_filters(Some(filters))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| sdk("DescribeSubnets", e))?;
-                    for s in page.subnets() {
-                        let Some(id) = s.subnet_id() else { continue };
-                        let attrs = Attrs::from([
-                            ("id".into(), Value::from(id)),
-                            ("name".into(), name_tag(s.tags())),
-                            ("vpc_id".into(), opt(s.vpc_id())),
-                            ("cidr_block".into(), opt(s.cidr_block())),
-                            ("availability_zone".into(), opt(s.availability_zone())),
-                            (
-                                "map_public_ip_on_launch".into(),
-                                Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)),
-                            ),
-                        ]);
-                        out.push(Obj {
-                            state: ResourceState {
-                                id: id.to_string(),
-                                attrs,
-                            },
-                            ready: s.state() == Some(&SubnetState::Available),
-                            extra: BTreeMap::new(),
-                        });
-                    }
-                }
-            }
-            t::IGW => {
-                let mut pages = c
-                    .describe_internet_gateways()
-                    .set_filters(Some(filters))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| sdk("DescribeInternetGateways", e))?;
-                    for g in page.internet_gateways() {
-                        let Some(id) = g.internet_gateway_id() else {
-                            continue;
-                        };
-                        let attachment = g.attachments().iter().find(|a| {
-                            !matches!(
-                                a.state(),
-                                Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
-                            )
-                        });
-                        // moto answers `available` for an attached gateway, AWS `attached`.
-                        let ready = attachment.is_none_or(|a| {
-                            matches!(a.state(), None | Some(AttachmentStatus::Attached))
-                                || a.state().map(AttachmentStatus::as_str) == Some("available")
-                        });
-                        let attrs = Attrs::from([
-                            ("id".into(), Value::from(id)),
-                            ("name".into(), name_tag(g.tags())),
-                            ("vpc_id".into(), opt(attachment.and_then(|a| a.vpc_id()))),
-                        ]);
-                        out.push(Obj {
-                            state: ResourceState {
-                                id: id.to_string(),
-                                attrs,
-                            },
-                            ready,
-                            extra: BTreeMap::new(),
-                        });
-                    }
-                }
-            }
-            t::ROUTE_TABLE => {
-                let mut pages = c
-                    .describe_route_tables()
-                    .set_filters(Some(filters))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| sdk("DescribeRouteTables", e))?;
-                    for r in page.route_tables() {
-                        let Some(id) = r.route_table_id() else {
-                            continue;
-                        };
-                        let gateway = r
-                            .routes()
-                            .iter()
-                            .find(|x| x.destination_cidr_block() == Some(DEFAULT_ROUTE))
-                            .and_then(|x| x.gateway_id());
-                        let associations: BTreeMap<String, String> = r
-                            .associations()
-                            .iter()
-                            .filter(|a| a.main() != Some(true))
-                            .filter(|a| {
-                                a.association_state()
-                                    .and_then(|s| s.state())
-                                    .is_none_or(|s| {
-                                        matches!(
-                                            s,
-                                            RouteTableAssociationStateCode::Associated
-                                                | RouteTableAssociationStateCode::Associating
-                                        )
-                                    })
-                            })
-                            .filter_map(|a| {
-                                Some((
-                                    a.subnet_id()?.to_string(),
-                                    a.route_table_association_id()?.to_string(),
-                                ))
-                            })
-                            .collect();
-                        let attrs = Attrs::from([
-                            ("id".into(), Value::from(id)),
-                            ("name".into(), name_tag(r.tags())),
-                            ("vpc_id".into(), opt(r.vpc_id())),
-                            ("gateway_id".into(), opt(gateway)),
-                            (
-                                "subnet_ids".into(),
-                                strings(associations.keys().cloned().collect()),
-                            ),
-                        ]);
-                        out.push(Obj {
-                            state: ResourceState {
-                                id: id.to_string(),
-                                attrs,
-                            },
-                            ready: true,
-                            extra: associations,
-                        });
-                    }
-                }
-            }
-            t::SECURITY_GROUP => {
-                let mut pages = c
-                    .describe_security_groups()
-                    .set_filters(Some(filters))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| sdk("DescribeSecurityGroups", e))?;
-                    for g in page.security_groups() {
-                        let Some(id) = g.group_id() else { continue };
-                        let cidrs: Vec<String> = g
-                            .ip_permissions()
-                            .iter()
-                            .filter(|p| p.ip_protocol() == Some("-1"))
-                            .flat_map(|p| p.ip_ranges())
-                            .filter_map(|r| r.cidr_ip().map(str::to_string))
-                            .collect();
-                        let attrs = Attrs::from([
-                            ("id".into(), Value::from(id)),
-                            ("name".into(), opt(g.group_name())),
-                            ("vpc_id".into(), opt(g.vpc_id())),
-                            ("description".into(), opt(g.description())),
-                            ("ingress_cidrs".into(), strings(cidrs)),
-                        ]);
-                        out.push(Obj {
-                            state: ResourceState {
-                                id: id.to_string(),
-                                attrs,
-                            },
-                            ready: true,
-                            extra: BTreeMap::new(),
-                        });
-                    }
-                }
-            }
-            other => {
-                return Err(ProviderError::Invalid(format!(
-                    "the aws provider has no resource type {other:?}"
-                )));
-            }
+        for v in vpcs {
+            let Some(id) = v.vpc_id() else { continue };
+            let Some((support, hostnames)) = self.vpc_dns(id).await? else {
+                continue;
+            };
+            let attrs = Attrs::from([
+                ("id".into(), Value::from(id)),
+                ("name".into(), name_tag(v.tags())),
+                ("cidr_block".into(), opt(v.cidr_block())),
+                ("enable_dns_support".into(), Value::Bool(support)),
+                ("enable_dns_hostnames".into(), Value::Bool(hostnames)),
+            ]);
+            out.push(Obj::new(id, attrs, v.state() == Some(&VpcState::Available)));
         }
         Ok(out)
     }
@@ -472,51 +539,6 @@ impl Ec2 {
         Ok(Some((values[0], values[1])))
     }
 
-    /// Reads objects by id: one describe per 200 ids, filtered (a filter, unlike the id
-    /// parameters, does not fail the whole call when one id no longer exists).
-    pub async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<Obj>>, ProviderError> {
-        let mut found: BTreeMap<String, Obj> = BTreeMap::new();
-        for chunk in ids.chunks(FILTER_VALUES) {
-            let f = filter(id_filter(type_name), chunk.iter().cloned());
-            for obj in self.describe(type_name, vec![f]).await? {
-                found.insert(obj.state.id.clone(), obj);
-            }
-        }
-        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
-    }
-
-    pub async fn read_one(&self, type_name: &str, id: &str) -> Result<Option<Obj>, ProviderError> {
-        Ok(self
-            .read_many(type_name, &[id.to_string()])
-            .await?
-            .into_iter()
-            .next()
-            .flatten())
-    }
-
-    /// The object made for `identity`, by its tags (one describe).
-    pub async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<Obj>, ProviderError> {
-        let mut found = self.describe(type_name, identity_filters(identity)).await?;
-        if found.len() > 1 {
-            tracing::warn!(
-                type_name,
-                address = %identity.address,
-                count = found.len(),
-                "several objects carry the same ss:address tag; adopting the first"
-            );
-        }
-        found.sort_by(|a, b| a.state.id.cmp(&b.state.id));
-        Ok(found.into_iter().next())
-    }
-
     // -----------------------------------------------------------------------------------------
     // Creates.
 
@@ -547,15 +569,252 @@ impl Ec2 {
             Err(ProviderError::Invalid(format!(
                 "availability zone {zone:?} is not offered in region {} (it offers: {}); name \
                  the zones to use in `zones = [...]` of the `provider \"aws\"` block",
-                self.shared.region,
+                self.client.shared.region,
                 zones.join(", ")
             )))
         }
     }
 
+    // -----------------------------------------------------------------------------------------
+    // Convergence: the in-place settings, from what the object is now to the configuration.
+
+    /// The DNS attributes: host names need DNS support, so support is enabled first and
+    /// disabled last.
+    async fn converge_vpc(
+        &self,
+        id: &str,
+        now: &Attrs,
+        config: &Attrs,
+    ) -> Result<(), ProviderError> {
+        let support = attr_bool(config, "enable_dns_support", true);
+        let hostnames = attr_bool(config, "enable_dns_hostnames", true);
+        let mut steps: Vec<(VpcAttributeName, bool)> = Vec::new();
+        if attr_bool(now, "enable_dns_support", false) != support {
+            steps.push((VpcAttributeName::EnableDnsSupport, support));
+        }
+        if attr_bool(now, "enable_dns_hostnames", false) != hostnames {
+            steps.push((VpcAttributeName::EnableDnsHostnames, hostnames));
+        }
+        if !support {
+            steps.reverse();
+        }
+        let c = self.client().await;
+        for (attribute, value) in steps {
+            let call = c.modify_vpc_attribute().vpc_id(id);
+            let call = match attribute {
+                VpcAttributeName::EnableDnsSupport => call.enable_dns_support(bool_value(value)),
+                _ => call.enable_dns_hostnames(bool_value(value)),
+            };
+            call.send()
+                .await
+                .map_err(|e| sdk("ModifyVpcAttribute", e))?;
+        }
+        Ok(())
+    }
+
+    async fn converge_subnet(
+        &self,
+        id: &str,
+        now: &Attrs,
+        config: &Attrs,
+    ) -> Result<(), ProviderError> {
+        let want = attr_bool(config, "map_public_ip_on_launch", false);
+        if attr_bool(now, "map_public_ip_on_launch", false) != want {
+            self.client()
+                .await
+                .modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(bool_value(want))
+                .send()
+                .await
+                .map_err(|e| sdk("ModifySubnetAttribute", e))?;
+        }
+        Ok(())
+    }
+
+    /// The attachment: detached from the VPC it has, attached to the configured one.
+    async fn converge_gateway(
+        &self,
+        id: &str,
+        now: &Attrs,
+        config: &Attrs,
+    ) -> Result<(), ProviderError> {
+        let want = attr_str(config, "vpc_id");
+        let have = attr_str(now, "vpc_id");
+        if have == want {
+            return Ok(());
+        }
+        if let Some(old) = have {
+            self.detach_gateway(id, old).await?;
+        }
+        if let Some(vpc) = want {
+            already_ok(
+                self.client()
+                    .await
+                    .attach_internet_gateway()
+                    .internet_gateway_id(id)
+                    .vpc_id(vpc)
+                    .send()
+                    .await
+                    .sent("AttachInternetGateway"),
+                &["Resource.AlreadyAssociated"],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The default route, then the subnet associations.
+    async fn converge_route_table(
+        &self,
+        current: &Obj,
+        config: &Attrs,
+    ) -> Result<(), ProviderError> {
+        let c = self.client().await;
+        let id = current.state.id.as_str();
+        let want = attr_str(config, "gateway_id");
+        match (attr_str(&current.state.attrs, "gateway_id"), want) {
+            (None, Some(gw)) => {
+                c.create_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(DEFAULT_ROUTE)
+                    .gateway_id(gw)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("CreateRoute", e))?;
+            }
+            (Some(old), Some(gw)) if old != gw => {
+                c.replace_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(DEFAULT_ROUTE)
+                    .gateway_id(gw)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("ReplaceRoute", e))?;
+            }
+            (Some(_), None) => {
+                gone_ok(
+                    c.delete_route()
+                        .route_table_id(id)
+                        .destination_cidr_block(DEFAULT_ROUTE)
+                        .send()
+                        .await
+                        .sent("DeleteRoute"),
+                )?;
+            }
+            _ => {}
+        }
+        let want = attr_strings(config, "subnet_ids");
+        for (subnet, association) in &current.extra {
+            if !want.contains(subnet) {
+                self.disassociate(association).await?;
+            }
+        }
+        for subnet in &want {
+            if !current.extra.contains_key(subnet) {
+                already_ok(
+                    c.associate_route_table()
+                        .route_table_id(id)
+                        .subnet_id(subnet)
+                        .send()
+                        .await
+                        .sent("AssociateRouteTable"),
+                    &["Resource.AlreadyAssociated"],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The all-traffic ingress rules: revokes the ranges no longer wanted, authorizes the new.
+    async fn converge_security_group(
+        &self,
+        id: &str,
+        now: &Attrs,
+        config: &Attrs,
+    ) -> Result<(), ProviderError> {
+        let c = self.client().await;
+        let want = attr_strings(config, "ingress_cidrs");
+        let have = attr_strings(now, "ingress_cidrs");
+        let added: Vec<&String> = want.iter().filter(|c| !have.contains(c)).collect();
+        let removed: Vec<&String> = have.iter().filter(|c| !want.contains(c)).collect();
+        if !removed.is_empty() {
+            gone_ok(
+                c.revoke_security_group_ingress()
+                    .group_id(id)
+                    .ip_permissions(all_traffic_from(removed))
+                    .send()
+                    .await
+                    .sent("RevokeSecurityGroupIngress"),
+            )?;
+        }
+        if !added.is_empty() {
+            already_ok(
+                c.authorize_security_group_ingress()
+                    .group_id(id)
+                    .ip_permissions(all_traffic_from(added))
+                    .send()
+                    .await
+                    .sent("AuthorizeSecurityGroupIngress"),
+                &["InvalidPermission.Duplicate"],
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn detach_gateway(&self, id: &str, vpc: &str) -> Result<(), ProviderError> {
+        let r = self
+            .client()
+            .await
+            .detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .sent("DetachInternetGateway");
+        already_ok(gone_ok(r), &["Gateway.NotAttached"])
+    }
+
+    async fn disassociate(&self, association: &str) -> Result<(), ProviderError> {
+        gone_ok(
+            self.client()
+                .await
+                .disassociate_route_table()
+                .association_id(association)
+                .send()
+                .await
+                .sent("DisassociateRouteTable"),
+        )
+    }
+}
+
+#[async_trait]
+impl Lifecycle for Ec2 {
+    fn types(&self) -> &'static [&'static str] {
+        MODULE.types
+    }
+
+    /// The object made for `identity`, by its tags (one describe).
+    async fn find(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<Obj>, ProviderError> {
+        let mut found = self.describe(type_name, identity_filters(identity)).await?;
+        if found.len() > 1 {
+            tracing::warn!(
+                type_name,
+                address = %identity.address,
+                count = found.len(),
+                "several objects carry the same ss:address tag; adopting the first"
+            );
+        }
+        found.sort_by(|a, b| a.state.id.cmp(&b.state.id));
+        Ok(found.into_iter().next())
+    }
+
     /// Sends the create call; answers the new object's id. Settings that EC2 does not take at
-    /// create time are left to [`Ec2::converge`].
-    pub async fn create(
+    /// create time are left to `converge`.
+    async fn create(
         &self,
         type_name: &str,
         identity: &Identity,
@@ -566,7 +825,7 @@ impl Ec2 {
         let c = self.client().await;
         let missing = |what: &str| ProviderError::Other(format!("{what} answered no id"));
         match type_name {
-            t::VPC => c
+            VPC => c
                 .create_vpc()
                 .cidr_block(need_str(config, "cidr_block")?)
                 .tag_specifications(tag_spec(R::Vpc, identity))
@@ -579,7 +838,7 @@ impl Ec2 {
                 .and_then(|v| v.vpc_id())
                 .map(str::to_string)
                 .ok_or_else(|| missing("CreateVpc")),
-            t::SUBNET => {
+            SUBNET => {
                 let zone = need_str(config, "availability_zone")?;
                 self.check_zone(zone).await?;
                 c.create_subnet()
@@ -597,7 +856,7 @@ impl Ec2 {
                     .map(str::to_string)
                     .ok_or_else(|| missing("CreateSubnet"))
             }
-            t::IGW => c
+            IGW => c
                 .create_internet_gateway()
                 .tag_specifications(tag_spec(R::InternetGateway, identity))
                 .customize()
@@ -609,7 +868,7 @@ impl Ec2 {
                 .and_then(|g| g.internet_gateway_id())
                 .map(str::to_string)
                 .ok_or_else(|| missing("CreateInternetGateway")),
-            t::ROUTE_TABLE => {
+            ROUTE_TABLE => {
                 let vpc = need_str(config, "vpc_id")?;
                 c.create_route_table()
                     .vpc_id(vpc)
@@ -623,9 +882,9 @@ impl Ec2 {
                     .map(str::to_string)
                     .ok_or_else(|| missing("CreateRouteTable"))
             }
-            t::SECURITY_GROUP => c
+            SECURITY_GROUP => c
                 .create_security_group()
-                .group_name(identity.name(t::NAME_LEN))
+                .group_name(identity.name(NAME_LEN))
                 .description(attr_str(config, "description").unwrap_or("Managed by ss"))
                 .vpc_id(need_str(config, "vpc_id")?)
                 .tag_specifications(tag_spec(R::SecurityGroup, identity))
@@ -641,12 +900,26 @@ impl Ec2 {
         }
     }
 
-    // -----------------------------------------------------------------------------------------
-    // Convergence: the in-place settings, from what the object is now to the configuration.
+    /// Reads objects by id: one describe per 200 ids, filtered (a filter, unlike the id
+    /// parameters, does not fail the whole call when one id no longer exists).
+    async fn read_many(
+        &self,
+        type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Obj>>, ProviderError> {
+        let mut found: BTreeMap<String, Obj> = BTreeMap::new();
+        for chunk in ids.chunks(FILTER_VALUES) {
+            let f = filter(id_filter(type_name), chunk.iter().cloned());
+            for obj in self.describe(type_name, vec![f]).await? {
+                found.insert(obj.state.id.clone(), obj);
+            }
+        }
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
 
-    /// Brings the in-place settings of an existing object to `config`: reads it, then changes
-    /// only what differs (so it is safe to repeat, and after an adoption).
-    pub async fn converge(
+    /// Brings the in-place settings of an existing object to `config`, changing only what
+    /// differs (so it is safe to repeat, and after an adoption).
+    async fn converge(
         &self,
         type_name: &str,
         current: &Obj,
@@ -659,221 +932,32 @@ impl Ec2 {
         {
             return Ok(false);
         }
-        let c = self.client().await;
         let id = current.state.id.as_str();
-        let now_str = |k: &str| attr_str(now, k).map(str::to_string);
         match type_name {
-            t::VPC => {
-                let support = attr_bool(config, "enable_dns_support", true);
-                let hostnames = attr_bool(config, "enable_dns_hostnames", true);
-                let mut steps: Vec<(VpcAttributeName, bool)> = Vec::new();
-                if attr_bool(now, "enable_dns_support", false) != support {
-                    steps.push((VpcAttributeName::EnableDnsSupport, support));
-                }
-                if attr_bool(now, "enable_dns_hostnames", false) != hostnames {
-                    steps.push((VpcAttributeName::EnableDnsHostnames, hostnames));
-                }
-                // Host names need DNS support: enable support first, disable it last.
-                if !support {
-                    steps.reverse();
-                }
-                for (attribute, value) in steps {
-                    let call = c.modify_vpc_attribute().vpc_id(id);
-                    let call = match attribute {
-                        VpcAttributeName::EnableDnsSupport => {
-                            call.enable_dns_support(bool_value(value))
-                        }
-                        _ => call.enable_dns_hostnames(bool_value(value)),
-                    };
-                    call.send()
-                        .await
-                        .map_err(|e| sdk("ModifyVpcAttribute", e))?;
-                }
-            }
-            t::SUBNET => {
-                let want = attr_bool(config, "map_public_ip_on_launch", false);
-                if attr_bool(now, "map_public_ip_on_launch", false) != want {
-                    c.modify_subnet_attribute()
-                        .subnet_id(id)
-                        .map_public_ip_on_launch(bool_value(want))
-                        .send()
-                        .await
-                        .map_err(|e| sdk("ModifySubnetAttribute", e))?;
-                }
-            }
-            t::IGW => {
-                let want = attr_str(config, "vpc_id");
-                let have = now_str("vpc_id");
-                if have.as_deref() != want {
-                    if let Some(old) = &have {
-                        self.detach_gateway(id, old).await?;
-                    }
-                    if let Some(vpc) = want {
-                        already_ok(
-                            c.attach_internet_gateway()
-                                .internet_gateway_id(id)
-                                .vpc_id(vpc)
-                                .send()
-                                .await
-                                .map(|_| ())
-                                .map_err(|e| sdk("AttachInternetGateway", e)),
-                            &["Resource.AlreadyAssociated"],
-                        )?;
-                    }
-                }
-            }
-            t::ROUTE_TABLE => {
-                let want = attr_str(config, "gateway_id");
-                let have = now_str("gateway_id");
-                match (have.as_deref(), want) {
-                    (None, Some(gw)) => {
-                        c.create_route()
-                            .route_table_id(id)
-                            .destination_cidr_block(DEFAULT_ROUTE)
-                            .gateway_id(gw)
-                            .send()
-                            .await
-                            .map_err(|e| sdk("CreateRoute", e))?;
-                    }
-                    (Some(old), Some(gw)) if old != gw => {
-                        c.replace_route()
-                            .route_table_id(id)
-                            .destination_cidr_block(DEFAULT_ROUTE)
-                            .gateway_id(gw)
-                            .send()
-                            .await
-                            .map_err(|e| sdk("ReplaceRoute", e))?;
-                    }
-                    (Some(_), None) => {
-                        gone_ok(
-                            c.delete_route()
-                                .route_table_id(id)
-                                .destination_cidr_block(DEFAULT_ROUTE)
-                                .send()
-                                .await
-                                .map(|_| ())
-                                .map_err(|e| sdk("DeleteRoute", e)),
-                        )?;
-                    }
-                    _ => {}
-                }
-                let want = attr_strings(config, "subnet_ids");
-                for (subnet, association) in &current.extra {
-                    if !want.contains(subnet) {
-                        self.disassociate(association).await?;
-                    }
-                }
-                for subnet in &want {
-                    if !current.extra.contains_key(subnet) {
-                        already_ok(
-                            c.associate_route_table()
-                                .route_table_id(id)
-                                .subnet_id(subnet)
-                                .send()
-                                .await
-                                .map(|_| ())
-                                .map_err(|e| sdk("AssociateRouteTable", e)),
-                            &["Resource.AlreadyAssociated"],
-                        )?;
-                    }
-                }
-            }
-            t::SECURITY_GROUP => {
-                let want = attr_strings(config, "ingress_cidrs");
-                let have = attr_strings(now, "ingress_cidrs");
-                let rule = |cidrs: Vec<&String>| {
-                    IpPermission::builder()
-                        .ip_protocol("-1")
-                        .set_ip_ranges(Some(
-                            cidrs
-                                .into_iter()
-                                .map(|c| IpRange::builder().cidr_ip(c).build())
-                                .collect(),
-                        ))
-                        .build()
-                };
-                let added: Vec<&String> = want.iter().filter(|c| !have.contains(c)).collect();
-                let removed: Vec<&String> = have.iter().filter(|c| !want.contains(c)).collect();
-                if !removed.is_empty() {
-                    gone_ok(
-                        c.revoke_security_group_ingress()
-                            .group_id(id)
-                            .ip_permissions(rule(removed))
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| sdk("RevokeSecurityGroupIngress", e)),
-                    )?;
-                }
-                if !added.is_empty() {
-                    already_ok(
-                        c.authorize_security_group_ingress()
-                            .group_id(id)
-                            .ip_permissions(rule(added))
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| sdk("AuthorizeSecurityGroupIngress", e)),
-                        &["InvalidPermission.Duplicate"],
-                    )?;
-                }
-            }
+            VPC => self.converge_vpc(id, now, config).await?,
+            SUBNET => self.converge_subnet(id, now, config).await?,
+            IGW => self.converge_gateway(id, now, config).await?,
+            ROUTE_TABLE => self.converge_route_table(current, config).await?,
+            SECURITY_GROUP => self.converge_security_group(id, now, config).await?,
             _ => {}
         }
         Ok(true)
     }
 
-    async fn detach_gateway(&self, id: &str, vpc: &str) -> Result<(), ProviderError> {
-        let r = self
-            .client()
-            .await
-            .detach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk("DetachInternetGateway", e));
-        already_ok(gone_ok(r), &["Gateway.NotAttached"])
-    }
-
-    async fn disassociate(&self, association: &str) -> Result<(), ProviderError> {
-        gone_ok(
-            self.client()
-                .await
-                .disassociate_route_table()
-                .association_id(association)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk("DisassociateRouteTable", e)),
-        )
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Waits and deletes.
-
-    /// Deletes the object (detaching and disassociating first where EC2 requires it) and waits
-    /// until describes no longer show it. What is already gone is fine.
-    pub async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
+    /// Deletes the object (detaching and disassociating first where EC2 requires it); the kit
+    /// then waits until describes no longer show it. What is already gone is fine.
+    async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
         let c = self.client().await;
         let r = match type_name {
-            t::VPC => c
-                .delete_vpc()
-                .vpc_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteVpc", e)),
-            t::SUBNET => c
+            VPC => c.delete_vpc().vpc_id(id).send().await.sent("DeleteVpc"),
+            SUBNET => c
                 .delete_subnet()
                 .subnet_id(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteSubnet", e)),
-            t::IGW => {
-                if let Some(obj) = self.read_one(type_name, id).await?
+                .sent("DeleteSubnet"),
+            IGW => {
+                if let Some(obj) = read_one(self, type_name, id).await?
                     && let Some(vpc) = attr_str(&obj.state.attrs, "vpc_id")
                 {
                     self.detach_gateway(id, vpc).await?;
@@ -882,11 +966,10 @@ impl Ec2 {
                     .internet_gateway_id(id)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| sdk("DeleteInternetGateway", e))
+                    .sent("DeleteInternetGateway")
             }
-            t::ROUTE_TABLE => {
-                if let Some(obj) = self.read_one(type_name, id).await? {
+            ROUTE_TABLE => {
+                if let Some(obj) = read_one(self, type_name, id).await? {
                     for association in obj.extra.values() {
                         self.disassociate(association).await?;
                     }
@@ -895,64 +978,22 @@ impl Ec2 {
                     .route_table_id(id)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| sdk("DeleteRouteTable", e))
+                    .sent("DeleteRouteTable")
             }
-            t::SECURITY_GROUP => c
+            SECURITY_GROUP => c
                 .delete_security_group()
                 .group_id(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteSecurityGroup", e)),
+                .sent("DeleteSecurityGroup"),
             other => Err(unknown_type(other)),
         };
         gone_ok(r)
     }
-}
 
-#[async_trait::async_trait]
-impl Service for Ec2 {
-    fn types(&self) -> &'static [&'static str] {
-        &t::EC2
-    }
-
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<Obj>, ProviderError> {
-        Ec2::find(self, type_name, identity).await
-    }
-
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        salt: &str,
-    ) -> Result<String, ProviderError> {
-        Ec2::create(self, type_name, identity, config, salt).await
-    }
-
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<Obj>>, ProviderError> {
-        Ec2::read_many(self, type_name, ids).await
-    }
-
-    async fn converge(
-        &self,
-        type_name: &str,
-        current: &Obj,
-        config: &Attrs,
-    ) -> Result<bool, ProviderError> {
-        Ec2::converge(self, type_name, current, config).await
-    }
-
-    async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
-        Ec2::delete(self, type_name, id).await
+    /// A client token still remembered by EC2 for a table deleted since answers the deleted
+    /// table's id: the create is sent again under a fresh token.
+    fn recreate_if_vanished(&self, type_name: &str) -> bool {
+        type_name == ROUTE_TABLE
     }
 }

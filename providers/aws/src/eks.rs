@@ -118,30 +118,32 @@ use aws_sdk_eks::types::{
     Cluster, ClusterStatus, Nodegroup, NodegroupScalingConfig, NodegroupStatus, VpcConfigRequest,
 };
 use provider_api::component::{Size, SizeClass};
+use provider_api::kit::config::{
+    Reader, attr_i64, attr_set as attr_strings, attr_str, local_suffix,
+};
+use provider_api::kit::schema::{list, n, s};
+use provider_api::kit::{Lifecycle, Obj};
 use provider_api::schema::{AttributeSchema as A, Body};
 use provider_api::{
     Attrs, Binding, Diagnostic, Expansion, Identity, NativeSpec, ProviderError, Value,
 };
-use tokio::sync::OnceCell;
 
-use crate::ec2::Ec2;
+use crate::ec2::{self, Ec2};
 use crate::error::sdk;
-use crate::expand::Settings;
 use crate::iam;
-use crate::service::{
-    Obj, Service, Shared, TAG_ADDRESS, TAG_STACK, attr_i64, attr_str, attr_strings, gone_ok,
-    identity_tag_pairs, need_str, opt, strings, tags_match, unknown_type,
+use crate::settings::Settings;
+use crate::shared::{
+    LazyClient, Shared, TAG_ADDRESS, TAG_STACK, gone_ok, identity_tag_pairs, need_str, opt,
+    strings, tags_match, unknown_type,
 };
-use crate::types::{Module, base, list, n, s};
+use crate::types::{Module, base};
 
 pub const CLUSTER: &str = "aws_eks_cluster";
 pub const NODE_GROUP: &str = "aws_eks_node_group";
 
-/// The native types of this module.
-pub const TYPES: [&str; 2] = [CLUSTER, NODE_GROUP];
-
+/// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &TYPES,
+    types: &[CLUSTER, NODE_GROUP],
     schema,
     set_like,
 };
@@ -152,9 +154,6 @@ pub const DEFAULT_VERSION: &str = "1.35";
 /// EKS's limits on names.
 pub const CLUSTER_NAME_LEN: usize = 100;
 pub const NODE_GROUP_NAME_LEN: usize = 63;
-
-/// EC2 accepts at most 200 values in one filter.
-const FILTER_VALUES: usize = 200;
 
 /// Managed policies of the cluster role and of the node role (names under
 /// `arn:<partition>:iam::aws:policy/`).
@@ -313,17 +312,7 @@ fn policy_arns(region: &str, names: &[&str]) -> Value {
 
 /// The local name of a node pool's node group.
 fn pool_local_name(label: &str) -> String {
-    let suffix: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("node_pool_{suffix}")
+    format!("node_pool_{}", local_suffix(label))
 }
 
 /// The `node_pool` blocks, by label (empty when absent).
@@ -399,11 +388,8 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
                 .at(["node_pool"]),
         ]);
     }
-    let value = |k: &str, default: Value| match config.get(k) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ => default,
-    };
-    let network = value("network", Value::Null);
+    let c = Reader::new(config);
+    let network = c.value("network", Value::Null);
     let mut resources = vec![
         NativeSpec::new("cluster_role", iam::ROLE)
             .set("assume_role_service", Value::from("eks.amazonaws.com"))
@@ -418,7 +404,7 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
                 policy_arns(&settings.region, &NODE_POLICIES),
             ),
         NativeSpec::new("cluster", CLUSTER)
-            .set("version", value("version", Value::from(DEFAULT_VERSION)))
+            .set("version", c.value("version", DEFAULT_VERSION))
             .set("role_arn", Binding::attr("cluster_role", "arn"))
             .set("vpc_id", network.clone()),
     ];
@@ -453,15 +439,12 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
     }
     Ok(Expansion {
         resources,
-        exports: [
+        exports: Expansion::exports(&[
             ("id", Binding::attr("cluster", "id")),
             ("endpoint", Binding::attr("cluster", "endpoint")),
             ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
             ("version", Binding::attr("cluster", "version")),
-        ]
-        .into_iter()
-        .map(|(k, b)| (k.to_string(), b))
-        .collect(),
+        ]),
     })
 }
 
@@ -629,33 +612,22 @@ fn i32_of(v: i64) -> i32 {
 }
 
 /// The EKS operations, on a client built at the first call.
+#[derive(Debug)]
 pub struct Eks {
-    shared: Arc<Shared>,
     ec2: Arc<Ec2>,
-    client: OnceCell<Client>,
-}
-
-impl std::fmt::Debug for Eks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Eks")
-            .field("region", &self.shared.region)
-            .finish_non_exhaustive()
-    }
+    client: LazyClient<Client>,
 }
 
 impl Eks {
     pub fn new(shared: Arc<Shared>, ec2: Arc<Ec2>) -> Eks {
         Eks {
-            shared,
             ec2,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_eks, &self.shared) })
-            .await
+        crate::client!(aws_sdk_eks, &self.client)
     }
 
     /// The VPC of each subnet: one paginated `DescribeSubnets` (per 200 subnets).
@@ -665,23 +637,17 @@ impl Eks {
     ) -> Result<HashMap<String, String>, ProviderError> {
         subnets.sort();
         subnets.dedup();
-        let mut out = HashMap::new();
-        for chunk in subnets.chunks(FILTER_VALUES) {
-            let filter = aws_sdk_ec2::types::Filter::builder()
-                .name("subnet-id")
-                .set_values(Some(chunk.to_vec()))
-                .build();
-            for obj in self
-                .ec2
-                .describe(crate::types::SUBNET, vec![filter])
-                .await?
-            {
-                if let Some(vpc) = attr_str(&obj.state.attrs, "vpc_id") {
-                    out.insert(obj.state.id.clone(), vpc.to_string());
-                }
-            }
-        }
-        Ok(out)
+        Ok(self
+            .ec2
+            .read_many(ec2::SUBNET, &subnets)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter_map(|obj| {
+                let vpc = attr_str(&obj.state.attrs, "vpc_id")?.to_string();
+                Some((obj.state.id, vpc))
+            })
+            .collect())
     }
 
     async fn describe_cluster(&self, name: &str) -> Result<Option<Cluster>, ProviderError> {
@@ -722,13 +688,7 @@ impl Eks {
     }
 
     async fn cluster_names(&self) -> Result<Vec<String>, ProviderError> {
-        let mut pages = self.client().await.list_clusters().into_paginator().send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| eks_err("ListClusters", e))?;
-            out.extend(page.clusters().iter().cloned());
-        }
-        Ok(out)
+        crate::all_items!("ListClusters", self.client().await.list_clusters(), eks_err)
     }
 
     /// Clusters as objects, filling in the VPC where EKS does not report it.
@@ -794,9 +754,9 @@ impl Eks {
 }
 
 #[async_trait]
-impl Service for Eks {
+impl Lifecycle for Eks {
     fn types(&self) -> &'static [&'static str] {
-        &TYPES
+        MODULE.types
     }
 
     async fn find(
@@ -1027,7 +987,7 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             region: "eu-west-1".into(),
-            zones: crate::expand::default_zones("eu-west-1"),
+            zones: crate::settings::default_zones("eu-west-1"),
         }
     }
 

@@ -68,7 +68,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
@@ -77,29 +77,30 @@ use aws_sdk_elasticache::types::{
     ReplicationGroup, Tag,
 };
 use provider_api::component::{Size, SizeClass};
+use provider_api::kit::config::{Reader, attr_i64, attr_str};
+use provider_api::kit::schema::{b, list, n, s};
+use provider_api::kit::wait::{Poll, until};
+use provider_api::kit::{Lifecycle, Obj, read_one};
 use provider_api::schema::{AttributeSchema as A, Body};
 use provider_api::{
     Attrs, Binding, Diagnostic, Expansion, Identity, NativeSpec, ProviderError, Value,
 };
-use tokio::sync::OnceCell;
 
 use crate::ec2::Ec2;
-use crate::error::sdk;
-use crate::expand::{Settings, value};
-use crate::service::{
-    Obj, Service, Shared, TAG_ADDRESS, TAG_STACK, attr_i64, attr_str, gone_ok, identity_tag_pairs,
-    need_str, opt, strings, tags_match, unknown_type,
+use crate::error::{Sent, sdk};
+use crate::settings::Settings;
+use crate::shared::{
+    LazyClient, Shared, TAG_ADDRESS, TAG_STACK, gone_ok, identity_tag_pairs, need_str, opt,
+    strings, tags_match, unknown_type,
 };
-use crate::types::{Module, NAME_LEN, b, base, list, n, s};
+use crate::types::{Module, NAME_LEN, base};
 
 pub const SUBNET_GROUP: &str = "aws_elasticache_subnet_group";
 pub const REPLICATION_GROUP: &str = "aws_elasticache_replication_group";
 
-/// The native types of this module.
-pub const TYPES: [&str; 2] = [SUBNET_GROUP, REPLICATION_GROUP];
-
+/// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &TYPES,
+    types: &[SUBNET_GROUP, REPLICATION_GROUP],
     schema,
     set_like,
 };
@@ -117,6 +118,10 @@ const TAG_SUBNET_GROUP: &str = "ss:subnet_group";
 
 /// Bound of the wait between two steps of one in-place change (a reshard can take long).
 const STEP_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How long a replication group may be missing from describes between two steps before the
+/// wait says it does not exist (the kit's bound for a fresh object).
+const NOT_YET_VISIBLE: Duration = Duration::from_secs(20);
 
 /// ElastiCache's limit of nodes in one cluster-mode replication group.
 const MAX_NODES: i64 = 500;
@@ -299,7 +304,8 @@ fn cluster_parameter_group(version: &str) -> Option<String> {
 
 /// Expands a `redis_cluster` into native resources (see the module table).
 pub fn expand(_settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diagnostic>> {
-    let node = match value(config, "size", "medium") {
+    let r = Reader::new(config);
+    let node = match r.value("size", "medium") {
         Value::String(size) => Value::from(node_type(&size)),
         other if other.is_unknown() => Value::Unknown,
         _ => {
@@ -310,28 +316,22 @@ pub fn expand(_settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Dia
     };
     let resources = vec![
         NativeSpec::new("subnet_group", SUBNET_GROUP)
-            .set("vpc_id", value(config, "network", Value::Null)),
+            .set("vpc_id", r.value("network", Value::Null)),
         NativeSpec::new("cluster", REPLICATION_GROUP)
             .set("subnet_group_name", Binding::attr("subnet_group", "id"))
-            .set("engine_version", value(config, "version", DEFAULT_VERSION))
+            .set("engine_version", r.value("version", DEFAULT_VERSION))
             .set("node_type", node)
-            .set("num_node_groups", value(config, "shards", 3))
-            .set(
-                "replicas_per_node_group",
-                value(config, "replicas_per_shard", 1),
-            ),
+            .set("num_node_groups", r.value("shards", 3))
+            .set("replicas_per_node_group", r.value("replicas_per_shard", 1)),
     ];
-    let exports = [
+    let exports = Expansion::exports(&[
         ("id", Binding::attr("cluster", "id")),
         (
             "configuration_endpoint",
             Binding::attr("cluster", "configuration_endpoint"),
         ),
         ("port", Binding::attr("cluster", "port")),
-    ]
-    .into_iter()
-    .map(|(k, b)| (k.to_string(), b))
-    .collect();
+    ]);
     Ok(Expansion { resources, exports })
 }
 
@@ -397,24 +397,20 @@ impl Members {
 /// The ElastiCache operations, on a client built at the first call.
 #[derive(Debug)]
 pub struct Elasticache {
-    shared: Arc<Shared>,
     ec2: Arc<Ec2>,
-    client: OnceCell<Client>,
+    client: LazyClient<Client>,
 }
 
 impl Elasticache {
     pub fn new(shared: Arc<Shared>, ec2: Arc<Ec2>) -> Elasticache {
         Elasticache {
-            shared,
             ec2,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_elasticache, &self.shared) })
-            .await
+        crate::client!(aws_sdk_elasticache, &self.client)
     }
 
     async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
@@ -435,65 +431,41 @@ impl Elasticache {
 
     /// Every subnet group, by name (one paginated describe).
     async fn subnet_groups(&self) -> Result<BTreeMap<String, Obj>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_cache_subnet_groups()
-            .into_paginator()
-            .send();
-        let mut out = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeCacheSubnetGroups", e))?;
-            for obj in page
-                .cache_subnet_groups()
-                .iter()
-                .filter_map(subnet_group_obj)
-            {
-                out.insert(obj.state.id.clone(), obj);
-            }
-        }
-        Ok(out)
+        Ok(crate::all_items!(
+            "DescribeCacheSubnetGroups",
+            self.client().await.describe_cache_subnet_groups()
+        )?
+        .iter()
+        .filter_map(subnet_group_obj)
+        .map(|obj| (obj.state.id.clone(), obj))
+        .collect())
     }
 
     /// Every replication group, by id (one paginated describe).
     async fn replication_groups(
         &self,
     ) -> Result<BTreeMap<String, ReplicationGroup>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_replication_groups()
-            .into_paginator()
-            .send();
-        let mut out = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeReplicationGroups", e))?;
-            for g in page.replication_groups() {
-                if let Some(id) = g.replication_group_id() {
-                    out.insert(id.to_string(), g.clone());
-                }
-            }
-        }
-        Ok(out)
+        Ok(crate::all_items!(
+            "DescribeReplicationGroups",
+            self.client().await.describe_replication_groups()
+        )?
+        .into_iter()
+        .filter_map(|g| Some((g.replication_group_id()?.to_string(), g)))
+        .collect())
     }
 
     /// What the member clusters show, by replication group id (one paginated describe of
     /// every cache cluster).
     async fn members(&self) -> Result<BTreeMap<String, Members>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_cache_clusters()
-            .into_paginator()
-            .send();
+        let clusters = crate::all_items!(
+            "DescribeCacheClusters",
+            self.client().await.describe_cache_clusters()
+        )?;
         let mut out = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeCacheClusters", e))?;
-            for c in page.cache_clusters() {
-                if let Some(group) = c.replication_group_id() {
-                    out.entry(group.to_string())
-                        .or_insert_with(|| Members::of(c));
-                }
+        for c in &clusters {
+            if let Some(group) = c.replication_group_id() {
+                out.entry(group.to_string())
+                    .or_insert_with(|| Members::of(c));
             }
         }
         Ok(out)
@@ -598,7 +570,22 @@ impl Elasticache {
 
     /// Waits until the replication group is `available` again (between two steps of a change).
     async fn settle(&self, id: &str) -> Result<Obj, ProviderError> {
-        crate::service::wait_ready(self, REPLICATION_GROUP, id, STEP_TIMEOUT).await
+        let start = Instant::now();
+        until(
+            STEP_TIMEOUT,
+            &format!("{REPLICATION_GROUP} {id} not available"),
+            || async move {
+                match read_one(self, REPLICATION_GROUP, id).await? {
+                    Some(obj) if obj.ready => Ok(Poll::Ready(obj)),
+                    // Just changed: reads may not show it for a moment (eventual consistency).
+                    None if start.elapsed() >= NOT_YET_VISIBLE => Err(ProviderError::NotFound(
+                        format!("{REPLICATION_GROUP} {id} does not exist"),
+                    )),
+                    _ => Ok(Poll::Pending),
+                }
+            },
+        )
+        .await
     }
 
     /// The in-place steps of a replication group, each waited for before the next.
@@ -728,9 +715,9 @@ impl Elasticache {
 }
 
 #[async_trait]
-impl Service for Elasticache {
+impl Lifecycle for Elasticache {
     fn types(&self) -> &'static [&'static str] {
-        &TYPES
+        MODULE.types
     }
 
     async fn find(
@@ -917,8 +904,7 @@ impl Service for Elasticache {
                     .cache_subnet_group_name(id)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| sdk("DeleteCacheSubnetGroup", e)),
+                    .sent("DeleteCacheSubnetGroup"),
             ),
             REPLICATION_GROUP => {
                 let r = c
@@ -926,15 +912,14 @@ impl Service for Elasticache {
                     .replication_group_id(id)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| sdk("DeleteReplicationGroup", e));
+                    .sent("DeleteReplicationGroup");
                 match gone_ok(r) {
                     // Being created or modified: the planner retries; already being
                     // deleted: nothing to do.
                     Err(ProviderError::Invalid(m))
                         if m.contains("InvalidReplicationGroupState") =>
                     {
-                        match crate::service::read_one(self, type_name, id).await? {
+                        match read_one(self, type_name, id).await? {
                             Some(obj) if !self.is_gone(type_name, &obj) => {
                                 Err(ProviderError::Transient(m))
                             }
@@ -960,7 +945,7 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             region: "eu-west-1".into(),
-            zones: crate::expand::default_zones("eu-west-1"),
+            zones: crate::settings::default_zones("eu-west-1"),
         }
     }
 

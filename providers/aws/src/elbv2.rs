@@ -56,30 +56,32 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag,
     TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
+use provider_api::kit::config::{
+    Reader, attr_bool, attr_i64, attr_set as attr_strings, attr_str, field,
+};
+use provider_api::kit::schema::{b, list, n, s};
+use provider_api::kit::{Lifecycle, Obj};
 use provider_api::schema::{AttributeSchema as A, Body};
 use provider_api::{
     Attrs, Binding, Diagnostic, Expansion, Identity, NativeSpec, ProviderError, Value,
 };
-use tokio::sync::OnceCell;
 
 use crate::ec2::Ec2;
-use crate::error::sdk;
-use crate::expand::{Settings, value};
-use crate::service::{
-    Obj, Service, Shared, TAG_ADDRESS, TAG_STACK, attr_bool, attr_i64, attr_str, attr_strings,
-    gone_ok, identity_tag_pairs, need_str, opt, strings, tags_match, unknown_type,
+use crate::error::{Sent, sdk};
+use crate::settings::Settings;
+use crate::shared::{
+    LazyClient, Shared, TAG_ADDRESS, TAG_STACK, gone_ok, identity_tag_pairs, need_str, opt,
+    strings, tags_match, unknown_type,
 };
-use crate::types::{Module, b, base, list, n, s};
+use crate::types::{Module, base};
 
 pub const LB: &str = "aws_lb";
 pub const TARGET_GROUP: &str = "aws_lb_target_group";
 pub const LISTENER: &str = "aws_lb_listener";
 
-/// The native types of this module.
-pub const TYPES: [&str; 3] = [LB, TARGET_GROUP, LISTENER];
-
+/// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &TYPES,
+    types: &[LB, TARGET_GROUP, LISTENER],
     schema,
     set_like,
 };
@@ -225,15 +227,12 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
 
 /// Expands a `load_balancer` into native resources (see the module table).
 pub fn expand(_settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diagnostic>> {
-    let network = value(config, "network", Value::Null);
-    let health = value(config, "health_check", Value::Null);
-    let check = |key: &str, default: Value| match health.get(key) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ if health.is_unknown() => Value::Unknown,
-        _ => default,
-    };
+    let r = Reader::new(config);
+    let network = r.value("network", Value::Null);
+    let health = r.value("health_check", Value::Null);
+    let check = |key: &str, default: Value| field(&health, key, default);
     let resources = vec![
-        NativeSpec::new("lb_security_group", crate::types::SECURITY_GROUP)
+        NativeSpec::new("lb_security_group", crate::ec2::SECURITY_GROUP)
             .set("vpc_id", network.clone())
             .set(
                 "description",
@@ -260,23 +259,17 @@ pub fn expand(_settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Dia
                 "healthy_threshold",
                 check("healthy_threshold", Value::from(3)),
             )
-            .set(
-                "stickiness_enabled",
-                value(config, "sticky_sessions", false),
-            )
-            .set("target", value(config, "target", Value::Null)),
+            .set("stickiness_enabled", r.value("sticky_sessions", false))
+            .set("target", r.value("target", Value::Null)),
         NativeSpec::new("listener", LISTENER)
             .set("load_balancer_arn", Binding::attr("lb", "id"))
             .set("target_group_arn", Binding::attr("target_group", "id"))
-            .set("port", value(config, "port", 443)),
+            .set("port", r.value("port", 443)),
     ];
-    let exports = [
+    let exports = Expansion::exports(&[
         ("id", Binding::attr("lb", "id")),
         ("dns_name", Binding::attr("lb", "dns_name")),
-    ]
-    .into_iter()
-    .map(|(k, b)| (k.to_string(), b))
-    .collect();
+    ]);
     Ok(Expansion { resources, exports })
 }
 
@@ -432,24 +425,20 @@ fn listener_protocol(config: &Attrs) -> ProtocolEnum {
 /// The ELBv2 operations, on a client built at the first call.
 #[derive(Debug)]
 pub struct Elbv2 {
-    shared: Arc<Shared>,
     ec2: Arc<Ec2>,
-    client: OnceCell<Client>,
+    client: LazyClient<Client>,
 }
 
 impl Elbv2 {
     pub fn new(shared: Arc<Shared>, ec2: Arc<Ec2>) -> Elbv2 {
         Elbv2 {
-            shared,
             ec2,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_elasticloadbalancingv2, &self.shared) })
-            .await
+        crate::client!(aws_sdk_elasticloadbalancingv2, &self.client)
     }
 
     /// The tags of objects by ARN (20 ARNs per `DescribeTags`).
@@ -482,19 +471,13 @@ impl Elbv2 {
         &self,
         arns: Option<&[String]>,
     ) -> Result<Vec<LoadBalancer>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_load_balancers()
-            .set_load_balancer_arns(arns.map(<[String]>::to_vec))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeLoadBalancers", e))?;
-            out.extend(page.load_balancers().iter().cloned());
-        }
-        Ok(out)
+        crate::all_items!(
+            "DescribeLoadBalancers",
+            self.client()
+                .await
+                .describe_load_balancers()
+                .set_load_balancer_arns(arns.map(<[String]>::to_vec))
+        )
     }
 
     /// Target groups by ARN: `None` lists them all.
@@ -502,19 +485,13 @@ impl Elbv2 {
         &self,
         arns: Option<&[String]>,
     ) -> Result<Vec<TargetGroup>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_target_groups()
-            .set_target_group_arns(arns.map(<[String]>::to_vec))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeTargetGroups", e))?;
-            out.extend(page.target_groups().iter().cloned());
-        }
-        Ok(out)
+        crate::all_items!(
+            "DescribeTargetGroups",
+            self.client()
+                .await
+                .describe_target_groups()
+                .set_target_group_arns(arns.map(<[String]>::to_vec))
+        )
     }
 
     async fn describe_listeners(
@@ -522,20 +499,14 @@ impl Elbv2 {
         arns: Option<&[String]>,
         load_balancer: Option<&str>,
     ) -> Result<Vec<Listener>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_listeners()
-            .set_listener_arns(arns.map(<[String]>::to_vec))
-            .set_load_balancer_arn(load_balancer.map(str::to_string))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeListeners", e))?;
-            out.extend(page.listeners().iter().cloned());
-        }
-        Ok(out)
+        crate::all_items!(
+            "DescribeListeners",
+            self.client()
+                .await
+                .describe_listeners()
+                .set_listener_arns(arns.map(<[String]>::to_vec))
+                .set_load_balancer_arn(load_balancer.map(str::to_string))
+        )
     }
 
     /// Whether a target group has stickiness on (one call per group: no batch exists).
@@ -734,17 +705,14 @@ impl Elbv2 {
                     .build(),
             );
         }
-        call.send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk("ModifyTargetGroupAttributes", e))
+        call.send().await.sent("ModifyTargetGroupAttributes")
     }
 }
 
 #[async_trait]
-impl Service for Elbv2 {
+impl Lifecycle for Elbv2 {
     fn types(&self) -> &'static [&'static str] {
-        &TYPES
+        MODULE.types
     }
 
     async fn find(
@@ -952,16 +920,14 @@ impl Service for Elbv2 {
                             .tags(Tag::builder().key(TAG_TARGET).value(t).build())
                             .send()
                             .await
-                            .map(|_| ())
-                            .map_err(|e| sdk("AddTags", e))?,
+                            .sent("AddTags")?,
                         None => c
                             .remove_tags()
                             .resource_arns(id)
                             .tag_keys(TAG_TARGET)
                             .send()
                             .await
-                            .map(|_| ())
-                            .map_err(|e| sdk("RemoveTags", e))?,
+                            .sent("RemoveTags")?,
                     }
                     changed = true;
                 }
@@ -1004,22 +970,19 @@ impl Service for Elbv2 {
                 .load_balancer_arn(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteLoadBalancer", e)),
+                .sent("DeleteLoadBalancer"),
             TARGET_GROUP => c
                 .delete_target_group()
                 .target_group_arn(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteTargetGroup", e)),
+                .sent("DeleteTargetGroup"),
             LISTENER => c
                 .delete_listener()
                 .listener_arn(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteListener", e)),
+                .sent("DeleteListener"),
             other => Err(unknown_type(other)),
         };
         gone_ok(r)
@@ -1033,7 +996,7 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             region: "eu-west-1".into(),
-            zones: crate::expand::default_zones("eu-west-1"),
+            zones: crate::settings::default_zones("eu-west-1"),
         }
     }
 

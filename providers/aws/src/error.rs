@@ -138,6 +138,21 @@ where
     }
 }
 
+/// The outcome of a call whose answer is not needed, as a provider result.
+pub trait Sent {
+    /// `Ok(())`, or the error of the call `what` mapped by [`sdk`].
+    fn sent(self, what: &str) -> Result<(), ProviderError>;
+}
+
+impl<O, E> Sent for Result<O, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn sent(self, what: &str) -> Result<(), ProviderError> {
+        self.map(|_| ()).map_err(|e| sdk(what, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

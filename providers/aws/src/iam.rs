@@ -38,24 +38,24 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{Role, Tag};
+use provider_api::kit::config::attr_set as attr_strings;
+use provider_api::kit::schema::{list, s};
+use provider_api::kit::{Lifecycle, Obj};
 use provider_api::schema::{AttributeSchema as A, Body};
 use provider_api::{Attrs, Identity, ProviderError, Value};
-use tokio::sync::OnceCell;
 
-use crate::error::sdk;
-use crate::service::{
-    Obj, Service, Shared, TAG_ADDRESS, TAG_STACK, attr_strings, gone_ok, identity_tag_pairs,
-    need_str, strings, tags_match, unknown_type,
+use crate::error::{Sent, sdk};
+use crate::shared::{
+    LazyClient, Shared, TAG_ADDRESS, TAG_STACK, gone_ok, identity_tag_pairs, need_str, strings,
+    tags_match,
 };
-use crate::types::{Module, base, list, s};
+use crate::types::{Module, base};
 
 pub const ROLE: &str = "aws_iam_role";
 
-/// The native types of this module.
-pub const TYPES: [&str; 1] = [ROLE];
-
+/// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &TYPES,
+    types: &[ROLE],
     schema,
     set_like,
 };
@@ -264,29 +264,20 @@ fn policy_missing(arn: &str, e: ProviderError) -> ProviderError {
 }
 
 /// The IAM operations, on a client built at the first call.
+#[derive(Debug)]
 pub struct Iam {
-    shared: Arc<Shared>,
-    client: OnceCell<Client>,
-}
-
-impl std::fmt::Debug for Iam {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Iam").finish_non_exhaustive()
-    }
+    client: LazyClient<Client>,
 }
 
 impl Iam {
     pub fn new(shared: Arc<Shared>) -> Iam {
         Iam {
-            shared,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_iam, &self.shared) })
-            .await
+        crate::client!(aws_sdk_iam, &self.client)
     }
 
     /// `GetRole` by name; `None` when there is no such role.
@@ -308,26 +299,23 @@ impl Iam {
 
     /// The ARNs of the managed policies attached to a role; `None` when the role is gone.
     async fn attached(&self, name: &str) -> Result<Option<Vec<String>>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            match page.map_err(|e| sdk("ListAttachedRolePolicies", e)) {
-                Ok(page) => out.extend(
-                    page.attached_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_string)),
-                ),
-                Err(ProviderError::NotFound(_)) => return Ok(None),
-                Err(e) => return Err(e),
-            }
+        let listed = crate::all_items!(
+            "ListAttachedRolePolicies",
+            self.client()
+                .await
+                .list_attached_role_policies()
+                .role_name(name)
+        );
+        match listed {
+            Ok(policies) => Ok(Some(
+                policies
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(str::to_string))
+                    .collect(),
+            )),
+            Err(ProviderError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(Some(out))
     }
 
     /// The secrets `ss-read-secrets` grants (empty when that policy does not exist).
@@ -372,21 +360,13 @@ impl Iam {
 
     /// Every role under `/ss/`, by name: one paginated `ListRoles`.
     async fn list_roles(&self) -> Result<HashMap<String, Role>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .list_roles()
-            .path_prefix(PATH)
-            .into_paginator()
-            .send();
-        let mut out = HashMap::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("ListRoles", e))?;
-            for role in page.roles() {
-                out.insert(role.role_name().to_string(), role.clone());
-            }
-        }
-        Ok(out)
+        Ok(crate::all_items!(
+            "ListRoles",
+            self.client().await.list_roles().path_prefix(PATH)
+        )?
+        .into_iter()
+        .map(|role| (role.role_name().to_string(), role))
+        .collect())
     }
 
     async fn put_secrets(&self, name: &str, arns: &[String]) -> Result<(), ProviderError> {
@@ -398,8 +378,7 @@ impl Iam {
             .policy_document(secrets_policy(arns)?)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| sdk("PutRolePolicy", e))
+            .sent("PutRolePolicy")
     }
 
     async fn delete_inline(&self, name: &str, policy: &str) -> Result<(), ProviderError> {
@@ -411,8 +390,7 @@ impl Iam {
                 .policy_name(policy)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteRolePolicy", e)),
+                .sent("DeleteRolePolicy"),
         )
     }
 
@@ -425,26 +403,22 @@ impl Iam {
                 .policy_arn(arn)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DetachRolePolicy", e)),
+                .sent("DetachRolePolicy"),
         )
     }
 }
 
 #[async_trait]
-impl Service for Iam {
+impl Lifecycle for Iam {
     fn types(&self) -> &'static [&'static str] {
-        &TYPES
+        MODULE.types
     }
 
     async fn find(
         &self,
-        type_name: &str,
+        _type_name: &str,
         identity: &Identity,
     ) -> Result<Option<Obj>, ProviderError> {
-        if type_name != ROLE {
-            return Err(unknown_type(type_name));
-        }
         let name = identity.name(ROLE_NAME_LEN);
         let Some(role) = self.get_role(&name).await? else {
             return Ok(None);
@@ -466,14 +440,11 @@ impl Service for Iam {
 
     async fn create(
         &self,
-        type_name: &str,
+        _type_name: &str,
         identity: &Identity,
         config: &Attrs,
         _salt: &str,
     ) -> Result<String, ProviderError> {
-        if type_name != ROLE {
-            return Err(unknown_type(type_name));
-        }
         let name = identity.name(ROLE_NAME_LEN);
         let r = self
             .client()
@@ -502,12 +473,9 @@ impl Service for Iam {
 
     async fn read_many(
         &self,
-        type_name: &str,
+        _type_name: &str,
         ids: &[String],
     ) -> Result<Vec<Option<Obj>>, ProviderError> {
-        if type_name != ROLE {
-            return Err(unknown_type(type_name));
-        }
         let listed = self.list_roles().await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -525,13 +493,10 @@ impl Service for Iam {
 
     async fn converge(
         &self,
-        type_name: &str,
+        _type_name: &str,
         current: &Obj,
         config: &Attrs,
     ) -> Result<bool, ProviderError> {
-        if type_name != ROLE {
-            return Err(unknown_type(type_name));
-        }
         let name = current.state.id.as_str();
         let now = &current.state.attrs;
         let mut changed = false;
@@ -566,10 +531,7 @@ impl Service for Iam {
         Ok(changed)
     }
 
-    async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
-        if type_name != ROLE {
-            return Err(unknown_type(type_name));
-        }
+    async fn delete(&self, _type_name: &str, id: &str) -> Result<(), ProviderError> {
         // IAM refuses to delete a role that still has policies: detach and delete them first.
         let Some(attached) = self.attached(id).await? else {
             return Ok(());
@@ -578,15 +540,12 @@ impl Service for Iam {
             self.detach(id, arn).await?;
         }
         let c = self.client().await;
-        let mut pages = c.list_role_policies().role_name(id).into_paginator().send();
-        let mut inline = Vec::new();
-        while let Some(page) = pages.next().await {
-            match page.map_err(|e| sdk("ListRolePolicies", e)) {
-                Ok(page) => inline.extend(page.policy_names().iter().cloned()),
+        let inline =
+            match crate::all_items!("ListRolePolicies", c.list_role_policies().role_name(id)) {
+                Ok(inline) => inline,
                 Err(ProviderError::NotFound(_)) => return Ok(()),
                 Err(e) => return Err(e),
-            }
-        }
+            };
         for policy in &inline {
             self.delete_inline(id, policy).await?;
         }
@@ -595,8 +554,7 @@ impl Service for Iam {
                 .role_name(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteRole", e)),
+                .sent("DeleteRole"),
         )
     }
 }

@@ -1,8 +1,9 @@
 //! The AWS provider `aws`: the portable components as AWS objects, through the official
 //! aws-sdk-rust crates (`aws-sdk-ec2`, `-iam`, `-eks`, `-rds`, `-secretsmanager`,
 //! `-elasticache`, `-elasticloadbalancingv2`, `-cloudfront`, with `aws-config` for
-//! credentials and endpoints). One module per service implements the `Service`
-//! trait for the native types it owns; each module's documentation has its types, attributes,
+//! credentials and endpoints). One module per service implements the provider kit's
+//! `Lifecycle` for the native types it owns (the kit's `Converging` adopts, waits and
+//! converges, and `Kit` routes each type to its module); each module's documentation has its types, attributes,
 //! calls, size table and the gaps of moto met by its tests.
 //!
 //! ```hcl
@@ -123,87 +124,131 @@ mod eks;
 mod elasticache;
 mod elbv2;
 mod error;
-mod expand;
 mod iam;
+mod network;
 mod offers;
 mod rds;
 mod secrets;
-mod service;
+mod settings;
+mod shared;
 mod types;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::config::SharedInterceptor;
-use provider_api::schema::{AttrType, AttributeSchema, Body, ProviderSchema};
-use provider_api::{
-    Attrs, CreateRequest, Diagnostic, Expansion, Identity, PlanRequest, PlanResponse, Provider,
-    ProviderError, ResourceState, Value, component,
-};
+use provider_api::kit::schema::{list, n, s};
+use provider_api::kit::{self, Cloud, Converging, Kit, Service};
+use provider_api::schema::{AttributeSchema, Body, ProviderSchema, ResourceSchema};
+use provider_api::{Attrs, Diagnostic, Expansion, ResourceState, Value, component};
 
 pub use ec2::{client_token, identity_tags};
 pub use error::classify;
-pub use expand::{Settings, default_zones, split_cidr};
-pub use service::{TAG_ADDRESS, TAG_MANAGED, TAG_STACK};
-pub use types::all as native_types;
+pub use provider_api::kit::net::split_cidr;
+pub use settings::{Settings, default_zones};
+pub use shared::{NAME, TAG_ADDRESS, TAG_MANAGED, TAG_STACK};
 
-use service::{Service, Shared};
-
-pub const NAME: &str = "aws";
-
-/// Default bound of a readiness or deletion wait: an hour, because real AWS is slow at the
-/// large objects (an EKS cluster takes 10–15 minutes and its node groups more, a Multi-AZ RDS
-/// instance 15–30, a cluster-mode replication group up to 30, a CloudFront deployment 5–15;
-/// Terraform's AWS provider waits 30–60 minutes for these). A wait polls with growing pauses
-/// (at most 5 s apart), so the bound costs nothing when objects are quick.
-const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(3600);
+use shared::Shared;
+use types::Module;
 
 /// The portable components this provider implements so far.
 pub const COMPONENTS: [&str; 6] = component::ALL;
 
+/// The service modules, in routing order: each owns some native types.
+const MODULES: [Module; 8] = [
+    ec2::MODULE,
+    iam::MODULE,
+    eks::MODULE,
+    secrets::MODULE,
+    rds::MODULE,
+    elasticache::MODULE,
+    elbv2::MODULE,
+    cloudfront::MODULE,
+];
+
+/// Every native type, in module order.
+pub fn native_types() -> Vec<&'static str> {
+    MODULES
+        .iter()
+        .flat_map(|m| m.types.iter().copied())
+        .collect()
+}
+
+/// Every native schema, by type name.
+fn schemas() -> BTreeMap<String, ResourceSchema> {
+    MODULES
+        .iter()
+        .flat_map(|m| {
+            m.types.iter().map(move |t| {
+                let (description, body) = (m.schema)(t).unwrap_or(("", Body::default()));
+                (t.to_string(), ResourceSchema::native(t, description, body))
+            })
+        })
+        .collect()
+}
+
+/// List attributes whose order carries no meaning: the provider sorts them (reads and plans
+/// alike) so that a re-plan never shows a reordering as a change.
+fn set_like(type_name: &str) -> &'static [&'static str] {
+    MODULES
+        .iter()
+        .find(|m| m.types.contains(&type_name))
+        .map(|m| (m.set_like)(type_name))
+        .unwrap_or(&[])
+}
+
 /// Schema of the provider block.
 pub fn config_schema() -> Body {
-    let s = AttrType::String;
     Body::default()
         .attr(
             "region",
-            AttributeSchema::required(s.clone(), "AWS region, like eu-west-1"),
+            AttributeSchema::required(s(), "AWS region, like eu-west-1"),
         )
         .attr(
             "zones",
             AttributeSchema::optional(
-                AttrType::List(Box::new(s.clone())),
+                list(s()),
                 "Availability zones to spread networks over (default: the region name + a, b, c…)",
             ),
         )
         .attr(
             "endpoint",
             AttributeSchema::optional(
-                s,
+                s(),
                 "Endpoint URL override (tests, moto); default: AWS_ENDPOINT_URL or AWS",
             ),
         )
         .attr(
             "ready_timeout",
             AttributeSchema::optional(
-                AttrType::Number,
+                n(),
                 "Seconds to wait for an object to become ready or gone (default 3600)",
             ),
         )
 }
 
-/// The `aws` provider.
+/// The `aws` provider: its services behind the provider kit.
+pub type AwsProvider = Kit<Aws>;
+
+/// The provider's settings, checks, expansions and offer checks (the kit's [`Cloud`]).
 #[derive(Debug)]
-pub struct AwsProvider {
-    schema: ProviderSchema,
+pub struct Aws {
     settings: Settings,
-    ready_timeout: Duration,
-    /// One per AWS service; each owns some native types.
-    services: Vec<Arc<dyn Service>>,
     /// What the region sells, asked at plan time and kept.
     offers: offers::Offers,
+}
+
+impl Aws {
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// The provider as the binary's registry and the test harnesses list it.
+pub fn factory() -> kit::Factory {
+    kit::Factory::new(NAME, config_schema, configure)
 }
 
 /// Builds the provider from the evaluated provider block; credentials come from the standard
@@ -220,119 +265,65 @@ pub fn configure_with(
     interceptors: Vec<SharedInterceptor>,
 ) -> Result<AwsProvider, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let text = |k: &str| {
-        config
-            .get(k)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let region = text("region").unwrap_or_default();
-    if region.is_empty() {
-        diags.push(Diagnostic::error("`region` must not be empty").at(["region"]));
-    }
-    let zones = match config.get("zones").and_then(Value::as_list) {
-        Some(list) => {
-            let zones: Vec<String> = list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            if zones.is_empty() {
-                diags.push(Diagnostic::error("`zones` must name at least one zone").at(["zones"]));
-            }
-            zones
-        }
-        None => expand::default_zones(&region),
-    };
-    let ready_timeout =
-        provider_api::seconds_setting(config, "ready_timeout", DEFAULT_READY_TIMEOUT, &mut diags);
+    let region = kit::config::required_text(config, "region", &mut diags).unwrap_or_default();
+    let zones = kit::config::zones(config, || default_zones(&region), &mut diags);
+    let ready_timeout = kit::config::ready_timeout(config, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
     let shared = Arc::new(Shared::new(
         region.clone(),
-        text("endpoint"),
+        kit::config::text(config, "endpoint"),
         sdk,
         interceptors,
     ));
     let ec2 = Arc::new(ec2::Ec2::new(shared.clone()));
     let services: Vec<Arc<dyn Service>> = vec![
-        ec2.clone(),
-        Arc::new(iam::Iam::new(shared.clone())),
-        Arc::new(eks::Eks::new(shared.clone(), ec2.clone())),
-        Arc::new(secrets::Secrets::new(shared.clone())),
-        Arc::new(rds::Rds::new(shared.clone(), ec2.clone())),
-        Arc::new(elasticache::Elasticache::new(shared.clone(), ec2.clone())),
-        Arc::new(elbv2::Elbv2::new(shared.clone(), ec2)),
-        Arc::new(cloudfront::CloudFront::new(shared.clone())),
+        Arc::new(Converging::new(ec2.clone(), ready_timeout)),
+        Arc::new(Converging::new(
+            iam::Iam::new(shared.clone()),
+            ready_timeout,
+        )),
+        Arc::new(Converging::new(
+            eks::Eks::new(shared.clone(), ec2.clone()),
+            ready_timeout,
+        )),
+        Arc::new(Converging::new(
+            secrets::Secrets::new(shared.clone()),
+            ready_timeout,
+        )),
+        Arc::new(Converging::new(
+            rds::Rds::new(shared.clone(), ec2.clone()),
+            ready_timeout,
+        )),
+        Arc::new(Converging::new(
+            elasticache::Elasticache::new(shared.clone(), ec2.clone()),
+            ready_timeout,
+        )),
+        Arc::new(Converging::new(
+            elbv2::Elbv2::new(shared.clone(), ec2),
+            ready_timeout,
+        )),
+        Arc::new(Converging::new(
+            cloudfront::CloudFront::new(shared.clone()),
+            ready_timeout,
+        )),
     ];
-    Ok(AwsProvider {
-        schema: ProviderSchema {
-            config: config_schema(),
-            resources: types::schemas(),
-            components: COMPONENTS.iter().map(|c| c.to_string()).collect(),
-        },
-        settings: Settings {
-            region: region.clone(),
-            zones,
-        },
-        ready_timeout,
-        services,
+    let schema = ProviderSchema {
+        config: config_schema(),
+        resources: schemas(),
+        components: COMPONENTS.iter().map(|c| c.to_string()).collect(),
+    };
+    let cloud = Aws {
+        settings: Settings { region, zones },
         offers: offers::Offers::new(shared),
-    })
+    };
+    Ok(Kit::new(cloud, schema, services))
 }
 
 /// Wraps an interceptor for [`configure_with`] (added to every service's client).
 pub fn interceptor(i: impl aws_sdk_ec2::config::Intercept + 'static) -> SharedInterceptor {
     SharedInterceptor::new(i)
-}
-
-impl AwsProvider {
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// The service that owns a native type.
-    fn service(&self, type_name: &str) -> Result<&dyn Service, ProviderError> {
-        self.services
-            .iter()
-            .find(|s| s.types().contains(&type_name))
-            .map(|s| s.as_ref())
-            .ok_or_else(|| service::unknown_type(type_name))
-    }
-
-    /// The id of the object made for `identity`: found, or created (adopting what a create
-    /// answered with a retryable error made after all).
-    async fn find_or_create(
-        &self,
-        svc: &dyn Service,
-        req: &CreateRequest<'_>,
-    ) -> Result<String, ProviderError> {
-        if let Some(found) = svc.find(req.type_name, req.identity).await? {
-            tracing::debug!(type_name = req.type_name, id = %found.state.id, "aws create: adopting");
-            return Ok(found.state.id);
-        }
-        match svc
-            .create(req.type_name, req.identity, req.config, "")
-            .await
-        {
-            Ok(id) => Ok(id),
-            Err(e) if e.is_retryable() => match svc.find(req.type_name, req.identity).await {
-                Ok(Some(found)) => {
-                    tracing::debug!(
-                        type_name = req.type_name,
-                        id = %found.state.id,
-                        "aws create: adopting what a failed create made"
-                    );
-                    Ok(found.state.id)
-                }
-                _ => Err(e),
-            },
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// Sorts and deduplicates a wholly known list of strings (a set attribute).
@@ -341,27 +332,30 @@ fn as_set(v: &Value) -> Option<Value> {
     if !v.is_wholly_known() {
         return None;
     }
-    let mut texts: Vec<String> = items
+    let texts: Vec<String> = items
         .iter()
         .map(|i| i.as_str().map(str::to_string))
         .collect::<Option<_>>()?;
-    texts.sort();
-    texts.dedup();
-    Some(Value::List(texts.into_iter().map(Value::from).collect()))
+    Some(shared::strings(texts))
 }
 
 #[async_trait]
-impl Provider for AwsProvider {
-    fn name(&self) -> &str {
+impl Cloud for Aws {
+    fn name(&self) -> &'static str {
         NAME
     }
 
-    fn schema(&self) -> &ProviderSchema {
-        &self.schema
-    }
-
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
-        expand::validate(&self.settings, type_name, config)
+        let settings = &self.settings;
+        match type_name {
+            component::NETWORK => network::validate(settings, config),
+            component::KUBERNETES_CLUSTER => eks::validate(settings, config),
+            component::POSTGRES => rds::validate(settings, config),
+            component::REDIS_CLUSTER => elasticache::validate(settings, config),
+            component::LOAD_BALANCER => elbv2::validate(settings, config),
+            component::CDN => cloudfront::validate(settings, config),
+            _ => Vec::new(),
+        }
     }
 
     async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
@@ -370,114 +364,27 @@ impl Provider for AwsProvider {
 
     fn expand(
         &self,
-        address: &str,
+        _address: &str,
         type_name: &str,
         config: &Attrs,
-    ) -> Result<Expansion, Vec<Diagnostic>> {
-        let _ = address;
-        expand::expand(&self.settings, type_name, config)
-            .unwrap_or_else(|| provider_api::expand_native(NAME, &self.schema, type_name, config))
+    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+        let settings = &self.settings;
+        Some(match type_name {
+            component::NETWORK => network::expand(settings, config).map_err(|d| vec![d]),
+            component::KUBERNETES_CLUSTER => eks::expand(settings, config),
+            component::POSTGRES => rds::expand(settings, config),
+            component::REDIS_CLUSTER => elasticache::expand(settings, config),
+            component::LOAD_BALANCER => elbv2::expand(settings, config),
+            component::CDN => cloudfront::expand(settings, config),
+            _ => return None,
+        })
     }
 
-    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, Vec<Diagnostic>> {
-        let Some(schema) = self.schema.resources.get(req.type_name) else {
-            return Err(vec![Diagnostic::error(format!(
-                "the aws provider has no resource type {:?}",
-                req.type_name
-            ))]);
-        };
-        let mut proposed = provider_api::with_defaults(schema, req.proposed);
-        for key in types::set_like(req.type_name) {
+    fn normalise(&self, type_name: &str, _prior: Option<&ResourceState>, proposed: &mut Attrs) {
+        for key in set_like(type_name) {
             if let Some(sorted) = proposed.get(*key).and_then(as_set) {
                 proposed.insert(key.to_string(), sorted);
             }
         }
-        Ok(provider_api::default_plan(schema, req.prior, &proposed))
-    }
-
-    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
-        let svc = self.service(req.type_name)?;
-        let id = self.find_or_create(svc, &req).await?;
-        let ready = match service::wait_ready(svc, req.type_name, &id, self.ready_timeout).await {
-            Ok(obj) => obj,
-            // A client token still remembered by EC2 for a table deleted since answers the
-            // deleted table's id: create again under a fresh token.
-            Err(ProviderError::NotFound(_)) if req.type_name == types::ROUTE_TABLE => {
-                let salt = format!(
-                    "{:?}",
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default()
-                );
-                let id = svc
-                    .create(req.type_name, req.identity, req.config, &salt)
-                    .await?;
-                service::wait_ready(svc, req.type_name, &id, self.ready_timeout).await?
-            }
-            Err(e) => return Err(e),
-        };
-        if svc.converge(req.type_name, &ready, req.config).await? {
-            Ok(
-                service::wait_ready(svc, req.type_name, &ready.state.id, self.ready_timeout)
-                    .await?
-                    .state,
-            )
-        } else {
-            Ok(ready.state)
-        }
-    }
-
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        let svc = self.service(type_name)?;
-        Ok(svc.find(type_name, identity).await?.map(|o| o.state))
-    }
-
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
-        let svc = self.service(type_name)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(svc
-            .read_many(type_name, ids)
-            .await?
-            .into_iter()
-            .map(|o| o.filter(|o| !svc.is_gone(type_name, o)).map(|o| o.state))
-            .collect())
-    }
-
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
-        let svc = self.service(type_name)?;
-        let current = service::read_one(svc, type_name, &prior.id)
-            .await?
-            .filter(|o| !svc.is_gone(type_name, o))
-            .ok_or_else(|| ProviderError::NotFound(format!("{type_name} {}", prior.id)))?;
-        if svc.converge(type_name, &current, config).await? {
-            Ok(
-                service::wait_ready(svc, type_name, &prior.id, self.ready_timeout)
-                    .await?
-                    .state,
-            )
-        } else {
-            Ok(current.state)
-        }
-    }
-
-    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
-        let svc = self.service(type_name)?;
-        svc.delete(type_name, &prior.id).await?;
-        service::wait_gone(svc, type_name, &prior.id, self.ready_timeout).await
     }
 }

@@ -42,8 +42,7 @@ use provider_api::component::{self, Size};
 use provider_api::{Attrs, Diagnostic, Value};
 use tokio::sync::OnceCell;
 
-use crate::error::sdk;
-use crate::service::Shared;
+use crate::shared::{LazyClient, Shared};
 use crate::{eks, elasticache, rds};
 
 /// EKS control plane list prices per cluster-hour (USD), standard and extended support.
@@ -80,11 +79,12 @@ struct EksVersion {
 type Answer<T> = Arc<OnceCell<Option<T>>>;
 
 /// The offers of one region, asked lazily and kept.
+#[derive(Debug)]
 pub struct Offers {
-    shared: Arc<Shared>,
-    eks: OnceCell<aws_sdk_eks::Client>,
-    rds: OnceCell<aws_sdk_rds::Client>,
-    cache: OnceCell<aws_sdk_elasticache::Client>,
+    region: String,
+    eks: LazyClient<aws_sdk_eks::Client>,
+    rds: LazyClient<aws_sdk_rds::Client>,
+    cache: LazyClient<aws_sdk_elasticache::Client>,
     eks_versions: OnceCell<Option<Vec<EksVersion>>>,
     /// Instance class → the PostgreSQL versions offered on it.
     rds_class: Mutex<HashMap<String, Answer<BTreeSet<String>>>>,
@@ -93,14 +93,6 @@ pub struct Offers {
     /// Node type → whether it has Redis offerings.
     cache_type: Mutex<HashMap<String, Answer<bool>>>,
     cache_all: OnceCell<Option<BTreeSet<String>>>,
-}
-
-impl std::fmt::Debug for Offers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Offers")
-            .field("region", &self.shared.region)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A text setting: its value, `default` when absent or null, `None` when not known yet (or
@@ -207,10 +199,10 @@ fn support_of(info: &ClusterVersionInformation) -> Support {
 impl Offers {
     pub fn new(shared: Arc<Shared>) -> Offers {
         Offers {
-            shared,
-            eks: OnceCell::new(),
-            rds: OnceCell::new(),
-            cache: OnceCell::new(),
+            region: shared.region.clone(),
+            eks: LazyClient::new(shared.clone()),
+            rds: LazyClient::new(shared.clone()),
+            cache: LazyClient::new(shared),
             eks_versions: OnceCell::new(),
             rds_class: Mutex::new(HashMap::new()),
             rds_all: OnceCell::new(),
@@ -278,39 +270,28 @@ impl Offers {
     // EKS.
 
     async fn eks_client(&self) -> &aws_sdk_eks::Client {
-        self.eks
-            .get_or_init(|| async { crate::client!(aws_sdk_eks, &self.shared) })
-            .await
+        crate::client!(aws_sdk_eks, &self.eks)
     }
 
     async fn ask_eks(&self) -> Result<Vec<EksVersion>, provider_api::ProviderError> {
-        let client = self.eks_client().await;
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .describe_cluster_versions()
-                // With the versions no longer offered, to say since when.
-                .include_all(true)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| sdk("DescribeClusterVersions", e))?;
-            for info in page.cluster_versions() {
-                if let Some(version) = info.cluster_version() {
-                    out.push(EksVersion {
-                        version: version.to_string(),
-                        support: support_of(info),
-                        standard_until: day(info.end_of_standard_support_date()),
-                        extended_until: day(info.end_of_extended_support_date()),
-                    });
-                }
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        // With the versions no longer offered, to say since when.
+        let call = self
+            .eks_client()
+            .await
+            .describe_cluster_versions()
+            .include_all(true);
+        let infos = crate::all_items!("DescribeClusterVersions", call)?;
+        let mut out: Vec<EksVersion> = infos
+            .iter()
+            .filter_map(|info| {
+                Some(EksVersion {
+                    version: info.cluster_version()?.to_string(),
+                    support: support_of(info),
+                    standard_until: day(info.end_of_standard_support_date()),
+                    extended_until: day(info.end_of_extended_support_date()),
+                })
+            })
+            .collect();
         out.sort_by_key(|v| std::cmp::Reverse(version_key(&v.version)));
         Ok(out)
     }
@@ -338,7 +319,7 @@ impl Offers {
         let Some(versions) = self.eks_versions().await else {
             return Vec::new();
         };
-        let region = &self.shared.region;
+        let region = &self.region;
         let listed = |support: Support| -> Vec<&EksVersion> {
             versions.iter().filter(|v| v.support == support).collect()
         };
@@ -411,9 +392,7 @@ impl Offers {
     // RDS.
 
     async fn rds_client(&self) -> &aws_sdk_rds::Client {
-        self.rds
-            .get_or_init(|| async { crate::client!(aws_sdk_rds, &self.shared) })
-            .await
+        crate::client!(aws_sdk_rds, &self.rds)
     }
 
     /// Every (version, class) RDS offers for PostgreSQL, optionally on one class only.
@@ -421,30 +400,23 @@ impl Offers {
         &self,
         class: Option<&str>,
     ) -> Result<BTreeSet<(String, String)>, provider_api::ProviderError> {
-        let client = self.rds_client().await;
-        let mut out = BTreeSet::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = client
+        Ok(crate::all_items!(
+            "DescribeOrderableDBInstanceOptions",
+            self.rds_client()
+                .await
                 .describe_orderable_db_instance_options()
                 .engine(RDS_ENGINE)
                 .set_db_instance_class(class.map(str::to_string))
                 .max_records(RDS_PAGE)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| sdk("DescribeOrderableDBInstanceOptions", e))?;
-            for o in page.orderable_db_instance_options() {
-                if let (Some(v), Some(c)) = (o.engine_version(), o.db_instance_class()) {
-                    out.insert((v.to_string(), c.to_string()));
-                }
-            }
-            match page.marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        )?
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.engine_version()?.to_string(),
+                o.db_instance_class()?.to_string(),
+            ))
+        })
+        .collect())
     }
 
     /// The PostgreSQL versions offered on `class` (empty: none), `None` when RDS could not be
@@ -493,7 +465,7 @@ impl Offers {
         let Some(versions) = self.rds_versions(class).await else {
             return Vec::new();
         };
-        let region = &self.shared.region;
+        let region = &self.region;
         // A major version (`16`) matches its minors; a full one (`16.4`) only itself.
         let matches = |offered: &str, wanted: &str| {
             if rds::major_version(wanted) == wanted {
@@ -543,9 +515,7 @@ impl Offers {
     // ElastiCache.
 
     async fn cache_client(&self) -> &aws_sdk_elasticache::Client {
-        self.cache
-            .get_or_init(|| async { crate::client!(aws_sdk_elasticache, &self.shared) })
-            .await
+        crate::client!(aws_sdk_elasticache, &self.cache)
     }
 
     /// The node types with Redis offerings, optionally only `node_type`.
@@ -553,30 +523,18 @@ impl Offers {
         &self,
         node_type: Option<&str>,
     ) -> Result<BTreeSet<String>, provider_api::ProviderError> {
-        let client = self.cache_client().await;
-        let mut out = BTreeSet::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = client
+        Ok(crate::all_items!(
+            "DescribeReservedCacheNodesOfferings",
+            self.cache_client()
+                .await
                 .describe_reserved_cache_nodes_offerings()
                 .product_description(CACHE_PRODUCT)
                 .set_cache_node_type(node_type.map(str::to_string))
                 .max_records(CACHE_PAGE)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| sdk("DescribeReservedCacheNodesOfferings", e))?;
-            for o in page.reserved_cache_nodes_offerings() {
-                if let Some(t) = o.cache_node_type() {
-                    out.insert(t.to_string());
-                }
-            }
-            match page.marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        )?
+        .iter()
+        .filter_map(|o| o.cache_node_type().map(str::to_string))
+        .collect())
     }
 
     async fn cache_offered(&self, node_type: &str) -> Option<bool> {
@@ -634,7 +592,7 @@ impl Offers {
             Diagnostic::error(format!(
                 "ElastiCache does not offer the node type {node_type} for Redis in {}; node types \
                  offered there: {}",
-                self.shared.region,
+                self.region,
                 grouped(all)
             ))
             .at([path]),

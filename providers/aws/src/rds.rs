@@ -65,32 +65,32 @@ use aws_sdk_rds::types::{
     Filter, IamAuthMode, Parameter, Tag, UserAuthConfig,
 };
 use provider_api::component::{Size, SizeClass};
+use provider_api::kit::config::{Reader, attr_bool, attr_i64, attr_str};
+use provider_api::kit::schema::{b, list, n, s};
+use provider_api::kit::{Lifecycle, Obj};
 use provider_api::schema::{AttrType, AttributeSchema as A, Body};
 use provider_api::{
     Attrs, Binding, Diagnostic, Expansion, Identity, NativeSpec, ProviderError, Value,
 };
-use tokio::sync::OnceCell;
 
 use crate::ec2::Ec2;
-use crate::error::sdk;
-use crate::expand::{Settings, value};
+use crate::error::{Sent, sdk};
 use crate::secrets::{Password, SECRET, Secrets};
-use crate::service::{
-    Obj, Service, Shared, attr_bool, attr_i64, attr_str, gone_ok, identity_tag_pairs, need_str,
-    opt, strings, tags_match, unknown_type,
+use crate::settings::Settings;
+use crate::shared::{
+    LazyClient, Shared, gone_ok, identity_tag_pairs, need_str, opt, strings, tags_match,
+    unknown_type,
 };
-use crate::types::{Module, b, base, list, n, s};
+use crate::types::{Module, base};
 
 pub const SUBNET_GROUP: &str = "aws_db_subnet_group";
 pub const PARAMETER_GROUP: &str = "aws_db_parameter_group";
 pub const INSTANCE: &str = "aws_db_instance";
 pub const PROXY: &str = "aws_db_proxy";
 
-/// The native types of this module.
-pub const TYPES: [&str; 4] = [SUBNET_GROUP, PARAMETER_GROUP, INSTANCE, PROXY];
-
+/// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &TYPES,
+    types: &[SUBNET_GROUP, PARAMETER_GROUP, INSTANCE, PROXY],
     schema,
     set_like,
 };
@@ -380,7 +380,7 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
 
 /// A whole number that decides how many resources there are: it must be known at plan time.
 fn count(config: &Attrs, key: &str, default: i64) -> Result<i64, Diagnostic> {
-    let v = value(config, key, default);
+    let v = Reader::new(config).value(key, default);
     if v.is_unknown() {
         return Err(Diagnostic::error(format!(
             "`{key}` decides how many resources are created, so it must be known at plan time"
@@ -394,7 +394,8 @@ fn count(config: &Attrs, key: &str, default: i64) -> Result<i64, Diagnostic> {
 /// Expands a `postgres` into native resources (the module table).
 pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diagnostic>> {
     let replicas = count(config, "read_replicas", 0).map_err(|d| vec![d])?;
-    let pooler = value(config, "pooler", false);
+    let r = Reader::new(config);
+    let pooler = r.value("pooler", false);
     if pooler.is_unknown() {
         return Err(vec![
             Diagnostic::error(
@@ -404,20 +405,20 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
         ]);
     }
     let pooler = pooler.as_bool().unwrap_or(false);
-    let network = value(config, "network", Value::Unknown);
-    let version = value(config, "version", DEFAULT_VERSION);
+    let network = r.value("network", Value::Unknown);
+    let version = r.value("version", DEFAULT_VERSION);
     let family = match version.as_str() {
         Some(v) => Value::from(format!("postgres{}", major_version(v))),
         None => Value::Unknown,
     };
-    let class = match value(config, "size", "medium").as_str() {
+    let class = match r.value("size", "medium").as_str() {
         Some(size) => Value::from(instance_class(size)),
         None => Value::Unknown,
     };
-    let storage = value(config, "storage_gb", 100);
-    let username = value(config, "username", "superset");
-    let password = value(config, "password", Value::Null);
-    let ha = value(config, "high_availability", false);
+    let storage = r.value("storage_gb", 100);
+    let username = r.value("username", "superset");
+    let password = r.value("password", Value::Null);
+    let ha = r.value("high_availability", false);
 
     let mut resources = vec![
         NativeSpec::new("secret", SECRET)
@@ -501,17 +502,14 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
     } else {
         Binding::Value(Value::Null)
     };
-    let exports = [
+    let exports = Expansion::exports(&[
         ("id", Binding::attr("primary", "id")),
         ("endpoint", Binding::attr("primary", "address")),
         ("reader_endpoints", Binding::List(readers)),
         ("pooler_endpoint", pooler_endpoint),
         ("port", Binding::attr("primary", "port")),
         ("password", Binding::attr("secret", "password")),
-    ]
-    .into_iter()
-    .map(|(k, b)| (k.to_string(), b))
-    .collect();
+    ]);
     Ok(Expansion { resources, exports })
 }
 
@@ -702,36 +700,25 @@ fn proxy_obj(p: &DbProxy, target: Option<String>) -> Option<Obj> {
 }
 
 /// The RDS operations, on a client built at the first call.
+#[derive(Debug)]
 pub struct Rds {
-    shared: Arc<Shared>,
     ec2: Arc<Ec2>,
     /// Where a primary's master password is read from.
     secrets: Secrets,
-    client: OnceCell<Client>,
-}
-
-impl std::fmt::Debug for Rds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rds")
-            .field("region", &self.shared.region)
-            .finish_non_exhaustive()
-    }
+    client: LazyClient<Client>,
 }
 
 impl Rds {
     pub fn new(shared: Arc<Shared>, ec2: Arc<Ec2>) -> Rds {
         Rds {
             secrets: Secrets::new(shared.clone()),
-            shared,
             ec2,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_rds, &self.shared) })
-            .await
+        crate::client!(aws_sdk_rds, &self.client)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -743,20 +730,14 @@ impl Rds {
         let c = self.client().await;
         let mut out = Vec::new();
         for chunk in ids.chunks(FILTER_VALUES) {
-            let mut pages = c
-                .describe_db_instances()
-                .filters(
-                    Filter::builder()
-                        .name("db-instance-id")
-                        .set_values(Some(chunk.to_vec()))
-                        .build(),
-                )
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| sdk("DescribeDBInstances", e))?;
-                out.extend(page.db_instances().iter().cloned());
-            }
+            let filter = Filter::builder()
+                .name("db-instance-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
+            out.extend(crate::all_items!(
+                "DescribeDBInstances",
+                c.describe_db_instances().filters(filter)
+            )?);
         }
         Ok(out)
     }
@@ -766,21 +747,14 @@ impl Rds {
         &self,
         name: Option<&str>,
     ) -> Result<Vec<DbSubnetGroup>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_db_subnet_groups()
-            .set_db_subnet_group_name(name.map(str::to_string))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            match none_if_gone(page.map_err(|e| sdk("DescribeDBSubnetGroups", e)))? {
-                Some(page) => out.extend(page.db_subnet_groups().iter().cloned()),
-                None => break,
-            }
-        }
-        Ok(out)
+        let found = crate::all_items!(
+            "DescribeDBSubnetGroups",
+            self.client()
+                .await
+                .describe_db_subnet_groups()
+                .set_db_subnet_group_name(name.map(str::to_string))
+        );
+        Ok(none_if_gone(found)?.unwrap_or_default())
     }
 
     /// One parameter group by name, or all of them.
@@ -788,20 +762,14 @@ impl Rds {
         &self,
         name: Option<&str>,
     ) -> Result<Vec<DbParameterGroup>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_db_parameter_groups()
-            .set_db_parameter_group_name(name.map(str::to_string))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            match none_if_gone(page.map_err(|e| sdk("DescribeDBParameterGroups", e)))? {
-                Some(page) => out.extend(page.db_parameter_groups().iter().cloned()),
-                None => break,
-            }
-        }
+        let found = crate::all_items!(
+            "DescribeDBParameterGroups",
+            self.client()
+                .await
+                .describe_db_parameter_groups()
+                .set_db_parameter_group_name(name.map(str::to_string))
+        );
+        let mut out = none_if_gone(found)?.unwrap_or_default();
         // moto answers an unknown name with every group but that one missing: keep the asked.
         if let Some(name) = name {
             out.retain(|g| g.db_parameter_group_name() == Some(name));
@@ -811,69 +779,52 @@ impl Rds {
 
     /// The parameters set by a user in a group.
     async fn parameters(&self, group: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_db_parameters()
-            .db_parameter_group_name(group)
-            .source("user")
-            .into_paginator()
-            .send();
-        let mut out = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("DescribeDBParameters", e))?;
-            for p in page.parameters() {
-                if p.source().is_some_and(|s| s != "user") {
-                    continue;
-                }
-                if let (Some(k), Some(v)) = (p.parameter_name(), p.parameter_value()) {
-                    out.insert(k.to_string(), v.to_string());
-                }
-            }
-        }
-        Ok(out)
+        Ok(crate::all_items!(
+            "DescribeDBParameters",
+            self.client()
+                .await
+                .describe_db_parameters()
+                .db_parameter_group_name(group)
+                .source("user")
+        )?
+        .iter()
+        .filter(|p| p.source().is_none_or(|s| s == "user"))
+        .filter_map(|p| {
+            Some((
+                p.parameter_name()?.to_string(),
+                p.parameter_value()?.to_string(),
+            ))
+        })
+        .collect())
     }
 
     /// One proxy by name, or all of them.
     async fn describe_proxies(&self, name: Option<&str>) -> Result<Vec<DbProxy>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_db_proxies()
-            .set_db_proxy_name(name.map(str::to_string))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            match none_if_gone(page.map_err(|e| sdk("DescribeDBProxies", e)))? {
-                Some(page) => out.extend(page.db_proxies().iter().cloned()),
-                None => break,
-            }
-        }
-        Ok(out)
+        let found = crate::all_items!(
+            "DescribeDBProxies",
+            self.client()
+                .await
+                .describe_db_proxies()
+                .set_db_proxy_name(name.map(str::to_string))
+        );
+        Ok(none_if_gone(found)?.unwrap_or_default())
     }
 
     /// The DB instance registered behind a proxy (the first, by identifier).
     async fn proxy_target(&self, proxy: &str) -> Result<Option<String>, ProviderError> {
-        let mut pages = self
-            .client()
-            .await
-            .describe_db_proxy_targets()
-            .db_proxy_name(proxy)
-            .into_paginator()
-            .send();
-        let mut ids = Vec::new();
-        while let Some(page) = pages.next().await {
-            match none_if_gone(page.map_err(|e| sdk("DescribeDBProxyTargets", e)))? {
-                Some(page) => ids.extend(
-                    page.targets()
-                        .iter()
-                        .filter(|t| t.r#type().map(|t| t.as_str()) == Some("RDS_INSTANCE"))
-                        .filter_map(|t| t.rds_resource_id().map(str::to_string)),
-                ),
-                None => break,
-            }
-        }
+        let found = crate::all_items!(
+            "DescribeDBProxyTargets",
+            self.client()
+                .await
+                .describe_db_proxy_targets()
+                .db_proxy_name(proxy)
+        );
+        let mut ids: Vec<String> = none_if_gone(found)?
+            .unwrap_or_default()
+            .iter()
+            .filter(|t| t.r#type().map(|t| t.as_str()) == Some("RDS_INSTANCE"))
+            .filter_map(|t| t.rds_resource_id().map(str::to_string))
+            .collect();
         ids.sort();
         Ok(ids.into_iter().next())
     }
@@ -1276,8 +1227,7 @@ impl Rds {
                             .db_instance_identifiers(old)
                             .send()
                             .await
-                            .map(|_| ())
-                            .map_err(|e| sdk("DeregisterDBProxyTargets", e)),
+                            .sent("DeregisterDBProxyTargets"),
                     )?;
                 }
                 c.register_db_proxy_targets()
@@ -1390,8 +1340,7 @@ impl Rds {
                     .delete_automated_backups(true)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| sdk("DeleteDBInstance", e));
+                    .sent("DeleteDBInstance");
                 match r {
                     // Already being deleted: fine (the caller waits until it is gone).
                     Err(e) if e.is_retryable() => {
@@ -1413,15 +1362,13 @@ impl Rds {
                 .db_subnet_group_name(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteDBSubnetGroup", e)),
+                .sent("DeleteDBSubnetGroup"),
             PARAMETER_GROUP => c
                 .delete_db_parameter_group()
                 .db_parameter_group_name(id)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteDBParameterGroup", e)),
+                .sent("DeleteDBParameterGroup"),
             PROXY => {
                 // moto answers a delete of an unknown proxy with a 500: look first.
                 if self.describe_proxies(Some(id)).await?.is_empty() {
@@ -1431,8 +1378,7 @@ impl Rds {
                     .db_proxy_name(id)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| sdk("DeleteDBProxy", e))
+                    .sent("DeleteDBProxy")
             }
             other => Err(unknown_type(other)),
         };
@@ -1441,9 +1387,9 @@ impl Rds {
 }
 
 #[async_trait]
-impl Service for Rds {
+impl Lifecycle for Rds {
     fn types(&self) -> &'static [&'static str] {
-        &TYPES
+        MODULE.types
     }
 
     async fn find(
@@ -1496,7 +1442,7 @@ impl Service for Rds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expand::default_zones;
+    use crate::settings::default_zones;
 
     fn settings() -> Settings {
         Settings {

@@ -21,24 +21,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
+use provider_api::kit::config::attr_str;
+use provider_api::kit::schema::s;
+use provider_api::kit::{Lifecycle, Obj};
 use provider_api::schema::{AttributeSchema as A, Body};
 use provider_api::{Attrs, Identity, ProviderError, Value};
-use tokio::sync::OnceCell;
 
-use crate::error::sdk;
-use crate::service::{
-    Obj, Service, Shared, attr_str, gone_ok, identity_tag_pairs, need_str, tags_match, unknown_type,
-};
-use crate::types::{Module, base, s};
+use crate::error::{Sent, sdk};
+use crate::shared::{LazyClient, Shared, gone_ok, identity_tag_pairs, need_str, tags_match};
+use crate::types::{Module, base};
 
 /// A secret holding database credentials.
 pub const SECRET: &str = "aws_secretsmanager_secret";
 
-/// The native types of this module.
-pub const TYPES: [&str; 1] = [SECRET];
-
+/// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &TYPES,
+    types: &[SECRET],
     schema,
     set_like,
 };
@@ -138,31 +136,20 @@ fn parse_credentials(text: &str) -> Option<(String, Password)> {
 }
 
 /// The Secrets Manager operations, on a client built at the first call.
+#[derive(Debug)]
 pub struct Secrets {
-    shared: Arc<Shared>,
-    client: OnceCell<Client>,
-}
-
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets")
-            .field("region", &self.shared.region)
-            .finish_non_exhaustive()
-    }
+    client: LazyClient<Client>,
 }
 
 impl Secrets {
     pub fn new(shared: Arc<Shared>) -> Secrets {
         Secrets {
-            shared,
-            client: OnceCell::new(),
+            client: LazyClient::new(shared),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { crate::client!(aws_sdk_secretsmanager, &self.shared) })
-            .await
+        crate::client!(aws_sdk_secretsmanager, &self.client)
     }
 
     /// The current password of a secret and the id of that value (RDS reads it to set a
@@ -246,15 +233,15 @@ impl Secrets {
         let c = self.client().await;
         let mut found: HashMap<String, Obj> = HashMap::new();
         for chunk in ids.chunks(BATCH) {
-            let mut token: Option<String> = None;
-            loop {
-                let out = c
-                    .batch_get_secret_value()
-                    .set_secret_id_list(Some(chunk.to_vec()))
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|e| sdk("BatchGetSecretValue", e))?;
+            let pages = c
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(chunk.to_vec()))
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| sdk("BatchGetSecretValue", e))?;
+            for out in &pages {
                 for v in out.secret_values() {
                     let Some(arn) = v.arn() else { continue };
                     let obj = Self::obj(
@@ -282,10 +269,6 @@ impl Secrets {
                             )));
                         }
                     }
-                }
-                match out.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
                 }
             }
         }
@@ -393,62 +376,47 @@ impl Secrets {
 }
 
 #[async_trait]
-impl Service for Secrets {
+impl Lifecycle for Secrets {
     fn types(&self) -> &'static [&'static str] {
-        &TYPES
+        MODULE.types
     }
 
     async fn find(
         &self,
-        type_name: &str,
+        _type_name: &str,
         identity: &Identity,
     ) -> Result<Option<Obj>, ProviderError> {
-        match type_name {
-            SECRET => self.find_secret(identity).await,
-            other => Err(unknown_type(other)),
-        }
+        self.find_secret(identity).await
     }
 
     async fn create(
         &self,
-        type_name: &str,
+        _type_name: &str,
         identity: &Identity,
         config: &Attrs,
         _salt: &str,
     ) -> Result<String, ProviderError> {
-        match type_name {
-            SECRET => self.create_secret(identity, config).await,
-            other => Err(unknown_type(other)),
-        }
+        self.create_secret(identity, config).await
     }
 
     async fn read_many(
         &self,
-        type_name: &str,
+        _type_name: &str,
         ids: &[String],
     ) -> Result<Vec<Option<Obj>>, ProviderError> {
-        match type_name {
-            SECRET => self.read(ids).await,
-            other => Err(unknown_type(other)),
-        }
+        self.read(ids).await
     }
 
     async fn converge(
         &self,
-        type_name: &str,
+        _type_name: &str,
         current: &Obj,
         config: &Attrs,
     ) -> Result<bool, ProviderError> {
-        match type_name {
-            SECRET => self.converge_secret(current, config).await,
-            other => Err(unknown_type(other)),
-        }
+        self.converge_secret(current, config).await
     }
 
-    async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
-        if type_name != SECRET {
-            return Err(unknown_type(type_name));
-        }
+    async fn delete(&self, _type_name: &str, id: &str) -> Result<(), ProviderError> {
         gone_ok(
             self.client()
                 .await
@@ -457,8 +425,7 @@ impl Service for Secrets {
                 .force_delete_without_recovery(true)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk("DeleteSecret", e)),
+                .sent("DeleteSecret"),
         )
     }
 }

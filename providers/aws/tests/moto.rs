@@ -24,7 +24,7 @@ use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::BoxError;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter};
 use planner::plan::{Action, PlanMode};
-use provider_api::{Attrs, CreateRequest, Identity, Provider, ResourceState, Value};
+use provider_api::{Attrs, CreateRequest, Provider, ResourceState, Value};
 
 fn stack_filter(stack: &str) -> Filter {
     Filter::builder().name("tag:ss:stack").values(stack).build()
@@ -307,48 +307,6 @@ async fn network_plan_apply_refresh_drift_destroy() {
 // ---------------------------------------------------------------------------------------------
 // Through the Provider trait.
 
-fn identity(stack: &str, address: &str) -> Identity {
-    Identity {
-        stack: stack.into(),
-        address: address.into(),
-    }
-}
-
-/// Creates every resource of an expansion in order, resolving bindings as the planner does.
-async fn create_all(
-    p: &aws::AwsProvider,
-    stack: &str,
-    expansion: &provider_api::Expansion,
-) -> BTreeMap<String, ResourceState> {
-    let mut made: BTreeMap<String, ResourceState> = BTreeMap::new();
-    for spec in &expansion.resources {
-        let config: Attrs = spec
-            .config
-            .iter()
-            .map(|(k, b)| {
-                let v = b.resolve(&|r, a| made.get(r).and_then(|s| s.attrs.get(a)).cloned());
-                (k.clone(), v)
-            })
-            .collect();
-        assert!(
-            config.values().all(Value::is_wholly_known),
-            "{}: {config:?}",
-            spec.name
-        );
-        let address = format!("network.direct.{}.{}", spec.type_name, spec.name);
-        let created = p
-            .create(CreateRequest {
-                type_name: &spec.type_name,
-                identity: &identity(stack, &address),
-                config: &config,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e}", spec.name));
-        made.insert(spec.name.clone(), created);
-    }
-    made
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adopt_batch_read_drift_and_idempotent_delete() {
     let Some(moto) = Moto::connect().await else {
@@ -365,7 +323,12 @@ async fn adopt_batch_read_drift_and_idempotent_delete() {
     let expansion = p
         .expand("network.direct", "network", &config)
         .expect("expands");
-    let made = create_all(&p, &stack, &expansion).await;
+    let made: BTreeMap<String, ResourceState> =
+        create_all(&p, &stack, "network.direct", &expansion)
+            .await
+            .into_iter()
+            .map(|(name, _, state)| (name, state))
+            .collect();
     let vpc = &made["vpc"];
     assert_eq!(vpc.attrs["enable_dns_hostnames"], Value::Bool(true));
     assert_eq!(vpc.attrs["enable_dns_support"], Value::Bool(true));
@@ -570,15 +533,10 @@ async fn a_create_answered_500_is_adopted_not_repeated() {
     let stack = unique_stack("awslost");
     let calls = Calls::default();
     let fault = LoseFirstCreateVpc::default();
-    let p = aws::configure_with(
-        &moto.provider_config(),
-        Some(moto.sdk.clone()),
-        vec![
-            aws::interceptor(calls.clone()),
-            aws::interceptor(fault.clone()),
-        ],
-    )
-    .expect("configured");
+    let p = moto.provider_with(vec![
+        aws::interceptor(calls.clone()),
+        aws::interceptor(fault.clone()),
+    ]);
     let vpc = p
         .create(CreateRequest {
             type_name: "aws_vpc",

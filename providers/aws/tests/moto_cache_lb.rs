@@ -33,7 +33,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum,
 };
 use planner::plan::{Action, Plan, PlanMode};
-use provider_api::{Attrs, CreateRequest, Identity, Provider, ResourceState, Value};
+use provider_api::{Attrs, CreateRequest, Provider, ResourceState, Value};
 
 fn provider_block(moto: &Moto) -> String {
     format!(
@@ -490,13 +490,6 @@ async fn load_balancer_plan_apply_drift_update_destroy() {
 // ---------------------------------------------------------------------------------------------
 // Batched refresh through the Provider trait.
 
-fn identity(stack: &str, address: &str) -> Identity {
-    Identity {
-        stack: stack.into(),
-        address: address.into(),
-    }
-}
-
 async fn create(
     p: &aws::AwsProvider,
     stack: &str,
@@ -534,20 +527,11 @@ async fn refresh_reads_in_batches() {
     let expansion = p
         .expand("network.batch", "network", &config)
         .expect("expands");
-    let mut made: BTreeMap<String, ResourceState> = BTreeMap::new();
-    for spec in &expansion.resources {
-        let config: Attrs = spec
-            .config
-            .iter()
-            .map(|(k, b)| {
-                let v = b.resolve(&|r, a| made.get(r).and_then(|s| s.attrs.get(a)).cloned());
-                (k.clone(), v)
-            })
-            .collect();
-        let address = format!("network.batch.{}.{}", spec.type_name, spec.name);
-        let state = create(&p, &stack, &address, &spec.type_name, config).await;
-        made.insert(spec.name.clone(), state);
-    }
+    let made: BTreeMap<String, ResourceState> = create_all(&p, &stack, "network.batch", &expansion)
+        .await
+        .into_iter()
+        .map(|(name, _, state)| (name, state))
+        .collect();
     let vpc = made["vpc"].id.clone();
     let sg = made["security_group"].id.clone();
 

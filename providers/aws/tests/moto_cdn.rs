@@ -17,8 +17,7 @@ mod common;
 
 use common::*;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudfront::types::{
@@ -29,14 +28,8 @@ use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use planner::apply::{ApplyOptions, apply};
-use planner::events::NoEvents;
-use planner::plan::{Action, Plan, PlanMode};
-use planner::spec::{self, VarInputs};
-use planner::{Engine, PlanOptions, ProviderRegistry};
-use provider_api::schema::Body;
-use provider_api::{Attrs, CreateRequest, Diagnostic, Identity, Provider, Value};
-use state::State;
+use planner::plan::{Action, PlanMode};
+use provider_api::{Attrs, CreateRequest, Provider, Value};
 
 const ADDRESS: &str = "cdn.main.aws_cloudfront_distribution.distribution";
 const ORIGIN: &str = "lb-123.us-east-1.elb.amazonaws.com";
@@ -158,91 +151,7 @@ fn set_ttls(cfg: &mut DistributionConfig, default: i64, first_rule: i64) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Through the planner, with a registry whose provider also records the call sequence.
-
-struct CdnRegistry {
-    sdk: aws_config::SdkConfig,
-    calls: Calls,
-    sequence: Sequence,
-}
-
-impl ProviderRegistry for CdnRegistry {
-    fn names(&self) -> Vec<String> {
-        vec![aws::NAME.to_string()]
-    }
-
-    fn config_schema(&self, name: &str) -> Option<Body> {
-        (name == aws::NAME).then(aws::config_schema)
-    }
-
-    fn configure(
-        &self,
-        name: &str,
-        config: &Attrs,
-        _dir: &Path,
-    ) -> Result<Arc<dyn Provider>, Vec<Diagnostic>> {
-        if name != aws::NAME {
-            return Err(vec![Diagnostic::error(format!(
-                "unknown provider `{name}`"
-            ))]);
-        }
-        aws::configure_with(
-            config,
-            Some(self.sdk.clone()),
-            vec![
-                aws::interceptor(self.calls.clone()),
-                aws::interceptor(self.sequence.clone()),
-            ],
-        )
-        .map(|p| Arc::new(p) as Arc<dyn Provider>)
-    }
-}
-
-async fn plan(work: &Workdir, reg: &CdnRegistry, mode: PlanMode) -> (Engine, Plan, Option<State>) {
-    let state = work.state().await;
-    let config = spec::load_dir(&work.dir).expect("spec loads");
-    let variables = spec::resolve_variables(&config, &VarInputs::default()).expect("variables");
-    let providers: BTreeSet<String> = state
-        .as_ref()
-        .map(|s| s.resources.iter().map(|r| r.provider.clone()).collect())
-        .unwrap_or_default();
-    let engine = match Engine::new(config, variables, reg, "default", &providers) {
-        Ok(e) => e,
-        Err(d) => panic!("engine: {d:?}"),
-    };
-    let opts = PlanOptions {
-        mode,
-        ..PlanOptions::default()
-    };
-    let plan = match planner::plan(&engine, state.as_ref(), &opts).await {
-        Ok(p) => p,
-        Err(e) => panic!("plan: {e:?}"),
-    };
-    (engine, plan, state)
-}
-
-async fn apply_plan(work: &Workdir, engine: Engine, plan: &Plan, state: Option<State>) -> State {
-    let report = apply(
-        Arc::new(engine),
-        plan,
-        state,
-        work.backend.clone(),
-        Arc::new(NoEvents),
-        &ApplyOptions::default(),
-    )
-    .await
-    .expect("apply runs");
-    assert!(
-        report.succeeded(),
-        "apply failed: {:?}",
-        report
-            .failures
-            .iter()
-            .map(|f| format!("{}: {}", f.address, f.message))
-            .collect::<Vec<_>>()
-    );
-    report.state
-}
+// Through the planner, with a provider that also records the call sequence.
 
 fn spec_text(moto: &Moto) -> String {
     format!(
@@ -281,17 +190,20 @@ async fn cdn_plan_apply_refresh_drift_destroy() {
     };
     let stack = unique_stack("awscdn");
     let calls = Calls::default();
-    let work = Workdir::new(&stack, &moto, &calls, &spec_text(&moto));
-    let reg = CdnRegistry {
-        sdk: moto.sdk.clone(),
-        calls: calls.clone(),
-        sequence: Sequence::default(),
-    };
+    let mut work = Workdir::new(&stack, &moto, &calls, &spec_text(&moto));
+    let sequence = Sequence::default();
+    work.registry = registry(
+        &moto.sdk,
+        vec![
+            aws::interceptor(calls.clone()),
+            aws::interceptor(sequence.clone()),
+        ],
+    );
 
     // Create.
-    let (engine, p, state) = plan(&work, &reg, PlanMode::Apply).await;
+    let (engine, p, state) = work.plan(PlanMode::Apply).await;
     assert_eq!(changes(&p), [(ADDRESS.to_string(), Action::Create)]);
-    let state = apply_plan(&work, engine, &p, state).await;
+    let state = work.apply(engine, &p, state).await;
     assert_eq!(state.resources.len(), 1);
 
     // What moto holds, through the SDK directly.
@@ -359,7 +271,7 @@ async fn cdn_plan_apply_refresh_drift_destroy() {
 
     // A second plan: no changes; the refresh lists once.
     calls.take();
-    let (_, p, _) = plan(&work, &reg, PlanMode::Apply).await;
+    let (_, p, _) = work.plan(PlanMode::Apply).await;
     let seen = calls.take();
     eprintln!("CloudFront calls of a refresh: {seen:?}");
     assert!(changes(&p).is_empty(), "{:?}", changes(&p));
@@ -376,7 +288,7 @@ async fn cdn_plan_apply_refresh_drift_destroy() {
         .send()
         .await
         .expect("update by hand");
-    let (engine, p, state) = plan(&work, &reg, PlanMode::Apply).await;
+    let (engine, p, state) = work.plan(PlanMode::Apply).await;
     assert_eq!(changes(&p), [(ADDRESS.to_string(), Action::Update)]);
     let change = p
         .changes
@@ -388,7 +300,7 @@ async fn cdn_plan_apply_refresh_drift_destroy() {
         ["cache_rules", "default_ttl"],
         "{change:?}"
     );
-    apply_plan(&work, engine, &p, state).await;
+    work.apply(engine, &p, state).await;
     let (cfg, _) = config_of(&moto, &id).await;
     assert_eq!(ttls_of_default(&cfg), Some(0));
     assert_eq!(
@@ -398,16 +310,16 @@ async fn cdn_plan_apply_refresh_drift_destroy() {
             ("/api/*".to_string(), Some(0))
         ]
     );
-    let (_, p, _) = plan(&work, &reg, PlanMode::Apply).await;
+    let (_, p, _) = work.plan(PlanMode::Apply).await;
     assert!(changes(&p).is_empty(), "{:?}", changes(&p));
 
     // Destroy: disabled first, then deleted; nothing of the stack is left.
-    let (engine, p, state) = plan(&work, &reg, PlanMode::Destroy).await;
+    let (engine, p, state) = work.plan(PlanMode::Destroy).await;
     assert_eq!(changes(&p), [(ADDRESS.to_string(), Action::Delete)]);
-    reg.sequence.take();
-    let state = apply_plan(&work, engine, &p, state).await;
+    sequence.take();
+    let state = work.apply(engine, &p, state).await;
     assert!(state.resources.is_empty());
-    let sequence = reg.sequence.take();
+    let sequence = sequence.take();
     let disable = sequence
         .iter()
         .position(|(op, disables)| op == "UpdateDistribution" && *disables);
@@ -430,13 +342,6 @@ async fn cdn_plan_apply_refresh_drift_destroy() {
 
 // ---------------------------------------------------------------------------------------------
 // Through the Provider trait.
-
-fn identity(stack: &str, address: &str) -> Identity {
-    Identity {
-        stack: stack.into(),
-        address: address.into(),
-    }
-}
 
 fn native_config(p: &aws::AwsProvider) -> Attrs {
     let rule = |path: &str, ttl: i64| {

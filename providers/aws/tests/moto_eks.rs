@@ -401,13 +401,6 @@ async fn kubernetes_cluster_plan_apply_refresh_drift_destroy() {
 // ---------------------------------------------------------------------------------------------
 // `aws_iam_role` through the Provider trait.
 
-fn identity(stack: &str, address: &str) -> Identity {
-    Identity {
-        stack: stack.into(),
-        address: address.into(),
-    }
-}
-
 fn role_config(service: &str, policies: &[&str], secrets: &[&str]) -> Attrs {
     let list = |items: &[&str]| Value::List(items.iter().map(|s| Value::from(*s)).collect());
     Attrs::from([
@@ -659,15 +652,10 @@ async fn a_role_not_yet_assumable_is_retryable_and_the_cluster_adopted() {
     let stack = unique_stack("awseksrole");
     let calls = Calls::default();
     let fault = RoleNotAssumableYet::default();
-    let p = aws::configure_with(
-        &moto.provider_config(),
-        Some(moto.sdk.clone()),
-        vec![
-            aws::interceptor(calls.clone()),
-            aws::interceptor(fault.clone()),
-        ],
-    )
-    .expect("configured");
+    let p = moto.provider_with(vec![
+        aws::interceptor(calls.clone()),
+        aws::interceptor(fault.clone()),
+    ]);
 
     // A network, then the cluster's role, in the planner's order.
     let net = p

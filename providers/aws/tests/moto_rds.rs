@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use planner::plan::{Action, PlanMode};
 use provider_api::{
-    Attrs, CreateRequest, Identity, Provider, ProviderError, ResourceState, Value, component,
+    Attrs, CreateRequest, Provider, ProviderError, ResourceState, Value, component,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -436,13 +436,6 @@ async fn postgres_plan_apply_refresh_drift_destroy() {
 // ---------------------------------------------------------------------------------------------
 // Through the `Provider` trait.
 
-fn identity(stack: &str, address: &str) -> Identity {
-    Identity {
-        stack: stack.to_string(),
-        address: address.to_string(),
-    }
-}
-
 async fn create(
     p: &aws::AwsProvider,
     stack: &str,
@@ -570,25 +563,11 @@ async fn network(p: &aws::AwsProvider, stack: &str) -> Vec<(String, ResourceStat
         ("zones", Value::from(3)),
     ]);
     let expansion = p.expand("network.n", "network", &config).expect("expands");
-    let mut made: BTreeMap<String, ResourceState> = BTreeMap::new();
-    let mut order = Vec::new();
-    for spec in &expansion.resources {
-        let config: Attrs = spec
-            .config
-            .iter()
-            .map(|(k, b)| {
-                let v = b.resolve(&|r, a| made.get(r).and_then(|s| s.attrs.get(a)).cloned());
-                (k.clone(), v)
-            })
-            .collect();
-        let address = format!("network.n.{}.{}", spec.type_name, spec.name);
-        let state = create(p, stack, &spec.type_name, &address, config)
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e}", spec.name));
-        made.insert(spec.name.clone(), state.clone());
-        order.push((spec.type_name.clone(), state));
-    }
-    order
+    create_all(p, stack, "network.n", &expansion)
+        .await
+        .into_iter()
+        .map(|(_, type_name, state)| (type_name, state))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,22 +9,23 @@
 #![allow(clippy::panic, dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_ec2::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
+use aws_sdk_ec2::config::{
+    ConfigBag, Credentials, Intercept, RuntimeComponents, SharedInterceptor,
+};
 use aws_sdk_ec2::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use planner::apply::{ApplyOptions, apply};
 use planner::events::NoEvents;
 use planner::plan::{Action, Plan, PlanMode};
 use planner::spec::{self, VarInputs};
-use planner::{Engine, PlanOptions, ProviderRegistry};
-use provider_api::schema::Body;
-use provider_api::{Attrs, Diagnostic, Provider, Value};
+use planner::{Engine, PlanOptions};
+use provider_api::kit::Factory;
+use provider_api::{Attrs, CreateRequest, Expansion, Identity, Provider, ResourceState, Value};
 use state::{Backend, LocalBackend, State};
 
 pub const REGION: &str = "us-east-1";
@@ -109,13 +110,66 @@ impl Moto {
     }
 
     pub fn provider(&self, calls: &Calls) -> aws::AwsProvider {
+        self.provider_with(vec![aws::interceptor(calls.clone())])
+    }
+
+    /// The provider on this server, its clients with `interceptors`.
+    pub fn provider_with(&self, interceptors: Vec<SharedInterceptor>) -> aws::AwsProvider {
         aws::configure_with(
             &self.provider_config(),
             Some(self.sdk.clone()),
-            vec![aws::interceptor(calls.clone())],
+            interceptors,
         )
         .expect("configured")
     }
+}
+
+/// The identity of `address` in `stack`.
+pub fn identity(stack: &str, address: &str) -> Identity {
+    Identity {
+        stack: stack.into(),
+        address: address.into(),
+    }
+}
+
+/// Creates every resource of an expansion in order, as the resources `<prefix>.<type>.<name>`,
+/// resolving bindings as the planner does (each configuration must be wholly known by then);
+/// answers (local name, type, state) in creation order.
+pub async fn create_all(
+    p: &aws::AwsProvider,
+    stack: &str,
+    prefix: &str,
+    expansion: &Expansion,
+) -> Vec<(String, String, ResourceState)> {
+    let mut made: BTreeMap<String, ResourceState> = BTreeMap::new();
+    let mut order = Vec::new();
+    for spec in &expansion.resources {
+        let config: Attrs = spec
+            .config
+            .iter()
+            .map(|(k, b)| {
+                let v = b.resolve(&|r, a| made.get(r).and_then(|s| s.attrs.get(a)).cloned());
+                (k.clone(), v)
+            })
+            .collect();
+        assert!(
+            config.values().all(Value::is_wholly_known),
+            "{}: {config:?}",
+            spec.name
+        );
+        let address = format!("{prefix}.{}.{}", spec.type_name, spec.name);
+        let created = p
+            .create(CreateRequest {
+                type_name: &spec.type_name,
+                identity: &identity(stack, &address),
+                config: &config,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e}", spec.name));
+        made.insert(spec.name.clone(), created.clone());
+        order.push((spec.name.clone(), spec.type_name.clone(), created));
+    }
+    order
 }
 
 pub fn unique_stack(prefix: &str) -> String {
@@ -128,45 +182,22 @@ pub fn unique_stack(prefix: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Through the planner.
 
-pub struct Registry {
-    pub sdk: SdkConfig,
-    pub calls: Calls,
-}
-
-impl ProviderRegistry for Registry {
-    fn names(&self) -> Vec<String> {
-        vec![aws::NAME.to_string()]
-    }
-
-    fn config_schema(&self, name: &str) -> Option<Body> {
-        (name == aws::NAME).then(aws::config_schema)
-    }
-
-    fn configure(
-        &self,
-        name: &str,
-        config: &Attrs,
-        _dir: &Path,
-    ) -> Result<Arc<dyn Provider>, Vec<Diagnostic>> {
-        if name != aws::NAME {
-            return Err(vec![Diagnostic::error(format!(
-                "unknown provider `{name}`"
-            ))]);
-        }
-        aws::configure_with(
-            config,
-            Some(self.sdk.clone()),
-            vec![aws::interceptor(self.calls.clone())],
-        )
-        .map(|p| Arc::new(p) as Arc<dyn Provider>)
-    }
+/// The provider list the planner is given: the AWS factory, configured with the moto SDK
+/// configuration and `interceptors`.
+pub fn registry(sdk: &SdkConfig, interceptors: Vec<SharedInterceptor>) -> Vec<Factory> {
+    let sdk = sdk.clone();
+    vec![Factory::new(
+        aws::NAME,
+        aws::config_schema,
+        move |config, _dir| aws::configure_with(config, Some(sdk.clone()), interceptors.clone()),
+    )]
 }
 
 pub struct Workdir {
     pub _tmp: tempfile::TempDir,
     pub dir: std::path::PathBuf,
     pub backend: Arc<LocalBackend>,
-    pub registry: Registry,
+    pub registry: Vec<Factory>,
 }
 
 impl Workdir {
@@ -180,10 +211,7 @@ impl Workdir {
             _tmp: tmp,
             dir,
             backend,
-            registry: Registry {
-                sdk: moto.sdk.clone(),
-                calls: calls.clone(),
-            },
+            registry: registry(&moto.sdk, vec![aws::interceptor(calls.clone())]),
         }
     }
 
