@@ -659,10 +659,14 @@ fn backend_service_defaults(w: &mut World, data: &mut Value) {
 /// A URL map: its fingerprint and, for a routed map, its quota usage.
 fn url_map_defaults(w: &mut World, data: &mut Value) {
     data["fingerprint"] = json!(fingerprint(w));
-    // Only the URL map with host rules and path matchers of the real logs carries
-    // `status.quotaUsage` (`compute/globalcomputeurlmap@…`; the plain maps of
-    // `compute/globaltargethttpsproxy@…` do not). The units figure is the one the
-    // real map answered; its formula is not published.
+    url_map_status(data);
+}
+
+/// Only the URL map with host rules and path matchers of the real logs carries
+/// `status.quotaUsage` (`compute/globalcomputeurlmap@…`; the plain maps of
+/// `compute/globaltargethttpsproxy@…` do not). The units figure is the one the real map
+/// answered; its formula is not published.
+fn url_map_status(data: &mut Value) {
     let routed = data["pathMatchers"]
         .as_array()
         .is_some_and(|a| !a.is_empty());
@@ -1137,16 +1141,7 @@ fn refresh(w: &mut World, coll: &str, data: &mut Value) {
                 data["portRange"] = json!(format!("{p}-{p}"));
             }
         }
-        "urlMaps" => {
-            let routed = data["pathMatchers"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty());
-            if routed {
-                data["status"] = json!({"quotaUsage": {"forwardingRules": 0, "units": "61"}});
-            } else if let Some(m) = data.as_object_mut() {
-                m.remove("status");
-            }
-        }
+        "urlMaps" => url_map_status(data),
         _ => {}
     }
 }

@@ -679,7 +679,7 @@ fn new_pool(
     let mut req = request.clone();
     strip_zeros(&mut req);
     let region = region_of(c["location"].as_str().unwrap_or_default()).to_string();
-    let zones: Vec<String> = match requested_zones(&req, &region)? {
+    let zones: Vec<String> = match requested_zones(&req["locations"], &region)? {
         Some(zones) => zones,
         None => c["locations"]
             .as_array()
@@ -787,8 +787,8 @@ pub fn newer(a: &str, b: &str) -> bool {
 
 /// The zones a request names in `locations`, checked against the region's; `None` when it
 /// names none.
-fn requested_zones(req: &Value, region: &str) -> Result<Option<Vec<String>>, ApiError> {
-    let Some(list) = req["locations"].as_array() else {
+fn requested_zones(locations: &Value, region: &str) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = locations.as_array() else {
         return Ok(None);
     };
     let zones: Vec<String> = list
@@ -896,7 +896,7 @@ fn new_cluster(w: &World, r: &Req) -> Result<NewCluster, ApiError> {
     let initial = int(&req["initialNodeCount"]);
     let pools = initial_pools(&req, initial)?;
     let (channel, version) = pick_version(&req)?;
-    let zones: Vec<String> = match requested_zones(&req, &region)? {
+    let zones: Vec<String> = match requested_zones(&req["locations"], &region)? {
         Some(zones) => zones,
         None if is_zone(&location) => vec![location.clone()],
         None => zones_of(&region).into_iter().take(3).collect(),
@@ -1154,8 +1154,10 @@ fn cluster_network_defaults(
 /// not shown).
 fn cluster_overrides(r: &Req) -> Value {
     let mut req = r.body["cluster"].clone();
-    if let Some(m) = req.as_object_mut() {
-        for k in [
+    remove_fields(
+        &mut req,
+        "",
+        &[
             "nodePools",
             "nodeConfig",
             "initialNodeCount",
@@ -1167,32 +1169,35 @@ fn cluster_overrides(r: &Req) -> Value {
             "location",
             "zone",
             "name",
-        ] {
-            m.remove(k);
-        }
-    }
-    if let Some(ip) = req
-        .get_mut("ipAllocationPolicy")
-        .and_then(Value::as_object_mut)
-    {
-        for k in [
+        ],
+    );
+    remove_fields(
+        &mut req,
+        "/ipAllocationPolicy",
+        &[
             "clusterIpv4CidrBlock",
             "servicesIpv4CidrBlock",
             "clusterIpv4Cidr",
             "servicesIpv4Cidr",
             "useIpAliases",
-        ] {
-            ip.remove(k);
+        ],
+    );
+    // Deprecated: GKE accepts it and no longer shows it.
+    remove_fields(
+        &mut req,
+        "/autoscaling/autoprovisioningNodePoolDefaults",
+        &["minCpuPlatform"],
+    );
+    req
+}
+
+/// Removes `fields` from the object at `pointer` in `v`, if there is one.
+fn remove_fields(v: &mut Value, pointer: &str, fields: &[&str]) {
+    if let Some(m) = v.pointer_mut(pointer).and_then(Value::as_object_mut) {
+        for f in fields {
+            m.remove(*f);
         }
     }
-    if let Some(d) = req
-        .pointer_mut("/autoscaling/autoprovisioningNodePoolDefaults")
-        .and_then(Value::as_object_mut)
-    {
-        // Deprecated: GKE accepts it and no longer shows it.
-        d.remove("minCpuPlatform");
-    }
-    req
 }
 
 /// Stores a new cluster and its node pools, and starts its `CREATE_CLUSTER` operation.
@@ -1543,17 +1548,8 @@ fn update_cluster(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
                 }
             }
             "desiredLocations" => {
-                let zones: Vec<String> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect();
-                check_zones(
-                    region_of(cluster["location"].as_str().unwrap_or_default()),
-                    &zones,
-                )?;
+                let region = region_of(cluster["location"].as_str().unwrap_or_default());
+                let zones = requested_zones(v, region)?.unwrap_or_default();
                 cluster_patch.push(("/locations".to_string(), json!(zones)));
             }
             other => {
@@ -1694,16 +1690,8 @@ fn update_node_pool(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     {
         patch.push(("/config/imageType".to_string(), json!(v)));
     }
-    if let Some(zones) = b["locations"].as_array().filter(|l| !l.is_empty()) {
-        let zones: Vec<String> = zones
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
-        check_zones(
-            region_of(cluster["location"].as_str().unwrap_or_default()),
-            &zones,
-        )?;
+    let region = region_of(cluster["location"].as_str().unwrap_or_default());
+    if let Some(zones) = requested_zones(&b["locations"], region)?.filter(|z| !z.is_empty()) {
         patch.push(("/locations".to_string(), json!(zones)));
     }
     // Wrapped lists (`{"taints": {"taints": [...]}}`) and maps replace the whole field;

@@ -367,28 +367,12 @@ impl Discovery {
     /// Loads the documents of `dir` (one per [`Api`]).
     pub fn load(dir: &Path) -> Result<Discovery, String> {
         let files: Vec<&str> = Api::ALL.iter().map(|a| a.file()).collect();
-        if !dir.is_dir() {
-            return Err(format!(
-                "schema directory {} does not exist (expected the GCP discovery documents {}; pass --schema-dir)",
-                dir.display(),
-                files.join(", ")
-            ));
-        }
-        let mut docs = BTreeMap::new();
-        for api in Api::ALL {
-            let path = dir.join(api.file());
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "cannot read {} (expected the GCP discovery documents {} in {}; pass --schema-dir): {e}",
-                    path.display(),
-                    files.join(", "),
-                    dir.display()
-                )
-            })?;
-            let doc: Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-            docs.insert(api, Doc::from_json(api, &doc));
-        }
+        let read = sim_kit::schema::read_documents(dir, "the GCP discovery documents", &files)?;
+        let docs = Api::ALL
+            .into_iter()
+            .zip(&read)
+            .map(|(api, doc)| (api, Doc::from_json(api, doc)))
+            .collect();
         Ok(Discovery { docs })
     }
 

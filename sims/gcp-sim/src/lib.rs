@@ -145,7 +145,7 @@
 //! [`replay`] for the placeholders, polling and the ignore list.
 
 pub mod api;
-mod app;
+pub mod app;
 pub mod compute;
 pub mod container;
 pub mod discovery;
@@ -164,12 +164,11 @@ pub mod world;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::Value;
 use sim_kit::Server;
 
-use crate::app::App;
 use crate::discovery::{Api, Discovery};
 
+pub use app::App;
 pub use sim_kit::text::parse_query;
 pub use urls::Urls;
 
@@ -187,33 +186,8 @@ pub fn default_schema_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../api-specs/gcp"))
 }
 
-/// A running simulator; dropping it does not stop the servers, [`Handle::shutdown`] does.
-pub struct Handle {
-    server: Server,
-    app: Arc<App>,
-}
-
-impl Handle {
-    /// Stops accepting connections and waits for the server tasks.
-    pub async fn shutdown(self) {
-        self.server.shutdown().await;
-    }
-
-    /// Everything the simulator holds (the body of `GET /_sim/objects`).
-    pub fn objects(&self) -> Value {
-        self.app.ticked().dump()
-    }
-
-    /// Issues a token directly (for tests that do not exercise `/token`).
-    pub fn issue_token(&self, user: &str) -> String {
-        self.app.issue(user)
-    }
-
-    /// Waits for the server tasks to end (never, unless one fails).
-    pub async fn wait(self) {
-        self.server.wait().await;
-    }
-}
+/// A running simulator (see [`sim_kit::Handle`]): [`App`]'s methods, and `shutdown`.
+pub type Handle = sim_kit::Handle<App>;
 
 /// Loads the discovery documents, binds one listener per API plus the token listener and
 /// serves in background tasks.
@@ -253,5 +227,5 @@ pub async fn serve(config: Config) -> Result<(Urls, Handle), String> {
         .map(|((listener, _), role)| (listener, http::router(app.clone(), role)))
         .collect();
     let server = Server::spawn(routes);
-    Ok((urls, Handle { server, app }))
+    Ok((urls, Handle::new(server, app)))
 }

@@ -73,7 +73,7 @@ fn oauth_token(app: &App, body: &str) -> (u16, Value) {
             "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
         );
     }
-    let token = app.issue(iss);
+    let token = app.issue_token(iss);
     (
         200,
         json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}),

@@ -7,7 +7,6 @@
 //! applied to the objects. Phases are computed lazily, at the next request (`tick`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
@@ -160,18 +159,7 @@ pub struct World {
     pub request_ids: HashMap<(Api, String), (String, Instant)>,
 }
 
-impl Deref for World {
-    type Target = Store<Obj>;
-    fn deref(&self) -> &Store<Obj> {
-        &self.store
-    }
-}
-
-impl DerefMut for World {
-    fn deref_mut(&mut self) -> &mut Store<Obj> {
-        &mut self.store
-    }
-}
+sim_kit::world_store!(World, Obj);
 
 /// How long a `requestId` is remembered.
 pub const REQUEST_ID_TTL: Duration = Duration::from_secs(600);

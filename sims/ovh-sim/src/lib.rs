@@ -105,37 +105,11 @@ pub fn default_schema_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../api-specs/ovh"))
 }
 
-/// A running simulator; dropping it does not stop the server, [`Handle::shutdown`] does.
-pub struct Handle {
-    server: Server,
-    app: Arc<App>,
-}
+/// A running simulator (see [`sim_kit::Handle`]): [`App`]'s methods, and `shutdown`.
+pub type Handle = sim_kit::Handle<App>;
 
-impl Handle {
-    /// Stops accepting connections and waits for the server task.
-    pub async fn shutdown(self) {
-        self.server.shutdown().await;
-    }
-
-    /// Everything the simulator holds (the body of `GET /_sim/objects`).
-    pub fn objects(&self) -> Value {
-        self.app.ticked().dump()
-    }
-
-    /// Changes an object behind the API's back (an out-of-band change, as from the OVH
-    /// console): sets each top-level field of `fields` on the object at `path` (its API path,
-    /// without `/v1`). Answers the object as it now is.
-    pub fn patch(&self, path: &str, fields: &Value) -> Result<Value, String> {
-        patch_object(&mut self.app.ticked(), path, fields)
-    }
-
-    /// Waits for the server task to end (never, unless it fails).
-    pub async fn wait(self) {
-        self.server.wait().await;
-    }
-}
-
-struct App {
+/// The state of a running simulator, reached through its [`Handle`].
+pub struct App {
     config: Config,
     schema: Arc<Schema>,
     world: Mutex<World>,
@@ -154,6 +128,18 @@ impl App {
         let mut w = self.world();
         w.tick(Instant::now());
         w
+    }
+
+    /// Everything the simulator holds (the body of `GET /_sim/objects`).
+    pub fn objects(&self) -> Value {
+        self.ticked().dump()
+    }
+
+    /// Changes an object behind the API's back (an out-of-band change, as from the OVH
+    /// console): sets each top-level field of `fields` on the object at `path` (its API path,
+    /// without `/v1`). Answers the object as it now is.
+    pub fn patch(&self, path: &str, fields: &Value) -> Result<Value, String> {
+        patch_object(&mut self.ticked(), path, fields)
     }
 }
 
@@ -175,7 +161,7 @@ pub async fn serve(config: Config) -> Result<(SocketAddr, Handle), String> {
     });
     let router = Router::new().fallback(handle).with_state(app.clone());
     let server = Server::spawn(vec![(listener, router)]);
-    Ok((addr, Handle { server, app }))
+    Ok((addr, Handle::new(server, app)))
 }
 
 /// The OVH signature of a request.
@@ -260,7 +246,7 @@ fn log_request(app: &App, call: &Call, query: &[(String, String)], status: u16, 
     });
 }
 
-/// Sets top-level fields of the object at `path` (see [`Handle::patch`]).
+/// Sets top-level fields of the object at `path` (see [`App::patch`]).
 fn patch_object(w: &mut World, path: &str, fields: &Value) -> Result<Value, String> {
     let Some(obj) = w.get_mut(path) else {
         return Err(format!("ovh-sim holds nothing at {path}"));

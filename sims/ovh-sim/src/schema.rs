@@ -99,21 +99,11 @@ impl Schema {
 
     /// Loads and compiles the schema files of `dir`.
     pub fn load(dir: &Path) -> Result<Schema, String> {
-        if !dir.is_dir() {
-            return Err(format!(
-                "schema directory {} does not exist (expected OVH API description files {}; pass --schema-dir)",
-                dir.display(),
-                SCHEMA_FILES.join(", ")
-            ));
-        }
+        let docs =
+            sim_kit::schema::read_documents(dir, "OVH API description files", &SCHEMA_FILES)?;
         let mut schema = Schema::default();
-        for file in SCHEMA_FILES {
-            let path = dir.join(file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let doc: Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-            schema.add_document(&doc);
+        for doc in &docs {
+            schema.add_document(doc);
         }
         Ok(schema)
     }

@@ -1,7 +1,6 @@
 //! The simulated cloud: every object kept in memory under its own API path, walked through
 //! its status values by scheduled patches that are applied lazily (on the next request).
 
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -71,18 +70,7 @@ pub struct World {
     store: Store<Obj>,
 }
 
-impl Deref for World {
-    type Target = Store<Obj>;
-    fn deref(&self) -> &Store<Obj> {
-        &self.store
-    }
-}
-
-impl DerefMut for World {
-    fn deref_mut(&mut self) -> &mut Store<Obj> {
-        &mut self.store
-    }
-}
+sim_kit::world_store!(World, Obj);
 
 /// The current time as OVH writes it (RFC 3339, whole seconds).
 pub fn now_rfc3339() -> String {

@@ -37,5 +37,5 @@ pub mod text;
 pub use config::{Args, Settings, parse_args, run};
 pub use faults::{Fault, Faults};
 pub use log::{Entry, RequestLog};
-pub use serve::{Server, bind, lock, reply};
+pub use serve::{Handle, Server, bind, lock, reply};
 pub use store::{Store, Tokens};

@@ -1,7 +1,8 @@
 //! Serving: listeners, the server tasks and their graceful shutdown, responses.
 
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -78,6 +79,38 @@ impl Server {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+    }
+}
+
+/// A running simulator: its servers and its state `A`, whose methods (what the simulator
+/// holds, out-of-band changes) it derefs to. Dropping it does not stop the servers,
+/// [`Handle::shutdown`] does.
+pub struct Handle<A> {
+    server: Server,
+    app: Arc<A>,
+}
+
+impl<A> Handle<A> {
+    /// The handle of servers serving `app`.
+    pub fn new(server: Server, app: Arc<A>) -> Self {
+        Handle { server, app }
+    }
+
+    /// Stops accepting connections and waits for the server tasks.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+
+    /// Waits for the server tasks to end (never, unless one fails).
+    pub async fn wait(self) {
+        self.server.wait().await;
+    }
+}
+
+impl<A> Deref for Handle<A> {
+    type Target = A;
+    fn deref(&self) -> &A {
+        &self.app
     }
 }
 

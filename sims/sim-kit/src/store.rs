@@ -108,6 +108,27 @@ impl<O> Store<O> {
     }
 }
 
+/// Makes a simulator's world (a struct with a field `store: Store<Obj>`) deref to its store,
+/// so that `w.objects`, `w.uuid()`, `w.step` read as the world's own:
+/// `sim_kit::world_store!(World, Obj);`.
+#[macro_export]
+macro_rules! world_store {
+    ($world:ty, $obj:ty) => {
+        impl ::std::ops::Deref for $world {
+            type Target = $crate::Store<$obj>;
+            fn deref(&self) -> &Self::Target {
+                &self.store
+            }
+        }
+
+        impl ::std::ops::DerefMut for $world {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.store
+            }
+        }
+    };
+}
+
 /// The bearer tokens a simulator issued, each with the user it was issued to.
 #[derive(Debug, Default)]
 pub struct Tokens {
