@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::Diagnostic;
+use crate::kit::schema::{b, n, s};
 use crate::schema::{
     AttrType, AttributeSchema as A, BlockSchema, Body, Nesting, ResourceKind, ResourceSchema,
 };
@@ -58,15 +59,6 @@ impl Size {
     }
 }
 
-fn s() -> AttrType {
-    AttrType::String
-}
-fn n() -> AttrType {
-    AttrType::Number
-}
-fn b() -> AttrType {
-    AttrType::Bool
-}
 
 /// The schema of a portable component; `None` when `type_name` is not one.
 pub fn schema(type_name: &str) -> Option<ResourceSchema> {

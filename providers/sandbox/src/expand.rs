@@ -28,6 +28,7 @@
 use std::collections::BTreeMap;
 
 use provider_api::component::{self, Size, SizeClass};
+use provider_api::kit::{config, net};
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 
 use crate::types;
@@ -127,9 +128,9 @@ pub fn validate(type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
             if let (Some(cidr), Some(zones)) = (
                 config.get("cidr").and_then(Value::as_str),
                 config.get("zones").and_then(Value::as_i64),
-            ) && let Ok(net) = cidr.parse::<ipnet::Ipv4Net>()
+            ) && cidr.parse::<ipnet::Ipv4Net>().is_ok()
                 && (1..=6).contains(&zones)
-                && subnet_prefix(net.prefix_len(), zones).is_none()
+                && net::split_cidr(cidr, zones as usize).is_err()
             {
                 out.push(
                     Diagnostic::error(format!(
@@ -210,16 +211,6 @@ pub fn validate(type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
     out
 }
 
-/// The prefix length of each zone's subnet: enough bits for `zones` subnets, and up to four
-/// bits in all (a /16 becomes /20s) while subnets keep at least 16 addresses. `None` when the
-/// range is too small.
-fn subnet_prefix(prefix: u8, zones: i64) -> Option<u8> {
-    let needed = (zones.max(1) as u64).next_power_of_two().trailing_zeros() as u8;
-    let bits = needed.max(4.min(28u8.saturating_sub(prefix)));
-    let sub = prefix + bits;
-    (sub <= 28).then_some(sub)
-}
-
 /// Reads a component's (defaulted) configuration.
 struct Config<'a> {
     attrs: &'a Attrs,
@@ -295,22 +286,10 @@ fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     }
     let cidr = c.value("cidr", "10.0.0.0/16");
     let subnet_cidrs: Vec<Value> = match cidr.as_str() {
-        Some(text) => {
-            let net: ipnet::Ipv4Net = text.parse().map_err(|_| {
-                Diagnostic::error(format!("`cidr` {text:?} is not a valid IPv4 CIDR block"))
-                    .at(["cidr"])
-            })?;
-            let prefix = subnet_prefix(net.prefix_len(), zones as i64).ok_or_else(|| {
-                Diagnostic::error(format!("`cidr` {text:?} is too small for {zones} zones"))
-                    .at(["cidr"])
-            })?;
-            net.trunc()
-                .subnets(prefix)
-                .map_err(|_| Diagnostic::error("cannot split `cidr`").at(["cidr"]))?
-                .take(zones)
-                .map(|s| Value::from(s.to_string()))
-                .collect()
-        }
+        Some(text) => net::split_cidr(text, zones)?
+            .into_iter()
+            .map(Value::from)
+            .collect(),
         // The range is only known after apply: so are the subnets'.
         None => vec![cidr.clone(); zones],
     };
@@ -344,20 +323,6 @@ fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     })
 }
 
-/// A node pool label as a local-name suffix: lowercase letters, digits and `_`.
-fn local_suffix(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let pools = c.value("node_pool", Value::Map(BTreeMap::new()));
     if pools.is_unknown() {
@@ -375,7 +340,7 @@ fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     ];
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
     for (label, pool) in &pools {
-        let local = format!("pool_{}", local_suffix(label));
+        let local = format!("pool_{}", config::local_suffix(label));
         if let Some(other) = taken.insert(local.clone(), label.clone()) {
             return Err(Diagnostic::error(format!(
                 "node pools {other:?} and {label:?} are too alike: rename one"
@@ -553,11 +518,7 @@ fn redis_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
 fn load_balancer(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let network = c.value("network", Value::Null);
     let health = c.value("health_check", Value::Null);
-    let check = |key: &str, default: Value| match health.get(key) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ if health.is_unknown() => Value::Unknown,
-        _ => default,
-    };
+    let check = |key: &str, default: Value| config::field(&health, key, default);
     let port = c.value("port", 443);
     // Port 80 is plain HTTP; anything else is served with TLS, as the reference stack does.
     let protocol = match port.as_i64() {

@@ -1,8 +1,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use provider_api::{Binding, Expansion, component, same};
+use provider_api::{
+    Binding, CreateRequest, Expansion, Identity, PlanRequest, Provider, ProviderError,
+    ResourceState, component, same,
+};
 
 use super::*;
 
@@ -1167,7 +1170,7 @@ fn configure_checks_its_settings() {
         ("dir", "cloud".into()),
     ]);
     let p = configure(&ok, spec).expect("ok");
-    assert_eq!(p.latency, Duration::from_secs(1));
+    assert_eq!(p.latency(), Duration::from_secs(1));
     assert_eq!(p.cloud().dir(), spec.join("cloud"));
     assert_eq!(p.name(), NAME);
     for c in component::ALL {

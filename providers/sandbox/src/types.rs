@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use provider_api::kit::schema::{b, list, n, s};
 use provider_api::schema::{AttrType, AttributeSchema as A, Body, ResourceSchema};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -91,6 +92,28 @@ impl NativeType {
             .any(|t| t.refs.iter().any(|(_, target)| *target == self.name))
     }
 }
+
+/// Every native type's name, in the order of [`TYPES`].
+pub static NAMES: [&str; 18] = [
+    VPC,
+    SUBNET,
+    SECURITY_GROUP,
+    IAM_ROLE,
+    K8S_CLUSTER,
+    NODE_POOL,
+    DB_SUBNET_GROUP,
+    DB_PARAMETER_GROUP,
+    PG_INSTANCE,
+    PG_REPLICA,
+    PG_POOLER,
+    CACHE_SUBNET_GROUP,
+    REDIS_CLUSTER,
+    LB,
+    TARGET_GROUP,
+    LISTENER,
+    CDN_DISTRIBUTION,
+    OBJECT,
+];
 
 /// Every native type, in the order of the DESIGN.md component table.
 pub static TYPES: [NativeType; 18] = [
@@ -273,19 +296,6 @@ pub fn schemas() -> BTreeMap<String, ResourceSchema> {
         .iter()
         .map(|t| (t.name.to_string(), t.schema().clone()))
         .collect()
-}
-
-fn s() -> AttrType {
-    AttrType::String
-}
-fn n() -> AttrType {
-    AttrType::Number
-}
-fn b() -> AttrType {
-    AttrType::Bool
-}
-fn list(inner: AttrType) -> AttrType {
-    AttrType::List(Box::new(inner))
 }
 
 /// The attributes every cloud object except `sandbox_object` has.
@@ -796,6 +806,12 @@ mod tests {
         ] {
             assert_eq!(base64(input.as_bytes()), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn names_list_every_type_in_order() {
+        let names: Vec<&str> = TYPES.iter().map(|t| t.name).collect();
+        assert_eq!(names, NAMES);
     }
 
     #[test]

@@ -90,10 +90,6 @@ impl<C: Cloud> Kit<C> {
         }
     }
 
-    pub fn cloud(&self) -> &C {
-        &self.cloud
-    }
-
     /// The service that owns a native type.
     fn service(&self, type_name: &str) -> Result<&dyn Service, ProviderError> {
         self.routes
