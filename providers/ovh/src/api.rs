@@ -8,7 +8,7 @@ use provider_api::kit::wait::{Poll, until};
 use serde_json::Value as Json;
 
 use crate::client::Client;
-use crate::json::{js, split_id};
+use crate::json::{id_text, js, list, not_found_is_none, split_id};
 use crate::routes::{OPERATION_GET, Route};
 use crate::settings::Settings;
 
@@ -78,6 +78,16 @@ impl Api {
         }
         params.extend_from_slice(extra);
         self.client.call(route, &params, &[], body).await
+    }
+
+    /// The ids a list answers; `None` when the list itself is not found.
+    pub async fn list_ids(
+        &self,
+        route: Route,
+        extra: &[(&str, &str)],
+    ) -> Result<Option<Vec<String>>, ProviderError> {
+        Ok(not_found_is_none(self.call(route, extra, None).await)?
+            .map(|l| list(l).iter().filter_map(id_text).collect()))
     }
 
     /// Waits for an OVH operation to complete; answers its `resourceId`.

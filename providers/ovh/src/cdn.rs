@@ -3,7 +3,6 @@
 //! rules have no name: they are found by their natural key, which only the configuration
 //! gives.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,7 +16,7 @@ use crate::api::{Api, TypeRoutes};
 use crate::json::{
     id_text, js, jstr, jv, list, need_i64, need_str, not_found_is_none, parent_value,
 };
-use crate::object::{Objects, Phase, by_parent, children_of, in_order, status_phase};
+use crate::object::{Objects, Phase, in_order, status_phase, under_parents};
 use crate::routes as r;
 
 pub const CDN_DOMAIN: &str = "ovh_cdn_domain";
@@ -140,15 +139,6 @@ impl Cdn {
         Ok(format!("{name}.{}", zone.trim_matches('.')))
     }
 
-    async fn rule_ids(&self, domain: &str) -> Result<Option<Vec<String>>, ProviderError> {
-        let listed = not_found_is_none(
-            self.api
-                .call(r::CDN_RULE_LIST, &[("domain", domain)], None)
-                .await,
-        )?;
-        Ok(listed.map(|l| list(l).iter().filter_map(id_text).collect()))
-    }
-
     /// The cache rule of `domain` that matches the configuration's file match and type.
     async fn find_rule(&self, c: &Attrs) -> Result<Option<String>, ProviderError> {
         let domain = need_str(c, "domain")?;
@@ -191,7 +181,11 @@ impl Cdn {
                 .collect());
         }
         let mut rules = Vec::new();
-        for rule in self.rule_ids(domain).await?.unwrap_or_default() {
+        let listed = self
+            .api
+            .list_ids(r::CDN_RULE_LIST, &[("domain", domain)])
+            .await?;
+        for rule in listed.unwrap_or_default() {
             if children.contains(&rule.as_str())
                 && let Some(mut j) = self.get_raw(CDN_RULE, &format!("{domain}/{rule}")).await?
             {
@@ -325,29 +319,17 @@ impl Objects for Cdn {
         type_name: &str,
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
-        let mut found = BTreeMap::new();
-        if type_name == CDN_DOMAIN {
-            let listed = not_found_is_none(self.api.call(r::CDN_DOMAIN_LIST, &[], None).await)?;
-            for id in listed
-                .map(list)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(id_text)
-            {
-                if ids.contains(&id)
-                    && let Some(item) = self.get_raw(CDN_DOMAIN, &id).await?
-                {
-                    found.insert(id.clone(), state(type_name, &id, &item));
-                }
-            }
-            return Ok(in_order(ids, &found));
-        }
-        for (domain, children) in by_parent(ids)? {
-            let items = self.children(type_name, domain, &children).await?;
-            for (id, item) in children_of(domain, &children, items) {
-                found.insert(id.clone(), state(type_name, &id, &item));
-            }
-        }
-        Ok(in_order(ids, &found))
+        let found = if type_name == CDN_DOMAIN {
+            let listed = self.api.list_ids(r::CDN_DOMAIN_LIST, &[]).await?;
+            self.fetch(CDN_DOMAIN, listed.unwrap_or_default(), ids)
+                .await?
+        } else {
+            under_parents(ids, |domain, children| async move {
+                self.children(type_name, domain, &children).await
+            })
+            .await?
+        };
+        let states = found.iter().map(|(id, j)| state(type_name, id, j));
+        Ok(in_order(ids, states))
     }
 }

@@ -3,7 +3,6 @@
 //! A service is named by its `description`; its id is its uuid, `redis/UUID` on the Redis
 //! engine.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,9 +13,7 @@ use provider_api::{Attrs, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
 use crate::api::{Api, TypeRoutes};
-use crate::json::{
-    answer_id, id_text, js, jstr, jv, need_i64, need_str, not_found_is_none, opt_i64,
-};
+use crate::json::{answer_id, js, jstr, jv, need_i64, need_str, not_found_is_none, opt_i64};
 use crate::network::{configured_subnet, subnet_cidrs};
 use crate::object::{Objects, Phase, base, in_order, status_phase};
 use crate::routes as r;
@@ -268,13 +265,6 @@ impl Databases {
         }
         subnet_cidrs(&self.api, net).await
     }
-
-    /// The uuids an engine's list shows; `None` when the engine is not served.
-    async fn listed(&self, engine: &str) -> Result<Option<Vec<String>>, ProviderError> {
-        let route = engine_routes(engine).list;
-        Ok(not_found_is_none(self.api.call(route, &[], None).await)?
-            .map(|l| crate::json::list(l).iter().filter_map(id_text).collect()))
-    }
 }
 
 #[async_trait]
@@ -312,7 +302,12 @@ impl Objects for Databases {
         };
         for engine in engines {
             let get = engine_routes(engine).get;
-            for uuid in self.listed(engine).await?.unwrap_or_default() {
+            for uuid in self
+                .api
+                .list_ids(engine_routes(engine).list, &[])
+                .await?
+                .unwrap_or_default()
+            {
                 let svc =
                     not_found_is_none(self.api.call(get, &[("clusterId", &uuid)], None).await)?;
                 if svc.as_ref().and_then(|s| js(s, "description")) == Some(name) {
@@ -377,17 +372,18 @@ impl Objects for Databases {
         if type_name == VALKEY && ids.iter().any(|i| i.starts_with("redis/")) {
             engines.push("redis");
         }
-        let mut found = BTreeMap::new();
+        let mut states = Vec::new();
         for engine in engines {
-            for uuid in self.listed(engine).await?.unwrap_or_default() {
-                let id = db_id(engine, &uuid);
-                if ids.contains(&id)
-                    && let Some(item) = self.get_raw(type_name, &id).await?
-                {
-                    found.insert(id.clone(), state(type_name, &id, &item));
-                }
+            let listed = self.api.list_ids(engine_routes(engine).list, &[]).await?;
+            let listed = listed
+                .unwrap_or_default()
+                .iter()
+                .map(|u| db_id(engine, u))
+                .collect();
+            for (id, item) in self.fetch(type_name, listed, ids).await? {
+                states.push(state(type_name, &id, &item));
             }
         }
-        Ok(in_order(ids, &found))
+        Ok(in_order(ids, states))
     }
 }

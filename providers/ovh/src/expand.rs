@@ -204,13 +204,6 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
     out
 }
 
-fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
-    pairs
-        .iter()
-        .map(|(k, b)| (k.to_string(), b.clone()))
-        .collect()
-}
-
 /// Expands a portable component; `None` when `type_name` is not one.
 pub fn expand(
     settings: &Settings,
@@ -254,7 +247,7 @@ fn network(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic>
     }
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("network", "id")),
             ("subnet_ids", Binding::List(subnet_ids)),
             (
@@ -324,7 +317,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
     }
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("cluster", "id")),
             ("version", Binding::attr("cluster", "version")),
             ("endpoint", Binding::attr("cluster", "endpoint")),
@@ -353,7 +346,7 @@ fn postgres(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic
     ];
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("service", "id")),
             ("endpoint", Binding::attr("service", "endpoint")),
             (
@@ -383,7 +376,7 @@ fn valkey(c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
     ];
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("service", "id")),
             (
                 "configuration_endpoint",
@@ -430,7 +423,7 @@ fn load_balancer(c: &Reader<'_>) -> Expansion {
     ];
     Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("lb", "id")),
             ("dns_name", Binding::attr("lb", "dns_name")),
         ]),
@@ -487,7 +480,7 @@ fn cdn(c: &Reader<'_>) -> Expansion {
     }
     Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("domain", "id")),
             ("domain_name", Binding::attr("domain", "domain")),
         ]),

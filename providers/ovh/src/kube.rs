@@ -2,7 +2,6 @@
 //! [/{kubeId}/nodepool]`. A cluster's version is upgraded one minor at a time
 //! (`/kube/{kubeId}/update`); its CA certificate is read from its kubeconfig.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,7 +16,7 @@ use crate::json::{
     answer_id, id_text, js, jstr, jv, list, need_i64, need_str, not_found_is_none, parent_value,
 };
 use crate::network::first_subnet;
-use crate::object::{Objects, Phase, base, by_parent, children_of, in_order, named};
+use crate::object::{Objects, Phase, base, in_order, named, under_parents};
 use crate::routes as r;
 
 pub const KUBE: &str = "ovh_cloud_kube";
@@ -430,30 +429,19 @@ impl Objects for Kube {
         type_name: &str,
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
-        let mut found = BTreeMap::new();
         if type_name == NODEPOOL {
-            for (parent, children) in by_parent(ids)? {
-                let pools = self.pools_of(parent).await?.unwrap_or_default();
-                for (id, item) in children_of(parent, &children, pools) {
-                    found.insert(id.clone(), Kube::pool_state(&id, &item));
-                }
-            }
-            return Ok(in_order(ids, &found));
+            let found = under_parents(ids, |kube, _| async move {
+                Ok(self.pools_of(kube).await?.unwrap_or_default())
+            })
+            .await?;
+            let states = found.iter().map(|(id, j)| Kube::pool_state(id, j));
+            return Ok(in_order(ids, states));
         }
-        let listed = not_found_is_none(self.api.call(r::KUBE_LIST, &[], None).await)?;
-        for id in listed
-            .map(list)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(id_text)
-        {
-            if ids.contains(&id)
-                && let Some(item) = self.get_raw(KUBE, &id).await?
-            {
-                let state = self.cluster_state(&id, &item).await?;
-                found.insert(id, state);
-            }
+        let listed = self.api.list_ids(r::KUBE_LIST, &[]).await?;
+        let mut states = Vec::new();
+        for (id, item) in self.fetch(KUBE, listed.unwrap_or_default(), ids).await? {
+            states.push(self.cluster_state(&id, &item).await?);
         }
-        Ok(in_order(ids, &found))
+        Ok(in_order(ids, states))
     }
 }

@@ -2,7 +2,6 @@
 //! `/cloud/project/{serviceName}/region/{regionName}/loadbalancing/…`. A load balancer is
 //! created by an operation, with a new floating IP when it is public.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -448,11 +447,10 @@ impl Objects for LoadBalancing {
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
         let route = type_routes(type_name).list;
         let listed = list(self.api.call(route, &[], None).await?);
-        let mut found = BTreeMap::new();
+        let mut states = Vec::new();
         for (id, item) in wanted(listed, ids) {
-            let state = self.state(type_name, &id, &item).await?;
-            found.insert(id, state);
+            states.push(self.state(type_name, &id, &item).await?);
         }
-        Ok(in_order(ids, &found))
+        Ok(in_order(ids, states))
     }
 }

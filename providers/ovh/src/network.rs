@@ -1,7 +1,6 @@
 //! Private networks (vRack) and their subnets: `/cloud/project/{serviceName}/region/
 //! {regionName}/network[/{networkId}/subnet]`. A network is created by an operation.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,7 +15,7 @@ use crate::json::{
     answer_id, js, jstr, jv, list, need_str, not_found_is_none, opt_i64, parent_value,
 };
 use crate::object::{
-    Objects, Phase, base, by_parent, children_of, created_by, in_order, named, status_phase, wanted,
+    Objects, Phase, base, created_by, in_order, named, status_phase, under_parents, wanted,
 };
 use crate::routes as r;
 
@@ -270,22 +269,15 @@ impl Objects for Networks {
         type_name: &str,
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
-        let mut found = BTreeMap::new();
-        if type_name == NETWORK {
-            let listed = list(self.api.call(r::NETWORK_LIST, &[], None).await?);
-            for (id, item) in wanted(listed, ids) {
-                let state = self.state(type_name, &id, &item);
-                found.insert(id, state);
-            }
-            return Ok(in_order(ids, &found));
-        }
-        for (parent, children) in by_parent(ids)? {
-            let items = not_found_is_none(subnets_of(&self.api, parent).await)?;
-            for (id, item) in children_of(parent, &children, items.unwrap_or_default()) {
-                let state = self.state(type_name, &id, &item);
-                found.insert(id, state);
-            }
-        }
-        Ok(in_order(ids, &found))
+        let found = if type_name == NETWORK {
+            wanted(list(self.api.call(r::NETWORK_LIST, &[], None).await?), ids)
+        } else {
+            under_parents(ids, |net, _| async move {
+                Ok(not_found_is_none(subnets_of(&self.api, net).await)?.unwrap_or_default())
+            })
+            .await?
+        };
+        let states = found.iter().map(|(id, j)| self.state(type_name, id, j));
+        Ok(in_order(ids, states))
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::future::Future;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -119,6 +120,24 @@ pub trait Objects: Send + Sync + Debug {
         not_found_is_none(self.api().call(routes.get, &params, None).await)
     }
 
+    /// The objects of `listed` (ids a list answered) that are among `ids`, each read by id.
+    async fn fetch(
+        &self,
+        type_name: &str,
+        listed: Vec<String>,
+        ids: &[String],
+    ) -> Result<Vec<(String, Json)>, ProviderError> {
+        let mut out = Vec::new();
+        for id in listed {
+            if ids.contains(&id)
+                && let Some(item) = self.get_raw(type_name, &id).await?
+            {
+                out.push((id, item));
+            }
+        }
+        Ok(out)
+    }
+
     /// Sends a change to an object in place.
     async fn put(&self, type_name: &str, id: &str, body: &Json) -> Result<Json, ProviderError> {
         let (routes, id) = self.routes(type_name, id);
@@ -129,8 +148,26 @@ pub trait Objects: Send + Sync + Debug {
     }
 }
 
+/// The `PARENT/CHILD` objects among `ids`: `items_of(parent, children)` lists a parent's
+/// items, and those whose `id` is one of its children are answered with their full id.
+pub async fn under_parents<'a, F, Fut>(
+    ids: &'a [String],
+    mut items_of: F,
+) -> Result<Vec<(String, Json)>, ProviderError>
+where
+    F: FnMut(&'a str, Vec<&'a str>) -> Fut,
+    Fut: Future<Output = Result<Vec<Json>, ProviderError>>,
+{
+    let mut out = Vec::new();
+    for (parent, children) in by_parent(ids)? {
+        let items = items_of(parent, children.clone()).await?;
+        out.extend(children_of(parent, &children, items));
+    }
+    Ok(out)
+}
+
 /// The ids of `PARENT/CHILD` objects grouped by parent.
-pub fn by_parent(ids: &[String]) -> Result<BTreeMap<&str, Vec<&str>>, ProviderError> {
+fn by_parent(ids: &[String]) -> Result<BTreeMap<&str, Vec<&str>>, ProviderError> {
     let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for id in ids {
         let (parent, child) = split_id(id)?;
@@ -152,7 +189,7 @@ pub fn wanted(listed: Vec<Json>, ids: &[String]) -> Vec<(String, Json)> {
 
 /// The items of a parent's list whose `id` is one of `children`, with their `PARENT/CHILD`
 /// id.
-pub fn children_of(parent: &str, children: &[&str], items: Vec<Json>) -> Vec<(String, Json)> {
+fn children_of(parent: &str, children: &[&str], items: Vec<Json>) -> Vec<(String, Json)> {
     items
         .into_iter()
         .filter_map(|item| {
@@ -175,9 +212,11 @@ pub fn named(items: Vec<Json>, name: &str) -> Option<String> {
 /// The states found, in the order of `ids` (`None` for an id not found).
 pub fn in_order(
     ids: &[String],
-    found: &BTreeMap<String, ResourceState>,
+    found: impl IntoIterator<Item = ResourceState>,
 ) -> Vec<Option<ResourceState>> {
-    ids.iter().map(|id| found.get(id).cloned()).collect()
+    let mut by_id: BTreeMap<String, ResourceState> =
+        found.into_iter().map(|s| (s.id.clone(), s)).collect();
+    ids.iter().map(|id| by_id.remove(id)).collect()
 }
 
 /// A family's [`Objects`] as a kit [`Service`]: adopt what a create for the same name made
