@@ -119,7 +119,8 @@ pub async fn run_case(provider: &dyn Provider, stack: &str, case: &Case, hooks: 
     import_of_a_deleted_id_is_not_found(&s, &read).await;
 }
 
-/// Creates a prerequisite object (a network a subnet needs) outside the checks.
+/// Creates a prerequisite object (a network a subnet needs) outside the checks, with the
+/// schema's defaults applied as the planner applies them.
 pub async fn create(
     provider: &dyn Provider,
     stack: &str,
@@ -131,11 +132,15 @@ pub async fn create(
         stack: stack.to_string(),
         address: address.to_string(),
     };
+    let config = match provider.schema().resources.get(type_name) {
+        Some(schema) => with_defaults(schema, config),
+        None => config.clone(),
+    };
     provider
         .create(CreateRequest {
             type_name,
             identity: &identity,
-            config,
+            config: &config,
         })
         .await
         .unwrap_or_else(|e| panic!("{}: create {type_name} {address}: {e}", provider.name()))
