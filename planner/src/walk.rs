@@ -383,94 +383,95 @@ fn eval_outputs(
     out
 }
 
-/// Computes the plan: refresh (unless disabled), evaluate and expand, diff.
-pub async fn plan(
-    engine: &Engine,
-    state: Option<&State>,
-    opts: &PlanOptions,
-) -> Result<Plan, PlanError> {
-    let empty = State::new();
-    let prior_state = state.unwrap_or(&empty);
-    let refreshed = if opts.refresh {
-        refresh(engine, prior_state).await?
-    } else {
-        Refreshed {
-            records: prior_state
-                .resources
-                .iter()
-                .map(|r| (r.address.clone(), r.clone()))
-                .collect(),
-            drift: Vec::new(),
-        }
-    };
-    let mut walk = Walk {
-        engine,
-        state: prior_state,
-        records: refreshed.records,
-        claimed: HashSet::new(),
-        changes: Vec::new(),
-        block_natives: HashMap::new(),
-        scope: Scope::default(),
-        diags: Diagnostics::default(),
-        offers: Vec::new(),
-    };
-    // Destroying needs only what the state records: the configuration's values do not matter
-    // (its `prevent_destroy` settings are checked below).
-    let walk_order: &[Node] = match opts.mode {
-        PlanMode::Apply => &engine.graph.order,
-        PlanMode::Destroy => &[],
-    };
-    for node in walk_order {
-        match node {
-            Node::Provider(_) | Node::Output(_) => {}
-            Node::Local(name) => {
-                if let Some(local) = engine.config.locals.iter().find(|l| &l.name == name) {
-                    let v = match spec::eval(&local.expr, &engine.context(&walk.scope, None, None))
-                    {
-                        Ok(v) => v,
-                        Err(d) => {
-                            walk.diags.extend(d);
-                            Value::Unknown
-                        }
-                    };
-                    walk.scope.locals.insert(name.clone(), v);
-                }
-            }
-            Node::Block(t, n) => walk.plan_block(node, t, n),
-        }
+/// The records the plan diffs against: refreshed from the cloud, or as the state has them.
+async fn records(engine: &Engine, state: &State, refresh_on: bool) -> Result<Refreshed, PlanError> {
+    if refresh_on {
+        return Ok(refresh(engine, state).await?);
     }
-    let mut diags = engine.graph.errors.clone();
-    diags.extend(walk.diags);
-    if opts.refresh {
-        let changing: HashSet<String> = walk
-            .changes
+    Ok(Refreshed {
+        records: state
+            .resources
             .iter()
-            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
-            .map(|c| c.address.component.to_string())
+            .map(|r| (r.address.clone(), r.clone()))
+            .collect(),
+        drift: Vec::new(),
+    })
+}
+
+impl<'a> Walk<'a> {
+    fn new(engine: &'a Engine, state: &'a State, records: HashMap<String, ResourceRecord>) -> Self {
+        Walk {
+            engine,
+            state,
+            records,
+            claimed: HashSet::new(),
+            changes: Vec::new(),
+            block_natives: HashMap::new(),
+            scope: Scope::default(),
+            diags: Diagnostics::default(),
+            offers: Vec::new(),
+        }
+    }
+
+    /// Evaluates every local and plans every block, in dependency order.
+    fn walk_graph(&mut self) {
+        let engine = self.engine;
+        for node in &engine.graph.order {
+            match node {
+                Node::Provider(_) | Node::Output(_) => {}
+                Node::Local(name) => self.eval_local(name),
+                Node::Block(t, n) => self.plan_block(node, t, n),
+            }
+        }
+    }
+
+    fn eval_local(&mut self, name: &str) {
+        let engine = self.engine;
+        let Some(local) = engine.config.locals.iter().find(|l| l.name == name) else {
+            return;
+        };
+        let v = match spec::eval(&local.expr, &engine.context(&self.scope, None, None)) {
+            Ok(v) => v,
+            Err(d) => {
+                self.diags.extend(d);
+                Value::Unknown
+            }
+        };
+        self.scope.locals.insert(name.to_string(), v);
+    }
+
+    /// The walk's changes (none when destroying), then a delete for every record the spec no
+    /// longer claims (every record, when destroying), in address order.
+    fn take_changes(&mut self, mode: PlanMode) -> Vec<ResourceChange> {
+        let mut changes = std::mem::take(&mut self.changes);
+        if mode == PlanMode::Destroy {
+            changes.clear();
+        }
+        let mut unclaimed: Vec<&ResourceRecord> = self
+            .records
+            .iter()
+            .filter(|(addr, _)| mode == PlanMode::Destroy || !self.claimed.contains(*addr))
+            .map(|(_, r)| r)
             .collect();
-        let offers = std::mem::take(&mut walk.offers);
-        diags.extend(check_offers(engine, offers, &changing).await);
+        unclaimed.sort_by(|a, b| a.address.cmp(&b.address));
+        changes.extend(unclaimed.into_iter().filter_map(delete_change));
+        changes
     }
-    let outputs = match opts.mode {
-        PlanMode::Apply => eval_outputs(engine, &walk.scope, &mut diags),
-        PlanMode::Destroy => BTreeMap::new(),
-    };
-    let mut changes = walk.changes;
-    if opts.mode == PlanMode::Destroy {
-        changes.clear();
-    }
-    // Records the spec no longer claims (every record, when destroying), in address order.
-    let mut unclaimed: Vec<&ResourceRecord> = walk
-        .records
+}
+
+/// The components this plan creates, updates or replaces something of.
+fn changing_components(changes: &[ResourceChange]) -> HashSet<String> {
+    changes
         .iter()
-        .filter(|(addr, _)| opts.mode == PlanMode::Destroy || !walk.claimed.contains(*addr))
-        .map(|(_, r)| r)
-        .collect();
-    unclaimed.sort_by(|a, b| a.address.cmp(&b.address));
-    changes.extend(unclaimed.into_iter().filter_map(delete_change));
-    // One error per protected block, naming everything of it the plan would destroy.
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .map(|c| c.address.component.to_string())
+        .collect()
+}
+
+/// One error per protected block, naming everything of it the plan would destroy.
+fn prevent_destroy_errors(engine: &Engine, changes: &[ResourceChange]) -> Diagnostics {
     let mut protected: BTreeMap<(String, String), Vec<&ResourceChange>> = BTreeMap::new();
-    for c in &changes {
+    for c in changes {
         let comp = &c.address.component;
         if matches!(c.action, Action::Delete | Action::Replace)
             && engine
@@ -483,6 +484,7 @@ pub async fn plan(
                 .push(c);
         }
     }
+    let mut diags = Diagnostics::default();
     for ((t, n), doomed) in protected {
         let Some(block) = engine.block(&t, &n) else {
             continue;
@@ -510,13 +512,17 @@ pub async fn plan(
             )),
         );
     }
-    diags.dedup();
-    diags.sort();
-    if diags.has_errors() {
-        return Err(PlanError::Spec(diags));
-    }
-    let changes = select(changes, &opts.targets, &opts.excludes);
-    let output_changes = engine
+    diags
+}
+
+/// Every declared output, before (from the state) and after (none when destroying).
+fn output_changes(
+    engine: &Engine,
+    prior_state: &State,
+    outputs: &BTreeMap<String, Value>,
+    mode: PlanMode,
+) -> Vec<OutputChange> {
+    engine
         .config
         .outputs
         .iter()
@@ -525,7 +531,7 @@ pub async fn plan(
                 .outputs
                 .get(&o.name)
                 .map(|r| Value::from_json(&r.value).mark_if(r.sensitive));
-            let after = match opts.mode {
+            let after = match mode {
                 PlanMode::Destroy => None,
                 PlanMode::Apply => outputs.get(&o.name).cloned(),
             };
@@ -536,7 +542,44 @@ pub async fn plan(
                 sensitive: o.sensitive,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Computes the plan: refresh (unless disabled), evaluate and expand, diff.
+pub async fn plan(
+    engine: &Engine,
+    state: Option<&State>,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let empty = State::new();
+    let prior_state = state.unwrap_or(&empty);
+    let refreshed = records(engine, prior_state, opts.refresh).await?;
+    let mut walk = Walk::new(engine, prior_state, refreshed.records);
+    // Destroying needs only what the state records: the configuration's values do not matter
+    // (its `prevent_destroy` settings are checked below).
+    if opts.mode == PlanMode::Apply {
+        walk.walk_graph();
+    }
+    let mut diags = engine.graph.errors.clone();
+    diags.extend(std::mem::take(&mut walk.diags));
+    if opts.refresh {
+        let changing = changing_components(&walk.changes);
+        let offers = std::mem::take(&mut walk.offers);
+        diags.extend(check_offers(engine, offers, &changing).await);
+    }
+    let outputs = match opts.mode {
+        PlanMode::Apply => eval_outputs(engine, &walk.scope, &mut diags),
+        PlanMode::Destroy => BTreeMap::new(),
+    };
+    let changes = walk.take_changes(opts.mode);
+    diags.extend(prevent_destroy_errors(engine, &changes));
+    diags.dedup();
+    diags.sort();
+    if diags.has_errors() {
+        return Err(PlanError::Spec(diags));
+    }
+    let changes = select(changes, &opts.targets, &opts.excludes);
+    let output_changes = output_changes(engine, prior_state, &outputs, opts.mode);
     // The walk's values of every resource are no longer needed; freeing them piece by piece
     // takes a noticeable share of a large plan, so it happens beside the rest of the work.
     let Walk { scope, records, .. } = walk;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ObjectKey};
 use provider_api::Value;
-use provider_api::schema::{Body, Nesting, Presence};
+use provider_api::schema::{BlockSchema, Body, Nesting, Presence};
 
 use super::diag::{Diagnostics, Span, SpecDiagnostic};
 use super::eval::{EvalContext, eval};
@@ -30,15 +30,47 @@ pub fn eval_body(
 ) -> Result<BTreeMap<String, Value>, Diagnostics> {
     let mut out = BTreeMap::new();
     let mut errors = Diagnostics::default();
-    let names = || {
-        schema
-            .attributes
-            .iter()
-            .filter(|(_, a)| a.is_configurable())
-            .map(|(n, _)| n.as_str())
-            .chain(schema.blocks.keys().map(String::as_str))
-    };
-    // Attributes whose problem is already reported, so that no "missing" error follows.
+    let failed = eval_attributes(body, schema, ctx, &mut out, &mut errors);
+    absent_attributes(body, schema, at, &failed, &mut out, &mut errors);
+    let mut by_type = blocks_by_type(body, schema, &mut errors);
+    for (name, block_schema) in &schema.blocks {
+        let blocks = by_type.remove(name.as_str()).unwrap_or_default();
+        check_block_count(name, block_schema, &blocks, at, &mut errors);
+        if blocks.is_empty() {
+            continue;
+        }
+        if let Some(value) = eval_blocks(name, block_schema, blocks, ctx, &mut errors) {
+            out.insert(name.clone(), value);
+        }
+    }
+    if errors.has_errors() {
+        // Reported in source order, however the schema walk found them.
+        errors.0.sort_by_key(|d| d.span);
+        Err(errors)
+    } else {
+        Ok(out)
+    }
+}
+
+/// The names a body may set: configurable attributes and block types.
+fn settable_names(schema: &Body) -> impl Iterator<Item = &str> {
+    schema
+        .attributes
+        .iter()
+        .filter(|(_, a)| a.is_configurable())
+        .map(|(n, _)| n.as_str())
+        .chain(schema.blocks.keys().map(String::as_str))
+}
+
+/// Evaluates the attributes the body sets into `out`; returns those whose problem is already
+/// reported, so that no "missing" error follows.
+fn eval_attributes<'b>(
+    body: &'b BlockBody,
+    schema: &Body,
+    ctx: &EvalContext,
+    out: &mut BTreeMap<String, Value>,
+    errors: &mut Diagnostics,
+) -> BTreeSet<&'b str> {
     let mut failed = BTreeSet::new();
     for attr in &body.attributes {
         let name = attr.name.as_str();
@@ -48,7 +80,7 @@ pub fn eval_body(
             } else {
                 format!(
                     "unknown attribute \"{name}\"{}",
-                    did_you_mean(name, names())
+                    did_you_mean(name, settable_names(schema))
                 )
             };
             errors.push(SpecDiagnostic::error(summary, Some(attr.name_span)));
@@ -84,6 +116,19 @@ pub fn eval_body(
         let value = attr_schema.ty.convert(value);
         out.insert(name.to_string(), value.mark_if(attr_schema.sensitive));
     }
+    failed
+}
+
+/// Gives absent attributes their schema default, and reports absent required ones (at `at`,
+/// or at the value of an attribute set to `null`).
+fn absent_attributes(
+    body: &BlockBody,
+    schema: &Body,
+    at: Span,
+    failed: &BTreeSet<&str>,
+    out: &mut BTreeMap<String, Value>,
+    errors: &mut Diagnostics,
+) {
     for (name, attr_schema) in &schema.attributes {
         if out.contains_key(name) || failed.contains(name.as_str()) {
             continue;
@@ -102,6 +147,14 @@ pub fn eval_body(
             _ => {}
         }
     }
+}
+
+/// The body's nested blocks by type; those of a type the schema lacks are reported.
+fn blocks_by_type<'b>(
+    body: &'b BlockBody,
+    schema: &Body,
+    errors: &mut Diagnostics,
+) -> BTreeMap<&'b str, Vec<&'b NestedBlock>> {
     let mut by_type: BTreeMap<&str, Vec<&NestedBlock>> = BTreeMap::new();
     for block in &body.blocks {
         let name = block.type_name.as_str();
@@ -114,100 +167,106 @@ pub fn eval_body(
         } else {
             format!(
                 "unknown block type \"{name}\"{}",
-                did_you_mean(name, names())
+                did_you_mean(name, settable_names(schema))
             )
         };
         errors.push(SpecDiagnostic::error(summary, Some(block.span)));
     }
-    for (name, block_schema) in &schema.blocks {
-        let blocks = by_type.remove(name.as_str()).unwrap_or_default();
-        if blocks.len() < block_schema.min_items {
+    by_type
+}
+
+/// Reports too few blocks of a type (at `at`) or too many (at the first extra one).
+fn check_block_count(
+    name: &str,
+    block_schema: &BlockSchema,
+    blocks: &[&NestedBlock],
+    at: Span,
+    errors: &mut Diagnostics,
+) {
+    if blocks.len() < block_schema.min_items {
+        errors.push(SpecDiagnostic::error(
+            format!(
+                "at least {} \"{name}\" block{} required, found {}",
+                block_schema.min_items,
+                if block_schema.min_items == 1 {
+                    " is"
+                } else {
+                    "s are"
+                },
+                blocks.len()
+            ),
+            Some(at),
+        ));
+    }
+    let max = match block_schema.nesting {
+        Nesting::Single => Some(1),
+        _ => block_schema.max_items,
+    };
+    if let Some(extra) = max.and_then(|m| blocks.get(m)) {
+        errors.push(SpecDiagnostic::error(
+            format!(
+                "at most {} \"{name}\" block{} allowed",
+                max.unwrap_or(0),
+                if max == Some(1) { " is" } else { "s are" }
+            ),
+            Some(extra.span),
+        ));
+    }
+}
+
+/// The value of the blocks of one type, per [`Nesting`]; blocks with the wrong number of
+/// labels, errors inside, or a repeated label are reported and left out.
+fn eval_blocks(
+    name: &str,
+    block_schema: &BlockSchema,
+    blocks: Vec<&NestedBlock>,
+    ctx: &EvalContext,
+    errors: &mut Diagnostics,
+) -> Option<Value> {
+    let labels_wanted = usize::from(block_schema.nesting == Nesting::Labelled);
+    let mut values = Vec::new();
+    let mut keyed = BTreeMap::new();
+    for block in blocks {
+        if block.labels.len() != labels_wanted {
+            let usage = if labels_wanted == 1 {
+                format!("{name} \"NAME\" {{ ... }}")
+            } else {
+                format!("{name} {{ ... }}")
+            };
             errors.push(SpecDiagnostic::error(
                 format!(
-                    "at least {} \"{name}\" block{} required, found {}",
-                    block_schema.min_items,
-                    if block_schema.min_items == 1 {
-                        " is"
-                    } else {
-                        "s are"
-                    },
-                    blocks.len()
+                    "a \"{name}\" block takes {labels_wanted} label{} ({usage}), found {}",
+                    if labels_wanted == 1 { "" } else { "s" },
+                    block.labels.len()
                 ),
-                Some(at),
+                Some(block.span),
             ));
-        }
-        let max = match block_schema.nesting {
-            Nesting::Single => Some(1),
-            _ => block_schema.max_items,
-        };
-        if let Some(extra) = max.and_then(|m| blocks.get(m)) {
-            errors.push(SpecDiagnostic::error(
-                format!(
-                    "at most {} \"{name}\" block{} allowed",
-                    max.unwrap_or(0),
-                    if max == Some(1) { " is" } else { "s are" }
-                ),
-                Some(extra.span),
-            ));
-        }
-        if blocks.is_empty() {
             continue;
         }
-        let labels_wanted = usize::from(block_schema.nesting == Nesting::Labelled);
-        let mut values = Vec::new();
-        let mut keyed = BTreeMap::new();
-        for block in blocks {
-            if block.labels.len() != labels_wanted {
-                let usage = if labels_wanted == 1 {
-                    format!("{name} \"NAME\" {{ ... }}")
-                } else {
-                    format!("{name} {{ ... }}")
-                };
-                errors.push(SpecDiagnostic::error(
-                    format!(
-                        "a \"{name}\" block takes {labels_wanted} label{} ({usage}), found {}",
-                        if labels_wanted == 1 { "" } else { "s" },
-                        block.labels.len()
-                    ),
-                    Some(block.span),
-                ));
+        let value = match eval_body(&block.body, &block_schema.body, ctx, block.span) {
+            Ok(v) => Value::Map(v),
+            Err(d) => {
+                errors.extend(d);
                 continue;
             }
-            let value = match eval_body(&block.body, &block_schema.body, ctx, block.span) {
-                Ok(v) => Value::Map(v),
-                Err(d) => {
-                    errors.extend(d);
-                    continue;
-                }
-            };
-            match block.labels.first() {
-                Some(label) if keyed.contains_key(label) => {
-                    errors.push(SpecDiagnostic::error(
-                        format!("duplicate \"{name}\" block \"{label}\""),
-                        Some(block.span),
-                    ));
-                }
-                Some(label) => {
-                    keyed.insert(label.clone(), value);
-                }
-                None => values.push(value),
-            }
-        }
-        let value = match block_schema.nesting {
-            Nesting::Single => values.into_iter().next(),
-            Nesting::List => Some(Value::List(values)),
-            Nesting::Labelled => Some(Value::Map(keyed)),
         };
-        if let Some(value) = value {
-            out.insert(name.clone(), value);
+        match block.labels.first() {
+            Some(label) if keyed.contains_key(label) => {
+                errors.push(SpecDiagnostic::error(
+                    format!("duplicate \"{name}\" block \"{label}\""),
+                    Some(block.span),
+                ));
+            }
+            Some(label) => {
+                keyed.insert(label.clone(), value);
+            }
+            None => values.push(value),
         }
     }
-    if errors.has_errors() {
-        // Reported in source order, however the schema walk found them.
-        errors.0.sort_by_key(|d| d.span);
-        Err(errors)
-    } else {
-        Ok(out)
+    match block_schema.nesting {
+        Nesting::Single => values.into_iter().next(),
+        Nesting::List => Some(Value::List(values)),
+        Nesting::Labelled => Some(Value::Map(keyed)),
     }
 }
 
