@@ -38,7 +38,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Config;
 use crate::discovery::{Api, Discovery, Doc};
@@ -1101,22 +1100,6 @@ struct Answer {
     body: Body,
 }
 
-/// Decodes a `Transfer-Encoding: chunked` body.
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
-    }
-}
-
 /// Sends one HTTP/1.1 request to the simulator (`base` is `http://HOST:PORT`) and reads the
 /// whole answer (`Connection: close`).
 async fn send(
@@ -1127,56 +1110,17 @@ async fn send(
     body: Option<&str>,
 ) -> Result<Answer, String> {
     let host = base.strip_prefix("http://").unwrap_or(base);
-    let mut stream = tokio::net::TcpStream::connect(host)
-        .await
-        .map_err(|e| format!("cannot connect to {host}: {e}"))?;
     let body = body.unwrap_or("");
     let content_type = if body.is_empty() {
         ""
     } else {
         "Content-Type: application/json\r\n"
     };
-    let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
-         {content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("cannot send the request: {e}"))?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .await
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("the answer has no end of headers")?;
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("the answer has no status code")?;
-    let rest = &raw[head_end + 4..];
-    let chunked = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .any(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("transfer-encoding")
-                && v.trim().eq_ignore_ascii_case("chunked")
-        });
-    let payload = if chunked {
-        dechunk(rest).ok_or("the answer's chunked body is malformed")?
-    } else {
-        rest.to_vec()
-    };
-    let text = String::from_utf8_lossy(&payload);
+    let headers = format!("Authorization: Bearer {token}\r\n{content_type}");
+    let answer = sim_kit::client::send(host, method, target, &headers, body).await?;
     Ok(Answer {
-        status,
-        body: Body::parse(&[text.as_ref()]),
+        status: answer.status,
+        body: Body::parse(&[answer.body.as_str()]),
     })
 }
 

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gcp_sim::{Config, Handle, Urls, serve};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Sim {
     urls: Urls,
@@ -64,43 +63,17 @@ fn split_url(url: &str) -> (String, String) {
 
 async fn raw(url: &str, method: &str, target: &str, headers: &str, body: &str) -> Resp {
     let (host, prefix) = split_url(url);
-    let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
-    let req = format!(
-        "{method} {prefix}{target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let payload = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    let body = if payload.is_empty() {
+    let answer = sim_kit::client::send(&host, method, &format!("{prefix}{target}"), headers, body)
+        .await
+        .unwrap();
+    let body = if answer.body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(&payload).unwrap()
+        serde_json::from_str(&answer.body).unwrap()
     };
-    Resp { status, body }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    loop {
-        let (len, rest) = s.split_once("\r\n").unwrap();
-        let n = usize::from_str_radix(len.trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
+    Resp {
+        status: answer.status,
+        body,
     }
 }
 

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ovh_sim::{Config, Handle, serve, signature};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Sim {
     addr: SocketAddr,
@@ -75,47 +74,19 @@ impl Sim {
 }
 
 async fn raw(addr: SocketAddr, method: &str, target: &str, headers: &str, body: &str) -> Resp {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let payload = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    let body = if payload.is_empty() {
+    let headers = format!("Content-Type: application/json\r\n{headers}");
+    let answer = sim_kit::client::send(&addr.to_string(), method, target, &headers, body)
+        .await
+        .unwrap();
+    let body = if answer.body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(&payload).unwrap()
+        serde_json::from_str(&answer.body).unwrap()
     };
     Resp {
-        status,
-        headers: head.to_ascii_lowercase(),
+        status: answer.status,
+        headers: answer.head.to_ascii_lowercase(),
         body,
-    }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    loop {
-        let (len, rest) = s.split_once("\r\n").unwrap();
-        let n = usize::from_str_radix(len.trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
     }
 }
 

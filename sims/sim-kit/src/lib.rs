@@ -23,9 +23,12 @@
 //! * **Fault injection** ([`faults`]): throttling, server errors before or after the work is
 //!   done, and added latency, drawn from the store's seeded random source so that a seed
 //!   replays the same faults.
+//! * **A wire-level client** ([`client`]): one raw HTTP/1.1 exchange, for tests and replays
+//!   that must send exactly what they mean.
 //! * **Schema glue** ([`schema`], [`text`]): API descriptions loaded once per directory and
 //!   process, percent-decoding, query strings and forms, base64, timestamps.
 
+pub mod client;
 pub mod config;
 pub mod faults;
 pub mod log;
