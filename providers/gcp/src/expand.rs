@@ -4,9 +4,19 @@
 use std::collections::BTreeMap;
 
 use provider_api::component::{self, Size, SizeClass};
+use provider_api::kit::config::{Reader, field, local_suffix};
+use provider_api::kit::net;
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 
-use crate::types;
+use crate::cdn::{CDN, CDN_TTL_DEFAULTS, ORIGIN_HEADERS};
+use crate::gke::{CLUSTER, NODE_POOL};
+use crate::lb::{BACKEND_SERVICE, FORWARDING_RULE, HEALTH_CHECK, HTTP_PROXY, URL_MAP};
+use crate::network::{ADDRESS, NETWORK, SUBNETWORK};
+use crate::networkconnectivity::{REDIS_SERVICE_CLASS, SC_POLICY};
+use crate::redis::REDIS;
+use crate::servicenetworking::SN_CONNECTION;
+use crate::settings::Settings;
+use crate::sql::{SQL_INSTANCE, SQL_USER};
 
 /// A family of Google Cloud machine / tier names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,29 +55,6 @@ fn size_value(family: Family, size: &Value) -> Value {
         },
         _ => size.clone(),
     }
-}
-
-/// Zone letters of regions whose zones are not `a`, `b`, `c` (Compute Engine's zone list:
-/// europe-west1 has no zone a, us-east1 none either).
-const REGION_ZONE_LETTERS: [(&str, &str); 2] = [("europe-west1", "bcd"), ("us-east1", "bcd")];
-
-/// The zones of a region as GKE and Memorystore place them, unless the provider block lists
-/// them: the region's first three zones, `REGION-a`, `-b`, `-c` for the regions not in
-/// [`REGION_ZONE_LETTERS`].
-pub fn region_zones(region: &str) -> Vec<String> {
-    let letters = REGION_ZONE_LETTERS
-        .iter()
-        .find(|(r, _)| *r == region)
-        .map_or("abc", |(_, l)| *l);
-    letters.chars().map(|z| format!("{region}-{z}")).collect()
-}
-
-/// What expansion needs to know of the provider block.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    pub project: String,
-    pub region: String,
-    pub zones: Vec<String>,
 }
 
 /// The provider's own checks, on top of the portable ones. Unknown values are skipped.
@@ -137,16 +124,14 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
                 );
             }
         }
-        types::CDN
-            if config.get("cache_mode").and_then(Value::as_str) == Some(types::ORIGIN_HEADERS) =>
-        {
-            for (ttl, _) in types::CDN_TTL_DEFAULTS {
+        CDN if config.get("cache_mode").and_then(Value::as_str) == Some(ORIGIN_HEADERS) => {
+            for (ttl, _) in CDN_TTL_DEFAULTS {
                 if config.get(ttl).is_some_and(|v| !v.is_null()) {
                     out.push(
                         Diagnostic::error(format!(
                             "with cache_mode = \"{}\" the origin's Cache-Control decides and \
                              Cloud CDN refuses `{ttl}`: remove it",
-                            types::ORIGIN_HEADERS
+                            ORIGIN_HEADERS
                         ))
                         .at([ttl]),
                     );
@@ -165,42 +150,13 @@ pub const DEFAULT_K8S_VERSION: &str = "1.36";
 
 pub const PG_VERSIONS: [&str; 5] = ["13", "14", "15", "16", "17"];
 
-struct Config<'a> {
-    attrs: &'a Attrs,
-}
-
-impl Config<'_> {
-    fn value(&self, key: &str, default: impl Into<Value>) -> Value {
-        match self.attrs.get(key) {
-            Some(v) if !v.is_null() => v.clone(),
-            _ => default.into(),
-        }
-    }
-
-    fn known<T>(
-        &self,
-        key: &str,
-        default: impl Into<Value>,
-        f: impl Fn(&Value) -> Option<T>,
-    ) -> Result<T, Diagnostic> {
-        let v = self.value(key, default);
-        if v.is_unknown() {
-            return Err(Diagnostic::error(format!(
-                "`{key}` decides how many resources are created, so it must be known at plan time"
-            ))
-            .at([key]));
-        }
-        f(&v).ok_or_else(|| Diagnostic::error(format!("`{key}` has the wrong type")).at([key]))
-    }
-}
-
 /// Expands a portable component; `None` when `type_name` is not one.
 pub fn expand(
     settings: &Settings,
     type_name: &str,
     config: &Attrs,
 ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
-    let c = Config { attrs: config };
+    let c = Reader::new(config);
     let result = match type_name {
         component::NETWORK => network(settings, &c),
         component::KUBERNETES_CLUSTER => kubernetes(settings, &c),
@@ -218,19 +174,10 @@ pub fn expand(
 /// peers through it, and for instances added later without re-allocating).
 const PEERING_PREFIX: i64 = 16;
 
-fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
-    let zones = c.known("zones", 3, Value::as_i64)?.max(1) as usize;
-    if zones > settings.zones.len() {
-        return Err(Diagnostic::error(format!(
-            "region {} has {} zones, `zones` is {zones}",
-            settings.region,
-            settings.zones.len()
-        ))
-        .at(["zones"]));
-    }
-    let zone_names: Vec<Value> = settings.zones[..zones]
-        .iter()
-        .map(|z| Value::from(z.as_str()))
+fn network(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
+    let zone_names: Vec<Value> = net::zones(c, &settings.region, &settings.zones)?
+        .into_iter()
+        .map(Value::from)
         .collect();
     // A GCP subnetwork is regional: one subnetwork serves every zone of the region. The
     // prerequisites of Cloud SQL's private IP (a VPC_PEERING range and the private services
@@ -238,23 +185,23 @@ fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic>
     // per network: every postgres and redis_cluster on the network depends on the network's
     // resources, so they are created first and destroyed last (see the crate docs).
     let resources = vec![
-        NativeSpec::new("network", types::NETWORK),
-        NativeSpec::new("subnet", types::SUBNETWORK)
+        NativeSpec::new("network", NETWORK),
+        NativeSpec::new("subnet", SUBNETWORK)
             .set("network", Binding::attr("network", "id"))
             .set("cidr", c.value("cidr", "10.0.0.0/16")),
-        NativeSpec::new("peering_range", types::ADDRESS)
+        NativeSpec::new("peering_range", ADDRESS)
             .set("network", Binding::attr("network", "id"))
             .set("purpose", Value::from("VPC_PEERING"))
             .set("prefix_length", Value::from(PEERING_PREFIX)),
-        NativeSpec::new("private_services", types::SN_CONNECTION)
+        NativeSpec::new("private_services", SN_CONNECTION)
             .set("network", Binding::attr("network", "id"))
             .set(
                 "reserved_peering_ranges",
                 Binding::List(vec![Binding::attr("peering_range", "name")]),
             ),
-        NativeSpec::new("psc_policy", types::SC_POLICY)
+        NativeSpec::new("psc_policy", SC_POLICY)
             .set("network", Binding::attr("network", "id"))
-            .set("service_class", Value::from(types::REDIS_SERVICE_CLASS))
+            .set("service_class", Value::from(REDIS_SERVICE_CLASS))
             .set(
                 "subnetworks",
                 Binding::List(vec![Binding::attr("subnet", "id")]),
@@ -273,19 +220,6 @@ fn network(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic>
     })
 }
 
-fn local_suffix(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Nodes per zone at creation: the pool's minimum spread over the zones, at least one.
 fn per_zone(min: &Value, zones: usize) -> Value {
     match min.as_f64() {
@@ -294,12 +228,12 @@ fn per_zone(min: &Value, zones: usize) -> Value {
     }
 }
 
-fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
     let pools = c.known("node_pool", Value::Map(BTreeMap::new()), |v| {
         v.as_map().cloned()
     })?;
     let mut resources = vec![
-        NativeSpec::new("cluster", types::CLUSTER)
+        NativeSpec::new("cluster", CLUSTER)
             .set("network", c.value("network", Value::Null))
             .set("version", c.value("version", DEFAULT_K8S_VERSION)),
     ];
@@ -318,7 +252,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
             ))
             .at(["node_pool", label.as_str()]));
         }
-        let mut spec = NativeSpec::new(&local, types::NODE_POOL)
+        let mut spec = NativeSpec::new(&local, NODE_POOL)
             .set("cluster", Binding::attr("cluster", "id"))
             .set("machine_type", size_value(Family::Node, &size))
             .set("min_nodes", get("min"))
@@ -345,7 +279,7 @@ fn kubernetes(settings: &Settings, c: &Config<'_>) -> Result<Expansion, Diagnost
     })
 }
 
-fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+fn postgres(c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
     let ha = c.known("high_availability", false, Value::as_bool)?;
     let replicas = c.known("read_replicas", 0, Value::as_i64)?.max(0);
     let version = match c.value("version", "16") {
@@ -353,7 +287,7 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
         other => other,
     };
     let tier = size_value(Family::Sql, &c.value("size", "medium"));
-    let primary = NativeSpec::new("primary", types::SQL_INSTANCE)
+    let primary = NativeSpec::new("primary", SQL_INSTANCE)
         .set("database_version", version.clone())
         .set("tier", tier.clone())
         .set("disk_gb", c.value("storage_gb", 100))
@@ -368,7 +302,7 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     for i in 0..replicas {
         let name = format!("replica_{i}");
         resources.push(
-            NativeSpec::new(&name, types::SQL_INSTANCE)
+            NativeSpec::new(&name, SQL_INSTANCE)
                 .set("database_version", version.clone())
                 .set("tier", tier.clone())
                 .set("disk_gb", c.value("storage_gb", 100))
@@ -383,7 +317,7 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     }
     resources.insert(
         1,
-        NativeSpec::new("user", types::SQL_USER)
+        NativeSpec::new("user", SQL_USER)
             .set("instance", Binding::attr("primary", "name"))
             .set("username", c.value("username", "superset"))
             .set("password", c.value("password", Value::Null)),
@@ -401,9 +335,9 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     })
 }
 
-fn redis(c: &Config<'_>) -> Expansion {
+fn redis(c: &Reader<'_>) -> Expansion {
     let resources = vec![
-        NativeSpec::new("cluster", types::REDIS)
+        NativeSpec::new("cluster", REDIS)
             .set("network", c.value("network", Value::Null))
             .set("shards", c.value("shards", 3))
             .set("replicas_per_shard", c.value("replicas_per_shard", 1))
@@ -425,13 +359,9 @@ fn redis(c: &Config<'_>) -> Expansion {
     }
 }
 
-fn load_balancer(c: &Config<'_>) -> Expansion {
+fn load_balancer(c: &Reader<'_>) -> Expansion {
     let health = c.value("health_check", Value::Null);
-    let check = |key: &str, default: Value| match health.get(key) {
-        Some(v) if !v.is_null() => v.clone(),
-        _ if health.is_unknown() => Value::Unknown,
-        _ => default,
-    };
+    let check = |key: &str, default: Value| field(&health, key, default);
     let interval = check("interval", Value::from(30));
     // A probe must end before the next one starts: half the interval, at most 10 s.
     let timeout = match interval.as_f64() {
@@ -444,7 +374,7 @@ fn load_balancer(c: &Config<'_>) -> Expansion {
         None => Value::Unknown,
     };
     let resources = vec![
-        NativeSpec::new("health_check", types::HEALTH_CHECK)
+        NativeSpec::new("health_check", HEALTH_CHECK)
             .set("path", check("path", Value::from("/health")))
             .set("interval", interval)
             .set("timeout", timeout)
@@ -452,13 +382,13 @@ fn load_balancer(c: &Config<'_>) -> Expansion {
                 "healthy_threshold",
                 check("healthy_threshold", Value::from(3)),
             ),
-        NativeSpec::new("backend_service", types::BACKEND_SERVICE)
+        NativeSpec::new("backend_service", BACKEND_SERVICE)
             .set("health_check", Binding::attr("health_check", "id"))
             .set("session_affinity", affinity),
-        NativeSpec::new("url_map", types::URL_MAP)
+        NativeSpec::new("url_map", URL_MAP)
             .set("default_service", Binding::attr("backend_service", "id")),
-        NativeSpec::new("proxy", types::HTTP_PROXY).set("url_map", Binding::attr("url_map", "id")),
-        NativeSpec::new("forwarding_rule", types::FORWARDING_RULE)
+        NativeSpec::new("proxy", HTTP_PROXY).set("url_map", Binding::attr("url_map", "id")),
+        NativeSpec::new("forwarding_rule", FORWARDING_RULE)
             .set("target", Binding::attr("proxy", "id"))
             .set("port", c.value("port", 443)),
     ];
@@ -489,7 +419,7 @@ pub fn ttls(rules: &[(String, f64)]) -> (f64, f64) {
     (default, max)
 }
 
-fn cdn(c: &Config<'_>) -> Expansion {
+fn cdn(c: &Reader<'_>) -> Expansion {
     let rules = c.value("cache_rule", Value::List(Vec::new()));
     let parsed: Option<Vec<(String, f64)>> = rules.as_list().map(|list| {
         list.iter()
@@ -515,7 +445,7 @@ fn cdn(c: &Config<'_>) -> Expansion {
         None => Value::Unknown,
     };
     let resources = vec![
-        NativeSpec::new("cdn", types::CDN)
+        NativeSpec::new("cdn", CDN)
             .set("origin", c.value("origin", Value::Null))
             .set("default_ttl", default_ttl)
             .set("max_ttl", max_ttl.clone())
@@ -534,6 +464,8 @@ fn cdn(c: &Config<'_>) -> Expansion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::settings::region_zones;
 
     fn settings() -> Settings {
         Settings {

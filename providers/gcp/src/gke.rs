@@ -2,14 +2,26 @@
 //! time per cluster, so every mutation holds the cluster's lock and waits out a busy answer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use google_cloud_container_v1::model;
-use provider_api::{Attrs, ProviderError, ResourceState, Value};
+use provider_api::kit::Service;
+use provider_api::kit::config::{attr_i64, attr_str};
+use provider_api::kit::schema::{list, n, s};
+use provider_api::schema::{AttributeSchema as A, ResourceSchema};
+use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
+use crate::api::Api;
+use crate::compute;
 use crate::error::{Kind, kind, provider_error};
-use crate::ops::{Ops, cfg_num, cfg_str, js, last, model as to_model, num, state, text};
-use crate::types;
+use crate::json::{cfg_str, js, last, model as to_model, num, partial, state, text};
+use crate::network::Network;
+use crate::types::{NAME_LEN, base};
+
+pub const CLUSTER: &str = "gcp_container_cluster";
+pub const NODE_POOL: &str = "gcp_container_node_pool";
 
 /// `1.33.5-gke.1162000` → `1.33`.
 pub fn minor(version: &str) -> String {
@@ -25,6 +37,17 @@ pub fn satisfies(current: &str, wanted: &str) -> bool {
     match (parse(current), parse(wanted)) {
         (Some(c), Some(w)) => c >= w,
         _ => current == wanted,
+    }
+}
+
+/// A GKE version is a minimum: a cluster already at or above it (GKE upgrades masters on its
+/// release channel) needs no change, so the plan keeps the running version.
+pub fn normalise(prior: Option<&ResourceState>, proposed: &mut Attrs) {
+    let Some(current) = prior.and_then(|p| attr_str(&p.attrs, "version")) else {
+        return;
+    };
+    if attr_str(proposed, "version").is_some_and(|wanted| satisfies(current, wanted)) {
+        proposed.insert("version".into(), Value::from(current));
     }
 }
 
@@ -78,28 +101,38 @@ fn cluster_json(c: &model::Cluster) -> Json {
     j
 }
 
-impl Ops {
-    /// What GKE offers in the region (`getServerConfig`); the provider keeps the answer.
-    pub(crate) async fn ask_gke_offer(&self) -> Result<Offer, ProviderError> {
-        let c = self.clients().await?;
-        let config = c
-            .gke
-            .get_server_config()
-            .set_name(self.location())
-            .send()
-            .await
-            .map_err(|e| provider_error("get the GKE server configuration", &e))?;
-        let mut j = js(&config);
-        for (i, ch) in config.channels.iter().enumerate() {
-            j["channels"][i]["channel"] = json!(ch.channel.name());
-        }
-        Ok(Offer::from_server_config(&j))
+/// What GKE offers in the region (`getServerConfig`); the provider keeps the answer.
+pub async fn ask_offer(api: &Api) -> Result<Offer, ProviderError> {
+    let c = api.clients().await?;
+    let config = c
+        .gke
+        .get_server_config()
+        .set_name(api.location())
+        .send()
+        .await
+        .map_err(|e| provider_error("get the GKE server configuration", &e))?;
+    let mut j = js(&config);
+    for (i, ch) in config.channels.iter().enumerate() {
+        j["channels"][i]["channel"] = json!(ch.channel.name());
+    }
+    Ok(Offer::from_server_config(&j))
+}
+
+/// GKE: `gcp_container_cluster` and `gcp_container_node_pool`.
+#[derive(Debug)]
+pub struct Gke {
+    api: Arc<Api>,
+}
+
+impl Gke {
+    pub fn new(api: Arc<Api>) -> Gke {
+        Gke { api }
     }
 
     fn cluster_state(&self, c: &Json) -> ResourceState {
         let name = c["name"].as_str().unwrap_or_default();
-        let project = self.project().to_string();
-        let region = &self.settings.region;
+        let project = self.api.project().to_string();
+        let region = &self.api.settings.region;
         let net = last(c["network"].as_str().unwrap_or_default());
         let sub = last(c["subnetwork"].as_str().unwrap_or_default());
         let zones: Vec<Value> = c["locations"]
@@ -109,7 +142,7 @@ impl Ops {
             .map(text)
             .collect();
         state(
-            format!("{}/clusters/{name}", self.location()),
+            format!("{}/clusters/{name}", self.api.location()),
             vec![
                 ("name", Value::from(name)),
                 (
@@ -154,8 +187,8 @@ impl Ops {
         )
     }
 
-    async fn gke_cluster_json(&self, id: &str) -> Result<Option<Json>, ProviderError> {
-        let c = self.clients().await?;
+    async fn get_cluster(&self, id: &str) -> Result<Option<Json>, ProviderError> {
+        let c = self.api.clients().await?;
         match c.gke.get_cluster().set_name(id).send().await {
             Ok(cl) => Ok(Some(cluster_json(&cl))),
             Err(e) if kind(&e) == Kind::NotFound => Ok(None),
@@ -163,26 +196,20 @@ impl Ops {
         }
     }
 
-    pub(crate) async fn gke_cluster(
-        &self,
-        name: &str,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        let id = format!("{}/clusters/{name}", self.location());
-        Ok(self
-            .gke_cluster_json(&id)
-            .await?
-            .map(|c| self.cluster_state(&c)))
+    async fn cluster(&self, name: &str) -> Result<Option<ResourceState>, ProviderError> {
+        let id = format!("{}/clusters/{name}", self.api.location());
+        Ok(self.get_cluster(&id).await?.map(|c| self.cluster_state(&c)))
     }
 
-    pub(crate) async fn gke_list(
+    async fn list(
         &self,
         type_name: &str,
     ) -> Result<BTreeMap<String, ResourceState>, ProviderError> {
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         let list = c
             .gke
             .list_clusters()
-            .set_parent(self.location())
+            .set_parent(self.api.location())
             .send()
             .await
             .map_err(|e| provider_error("list clusters", &e))?;
@@ -190,7 +217,7 @@ impl Ops {
         for cl in list.clusters.iter().map(cluster_json) {
             let cl = &cl;
             let cs = self.cluster_state(cl);
-            if type_name == types::CLUSTER {
+            if type_name == CLUSTER {
                 out.insert(cs.id.clone(), cs);
             } else {
                 for p in cl["nodePools"].as_array().into_iter().flatten() {
@@ -203,15 +230,16 @@ impl Ops {
     }
 
     /// Waits for a GKE operation (`name` as the API gave it) to be done.
-    async fn gke_wait(&self, what: &str, op: &model::Operation) -> Result<(), ProviderError> {
+    async fn wait_op(&self, what: &str, op: &model::Operation) -> Result<(), ProviderError> {
         let op = js(op);
         let name = format!(
             "{}/operations/{}",
-            self.location(),
+            self.api.location(),
             last(op["name"].as_str().unwrap_or_default())
         );
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         let done = self
+            .api
             .wait_for(what, || async {
                 let o = c
                     .gke
@@ -238,37 +266,36 @@ impl Ops {
 
     /// The subnetwork of `network` in the provider's region.
     async fn subnetwork_of(&self, network: &str) -> Result<String, ProviderError> {
-        let net = self
-            .compute_get_json(types::NETWORK, last(network))
+        let net = compute::get::<Network>(&self.api, last(network))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("network {}", last(network))))?;
-        let needle = format!("/regions/{}/", self.settings.region);
+        let needle = format!("/regions/{}/", self.api.settings.region);
         net["subnetworks"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(Json::as_str)
             .find(|s| s.contains(&needle))
-            .map(crate::ops::partial)
+            .map(partial)
             .ok_or_else(|| {
                 ProviderError::Invalid(format!(
                     "network {} has no subnetwork in {}",
                     last(network),
-                    self.settings.region
+                    self.api.settings.region
                 ))
             })
     }
 
-    pub(crate) async fn gke_cluster_create(
+    async fn create_cluster(
         &self,
         name: &str,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
-        let id = format!("{}/clusters/{name}", self.location());
-        let lock = self.lock(&id);
+        let id = format!("{}/clusters/{name}", self.api.location());
+        let lock = self.api.lock(&id);
         let _held = lock.lock().await;
         let what = format!("create cluster {name}");
-        if self.gke_cluster_json(&id).await?.is_none() {
+        if self.get_cluster(&id).await?.is_none() {
             let network = cfg_str(config, "network");
             let subnetwork = match config.get("subnetwork").and_then(Value::as_str) {
                 Some(s) if !s.is_empty() => s.to_string(),
@@ -279,7 +306,7 @@ impl Ops {
                 "network": last(&network),
                 "subnetwork": last(&subnetwork),
                 "initialClusterVersion": cfg_str(config, "version"),
-                "locations": self.settings.zones,
+                "locations": self.api.settings.zones,
                 "ipAllocationPolicy": {"useIpAliases": true},
                 // GKE needs a node pool to create a cluster; this one is removed at once and
                 // the configured pools are separate resources.
@@ -290,19 +317,19 @@ impl Ops {
                 }],
             });
             let cluster: model::Cluster = to_model(&what, body)?;
-            let c = self.clients().await?;
+            let c = self.api.clients().await?;
             match c
                 .gke
                 .create_cluster()
-                .set_parent(self.location())
+                .set_parent(self.api.location())
                 .set_cluster(cluster)
                 .send()
                 .await
             {
-                Ok(op) => self.gke_wait(&what, &op).await?,
+                Ok(op) => self.wait_op(&what, &op).await?,
                 Err(e) if kind(&e) == Kind::AlreadyExists => {}
                 Err(e) => {
-                    if self.gke_cluster_json(&id).await?.is_none() {
+                    if self.get_cluster(&id).await?.is_none() {
                         return Err(provider_error(&what, &e));
                     }
                 }
@@ -310,9 +337,10 @@ impl Ops {
         }
         // Adopted or made: wait until it runs, then drop the bootstrap pool.
         let cluster = self
+            .api
             .wait_for(&what, || async {
                 Ok(self
-                    .gke_cluster_json(&id)
+                    .get_cluster(&id)
                     .await?
                     .filter(|c| c["status"].as_str() == Some("RUNNING")))
             })
@@ -323,24 +351,26 @@ impl Ops {
             .flatten()
             .any(|p| p["name"].as_str() == Some("default-pool"));
         if has_default {
-            let c = self.clients().await?;
+            let c = self.api.clients().await?;
             let pool = format!("{id}/nodePools/default-pool");
             let what = format!("delete the default node pool of {name}");
             let deleted = self
+                .api
                 .while_busy(&what, || {
                     c.gke.delete_node_pool().set_name(pool.clone()).send()
                 })
                 .await;
             match deleted {
-                Ok(op) => self.gke_wait(&what, &op).await?,
+                Ok(op) => self.wait_op(&what, &op).await?,
                 Err(ProviderError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
         let cluster = self
+            .api
             .wait_for(&what, || async {
                 Ok(self
-                    .gke_cluster_json(&id)
+                    .get_cluster(&id)
                     .await?
                     .filter(|c| c["status"].as_str() == Some("RUNNING")))
             })
@@ -348,7 +378,7 @@ impl Ops {
         Ok(self.cluster_state(&cluster))
     }
 
-    pub(crate) async fn gke_cluster_update(
+    async fn update_cluster(
         &self,
         prior: &ResourceState,
         config: &Attrs,
@@ -360,13 +390,14 @@ impl Ops {
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !satisfies(current, &wanted) {
-            let lock = self.lock(&prior.id);
+            let lock = self.api.lock(&prior.id);
             let _held = lock.lock().await;
             let what = format!("upgrade cluster {}", last(&prior.id));
             let update: model::ClusterUpdate =
                 to_model(&what, json!({"desiredMasterVersion": wanted}))?;
-            let c = self.clients().await?;
+            let c = self.api.clients().await?;
             let op = self
+                .api
                 .while_busy(&what, || {
                     c.gke
                         .update_cluster()
@@ -375,35 +406,37 @@ impl Ops {
                         .send()
                 })
                 .await?;
-            self.gke_wait(&what, &op).await?;
+            self.wait_op(&what, &op).await?;
         }
-        self.gke_cluster_json(&prior.id)
+        self.get_cluster(&prior.id)
             .await?
             .map(|c| self.cluster_state(&c))
             .ok_or_else(|| ProviderError::NotFound(format!("cluster {}", last(&prior.id))))
     }
 
-    pub(crate) async fn gke_cluster_delete(&self, id: &str) -> Result<(), ProviderError> {
-        let lock = self.lock(id);
+    async fn delete_cluster(&self, id: &str) -> Result<(), ProviderError> {
+        let lock = self.api.lock(id);
         let _held = lock.lock().await;
         let what = format!("delete cluster {}", last(id));
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         match self
+            .api
             .while_busy(&what, || c.gke.delete_cluster().set_name(id).send())
             .await
         {
-            Ok(op) => self.gke_wait(&what, &op).await?,
+            Ok(op) => self.wait_op(&what, &op).await?,
             Err(ProviderError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         }
-        self.wait_for(&what, || async {
-            Ok(self.gke_cluster_json(id).await?.is_none().then_some(()))
-        })
-        .await
+        self.api
+            .wait_for(&what, || async {
+                Ok(self.get_cluster(id).await?.is_none().then_some(()))
+            })
+            .await
     }
 
-    async fn gke_pool_json(&self, id: &str) -> Result<Option<Json>, ProviderError> {
-        let c = self.clients().await?;
+    async fn get_pool(&self, id: &str) -> Result<Option<Json>, ProviderError> {
+        let c = self.api.clients().await?;
         match c.gke.get_node_pool().set_name(id).send().await {
             Ok(p) => Ok(Some(pool_json(&p))),
             Err(e) if kind(&e) == Kind::NotFound => Ok(None),
@@ -414,33 +447,34 @@ impl Ops {
     fn autoscaling(config: &Attrs) -> Json {
         json!({
             "enabled": true,
-            "totalMinNodeCount": cfg_num(config, "min_nodes", 1),
-            "totalMaxNodeCount": cfg_num(config, "max_nodes", 3),
+            "totalMinNodeCount": attr_i64(config, "min_nodes", 1),
+            "totalMaxNodeCount": attr_i64(config, "max_nodes", 3),
             "locationPolicy": "BALANCED",
         })
     }
 
-    pub(crate) async fn gke_pool_create(
+    async fn create_pool(
         &self,
         name: &str,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
         let cluster_id = cfg_str(config, "cluster");
         let id = format!("{cluster_id}/nodePools/{name}");
-        let lock = self.lock(&cluster_id);
+        let lock = self.api.lock(&cluster_id);
         let _held = lock.lock().await;
         let what = format!("create node pool {name}");
-        if self.gke_pool_json(&id).await?.is_none() {
+        if self.get_pool(&id).await?.is_none() {
             let body = json!({
                 "name": name,
-                "initialNodeCount": cfg_num(config, "initial_nodes_per_zone", 1),
+                "initialNodeCount": attr_i64(config, "initial_nodes_per_zone", 1),
                 "config": {"machineType": cfg_str(config, "machine_type")},
                 "autoscaling": Self::autoscaling(config),
                 "management": {"autoUpgrade": true, "autoRepair": true},
             });
             let pool: model::NodePool = to_model(&what, body)?;
-            let c = self.clients().await?;
+            let c = self.api.clients().await?;
             let created = self
+                .api
                 .while_busy(&what, || {
                     c.gke
                         .create_node_pool()
@@ -450,18 +484,19 @@ impl Ops {
                 })
                 .await;
             match created {
-                Ok(op) => self.gke_wait(&what, &op).await?,
+                Ok(op) => self.wait_op(&what, &op).await?,
                 Err(e) => {
-                    if self.gke_pool_json(&id).await?.is_none() {
+                    if self.get_pool(&id).await?.is_none() {
                         return Err(e);
                     }
                 }
             }
         }
         let pool = self
+            .api
             .wait_for(&what, || async {
                 Ok(self
-                    .gke_pool_json(&id)
+                    .get_pool(&id)
                     .await?
                     .filter(|p| p["status"].as_str() == Some("RUNNING")))
             })
@@ -469,14 +504,14 @@ impl Ops {
         Ok(self.pool_state(&cluster_id, &pool))
     }
 
-    pub(crate) async fn gke_pool_update(
+    async fn update_pool(
         &self,
         prior: &ResourceState,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
         let cluster_id = cfg_str(config, "cluster");
         let name = last(&prior.id).to_string();
-        let lock = self.lock(&cluster_id);
+        let lock = self.api.lock(&cluster_id);
         let _held = lock.lock().await;
         let what = format!("update the autoscaling of node pool {name}");
         let update: model::ClusterUpdate = to_model(
@@ -486,8 +521,9 @@ impl Ops {
                 "desiredNodePoolAutoscaling": Self::autoscaling(config),
             }),
         )?;
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         let op = self
+            .api
             .while_busy(&what, || {
                 c.gke
                     .update_cluster()
@@ -496,34 +532,144 @@ impl Ops {
                     .send()
             })
             .await?;
-        self.gke_wait(&what, &op).await?;
-        self.gke_pool_json(&prior.id)
+        self.wait_op(&what, &op).await?;
+        self.get_pool(&prior.id)
             .await?
             .map(|p| self.pool_state(&cluster_id, &p))
             .ok_or_else(|| ProviderError::NotFound(format!("node pool {name}")))
     }
 
-    pub(crate) async fn gke_pool_delete(&self, id: &str) -> Result<(), ProviderError> {
+    async fn delete_pool(&self, id: &str) -> Result<(), ProviderError> {
         let cluster_id = id
             .split("/nodePools/")
             .next()
             .unwrap_or_default()
             .to_string();
-        let lock = self.lock(&cluster_id);
+        let lock = self.api.lock(&cluster_id);
         let _held = lock.lock().await;
         let what = format!("delete node pool {}", last(id));
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         match self
+            .api
             .while_busy(&what, || c.gke.delete_node_pool().set_name(id).send())
             .await
         {
-            Ok(op) => self.gke_wait(&what, &op).await?,
+            Ok(op) => self.wait_op(&what, &op).await?,
             Err(ProviderError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         }
-        self.wait_for(&what, || async {
-            Ok(self.gke_pool_json(id).await?.is_none().then_some(()))
-        })
-        .await
+        self.api
+            .wait_for(&what, || async {
+                Ok(self.get_pool(id).await?.is_none().then_some(()))
+            })
+            .await
     }
+}
+
+#[async_trait]
+impl Service for Gke {
+    fn types(&self) -> &'static [&'static str] {
+        &[CLUSTER, NODE_POOL]
+    }
+
+    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+        let name = req.identity.name(NAME_LEN);
+        match req.type_name {
+            CLUSTER => self.create_cluster(&name, req.config).await,
+            _ => self.create_pool(&name, req.config).await,
+        }
+    }
+
+    async fn find(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        let name = identity.name(NAME_LEN);
+        match type_name {
+            CLUSTER => self.cluster(&name).await,
+            // A pool's name is unique enough: look for it in every cluster of the location.
+            _ => Ok(self
+                .list(type_name)
+                .await?
+                .into_values()
+                .find(|s| attr_str(&s.attrs, "name") == Some(name.as_str()))),
+        }
+    }
+
+    async fn read_many(
+        &self,
+        type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+        let found = self.list(type_name).await?;
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &ResourceState,
+        config: &Attrs,
+    ) -> Result<ResourceState, ProviderError> {
+        match type_name {
+            CLUSTER => self.update_cluster(prior, config).await,
+            _ => self.update_pool(prior, config).await,
+        }
+    }
+
+    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+        match type_name {
+            CLUSTER => self.delete_cluster(&prior.id).await,
+            _ => self.delete_pool(&prior.id).await,
+        }
+    }
+}
+
+pub fn schemas() -> [ResourceSchema; 2] {
+    [
+        ResourceSchema::native(
+            CLUSTER,
+            "A regional GKE cluster (its default node pool removed: node pools are separate)",
+            base()
+                .attr("network", A::required(s(), "VPC network").force_new())
+                .attr(
+                    "subnetwork",
+                    A::optional_computed(
+                        s(),
+                        "Subnetwork of the nodes; the network's subnetwork in the region when omitted",
+                    )
+                    .force_new(),
+                )
+                .attr(
+                    "version",
+                    A::required(s(), "Minimum master version (1.31, …); upgraded in place"),
+                )
+                .attr("zones", A::computed(list(s()), "Zones of the nodes"))
+                .attr("endpoint", A::computed(s(), "API server address"))
+                .attr(
+                    "ca_certificate",
+                    A::computed(s(), "Cluster CA certificate (base64 PEM)"),
+                ),
+        ),
+        ResourceSchema::native(
+            NODE_POOL,
+            "An autoscaling node pool of a regional GKE cluster",
+            base()
+                .attr("cluster", A::required(s(), "The cluster").force_new())
+                .attr(
+                    "machine_type",
+                    A::required(s(), "Machine type (e2-standard-8, …)").force_new(),
+                )
+                .attr(
+                    "min_nodes",
+                    A::required(n(), "Fewest nodes in total (all zones)"),
+                )
+                .attr("max_nodes", A::required(n(), "Most nodes in total (all zones)"))
+                .attr(
+                    "initial_nodes_per_zone",
+                    A::required(n(), "Nodes per zone at creation").force_new(),
+                ),
+        ),
+    ]
 }

@@ -140,39 +140,63 @@
 //!   The backend service gets no backends: the cluster's ingress (NEGs) registers them.
 //! - `redis_cluster.version` (Memorystore Redis Cluster has no version setting).
 
+mod api;
 mod auth;
+mod cdn;
 mod clients;
+mod compute;
 mod error;
 mod expand;
 mod gke;
-mod ops;
-mod prereq;
+mod json;
+mod lb;
+mod network;
+mod networkconnectivity;
 mod redis;
 mod rest;
+mod servicenetworking;
+mod settings;
 mod sql;
 mod types;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use provider_api::schema::{AttrType, AttributeSchema, Body, ProviderSchema};
-use provider_api::{
-    Attrs, CreateRequest, Diagnostic, Expansion, Identity, PlanRequest, PlanResponse, Provider,
-    ProviderError, ResourceState, Value, component,
-};
+use provider_api::kit::config::{endpoint_url, ready_timeout, required_text, zones};
+use provider_api::kit::schema::{list, map, n, s};
+use provider_api::kit::{Cloud, Factory, Kit, Service};
+use provider_api::schema::{AttributeSchema, Body, ProviderSchema, ResourceSchema};
+use provider_api::{Attrs, Diagnostic, Expansion, ResourceState, Value, component};
 
 pub use clients::Endpoints;
-pub use expand::{Family, Settings, machine, region_zones};
-pub use types::ALL as NATIVE_TYPES;
+pub use expand::{Family, machine};
+pub use settings::{Settings, region_zones};
 
-use ops::Ops;
+use api::Api;
+use compute::{Compute, Resource};
 
 pub const NAME: &str = "gcp";
 
-/// Default bound of a readiness wait: GKE clusters and Cloud SQL instances take 5–20 minutes.
-const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Every native type, one service module after another.
+pub const NATIVE_TYPES: [&str; 16] = [
+    network::NETWORK,
+    network::SUBNETWORK,
+    gke::CLUSTER,
+    gke::NODE_POOL,
+    sql::SQL_INSTANCE,
+    sql::SQL_USER,
+    redis::REDIS,
+    lb::HEALTH_CHECK,
+    lb::BACKEND_SERVICE,
+    lb::URL_MAP,
+    lb::HTTP_PROXY,
+    lb::FORWARDING_RULE,
+    cdn::CDN,
+    network::ADDRESS,
+    servicenetworking::SN_CONNECTION,
+    networkconnectivity::SC_POLICY,
+];
 
 /// The keys `endpoint_overrides` accepts.
 pub const ENDPOINT_KEYS: [&str; 7] = [
@@ -187,27 +211,23 @@ pub const ENDPOINT_KEYS: [&str; 7] = [
 
 /// Schema of the provider block.
 pub fn config_schema() -> Body {
-    let s = AttrType::String;
     Body::default()
         .attr(
             "project",
-            AttributeSchema::required(s.clone(), "Google Cloud project id"),
+            AttributeSchema::required(s(), "Google Cloud project id"),
         )
         .attr(
             "region",
-            AttributeSchema::required(s.clone(), "Region, like europe-west1"),
+            AttributeSchema::required(s(), "Region, like europe-west1"),
         )
         .attr(
             "zones",
-            AttributeSchema::optional(
-                AttrType::List(Box::new(s.clone())),
-                "Zones of the region (default: REGION-a, -b, -c)",
-            ),
+            AttributeSchema::optional(list(s()), "Zones of the region (default: REGION-a, -b, -c)"),
         )
         .attr(
             "endpoint_overrides",
             AttributeSchema::optional(
-                AttrType::Map(Box::new(s)),
+                map(s()),
                 "Base URLs: sqladmin, redis, container, compute, servicenetworking, \
                  networkconnectivity, and an OAuth2 token URL",
             ),
@@ -215,19 +235,33 @@ pub fn config_schema() -> Body {
         .attr(
             "ready_timeout",
             AttributeSchema::optional(
-                AttrType::Number,
+                n(),
                 "Seconds to wait for an operation or object (default 3600)",
             ),
         )
 }
 
-/// The `gcp` provider.
+/// The `gcp` provider: the [`Kit`] of [`Gcp`] and its service modules.
+pub type GcpProvider = Kit<Gcp>;
+
+/// What the provider says about Google Cloud beyond its services' calls.
 #[derive(Debug)]
-pub struct GcpProvider {
-    schema: ProviderSchema,
-    ops: Ops,
-    /// What GKE offers in the region, once asked ([`Provider::check_offers`]).
+pub struct Gcp {
+    api: Arc<Api>,
+    /// What GKE offers in the region, once asked ([`Cloud::check_offers`]).
     gke_offer: tokio::sync::OnceCell<gke::Offer>,
+}
+
+impl Gcp {
+    /// The project, region and zones of the provider block.
+    pub fn settings(&self) -> &Settings {
+        &self.api.settings
+    }
+}
+
+/// The provider as a registry entry.
+pub fn factory() -> Factory {
+    Factory::new(NAME, config_schema, configure)
 }
 
 /// Builds the provider from the evaluated provider block, with credentials from the process
@@ -236,73 +270,47 @@ pub fn configure(config: &Attrs, _spec_dir: &Path) -> Result<GcpProvider, Vec<Di
     configure_with_env(config, |k| std::env::var(k).ok())
 }
 
+/// The `endpoint_overrides` of the provider block.
+fn endpoints(config: &Attrs, diags: &mut Vec<Diagnostic>) -> Endpoints {
+    let mut endpoints = Endpoints::default();
+    let Some(overrides) = config.get("endpoint_overrides").and_then(Value::as_map) else {
+        return endpoints;
+    };
+    for (k, v) in overrides {
+        let Some(url) = endpoint_url(v, &["endpoint_overrides", k.as_str()], diags) else {
+            continue;
+        };
+        match k.as_str() {
+            "sqladmin" => endpoints.sqladmin = url,
+            "redis" => endpoints.redis = url,
+            "container" => endpoints.container = url,
+            "compute" => endpoints.compute = url,
+            "servicenetworking" => endpoints.servicenetworking = url,
+            "networkconnectivity" => endpoints.networkconnectivity = url,
+            "token" => endpoints.token = Some(url),
+            other => diags.push(
+                Diagnostic::error(format!(
+                    "unknown endpoint {other:?}; the keys are {}",
+                    ENDPOINT_KEYS.join(", ")
+                ))
+                .at(["endpoint_overrides", other]),
+            ),
+        }
+    }
+    endpoints
+}
+
 /// [`configure`] with the environment given as a function (for tests).
 pub fn configure_with_env(
     config: &Attrs,
     env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
 ) -> Result<GcpProvider, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let text = |k: &str| {
-        config
-            .get(k)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let project = text("project");
-    if project.is_none() {
-        diags.push(Diagnostic::error("`project` must not be empty").at(["project"]));
-    }
-    let region = text("region");
-    if region.is_none() {
-        diags.push(Diagnostic::error("`region` must not be empty").at(["region"]));
-    }
-    let region = region.unwrap_or_default();
-    let zones = match config.get("zones").and_then(Value::as_list) {
-        Some(list) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        None => expand::region_zones(&region),
-    };
-    let mut endpoints = Endpoints::default();
-    if let Some(map) = config.get("endpoint_overrides").and_then(Value::as_map) {
-        for (k, v) in map {
-            let Some(url) = v
-                .as_str()
-                .map(|u| u.trim().trim_end_matches('/').to_string())
-            else {
-                continue;
-            };
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                diags.push(
-                    Diagnostic::error(format!("`{k}` must be an http(s) URL, got {url:?}"))
-                        .at(["endpoint_overrides", k.as_str()]),
-                );
-                continue;
-            }
-            match k.as_str() {
-                "sqladmin" => endpoints.sqladmin = url,
-                "redis" => endpoints.redis = url,
-                "container" => endpoints.container = url,
-                "compute" => endpoints.compute = url,
-                "servicenetworking" => endpoints.servicenetworking = url,
-                "networkconnectivity" => endpoints.networkconnectivity = url,
-                "token" => endpoints.token = Some(url),
-                other => diags.push(
-                    Diagnostic::error(format!(
-                        "unknown endpoint {other:?}; the keys are {}",
-                        ENDPOINT_KEYS.join(", ")
-                    ))
-                    .at(["endpoint_overrides", other]),
-                ),
-            }
-        }
-    }
-    let ready_timeout =
-        provider_api::seconds_setting(config, "ready_timeout", DEFAULT_READY_TIMEOUT, &mut diags);
+    let project = required_text(config, "project", &mut diags);
+    let region = required_text(config, "region", &mut diags).unwrap_or_default();
+    let zones = zones(config, || region_zones(&region), &mut diags);
+    let endpoints = endpoints(config, &mut diags);
+    let ready_timeout = ready_timeout(config, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -314,41 +322,66 @@ pub fn configure_with_env(
         region,
         zones,
     };
-    Ok(GcpProvider {
-        schema: ProviderSchema {
-            config: config_schema(),
-            resources: types::schemas(),
-            components: component::ALL.iter().map(|c| c.to_string()).collect(),
-        },
-        ops: Ops::new(settings, endpoints, Arc::new(env), ready_timeout),
+    let api = Arc::new(Api::new(settings, endpoints, Arc::new(env), ready_timeout));
+    let services: Vec<Arc<dyn Service>> = vec![
+        Arc::new(Compute::<network::Network>::new(api.clone())),
+        Arc::new(Compute::<network::Subnetwork>::new(api.clone())),
+        Arc::new(Compute::<network::GlobalAddress>::new(api.clone())),
+        Arc::new(Compute::<lb::HealthCheck>::new(api.clone())),
+        Arc::new(Compute::<lb::BackendService>::new(api.clone())),
+        Arc::new(Compute::<lb::UrlMap>::new(api.clone())),
+        Arc::new(Compute::<lb::TargetHttpProxy>::new(api.clone())),
+        Arc::new(Compute::<lb::ForwardingRule>::new(api.clone())),
+        Arc::new(cdn::Cdn::new(api.clone())),
+        Arc::new(gke::Gke::new(api.clone())),
+        Arc::new(sql::Sql::new(api.clone())),
+        Arc::new(redis::Redis::new(api.clone())),
+        Arc::new(servicenetworking::ServiceNetworking::new(api.clone())),
+        Arc::new(networkconnectivity::NetworkConnectivity::new(api.clone())),
+    ];
+    let schema = ProviderSchema {
+        config: config_schema(),
+        resources: schemas(),
+        components: component::ALL.iter().map(|c| c.to_string()).collect(),
+    };
+    let gcp = Gcp {
+        api,
         gke_offer: tokio::sync::OnceCell::new(),
-    })
+    };
+    Ok(Kit::new(gcp, schema, services))
 }
 
-impl GcpProvider {
-    fn check_type(&self, type_name: &str) -> Result<(), ProviderError> {
-        if types::is_native(type_name) {
-            Ok(())
-        } else {
-            Err(ProviderError::Invalid(format!(
-                "the gcp provider has no resource type {type_name:?}"
-            )))
-        }
-    }
+/// The schemas of the native types, from their service modules.
+fn schemas() -> std::collections::BTreeMap<String, ResourceSchema> {
+    [
+        network::Network::schema(),
+        network::Subnetwork::schema(),
+        network::GlobalAddress::schema(),
+        lb::HealthCheck::schema(),
+        lb::BackendService::schema(),
+        lb::UrlMap::schema(),
+        lb::TargetHttpProxy::schema(),
+        lb::ForwardingRule::schema(),
+        cdn::schema(),
+        redis::schema(),
+        servicenetworking::schema(),
+        networkconnectivity::schema(),
+    ]
+    .into_iter()
+    .chain(gke::schemas())
+    .chain(sql::schemas())
+    .map(|schema| (schema.type_name.clone(), schema))
+    .collect()
 }
 
 #[async_trait]
-impl Provider for GcpProvider {
-    fn name(&self) -> &str {
+impl Cloud for Gcp {
+    fn name(&self) -> &'static str {
         NAME
     }
 
-    fn schema(&self) -> &ProviderSchema {
-        &self.schema
-    }
-
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
-        expand::validate(&self.ops.settings, type_name, config)
+        expand::validate(&self.api.settings, type_name, config)
     }
 
     async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
@@ -365,7 +398,7 @@ impl Provider for GcpProvider {
         // asks again).
         let asked = self
             .gke_offer
-            .get_or_try_init(|| Box::pin(self.ops.ask_gke_offer()));
+            .get_or_try_init(|| Box::pin(gke::ask_offer(&self.api)));
         let offer = match Box::pin(asked).await {
             Ok(o) => o,
             Err(e) => {
@@ -377,7 +410,7 @@ impl Provider for GcpProvider {
             return Vec::new();
         }
         let offered = offer.minors.join(", ");
-        let region = &self.ops.settings.region;
+        let region = &self.api.settings.region;
         let message = if configured {
             format!(
                 "GKE does not offer Kubernetes {version} in {region} (REGULAR channel); \
@@ -394,91 +427,19 @@ impl Provider for GcpProvider {
 
     fn expand(
         &self,
-        address: &str,
+        _address: &str,
         type_name: &str,
         config: &Attrs,
-    ) -> Result<Expansion, Vec<Diagnostic>> {
-        let _ = address;
-        expand::expand(&self.ops.settings, type_name, config)
-            .unwrap_or_else(|| provider_api::expand_native(NAME, &self.schema, type_name, config))
+    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+        expand::expand(&self.api.settings, type_name, config)
     }
 
-    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, Vec<Diagnostic>> {
-        let Some(schema) = self.schema.resources.get(req.type_name) else {
-            return Err(vec![Diagnostic::error(format!(
-                "the gcp provider has no resource type {:?}",
-                req.type_name
-            ))]);
-        };
-        let mut proposed = provider_api::with_defaults(schema, req.proposed);
-        // A GKE version is a minimum: a cluster already at or above it (GKE upgrades masters
-        // on its release channel) needs no change.
-        if req.type_name == types::CLUSTER
-            && let Some(prior) = req.prior
-            && let (Some(current), Some(wanted)) = (
-                prior.attrs.get("version").and_then(Value::as_str),
-                proposed.get("version").and_then(Value::as_str),
-            )
-            && gke::satisfies(current, wanted)
-        {
-            proposed.insert("version".into(), Value::from(current));
+    fn normalise(&self, type_name: &str, prior: Option<&ResourceState>, proposed: &mut Attrs) {
+        match type_name {
+            gke::CLUSTER => gke::normalise(prior, proposed),
+            cdn::CDN => cdn::normalise(proposed),
+            _ => {}
         }
-        // With USE_ORIGIN_HEADERS Cloud CDN holds no TTL (the API refuses them, and reads
-        // answer none); the other modes have defaults.
-        if req.type_name == types::CDN
-            && proposed.get("cache_mode").and_then(Value::as_str) != Some(types::ORIGIN_HEADERS)
-        {
-            for (ttl, default) in types::CDN_TTL_DEFAULTS {
-                if proposed.get(ttl).is_none_or(Value::is_null) {
-                    proposed.insert(ttl.into(), Value::from(default));
-                }
-            }
-        }
-        Ok(provider_api::default_plan(schema, req.prior, &proposed))
-    }
-
-    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
-        self.check_type(req.type_name)?;
-        let name = req.identity.name(types::NAME_LEN);
-        self.ops.create(req.type_name, &name, req.config).await
-    }
-
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        self.check_type(type_name)?;
-        self.ops
-            .find(type_name, &identity.name(types::NAME_LEN))
-            .await
-    }
-
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
-        self.check_type(type_name)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.ops.read_many(type_name, ids).await
-    }
-
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
-        self.check_type(type_name)?;
-        self.ops.update(type_name, prior, config).await
-    }
-
-    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
-        self.check_type(type_name)?;
-        self.ops.delete(type_name, prior).await
     }
 }
 
@@ -520,9 +481,9 @@ mod tests {
             ("region", Value::from("europe-west1")),
         ]);
         let p = configure_with_env(&good, |_| None).expect("configured");
-        assert_eq!(p.ops.settings.zones.len(), 3);
+        assert_eq!(p.settings().zones.len(), 3);
         assert_eq!(
-            p.ops.endpoints.compute,
+            p.api.endpoints.compute,
             "https://compute.googleapis.com".to_string()
         );
     }

@@ -3,18 +3,27 @@
 //! them safely.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::options::RequestOptionsBuilder;
 use google_cloud_lro::Poller;
 use google_cloud_redis_cluster_v1::model;
-use provider_api::{Attrs, ProviderError, ResourceState, Value};
+use provider_api::kit::Service;
+use provider_api::kit::config::attr_i64;
+use provider_api::kit::pages;
+use provider_api::kit::schema::{n, s};
+use provider_api::schema::{AttributeSchema as A, ResourceSchema};
+use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
+use crate::api::Api;
 use crate::error::{Kind, kind, provider_error};
-use crate::ops::{
-    Ops, cfg_num, cfg_str, js, last, model as to_model, num, partial, request_id, state, text,
-};
+use crate::json::{cfg_str, js, last, model as to_model, num, partial, request_id, state, text};
+use crate::types::{NAME_LEN, base};
+
+pub const REDIS: &str = "gcp_redis_cluster";
 
 /// A cluster as JSON, its enums by name.
 fn cluster_json(c: &model::Cluster) -> Json {
@@ -44,8 +53,23 @@ fn network_of(o: &Json) -> &str {
         .unwrap_or_default()
 }
 
-impl Ops {
-    fn redis_state(&self, o: &Json) -> ResourceState {
+/// Memorystore for Redis Cluster: `gcp_redis_cluster`.
+#[derive(Debug)]
+pub struct Redis {
+    api: Arc<Api>,
+}
+
+impl Redis {
+    pub fn new(api: Arc<Api>) -> Redis {
+        Redis { api }
+    }
+
+    /// The id of the cluster named `name`.
+    fn id(&self, name: &str) -> String {
+        format!("{}/clusters/{name}", self.api.location())
+    }
+
+    fn cluster_state(&self, o: &Json) -> ResourceState {
         let id = o["name"].as_str().unwrap_or_default();
         let endpoint = &o["discoveryEndpoints"][0];
         state(
@@ -62,8 +86,8 @@ impl Ops {
         )
     }
 
-    async fn redis_json(&self, id: &str) -> Result<Option<Json>, ProviderError> {
-        let c = self.clients().await?;
+    async fn get(&self, id: &str) -> Result<Option<Json>, ProviderError> {
+        let c = self.api.clients().await?;
         match c.redis.get_cluster().set_name(id).send().await {
             Ok(o) => Ok(Some(cluster_json(&o))),
             Err(e) if kind(&e) == Kind::NotFound => Ok(None),
@@ -74,59 +98,56 @@ impl Ops {
         }
     }
 
-    pub(crate) async fn redis_get(&self, id: &str) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(self.redis_json(id).await?.map(|o| self.redis_state(&o)))
+    async fn cluster(&self, id: &str) -> Result<Option<ResourceState>, ProviderError> {
+        Ok(self.get(id).await?.map(|o| self.cluster_state(&o)))
     }
 
-    pub(crate) async fn redis_list(
-        &self,
-    ) -> Result<BTreeMap<String, ResourceState>, ProviderError> {
-        let c = self.clients().await?;
-        let mut out = BTreeMap::new();
-        let mut token = String::new();
-        loop {
+    async fn list(&self) -> Result<BTreeMap<String, ResourceState>, ProviderError> {
+        let c = self.api.clients().await?;
+        let clusters = pages::collect(|token| async move {
             let page = c
                 .redis
                 .list_clusters()
-                .set_parent(self.location())
-                .set_page_token(token.clone())
+                .set_parent(self.api.location())
+                .set_page_token(token.unwrap_or_default())
                 .send()
                 .await
                 .map_err(|e| provider_error("list redis clusters", &e))?;
-            for o in page.clusters.iter().map(cluster_json) {
-                let s = self.redis_state(&o);
-                out.insert(s.id.clone(), s);
-            }
-            match Some(page.next_page_token.as_str()) {
-                Some(t) if !t.is_empty() => token = t.to_string(),
-                _ => return Ok(out),
-            }
-        }
+            let items: Vec<Json> = page.clusters.iter().map(cluster_json).collect();
+            Ok((items, Some(page.next_page_token)))
+        })
+        .await?;
+        Ok(clusters
+            .iter()
+            .map(|o| self.cluster_state(o))
+            .map(|s| (s.id.clone(), s))
+            .collect())
     }
 
-    async fn redis_active(&self, what: &str, id: &str) -> Result<ResourceState, ProviderError> {
+    async fn active(&self, what: &str, id: &str) -> Result<ResourceState, ProviderError> {
         let o = self
+            .api
             .wait_for(what, || async {
                 Ok(self
-                    .redis_json(id)
+                    .get(id)
                     .await?
                     .filter(|o| o["state"].as_str() == Some("ACTIVE")))
             })
             .await?;
-        Ok(self.redis_state(&o))
+        Ok(self.cluster_state(&o))
     }
 
-    pub(crate) async fn redis_create(
+    async fn create_named(
         &self,
         name: &str,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
-        let id = format!("{}/clusters/{name}", self.location());
+        let id = self.id(name);
         let what = format!("create redis cluster {name}");
-        if self.redis_json(&id).await?.is_none() {
+        if self.get(&id).await?.is_none() {
             let body = json!({
-                "shardCount": cfg_num(config, "shards", 3),
-                "replicaCount": cfg_num(config, "replicas_per_shard", 1),
+                "shardCount": attr_i64(config, "shards", 3),
+                "replicaCount": attr_i64(config, "replicas_per_shard", 1),
                 "nodeType": cfg_str(config, "node_type"),
                 "pscConfigs": [{"network": cfg_str(config, "network")}],
                 "zoneDistributionConfig": {"mode": "MULTI_ZONE"},
@@ -134,11 +155,11 @@ impl Ops {
                 "transitEncryptionMode": "TRANSIT_ENCRYPTION_MODE_DISABLED",
             });
             let cluster: model::Cluster = to_model(&what, body)?;
-            let c = self.clients().await?;
+            let c = self.api.clients().await?;
             let created: Result<model::Cluster, GaxError> = c
                 .redis
                 .create_cluster()
-                .set_parent(self.location())
+                .set_parent(self.api.location())
                 .set_cluster_id(name)
                 .set_cluster(cluster)
                 .set_request_id(request_id())
@@ -148,15 +169,15 @@ impl Ops {
                 .await;
             if let Err(e) = created
                 && kind(&e) != Kind::AlreadyExists
-                && self.redis_json(&id).await?.is_none()
+                && self.get(&id).await?.is_none()
             {
                 return Err(provider_error(&what, &e));
             }
         }
-        self.redis_active(&what, &id).await
+        self.active(&what, &id).await
     }
 
-    pub(crate) async fn redis_update(
+    async fn update_cluster(
         &self,
         prior: &ResourceState,
         config: &Attrs,
@@ -170,18 +191,18 @@ impl Ops {
         // be seeded twice otherwise), and removing replicas before shards is the same cost
         // either way. Only the fields that changed are sent.
         let current = self
-            .redis_json(&prior.id)
+            .get(&prior.id)
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("redis cluster {name}")))?;
         let steps = [
-            ("shard_count", "shardCount", cfg_num(config, "shards", 3)),
+            ("shard_count", "shardCount", attr_i64(config, "shards", 3)),
             (
                 "replica_count",
                 "replicaCount",
-                cfg_num(config, "replicas_per_shard", 1),
+                attr_i64(config, "replicas_per_shard", 1),
             ),
         ];
-        let mut last_state = self.redis_state(&current);
+        let mut last_state = self.cluster_state(&current);
         for (mask, field, wanted) in steps {
             if current[field].as_i64().unwrap_or(0) == wanted {
                 continue;
@@ -190,27 +211,28 @@ impl Ops {
             let mut body = json!({"name": prior.id});
             body[field] = json!(wanted);
             let cluster: model::Cluster = to_model(&what, body)?;
-            let c = self.clients().await?;
+            let c = self.api.clients().await?;
             let rid = request_id();
-            self.while_busy(&what, || {
-                c.redis
-                    .update_cluster()
-                    .set_cluster(cluster.clone())
-                    .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths([mask]))
-                    .set_request_id(rid.clone())
-                    .with_idempotency(true)
-                    .poller()
-                    .until_done()
-            })
-            .await?;
-            last_state = self.redis_active(&what, &prior.id).await?;
+            self.api
+                .while_busy(&what, || {
+                    c.redis
+                        .update_cluster()
+                        .set_cluster(cluster.clone())
+                        .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths([mask]))
+                        .set_request_id(rid.clone())
+                        .with_idempotency(true)
+                        .poller()
+                        .until_done()
+                })
+                .await?;
+            last_state = self.active(&what, &prior.id).await?;
         }
         Ok(last_state)
     }
 
-    pub(crate) async fn redis_delete(&self, id: &str) -> Result<(), ProviderError> {
+    async fn delete_id(&self, id: &str) -> Result<(), ProviderError> {
         let what = format!("delete redis cluster {}", last(id));
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         let deleted = c
             .redis
             .delete_cluster()
@@ -225,9 +247,75 @@ impl Ops {
             Err(e) if kind(&e) == Kind::NotFound => return Ok(()),
             Err(e) => return Err(provider_error(&what, &e)),
         }
-        self.wait_for(&what, || async {
-            Ok(self.redis_json(id).await?.is_none().then_some(()))
-        })
-        .await
+        self.api
+            .wait_for(&what, || async {
+                Ok(self.get(id).await?.is_none().then_some(()))
+            })
+            .await
     }
+}
+
+#[async_trait]
+impl Service for Redis {
+    fn types(&self) -> &'static [&'static str] {
+        &[REDIS]
+    }
+
+    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+        self.create_named(&req.identity.name(NAME_LEN), req.config)
+            .await
+    }
+
+    async fn find(
+        &self,
+        _type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        self.cluster(&self.id(&identity.name(NAME_LEN))).await
+    }
+
+    async fn read_many(
+        &self,
+        _type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+        let found = self.list().await?;
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    async fn update(
+        &self,
+        _type_name: &str,
+        prior: &ResourceState,
+        config: &Attrs,
+    ) -> Result<ResourceState, ProviderError> {
+        self.update_cluster(prior, config).await
+    }
+
+    async fn delete(&self, _type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+        self.delete_id(&prior.id).await
+    }
+}
+
+pub fn schema() -> ResourceSchema {
+    ResourceSchema::native(
+        REDIS,
+        "A Memorystore for Redis Cluster instance, spread over the region's zones",
+        base()
+            .attr(
+                "network",
+                A::required(s(), "Consumer VPC network").force_new(),
+            )
+            .attr("shards", A::required(n(), "Shard count; changed in place"))
+            .attr(
+                "replicas_per_shard",
+                A::required(n(), "Replicas per shard; changed in place"),
+            )
+            .attr(
+                "node_type",
+                A::required(s(), "REDIS_HIGHMEM_MEDIUM, …").force_new(),
+            )
+            .attr("endpoint", A::computed(s(), "Discovery endpoint address"))
+            .attr("port", A::computed(n(), "Discovery endpoint port")),
+    )
 }

@@ -14,7 +14,8 @@ use provider_api::ProviderError;
 use reqwest::Method;
 use serde_json::Value as Json;
 
-use crate::ops::Ops;
+use crate::api::Api;
+use crate::clients::Clients;
 
 const ATTEMPTS: u32 = 8;
 
@@ -65,7 +66,7 @@ fn failure(status: u16, body: &Json) -> Failure {
     }
 }
 
-impl Ops {
+impl Api {
     /// One call with retries; the answer's JSON body (`{}` when empty).
     pub(crate) async fn rest(
         &self,
@@ -103,7 +104,7 @@ impl Ops {
 
     async fn rest_once(
         &self,
-        c: &crate::clients::Clients,
+        c: &Clients,
         method: Method,
         url: &str,
         body: Option<&Json>,
@@ -169,7 +170,7 @@ impl Ops {
         .await
     }
 
-    /// [`Ops::rest_poll`], a failed operation as an error; the operation's `response`.
+    /// [`Api::rest_poll`], a failed operation as an error; the operation's `response`.
     pub(crate) async fn rest_wait(
         &self,
         what: &str,

@@ -3,13 +3,25 @@
 //! primary that is idle: mutations hold the primary's lock and wait out a busy answer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use google_cloud_sql_v1::model;
-use provider_api::{Attrs, ProviderError, ResourceState, Value};
+use provider_api::kit::Service;
+use provider_api::kit::config::{attr_i64, attr_str};
+use provider_api::kit::pages;
+use provider_api::kit::schema::{n, s, with_id};
+use provider_api::schema::{AttributeSchema as A, ResourceSchema};
+use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
+use crate::api::Api;
 use crate::error::{Kind, kind, provider_error};
-use crate::ops::{Ops, cfg_num, cfg_str, js, last, model as to_model, num, partial, state, text};
+use crate::json::{cfg_str, js, last, model as to_model, num, reference, state, text};
+use crate::types::{NAME_LEN, base};
+
+pub const SQL_INSTANCE: &str = "gcp_sql_instance";
+pub const SQL_USER: &str = "gcp_sql_user";
 
 /// A generated password: 32 characters from two random (v4) UUIDs.
 fn generate_password() -> String {
@@ -41,8 +53,24 @@ fn master_of(o: &Json) -> Option<String> {
         .map(|m| m.rsplit(':').next().unwrap_or(m).to_string())
 }
 
-impl Ops {
-    fn sql_state(&self, o: &Json) -> ResourceState {
+/// Cloud SQL: `gcp_sql_instance` and `gcp_sql_user`.
+#[derive(Debug)]
+pub struct Sql {
+    api: Arc<Api>,
+}
+
+impl Sql {
+    pub fn new(api: Arc<Api>) -> Sql {
+        Sql { api }
+    }
+
+    /// The lock of the primary an instance belongs to (its own when it is one): Cloud SQL
+    /// runs one operation at a time there.
+    fn primary_lock(&self, master: Option<&str>, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.api.lock(&format!("sql:{}", master.unwrap_or(name)))
+    }
+
+    fn instance_state(&self, o: &Json) -> ResourceState {
         let name = o["name"].as_str().unwrap_or_default();
         let s = &o["settings"];
         let private_ip = o["ipAddresses"]
@@ -61,11 +89,7 @@ impl Ops {
                 ("availability_type", text(&s["availabilityType"])),
                 (
                     "network",
-                    Value::from(partial(
-                        s["ipConfiguration"]["privateNetwork"]
-                            .as_str()
-                            .unwrap_or_default(),
-                    )),
+                    reference(&s["ipConfiguration"]["privateNetwork"]),
                 ),
                 ("master", master_of(o).map_or(Value::Null, Value::from)),
                 ("private_ip", private_ip),
@@ -75,12 +99,12 @@ impl Ops {
         )
     }
 
-    async fn sql_json(&self, name: &str) -> Result<Option<Json>, ProviderError> {
-        let c = self.clients().await?;
+    async fn get_instance(&self, name: &str) -> Result<Option<Json>, ProviderError> {
+        let c = self.api.clients().await?;
         match c
             .sql
             .get()
-            .set_project(self.project())
+            .set_project(self.api.project())
             .set_instance(name)
             .send()
             .await
@@ -91,54 +115,51 @@ impl Ops {
         }
     }
 
-    pub(crate) async fn sql_instance(
-        &self,
-        name: &str,
-    ) -> Result<Option<ResourceState>, ProviderError> {
-        Ok(self.sql_json(name).await?.map(|o| self.sql_state(&o)))
+    async fn instance(&self, name: &str) -> Result<Option<ResourceState>, ProviderError> {
+        Ok(self
+            .get_instance(name)
+            .await?
+            .map(|o| self.instance_state(&o)))
     }
 
-    async fn sql_list_json(&self) -> Result<Vec<Json>, ProviderError> {
-        let c = self.clients().await?;
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+    async fn list_json(&self) -> Result<Vec<Json>, ProviderError> {
+        let c = self.api.clients().await?;
+        pages::collect(|token| async move {
             let page = c
                 .sql
                 .list()
-                .set_project(self.project())
-                .set_page_token(token.clone())
+                .set_project(self.api.project())
+                .set_page_token(token.unwrap_or_default())
                 .send()
                 .await
                 .map_err(|e| provider_error("list instances", &e))?;
-            out.extend(page.items.iter().map(instance_json));
-            match Some(page.next_page_token.as_str()) {
-                Some(t) if !t.is_empty() => token = t.to_string(),
-                _ => return Ok(out),
-            }
-        }
+            let items = page.items.iter().map(instance_json).collect();
+            Ok((items, Some(page.next_page_token)))
+        })
+        .await
     }
 
-    pub(crate) async fn sql_list(&self) -> Result<BTreeMap<String, ResourceState>, ProviderError> {
+    async fn list_instances(&self) -> Result<BTreeMap<String, ResourceState>, ProviderError> {
         Ok(self
-            .sql_list_json()
+            .list_json()
             .await?
             .iter()
-            .map(|o| self.sql_state(o))
+            .map(|o| self.instance_state(o))
             .map(|s| (s.id.clone(), s))
             .collect())
     }
 
     /// Waits for a Cloud SQL operation.
-    async fn sql_wait(&self, what: &str, op: &model::Operation) -> Result<(), ProviderError> {
+    async fn wait_op(&self, what: &str, op: &model::Operation) -> Result<(), ProviderError> {
         let name = js(op)["name"].as_str().unwrap_or_default().to_string();
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         let done = self
+            .api
             .wait_for(what, || async {
                 let o = c
                     .sql_ops
                     .get()
-                    .set_project(self.project())
+                    .set_project(self.api.project())
                     .set_operation(name.clone())
                     .send()
                     .await
@@ -157,34 +178,33 @@ impl Ops {
         }
     }
 
-    async fn sql_wait_runnable(&self, what: &str, name: &str) -> Result<Json, ProviderError> {
-        self.wait_for(what, || async {
-            Ok(self
-                .sql_json(name)
-                .await?
-                .filter(|o| o["state"].as_str() == Some("RUNNABLE")))
-        })
-        .await
+    async fn runnable(&self, what: &str, name: &str) -> Result<Json, ProviderError> {
+        self.api
+            .wait_for(what, || async {
+                Ok(self
+                    .get_instance(name)
+                    .await?
+                    .filter(|o| o["state"].as_str() == Some("RUNNABLE")))
+            })
+            .await
     }
 
-    pub(crate) async fn sql_instance_create(
+    async fn create_instance(
         &self,
         name: &str,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
-        let master = config
-            .get("master")
-            .and_then(Value::as_str)
+        let master = attr_str(config, "master")
             .filter(|m| !m.is_empty())
             .map(str::to_string);
-        let lock = self.lock(&format!("sql:{}", master.as_deref().unwrap_or(name)));
+        let lock = self.primary_lock(master.as_deref(), name);
         let _held = lock.lock().await;
         let what = format!("create instance {name}");
-        if self.sql_json(name).await?.is_none() {
+        if self.get_instance(name).await?.is_none() {
             let mut settings = json!({
                 "tier": cfg_str(config, "tier"),
                 "availabilityType": cfg_str(config, "availability_type"),
-                "dataDiskSizeGb": cfg_num(config, "disk_gb", 100).to_string(),
+                "dataDiskSizeGb": attr_i64(config, "disk_gb", 100).to_string(),
                 "ipConfiguration": {
                     "ipv4Enabled": false,
                     "privateNetwork": cfg_str(config, "network"),
@@ -194,7 +214,7 @@ impl Ops {
             let mut body = json!({
                 "name": name,
                 "databaseVersion": cfg_str(config, "database_version"),
-                "region": self.settings.region,
+                "region": self.api.settings.region,
             });
             match &master {
                 Some(m) => body["masterInstanceName"] = json!(m),
@@ -206,42 +226,38 @@ impl Ops {
             }
             body["settings"] = settings;
             let instance: model::DatabaseInstance = to_model(&what, body)?;
-            let c = self.clients().await?;
+            let c = self.api.clients().await?;
             let created = self
+                .api
                 .while_busy(&what, || {
                     c.sql
                         .insert()
-                        .set_project(self.project())
+                        .set_project(self.api.project())
                         .set_body(instance.clone())
                         .send()
                 })
                 .await;
             match created {
-                Ok(op) => self.sql_wait(&what, &op).await?,
+                Ok(op) => self.wait_op(&what, &op).await?,
                 Err(e) => {
                     // A conflict or a lost answer: the insert may have happened.
-                    if self.sql_json(name).await?.is_none() {
+                    if self.get_instance(name).await?.is_none() {
                         return Err(e);
                     }
                 }
             }
         }
-        let o = self.sql_wait_runnable(&what, name).await?;
-        Ok(self.sql_state(&o))
+        let o = self.runnable(&what, name).await?;
+        Ok(self.instance_state(&o))
     }
 
-    pub(crate) async fn sql_instance_update(
+    async fn update_instance(
         &self,
         prior: &ResourceState,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
         let name = prior.id.clone();
-        let master = prior
-            .attrs
-            .get("master")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let lock = self.lock(&format!("sql:{}", master.as_deref().unwrap_or(&name)));
+        let lock = self.primary_lock(attr_str(&prior.attrs, "master"), &name);
         let _held = lock.lock().await;
         let what = format!("update instance {name}");
         let patch: model::DatabaseInstance = to_model(
@@ -249,57 +265,52 @@ impl Ops {
             json!({"settings": {
                 "tier": cfg_str(config, "tier"),
                 "availabilityType": cfg_str(config, "availability_type"),
-                "dataDiskSizeGb": cfg_num(config, "disk_gb", 100).to_string(),
+                "dataDiskSizeGb": attr_i64(config, "disk_gb", 100).to_string(),
             }}),
         )?;
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         let op = self
+            .api
             .while_busy(&what, || {
                 c.sql
                     .patch()
-                    .set_project(self.project())
+                    .set_project(self.api.project())
                     .set_instance(name.clone())
                     .set_body(patch.clone())
                     .send()
             })
             .await?;
-        self.sql_wait(&what, &op).await?;
-        let o = self.sql_wait_runnable(&what, &name).await?;
-        Ok(self.sql_state(&o))
+        self.wait_op(&what, &op).await?;
+        let o = self.runnable(&what, &name).await?;
+        Ok(self.instance_state(&o))
     }
 
-    pub(crate) async fn sql_instance_delete(
-        &self,
-        prior: &ResourceState,
-    ) -> Result<(), ProviderError> {
+    async fn delete_instance(&self, prior: &ResourceState) -> Result<(), ProviderError> {
         let name = prior.id.clone();
-        let master = prior
-            .attrs
-            .get("master")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let lock = self.lock(&format!("sql:{}", master.as_deref().unwrap_or(&name)));
+        let lock = self.primary_lock(attr_str(&prior.attrs, "master"), &name);
         let _held = lock.lock().await;
         let what = format!("delete instance {name}");
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         match self
+            .api
             .while_busy(&what, || {
                 c.sql
                     .delete()
-                    .set_project(self.project())
+                    .set_project(self.api.project())
                     .set_instance(name.clone())
                     .send()
             })
             .await
         {
-            Ok(op) => self.sql_wait(&what, &op).await?,
+            Ok(op) => self.wait_op(&what, &op).await?,
             Err(ProviderError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         }
-        self.wait_for(&what, || async {
-            Ok(self.sql_json(&name).await?.is_none().then_some(()))
-        })
-        .await
+        self.api
+            .wait_for(&what, || async {
+                Ok(self.get_instance(&name).await?.is_none().then_some(()))
+            })
+            .await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -307,12 +318,12 @@ impl Ops {
     // set at creation, read back as null and kept by the planner (`write_only` in its schema;
     // see the crate docs, "Passwords").
 
-    async fn sql_user_names(&self, instance: &str) -> Result<Option<Vec<String>>, ProviderError> {
-        let c = self.clients().await?;
+    async fn user_names(&self, instance: &str) -> Result<Option<Vec<String>>, ProviderError> {
+        let c = self.api.clients().await?;
         match c
             .sql_users
             .list()
-            .set_project(self.project())
+            .set_project(self.api.project())
             .set_instance(instance)
             .send()
             .await
@@ -342,7 +353,7 @@ impl Ops {
     }
 
     /// One list per instance that holds users in `ids`.
-    pub(crate) async fn sql_users(
+    async fn list_users(
         &self,
         ids: &[String],
     ) -> Result<BTreeMap<String, ResourceState>, ProviderError> {
@@ -351,7 +362,7 @@ impl Ops {
         instances.dedup();
         let mut out = BTreeMap::new();
         for instance in instances {
-            for user in self.sql_user_names(instance).await?.unwrap_or_default() {
+            for user in self.user_names(instance).await?.unwrap_or_default() {
                 let s = Self::user_state(instance, &user, Value::Null);
                 out.insert(s.id.clone(), s);
             }
@@ -359,42 +370,40 @@ impl Ops {
         Ok(out)
     }
 
-    pub(crate) async fn sql_user_create(
-        &self,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn create_user(&self, config: &Attrs) -> Result<ResourceState, ProviderError> {
         let instance = cfg_str(config, "instance");
         let user = cfg_str(config, "username");
         let password = match config.get("password").and_then(Value::as_str) {
             Some(p) if !p.is_empty() => p.to_string(),
             _ => generate_password(),
         };
-        let lock = self.lock(&format!("sql:{instance}"));
+        let lock = self.api.lock(&format!("sql:{instance}"));
         let _held = lock.lock().await;
         let what = format!("create user {user} on {instance}");
         let body: model::User = to_model(
             &what,
-            json!({"name": user, "password": password, "instance": instance, "project": self.project()}),
+            json!({"name": user, "password": password, "instance": instance, "project": self.api.project()}),
         )
         .map_err(|_| ProviderError::Other(format!("{what}: cannot build the request body")))?;
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         // Inserting a user that exists sets its password (Cloud SQL answers with an
         // operation either way), so a repeated create converges on the password given here.
         let op = self
+            .api
             .while_busy(&what, || {
                 c.sql_users
                     .insert()
-                    .set_project(self.project())
+                    .set_project(self.api.project())
                     .set_instance(instance.clone())
                     .set_body(body.clone())
                     .send()
             })
             .await;
         match op {
-            Ok(op) => self.sql_wait(&what, &op).await?,
+            Ok(op) => self.wait_op(&what, &op).await?,
             Err(e) => {
                 let exists = self
-                    .sql_user_names(&instance)
+                    .user_names(&instance)
                     .await?
                     .is_some_and(|names| names.contains(&user));
                 if !exists {
@@ -405,26 +414,144 @@ impl Ops {
         Ok(Self::user_state(&instance, &user, Value::from(password)))
     }
 
-    pub(crate) async fn sql_user_delete(&self, id: &str) -> Result<(), ProviderError> {
+    async fn delete_user(&self, id: &str) -> Result<(), ProviderError> {
         let (instance, user) = id.split_once('/').unwrap_or((id, ""));
-        let lock = self.lock(&format!("sql:{instance}"));
+        let lock = self.api.lock(&format!("sql:{instance}"));
         let _held = lock.lock().await;
         let what = format!("delete user {user} of {}", last(instance));
-        let c = self.clients().await?;
+        let c = self.api.clients().await?;
         match self
+            .api
             .while_busy(&what, || {
                 c.sql_users
                     .delete()
-                    .set_project(self.project())
+                    .set_project(self.api.project())
                     .set_instance(instance)
                     .set_name(user)
                     .send()
             })
             .await
         {
-            Ok(op) => self.sql_wait(&what, &op).await,
+            Ok(op) => self.wait_op(&what, &op).await,
             Err(ProviderError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
+}
+
+#[async_trait]
+impl Service for Sql {
+    fn types(&self) -> &'static [&'static str] {
+        &[SQL_INSTANCE, SQL_USER]
+    }
+
+    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+        match req.type_name {
+            SQL_INSTANCE => {
+                self.create_instance(&req.identity.name(NAME_LEN), req.config)
+                    .await
+            }
+            _ => self.create_user(req.config).await,
+        }
+    }
+
+    /// A user has no name of its own to find it by.
+    async fn find(
+        &self,
+        type_name: &str,
+        identity: &Identity,
+    ) -> Result<Option<ResourceState>, ProviderError> {
+        match type_name {
+            SQL_INSTANCE => self.instance(&identity.name(NAME_LEN)).await,
+            _ => Ok(None),
+        }
+    }
+
+    async fn read_many(
+        &self,
+        type_name: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+        let found = match type_name {
+            SQL_INSTANCE => self.list_instances().await?,
+            _ => self.list_users(ids).await?,
+        };
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &ResourceState,
+        config: &Attrs,
+    ) -> Result<ResourceState, ProviderError> {
+        match type_name {
+            SQL_INSTANCE => self.update_instance(prior, config).await,
+            _ => Err(ProviderError::Invalid(
+                "a Cloud SQL user is replaced, never updated".into(),
+            )),
+        }
+    }
+
+    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+        match type_name {
+            SQL_INSTANCE => self.delete_instance(prior).await,
+            _ => self.delete_user(&prior.id).await,
+        }
+    }
+}
+
+pub fn schemas() -> [ResourceSchema; 2] {
+    [
+        ResourceSchema::native(
+            SQL_INSTANCE,
+            "A Cloud SQL instance (a primary, or a read replica of one)",
+            base()
+                .attr(
+                    "database_version",
+                    A::required(s(), "POSTGRES_16, …").force_new(),
+                )
+                .attr(
+                    "tier",
+                    A::required(s(), "Machine tier (db-custom-4-15360, …)"),
+                )
+                .attr(
+                    "disk_gb",
+                    A::optional(n(), "Data disk size in GB; grows in place"),
+                )
+                .attr(
+                    "availability_type",
+                    A::optional(s(), "ZONAL, or REGIONAL (a standby in another zone)")
+                        .default("ZONAL"),
+                )
+                .attr(
+                    "network",
+                    A::required(s(), "VPC network of the private IP").force_new(),
+                )
+                .attr(
+                    "master",
+                    A::optional(s(), "Primary instance name: this is its read replica").force_new(),
+                )
+                .attr("private_ip", A::computed(s(), "Private IPv4 address"))
+                .attr(
+                    "connection_name",
+                    A::computed(s(), "PROJECT:REGION:INSTANCE"),
+                )
+                .attr("port", A::computed(n(), "Port")),
+        ),
+        ResourceSchema::native(
+            SQL_USER,
+            "A built-in database user of a Cloud SQL instance",
+            with_id("INSTANCE/USER")
+                .attr("instance", A::required(s(), "The instance").force_new())
+                .attr("username", A::required(s(), "User name").force_new())
+                .attr(
+                    "password",
+                    A::optional_computed(s(), "Password; generated when omitted")
+                        .sensitive()
+                        .write_only()
+                        .force_new(),
+                ),
+        ),
+    ]
 }
