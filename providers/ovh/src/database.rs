@@ -122,12 +122,19 @@ fn ip_restrictions(cidrs: &[String]) -> Json {
     )
 }
 
-/// A database body with the configured disk size, if any.
-fn with_disk(mut b: Json, config: &Attrs) -> Json {
+/// What a service's create and update bodies share: its name, plan, version, allowed ranges
+/// and the configured disk size, if any.
+fn service_body(name: &str, config: &Attrs, allowed: &[String]) -> Result<Json, ProviderError> {
+    let mut b = json!({
+        "description": name,
+        "plan": need_str(config, "plan")?,
+        "version": need_str(config, "version")?,
+        "ipRestrictions": ip_restrictions(allowed),
+    });
     if let Some(gb) = opt_i64(config, "disk_gb") {
         b["disk"] = json!({ "size": gb });
     }
-    b
+    Ok(b)
 }
 
 pub fn db_body(
@@ -137,20 +144,15 @@ pub fn db_body(
     subnet_id: &str,
     allowed: &[String],
 ) -> Result<Json, ProviderError> {
-    let b = json!({
-        "description": name,
-        "plan": need_str(config, "plan")?,
-        "version": need_str(config, "version")?,
-        "nodesPattern": {
-            "flavor": need_str(config, "flavor")?,
-            "number": need_i64(config, "nodes")?,
-            "region": region,
-        },
-        "networkId": need_str(config, "network_id")?,
-        "subnetId": subnet_id,
-        "ipRestrictions": ip_restrictions(allowed),
+    let mut b = service_body(name, config, allowed)?;
+    b["nodesPattern"] = json!({
+        "flavor": need_str(config, "flavor")?,
+        "number": need_i64(config, "nodes")?,
+        "region": region,
     });
-    Ok(with_disk(b, config))
+    b["networkId"] = json!(need_str(config, "network_id")?);
+    b["subnetId"] = json!(subnet_id);
+    Ok(b)
 }
 
 pub fn db_update_body(
@@ -158,15 +160,10 @@ pub fn db_update_body(
     config: &Attrs,
     allowed: &[String],
 ) -> Result<Json, ProviderError> {
-    let b = json!({
-        "description": name,
-        "plan": need_str(config, "plan")?,
-        "version": need_str(config, "version")?,
-        "flavor": need_str(config, "flavor")?,
-        "nodeNumber": need_i64(config, "nodes")?,
-        "ipRestrictions": ip_restrictions(allowed),
-    });
-    Ok(with_disk(b, config))
+    let mut b = service_body(name, config, allowed)?;
+    b["flavor"] = json!(need_str(config, "flavor")?);
+    b["nodeNumber"] = json!(need_i64(config, "nodes")?);
+    Ok(b)
 }
 
 /// Where a service is: `READY`, failed in `ERROR`.
