@@ -630,7 +630,7 @@ impl Eks {
         crate::client!(aws_sdk_eks, &self.client)
     }
 
-    /// The VPC of each subnet: one paginated `DescribeSubnets` (per 200 subnets).
+    /// The VPC of each subnet: one paginated `DescribeSubnets` per 200 subnets (none for none).
     async fn subnet_vpcs(
         &self,
         mut subnets: Vec<String>,
@@ -703,11 +703,7 @@ impl Eks {
             .filter(|v| v.vpc_id().is_none())
             .flat_map(|v| v.subnet_ids().iter().take(1).cloned())
             .collect();
-        let vpcs = if lacking.is_empty() {
-            HashMap::new()
-        } else {
-            self.subnet_vpcs(lacking).await?
-        };
+        let vpcs = self.subnet_vpcs(lacking).await?;
         Ok(found
             .iter()
             .map(|c| c.as_ref().and_then(|c| cluster_obj(c, &vpcs)))
@@ -723,11 +719,7 @@ impl Eks {
             .flatten()
             .flat_map(|g| g.subnets().iter().take(1).cloned())
             .collect();
-        let vpcs = if subnets.is_empty() {
-            HashMap::new()
-        } else {
-            self.subnet_vpcs(subnets).await?
-        };
+        let vpcs = self.subnet_vpcs(subnets).await?;
         Ok(found
             .iter()
             .map(|g| g.as_ref().and_then(|g| node_group_obj(g, &vpcs)))

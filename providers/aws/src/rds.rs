@@ -885,6 +885,7 @@ impl Rds {
     ) -> Result<Vec<Option<Obj>>, ProviderError> {
         // One id: a describe by name (the waits poll this way); more: the whole type at once.
         let one = (ids.len() == 1).then(|| ids[0].as_str());
+        let asked = |name: &str| ids.iter().any(|id| id == name);
         let objs: Vec<Obj> = match type_name {
             INSTANCE => {
                 self.instance_objs(self.describe_instances(ids).await?)
@@ -899,28 +900,18 @@ impl Rds {
             PARAMETER_GROUP => {
                 let mut out = Vec::new();
                 for g in self.describe_parameter_groups(one).await? {
-                    let Some(name) = g.db_parameter_group_name() else {
-                        continue;
-                    };
-                    if !ids.iter().any(|id| id == name) {
-                        continue;
+                    if let Some(name) = g.db_parameter_group_name().filter(|n| asked(n)) {
+                        out.extend(parameter_group_obj(&g, self.parameters(name).await?));
                     }
-                    let parameters = self.parameters(name).await?;
-                    out.extend(parameter_group_obj(&g, parameters));
                 }
                 out
             }
             PROXY => {
                 let mut out = Vec::new();
                 for p in self.describe_proxies(one).await? {
-                    let Some(name) = p.db_proxy_name() else {
-                        continue;
-                    };
-                    if !ids.iter().any(|id| id == name) {
-                        continue;
+                    if let Some(name) = p.db_proxy_name().filter(|n| asked(n)) {
+                        out.extend(proxy_obj(&p, self.proxy_target(name).await?));
                     }
-                    let target = self.proxy_target(name).await?;
-                    out.extend(proxy_obj(&p, target));
                 }
                 out
             }

@@ -106,13 +106,7 @@ async fn ec2_objects(moto: &Moto, stack: &str) -> BTreeMap<&'static str, Vec<Str
 
 fn spec_text(moto: &Moto) -> String {
     format!(
-        r#"
-provider "aws" {{
-  region   = "{REGION}"
-  endpoint = "{}"
-  ready_timeout = 60
-}}
-
+        r#"{provider}
 resource "network" "main" {{
   cidr  = "10.20.0.0/16"
   zones = 3
@@ -122,7 +116,7 @@ output "subnets" {{
   value = network.main.subnet_ids
 }}
 "#,
-        moto.url
+        provider = moto.provider_block(REGION)
     )
 }
 

@@ -35,19 +35,6 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use planner::plan::{Action, Plan, PlanMode};
 use provider_api::{Attrs, CreateRequest, Provider, ResourceState, Value};
 
-fn provider_block(moto: &Moto) -> String {
-    format!(
-        r#"
-provider "aws" {{
-  region        = "{REGION}"
-  endpoint      = "{}"
-  ready_timeout = 60
-}}
-"#,
-        moto.url
-    )
-}
-
 fn name(stack: &str, address: &str, len: usize) -> String {
     provider_api::deterministic_name(stack, address, len)
 }
@@ -133,7 +120,7 @@ output "endpoint" {{
   value = redis_cluster.cache.configuration_endpoint
 }}
 "#,
-            provider_block(&moto)
+            moto.provider_block(REGION)
         )
     };
     let work = Workdir::new(&stack, &moto, &calls, &spec(3));
@@ -322,7 +309,7 @@ output "dns" {{
   value = load_balancer.web.dns_name
 }}
 "#,
-        provider_block(moto)
+        moto.provider_block(REGION)
     )
 }
 

@@ -155,13 +155,7 @@ fn set_ttls(cfg: &mut DistributionConfig, default: i64, first_rule: i64) {
 
 fn spec_text(moto: &Moto) -> String {
     format!(
-        r#"
-provider "aws" {{
-  region        = "{REGION}"
-  endpoint      = "{}"
-  ready_timeout = 60
-}}
-
+        r#"{provider}
 resource "cdn" "main" {{
   origin = "{ORIGIN}"
   cache_rule {{
@@ -179,7 +173,7 @@ output "cdn_host" {{
   value = cdn.main.domain_name
 }}
 "#,
-        moto.url
+        provider = moto.provider_block(REGION)
     )
 }
 

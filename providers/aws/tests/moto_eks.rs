@@ -127,13 +127,7 @@ fn managed(names: &[&str]) -> BTreeSet<String> {
 
 fn spec_text(moto: &Moto) -> String {
     format!(
-        r#"
-provider "aws" {{
-  region        = "{REGION}"
-  endpoint      = "{}"
-  ready_timeout = 60
-}}
-
+        r#"{provider}
 resource "network" "main" {{
   cidr  = "10.60.0.0/16"
   zones = 3
@@ -165,7 +159,7 @@ output "version" {{
   value = kubernetes_cluster.k8s.version
 }}
 "#,
-        moto.url
+        provider = moto.provider_block(REGION)
     )
 }
 

@@ -19,18 +19,12 @@ const PARIS: &str = "eu-west-3";
 
 fn spec(moto: &Moto, resources: &str) -> String {
     format!(
-        r#"
-provider "aws" {{
-  region        = "{PARIS}"
-  endpoint      = "{}"
-  ready_timeout = 60
-}}
-
+        r#"{provider}
 resource "network" "main" {{
   cidr = "10.70.0.0/16"
 }}
 {resources}"#,
-        moto.url
+        provider = moto.provider_block(PARIS)
     )
 }
 

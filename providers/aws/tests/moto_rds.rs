@@ -152,13 +152,7 @@ async fn stack_secrets(moto: &Moto, stack: &str) -> Vec<String> {
 
 fn spec_text(moto: &Moto) -> String {
     format!(
-        r#"
-provider "aws" {{
-  region   = "{REGION}"
-  endpoint = "{}"
-  ready_timeout = 60
-}}
-
+        r#"{provider}
 resource "network" "main" {{
   cidr  = "10.30.0.0/16"
   zones = 3
@@ -194,7 +188,7 @@ output "password" {{
   sensitive = true
 }}
 "#,
-        moto.url
+        provider = moto.provider_block(REGION)
     )
 }
 

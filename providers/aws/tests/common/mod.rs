@@ -109,6 +109,20 @@ impl Moto {
         ])
     }
 
+    /// The `provider "aws"` block of a spec using this server, in `region`.
+    pub fn provider_block(&self, region: &str) -> String {
+        format!(
+            r#"
+provider "aws" {{
+  region        = "{region}"
+  endpoint      = "{}"
+  ready_timeout = 60
+}}
+"#,
+            self.url
+        )
+    }
+
     pub fn provider(&self, calls: &Calls) -> aws::AwsProvider {
         self.provider_with(vec![aws::interceptor(calls.clone())])
     }
