@@ -14,9 +14,9 @@ use planner::apply::{ApplyOptions, apply};
 use planner::events::NoEvents;
 use planner::plan::{Action, Plan, PlanMode};
 use planner::spec::{self, VarInputs};
-use planner::{Engine, PlanOptions, ProviderRegistry};
-use provider_api::schema::Body;
-use provider_api::{Attrs, Diagnostic, Provider, Value};
+use planner::{Engine, PlanOptions};
+use provider_api::kit::Factory;
+use provider_api::{Attrs, Provider, Value};
 use serde_json::{Value as Json, json};
 use state::{Backend, LocalBackend, State};
 
@@ -188,43 +188,22 @@ resource "cdn" "static" {
 }
 "#;
 
-struct Registry {
-    key: PathBuf,
-}
-
-impl ProviderRegistry for Registry {
-    fn names(&self) -> Vec<String> {
-        vec![gcp::NAME.to_string()]
-    }
-
-    fn config_schema(&self, name: &str) -> Option<Body> {
-        (name == gcp::NAME).then(gcp::config_schema)
-    }
-
-    fn configure(
-        &self,
-        name: &str,
-        config: &Attrs,
-        _dir: &Path,
-    ) -> Result<Arc<dyn Provider>, Vec<Diagnostic>> {
-        if name != gcp::NAME {
-            return Err(vec![Diagnostic::error(format!(
-                "unknown provider `{name}`"
-            ))]);
-        }
-        let key = self.key.display().to_string();
+/// The provider as the only entry of the registry, with the simulator's service-account key.
+fn registry(key: &Path) -> Vec<Factory> {
+    let key = key.display().to_string();
+    vec![Factory::new(gcp::NAME, gcp::config_schema, move |config, _dir| {
+        let key = key.clone();
         gcp::configure_with_env(config, move |k| {
             (k == "GOOGLE_APPLICATION_CREDENTIALS").then(|| key.clone())
         })
-        .map(|p| Arc::new(p) as Arc<dyn Provider>)
-    }
+    })]
 }
 
 struct Workdir {
     _tmp: tempfile::TempDir,
     dir: PathBuf,
     backend: Arc<LocalBackend>,
-    registry: Registry,
+    registry: Vec<Factory>,
 }
 
 impl Workdir {
@@ -238,9 +217,7 @@ impl Workdir {
             _tmp: tmp,
             dir,
             backend,
-            registry: Registry {
-                key: sim.key.clone(),
-            },
+            registry: registry(&sim.key),
         }
     }
 
