@@ -15,8 +15,9 @@ use planner::events::NoEvents;
 use planner::plan::Plan;
 use planner::spec::diag::Severity;
 use planner::spec::{self, VarInputs};
-use planner::{Engine, PlanError, PlanOptions, ProviderRegistry};
-use provider_api::schema::{Body, ProviderSchema};
+use planner::{Engine, PlanError, PlanOptions};
+use provider_api::kit::Factory;
+use provider_api::schema::ProviderSchema;
 use provider_api::{
     Attrs, CreateRequest, Diagnostic, Expansion, Identity, PlanRequest, PlanResponse, Provider,
     ProviderError, ResourceState, Value, component,
@@ -102,36 +103,25 @@ impl Provider for Offering {
     }
 }
 
-struct Registry {
-    asked: Arc<AtomicUsize>,
-    sells_old: bool,
-}
-
-impl ProviderRegistry for Registry {
-    fn names(&self) -> Vec<String> {
-        vec![sandbox::NAME.to_string()]
-    }
-    fn config_schema(&self, name: &str) -> Option<Body> {
-        (name == sandbox::NAME).then(sandbox::config_schema)
-    }
-    fn configure(
-        &self,
-        _name: &str,
-        config: &Attrs,
-        dir: &Path,
-    ) -> Result<Arc<dyn Provider>, Vec<Diagnostic>> {
-        let mut config = config.clone();
-        config.insert(
-            "dir".into(),
-            Value::from(dir.join(".ss/sandbox").to_string_lossy().to_string()),
-        );
-        let inner = sandbox::configure(&config, dir)?;
-        Ok(Arc::new(Offering {
-            inner,
-            asked: self.asked.clone(),
-            sells_old: self.sells_old,
-        }))
-    }
+/// The registry: one sandbox that sells what [`Offering`] says, its cloud in the spec's
+/// directory.
+fn registry(asked: Arc<AtomicUsize>, sells_old: bool) -> Vec<Factory> {
+    vec![Factory::new(
+        sandbox::NAME,
+        sandbox::config_schema,
+        move |config: &Attrs, dir: &Path| {
+            let mut config = config.clone();
+            config.insert(
+                "dir".into(),
+                Value::from(dir.join(".ss/sandbox").to_string_lossy().to_string()),
+            );
+            Ok(Offering {
+                inner: sandbox::configure(&config, dir)?,
+                asked: asked.clone(),
+                sells_old,
+            })
+        },
+    )]
 }
 
 const SPEC: &str = r#"provider "sandbox" {}
@@ -168,10 +158,7 @@ async fn plan_in(
     let sources = config.sources.clone();
     let vars = spec::resolve_variables(&config, &VarInputs::default()).expect("variables");
     let asked = Arc::new(AtomicUsize::new(0));
-    let registry = Registry {
-        asked: asked.clone(),
-        sells_old,
-    };
+    let registry = registry(asked.clone(), sells_old);
     let engine = Engine::new(config, vars, &registry, "default", &BTreeSet::new()).expect("engine");
     let opts = PlanOptions {
         refresh,

@@ -10,49 +10,31 @@ use planner::events::NoEvents;
 use planner::plan::{Plan, PlanMode};
 use planner::spec::{self, Diagnostics, Sources, VarInputs};
 use planner::{Engine, PlanError, PlanOptions, ProviderRegistry};
-use provider_api::schema::Body;
-use provider_api::{Attrs, Diagnostic, Provider, Value};
+use provider_api::kit::Factory;
+use provider_api::{Attrs, Value};
 use state::{Backend, LocalBackend, State};
 
 /// The state file name inside a case's working directory, as `ss` uses by default.
 pub const STATE_FILE: &str = "ss.state.json";
 
-/// The only provider of these tests. It pins the simulated cloud to a directory of the case
+/// The only provider of these tests: the sandbox, its simulated cloud pinned to `sandbox_dir`
 /// (unless the spec chooses one), so that `SS_SANDBOX_DIR` in the environment of whoever runs
 /// the tests can never send two cases, or a developer's own cloud, into the same directory.
-pub struct Registry {
-    pub sandbox_dir: PathBuf,
-}
-
-impl ProviderRegistry for Registry {
-    fn names(&self) -> Vec<String> {
-        vec![sandbox::NAME.to_string()]
-    }
-
-    fn config_schema(&self, name: &str) -> Option<Body> {
-        (name == sandbox::NAME).then(sandbox::config_schema)
-    }
-
-    fn configure(
-        &self,
-        name: &str,
-        config: &Attrs,
-        dir: &Path,
-    ) -> Result<Arc<dyn Provider>, Vec<Diagnostic>> {
-        if name != sandbox::NAME {
-            return Err(vec![Diagnostic::error(format!(
-                "unknown provider `{name}`"
-            ))]);
-        }
-        let mut config = config.clone();
-        if config.get("dir").is_none_or(Value::is_null) {
-            config.insert(
-                "dir".into(),
-                Value::from(self.sandbox_dir.to_string_lossy().to_string()),
-            );
-        }
-        sandbox::configure(&config, dir).map(|p| Arc::new(p) as Arc<dyn Provider>)
-    }
+pub fn registry(sandbox_dir: PathBuf) -> Vec<Factory> {
+    vec![Factory::new(
+        sandbox::NAME,
+        sandbox::config_schema,
+        move |config: &Attrs, dir: &Path| {
+            let mut config = config.clone();
+            if config.get("dir").is_none_or(Value::is_null) {
+                config.insert(
+                    "dir".into(),
+                    Value::from(sandbox_dir.to_string_lossy().to_string()),
+                );
+            }
+            sandbox::configure(&config, dir)
+        },
+    )]
 }
 
 /// Why a step failed: the spec's diagnostics (an expected outcome for some cases) or anything
@@ -84,7 +66,9 @@ pub struct Workdir {
     /// The spec directory; its name is the stack name, so cloud names are reproducible.
     pub dir: PathBuf,
     pub backend: Arc<LocalBackend>,
-    pub registry: Registry,
+    /// Where the simulated cloud lives.
+    pub sandbox_dir: PathBuf,
+    pub registry: Vec<Factory>,
 }
 
 impl Workdir {
@@ -94,14 +78,13 @@ impl Workdir {
         let dir = tmp.path().join(stack);
         std::fs::create_dir_all(&dir).map_err(|e| StepError::other("mkdir", e))?;
         let backend = Arc::new(LocalBackend::new(dir.join(STATE_FILE)));
-        let registry = Registry {
-            sandbox_dir: dir.join(".ss").join("sandbox"),
-        };
+        let sandbox_dir = dir.join(".ss").join("sandbox");
         Ok(Workdir {
             _tmp: tmp,
             dir,
             backend,
-            registry,
+            registry: registry(sandbox_dir.clone()),
+            sandbox_dir,
         })
     }
 
@@ -230,7 +213,7 @@ impl Workdir {
 
     /// Every object of the simulated cloud: id → type.
     pub fn cloud_objects(&self) -> Result<BTreeMap<String, String>, StepError> {
-        let cloud = sandbox::Cloud::open(&self.registry.sandbox_dir)
+        let cloud = sandbox::Cloud::open(&self.sandbox_dir)
             .map_err(|e| StepError::other("opening the sandbox", e))?;
         Ok(cloud
             .list()
@@ -272,7 +255,7 @@ impl Workdir {
             .ok_or_else(|| StepError::Other(format!("drift: {address} is not in the state")))?;
         let json = serde_json::from_str(value)
             .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
-        sandbox::Cloud::open(&self.registry.sandbox_dir)
+        sandbox::Cloud::open(&self.sandbox_dir)
             .and_then(|c| c.set(&record.id, key, json))
             .map(|_| ())
             .map_err(|e| StepError::other("drift", e))
