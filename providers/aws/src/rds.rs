@@ -160,83 +160,7 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
                 )
                 .attr("arn", A::computed(s(), "ARN")),
         ),
-        INSTANCE => (
-            "An RDS DB instance: a primary (with `username` and the password's secret) or a \
-             read replica (with `replicate_source_db`)",
-            base()
-                .attr(
-                    "engine",
-                    A::optional(s(), "Engine").default("postgres").force_new(),
-                )
-                .attr(
-                    "engine_version",
-                    A::optional_computed(
-                        s(),
-                        "Major engine version, like 16 (RDS picks and upgrades the minor)",
-                    ),
-                )
-                .attr(
-                    "instance_class",
-                    A::required(s(), "Instance class, like db.r6g.large"),
-                )
-                .attr(
-                    "allocated_storage",
-                    A::optional_computed(n(), "Storage in GiB (a replica: the source's)"),
-                )
-                .attr(
-                    "multi_az",
-                    A::optional(b(), "A synchronous standby in another zone").default(false),
-                )
-                .attr(
-                    "storage_encrypted",
-                    A::optional(b(), "Storage encrypted at rest")
-                        .default(true)
-                        .force_new(),
-                )
-                .attr(
-                    "db_subnet_group_name",
-                    A::optional_computed(s(), "DB subnet group").force_new(),
-                )
-                .attr(
-                    "parameter_group_name",
-                    A::optional_computed(s(), "DB parameter group"),
-                )
-                .attr(
-                    "vpc_id",
-                    A::optional_computed(
-                        s(),
-                        "The network's VPC; the instance gets its security group",
-                    )
-                    .force_new(),
-                )
-                .attr(
-                    "username",
-                    A::optional_computed(s(), "Master user name (a primary)").force_new(),
-                )
-                .attr(
-                    "password_secret_arn",
-                    A::optional(
-                        s(),
-                        "Secret holding {\"username\", \"password\"} (a primary): where reads \
-                         check the password, and its source when `password` is not given",
-                    ),
-                )
-                .attr(
-                    "password",
-                    A::optional(s(), "Master password (a primary): the secret's").sensitive(),
-                )
-                .attr(
-                    "replicate_source_db",
-                    A::optional(s(), "Identifier of the source: makes a read replica").force_new(),
-                )
-                .attr(
-                    "availability_zone",
-                    A::optional_computed(s(), "Zone (not with multi_az)").force_new(),
-                )
-                .attr("address", A::computed(s(), "Endpoint host name"))
-                .attr("port", A::computed(n(), "Endpoint port"))
-                .attr("arn", A::computed(s(), "ARN")),
-        ),
+        INSTANCE => instance_schema(),
         PROXY => (
             "An RDS Proxy in front of one DB instance, authenticating with a secret",
             base()
@@ -275,6 +199,87 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
         _ => return None,
     };
     Some(body)
+}
+
+/// The description and attributes of `aws_db_instance`.
+fn instance_schema() -> (&'static str, Body) {
+    (
+        "An RDS DB instance: a primary (with `username` and the password's secret) or a \
+         read replica (with `replicate_source_db`)",
+        base()
+            .attr(
+                "engine",
+                A::optional(s(), "Engine").default("postgres").force_new(),
+            )
+            .attr(
+                "engine_version",
+                A::optional_computed(
+                    s(),
+                    "Major engine version, like 16 (RDS picks and upgrades the minor)",
+                ),
+            )
+            .attr(
+                "instance_class",
+                A::required(s(), "Instance class, like db.r6g.large"),
+            )
+            .attr(
+                "allocated_storage",
+                A::optional_computed(n(), "Storage in GiB (a replica: the source's)"),
+            )
+            .attr(
+                "multi_az",
+                A::optional(b(), "A synchronous standby in another zone").default(false),
+            )
+            .attr(
+                "storage_encrypted",
+                A::optional(b(), "Storage encrypted at rest")
+                    .default(true)
+                    .force_new(),
+            )
+            .attr(
+                "db_subnet_group_name",
+                A::optional_computed(s(), "DB subnet group").force_new(),
+            )
+            .attr(
+                "parameter_group_name",
+                A::optional_computed(s(), "DB parameter group"),
+            )
+            .attr(
+                "vpc_id",
+                A::optional_computed(
+                    s(),
+                    "The network's VPC; the instance gets its security group",
+                )
+                .force_new(),
+            )
+            .attr(
+                "username",
+                A::optional_computed(s(), "Master user name (a primary)").force_new(),
+            )
+            .attr(
+                "password_secret_arn",
+                A::optional(
+                    s(),
+                    "Secret holding {\"username\", \"password\"} (a primary): where reads \
+                     check the password, and its source when `password` is not given",
+                ),
+            )
+            .attr(
+                "password",
+                A::optional(s(), "Master password (a primary): the secret's").sensitive(),
+            )
+            .attr(
+                "replicate_source_db",
+                A::optional(s(), "Identifier of the source: makes a read replica").force_new(),
+            )
+            .attr(
+                "availability_zone",
+                A::optional_computed(s(), "Zone (not with multi_az)").force_new(),
+            )
+            .attr("address", A::computed(s(), "Endpoint host name"))
+            .attr("port", A::computed(n(), "Endpoint port"))
+            .attr("arn", A::computed(s(), "ARN")),
+    )
 }
 
 fn set_like(type_name: &str) -> &'static [&'static str] {
