@@ -12,6 +12,9 @@ use crate::json::{id_text, js, list, not_found_is_none, split_id};
 use crate::routes::{OPERATION_GET, Route};
 use crate::settings::Settings;
 
+/// What a call answers, or why it failed.
+pub type Result<T, E = ProviderError> = std::result::Result<T, E>;
+
 /// The client, the project and the provider block's settings, shared by every service.
 #[derive(Debug)]
 pub struct Api {
@@ -39,7 +42,7 @@ pub type Params<'a> = Vec<(&'static str, &'a str)>;
 
 impl TypeRoutes {
     /// The path parameters `id` fills.
-    pub fn params<'a>(&self, id: &'a str) -> Result<Params<'a>, ProviderError> {
+    pub fn params<'a>(&self, id: &'a str) -> Result<Params<'a>> {
         Ok(match self.id_params {
             &[parent, child] => {
                 let (p, c) = split_id(id)?;
@@ -55,7 +58,7 @@ impl Api {
         &self.settings.region
     }
 
-    fn cdn_service(&self) -> Result<&str, ProviderError> {
+    fn cdn_service(&self) -> Result<&str> {
         self.settings.cdn_service.as_deref().ok_or_else(|| {
             ProviderError::Invalid("`cdn_service` is not set in the provider block".into())
         })
@@ -68,7 +71,7 @@ impl Api {
         route: Route,
         extra: &[(&str, &str)],
         body: Option<&Json>,
-    ) -> Result<Json, ProviderError> {
+    ) -> Result<Json> {
         let mut params: Vec<(&str, &str)> = vec![
             ("serviceName", self.project.as_str()),
             ("regionName", self.region()),
@@ -85,13 +88,13 @@ impl Api {
         &self,
         route: Route,
         extra: &[(&str, &str)],
-    ) -> Result<Option<Vec<String>>, ProviderError> {
+    ) -> Result<Option<Vec<String>>> {
         Ok(not_found_is_none(self.call(route, extra, None).await)?
             .map(|l| list(l).iter().filter_map(id_text).collect()))
     }
 
     /// Waits for an OVH operation to complete; answers its `resourceId`.
-    pub async fn wait_operation(&self, op: &Json) -> Result<Option<String>, ProviderError> {
+    pub async fn wait_operation(&self, op: &Json) -> Result<Option<String>> {
         let Some(id) = js(op, "id").map(str::to_string) else {
             return Ok(js(op, "resourceId").map(str::to_string));
         };

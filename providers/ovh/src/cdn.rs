@@ -12,7 +12,7 @@ use provider_api::schema::{AttributeSchema as A, ResourceSchema};
 use provider_api::{Attrs, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
-use crate::api::{Api, TypeRoutes};
+use crate::api::{Api, Result, TypeRoutes};
 use crate::json::{
     id_text, js, jstr, jv, list, need_i64, need_str, not_found_is_none, parent_value,
 };
@@ -82,7 +82,7 @@ fn type_routes(type_name: &str) -> TypeRoutes {
     TypeRoutes { list, create, get, put, delete, id_params }
 }
 
-pub fn cache_rule_body(config: &Attrs) -> Result<Json, ProviderError> {
+pub fn cache_rule_body(config: &Attrs) -> Result<Json> {
     Ok(json!({
         "cacheType": need_str(config, "cache_type")?,
         "fileMatch": need_str(config, "file_match")?,
@@ -129,7 +129,7 @@ impl Cdn {
     }
 
     /// The CDN domain a `ovh_cdn_domain` is created under.
-    fn domain_name(&self, name: &str, config: &Attrs) -> Result<String, ProviderError> {
+    fn domain_name(&self, name: &str, config: &Attrs) -> Result<String> {
         if let Some(d) = attr_str(config, "domain") {
             return Ok(d.to_string());
         }
@@ -140,7 +140,7 @@ impl Cdn {
     }
 
     /// The cache rule of `domain` that matches the configuration's file match and type.
-    async fn find_rule(&self, c: &Attrs) -> Result<Option<String>, ProviderError> {
+    async fn find_rule(&self, c: &Attrs) -> Result<Option<String>> {
         let domain = need_str(c, "domain")?;
         let ids = list(
             self.api
@@ -166,7 +166,7 @@ impl Cdn {
         type_name: &str,
         domain: &str,
         children: &[&str],
-    ) -> Result<Vec<Json>, ProviderError> {
+    ) -> Result<Vec<Json>> {
         if type_name == CDN_BACKEND {
             let listed = not_found_is_none(
                 self.api
@@ -223,7 +223,7 @@ impl Objects for Cdn {
         type_name: &str,
         name: &str,
         config: Option<&Attrs>,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<String>> {
         match (type_name, config) {
             (CDN_DOMAIN, _) => {
                 let domain = self.domain_name(name, config.unwrap_or(&Attrs::new()))?;
@@ -238,12 +238,7 @@ impl Objects for Cdn {
         }
     }
 
-    async fn post_create(
-        &self,
-        type_name: &str,
-        name: &str,
-        config: &Attrs,
-    ) -> Result<String, ProviderError> {
+    async fn post_create(&self, type_name: &str, name: &str, config: &Attrs) -> Result<String> {
         if type_name == CDN_DOMAIN {
             let domain = self.domain_name(name, config)?;
             self.api
@@ -287,7 +282,7 @@ impl Objects for Cdn {
     }
 
     /// A domain created off is turned on.
-    async fn settle(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
+    async fn settle(&self, type_name: &str, id: &str) -> Result<()> {
         if type_name == CDN_DOMAIN
             && let Some(d) = self.get_raw(CDN_DOMAIN, id).await?
             && js(&d, "status") == Some("off")
@@ -297,12 +292,7 @@ impl Objects for Cdn {
         Ok(())
     }
 
-    async fn change(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<(), ProviderError> {
+    async fn change(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> Result<()> {
         if type_name == CDN_RULE {
             self.put(
                 type_name,
@@ -318,7 +308,7 @@ impl Objects for Cdn {
         &self,
         type_name: &str,
         ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    ) -> Result<Vec<Option<ResourceState>>> {
         let found = if type_name == CDN_DOMAIN {
             let listed = self.api.list_ids(r::CDN_DOMAIN_LIST, &[]).await?;
             self.fetch(CDN_DOMAIN, listed.unwrap_or_default(), ids)

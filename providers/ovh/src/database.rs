@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use provider_api::kit::config::{attr_list, attr_str};
 use provider_api::kit::schema::{list, n, s};
 use provider_api::schema::{AttributeSchema as A, Body, ResourceSchema};
-use provider_api::{Attrs, ProviderError, ResourceState, Value};
+use provider_api::{Attrs, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
-use crate::api::{Api, TypeRoutes};
+use crate::api::{Api, Result, TypeRoutes};
 use crate::json::{answer_id, js, jstr, jv, need_i64, need_str, not_found_is_none, opt_i64};
 use crate::network::{configured_subnet, subnet_cidrs};
 use crate::object::{Objects, Phase, base, in_order, status_phase};
@@ -124,7 +124,7 @@ fn ip_restrictions(cidrs: &[String]) -> Json {
 
 /// What a service's create and update bodies share: its name, plan, version, allowed ranges
 /// and the configured disk size, if any.
-fn service_body(name: &str, config: &Attrs, allowed: &[String]) -> Result<Json, ProviderError> {
+fn service_body(name: &str, config: &Attrs, allowed: &[String]) -> Result<Json> {
     let mut b = json!({
         "description": name,
         "plan": need_str(config, "plan")?,
@@ -143,7 +143,7 @@ pub fn db_body(
     config: &Attrs,
     subnet_id: &str,
     allowed: &[String],
-) -> Result<Json, ProviderError> {
+) -> Result<Json> {
     let mut b = service_body(name, config, allowed)?;
     b["nodesPattern"] = json!({
         "flavor": need_str(config, "flavor")?,
@@ -155,11 +155,7 @@ pub fn db_body(
     Ok(b)
 }
 
-pub fn db_update_body(
-    name: &str,
-    config: &Attrs,
-    allowed: &[String],
-) -> Result<Json, ProviderError> {
+pub fn db_update_body(name: &str, config: &Attrs, allowed: &[String]) -> Result<Json> {
     let mut b = service_body(name, config, allowed)?;
     b["flavor"] = json!(need_str(config, "flavor")?);
     b["nodeNumber"] = json!(need_i64(config, "nodes")?);
@@ -248,11 +244,7 @@ impl Databases {
 
     /// The IP ranges allowed to reach a database: the configured ones, else the CIDRs of the
     /// network's subnets.
-    async fn allowed_ranges(
-        &self,
-        config: &Attrs,
-        net: &str,
-    ) -> Result<Vec<String>, ProviderError> {
+    async fn allowed_ranges(&self, config: &Attrs, net: &str) -> Result<Vec<String>> {
         if config
             .get("ip_restrictions")
             .and_then(Value::as_list)
@@ -288,7 +280,7 @@ impl Objects for Databases {
         type_name: &str,
         name: &str,
         config: Option<&Attrs>,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<String>> {
         let engines: Vec<&str> = if type_name == POSTGRES {
             vec!["postgresql"]
         } else {
@@ -315,12 +307,7 @@ impl Objects for Databases {
         Ok(None)
     }
 
-    async fn post_create(
-        &self,
-        type_name: &str,
-        name: &str,
-        config: &Attrs,
-    ) -> Result<String, ProviderError> {
+    async fn post_create(&self, type_name: &str, name: &str, config: &Attrs) -> Result<String> {
         let engine = db_engine(type_name, config);
         let net = need_str(config, "network_id")?;
         let subnet = configured_subnet(&self.api, config, net).await?;
@@ -334,12 +321,7 @@ impl Objects for Databases {
         Ok(db_id(engine, id))
     }
 
-    async fn change(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<(), ProviderError> {
+    async fn change(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> Result<()> {
         let name = prior
             .attrs
             .get("name")
@@ -360,7 +342,7 @@ impl Objects for Databases {
         &self,
         type_name: &str,
         ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    ) -> Result<Vec<Option<ResourceState>>> {
         let mut engines = vec![if type_name == POSTGRES {
             "postgresql"
         } else {

@@ -11,7 +11,7 @@ use provider_api::schema::{AttributeSchema as A, ResourceSchema};
 use provider_api::{Attrs, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
-use crate::api::{Api, TypeRoutes};
+use crate::api::{Api, Result, TypeRoutes};
 use crate::json::{
     answer_id, id_text, js, jstr, jv, list, need_i64, need_str, not_found_is_none, parent_value,
 };
@@ -143,7 +143,7 @@ pub fn kube_body(
     region: &str,
     config: &Attrs,
     subnet_id: Option<&str>,
-) -> Result<Json, ProviderError> {
+) -> Result<Json> {
     let mut b = json!({
         "name": name,
         "region": region,
@@ -157,7 +157,7 @@ pub fn kube_body(
     Ok(b)
 }
 
-pub fn nodepool_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> {
+pub fn nodepool_body(name: &str, config: &Attrs) -> Result<Json> {
     let min = need_i64(config, "min_nodes")?;
     let max = need_i64(config, "max_nodes")?;
     let mut b = json!({
@@ -174,10 +174,7 @@ pub fn nodepool_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> 
     Ok(b)
 }
 
-pub fn nodepool_update_body(
-    config: &Attrs,
-    current_desired: Option<i64>,
-) -> Result<Json, ProviderError> {
+pub fn nodepool_update_body(config: &Attrs, current_desired: Option<i64>) -> Result<Json> {
     let min = need_i64(config, "min_nodes")?;
     let max = need_i64(config, "max_nodes")?;
     Ok(json!({
@@ -199,14 +196,14 @@ impl Kube {
         Kube { api }
     }
 
-    async fn kube_ids(&self) -> Result<Vec<String>, ProviderError> {
+    async fn kube_ids(&self) -> Result<Vec<String>> {
         Ok(list(self.api.call(r::KUBE_LIST, &[], None).await?)
             .iter()
             .filter_map(id_text)
             .collect())
     }
 
-    async fn pools_of(&self, kube: &str) -> Result<Option<Vec<Json>>, ProviderError> {
+    async fn pools_of(&self, kube: &str) -> Result<Option<Vec<Json>>> {
         Ok(not_found_is_none(
             self.api
                 .call(r::NODEPOOL_LIST, &[("kubeId", kube)], None)
@@ -217,7 +214,7 @@ impl Kube {
 
     /// The cluster's CA certificate. A throttled or failed kubeconfig request fails the read
     /// (it is retried), so that a passing error never shows as a changed certificate.
-    async fn ca_certificate(&self, id: &str) -> Result<Value, ProviderError> {
+    async fn ca_certificate(&self, id: &str) -> Result<Value> {
         match self
             .api
             .call(r::KUBE_KUBECONFIG, &[("kubeId", id)], None)
@@ -235,7 +232,7 @@ impl Kube {
         }
     }
 
-    async fn cluster_state(&self, id: &str, j: &Json) -> Result<ResourceState, ProviderError> {
+    async fn cluster_state(&self, id: &str, j: &Json) -> Result<ResourceState> {
         let mut a = Attrs::new();
         a.insert("id".into(), Value::from(id));
         a.insert("name".into(), jstr(j, "name"));
@@ -282,11 +279,7 @@ impl Kube {
     }
 
     /// Changes a cluster's update policy and version (one minor at a time).
-    async fn change_cluster(
-        &self,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<(), ProviderError> {
+    async fn change_cluster(&self, prior: &ResourceState, config: &Attrs) -> Result<()> {
         let id = prior.id.as_str();
         let changed = |k: &str| {
             let new = config.get(k).cloned().unwrap_or(Value::Null);
@@ -354,7 +347,7 @@ impl Objects for Kube {
         type_name: &str,
         name: &str,
         config: Option<&Attrs>,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<String>> {
         if type_name == KUBE {
             for id in self.kube_ids().await? {
                 if let Some(k) = self.get_raw(KUBE, &id).await?
@@ -378,12 +371,7 @@ impl Objects for Kube {
         Ok(None)
     }
 
-    async fn post_create(
-        &self,
-        type_name: &str,
-        name: &str,
-        config: &Attrs,
-    ) -> Result<String, ProviderError> {
+    async fn post_create(&self, type_name: &str, name: &str, config: &Attrs) -> Result<String> {
         if type_name == KUBE {
             let subnet = match attr_str(config, "nodes_subnet_id") {
                 Some(s) => s.to_string(),
@@ -406,12 +394,7 @@ impl Objects for Kube {
         Ok(format!("{kube}/{id}"))
     }
 
-    async fn change(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<(), ProviderError> {
+    async fn change(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> Result<()> {
         if type_name == KUBE {
             return self.change_cluster(prior, config).await;
         }
@@ -428,7 +411,7 @@ impl Objects for Kube {
         &self,
         type_name: &str,
         ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    ) -> Result<Vec<Option<ResourceState>>> {
         if type_name == NODEPOOL {
             let found = under_parents(ids, |kube, _| async move {
                 Ok(self.pools_of(kube).await?.unwrap_or_default())

@@ -12,7 +12,7 @@ use provider_api::{Attrs, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 use tokio::sync::OnceCell;
 
-use crate::api::{Api, TypeRoutes};
+use crate::api::{Api, Result, TypeRoutes};
 use crate::json::{answer_id, js, jstr, jv, list, need_i64, need_str};
 use crate::network::configured_subnet;
 use crate::object::{Objects, Phase, base, created_by, in_order, named, status_phase, wanted};
@@ -131,12 +131,7 @@ fn type_routes(type_name: &str) -> TypeRoutes {
     TypeRoutes { list, create, get, put, delete, id_params }
 }
 
-pub fn lb_body(
-    name: &str,
-    flavor_id: &str,
-    config: &Attrs,
-    subnet_id: &str,
-) -> Result<Json, ProviderError> {
+pub fn lb_body(name: &str, flavor_id: &str, config: &Attrs, subnet_id: &str) -> Result<Json> {
     let mut private = json!({
         "network": { "id": need_str(config, "network_id")?, "subnetId": subnet_id },
     });
@@ -150,7 +145,7 @@ pub fn lb_body(
     }))
 }
 
-pub fn listener_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> {
+pub fn listener_body(name: &str, config: &Attrs) -> Result<Json> {
     Ok(json!({
         "name": name,
         "loadbalancerId": need_str(config, "loadbalancer_id")?,
@@ -167,7 +162,7 @@ fn persistence(config: &Attrs) -> Json {
     }
 }
 
-pub fn pool_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> {
+pub fn pool_body(name: &str, config: &Attrs) -> Result<Json> {
     Ok(json!({
         "name": name,
         "listenerId": need_str(config, "listener_id")?,
@@ -196,7 +191,7 @@ fn http_configuration(config: &Attrs) -> Option<Json> {
 }
 
 /// The probe settings a monitor's create and update share.
-fn probes(mut b: Json, config: &Attrs) -> Result<Json, ProviderError> {
+fn probes(mut b: Json, config: &Attrs) -> Result<Json> {
     b["delay"] = json!(need_i64(config, "delay")?);
     b["timeout"] = json!(need_i64(config, "timeout")?);
     b["maxRetries"] = json!(need_i64(config, "max_retries")?);
@@ -206,7 +201,7 @@ fn probes(mut b: Json, config: &Attrs) -> Result<Json, ProviderError> {
     Ok(b)
 }
 
-pub fn monitor_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> {
+pub fn monitor_body(name: &str, config: &Attrs) -> Result<Json> {
     let b = json!({
         "name": name,
         "poolId": need_str(config, "pool_id")?,
@@ -215,7 +210,7 @@ pub fn monitor_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> {
     probes(b, config)
 }
 
-pub fn monitor_update_body(config: &Attrs) -> Result<Json, ProviderError> {
+pub fn monitor_update_body(config: &Attrs) -> Result<Json> {
     probes(json!({}), config)
 }
 
@@ -284,7 +279,7 @@ impl LoadBalancing {
         }
     }
 
-    async fn flavor_id(&self, name: &str) -> Result<String, ProviderError> {
+    async fn flavor_id(&self, name: &str) -> Result<String> {
         let flavors = self
             .flavors
             .get_or_try_init(|| async {
@@ -312,7 +307,7 @@ impl LoadBalancing {
 
     /// The name of a load balancer flavor id; `None` when the region lists no such flavor.
     /// A failure to list the flavors is an error: guessing would show a changed flavor.
-    async fn flavor_name(&self, id: &str) -> Result<Option<String>, ProviderError> {
+    async fn flavor_name(&self, id: &str) -> Result<Option<String>> {
         if self.flavors.get().is_none() {
             match self.flavor_id("").await {
                 Ok(_) | Err(ProviderError::Invalid(_)) => {}
@@ -326,12 +321,7 @@ impl LoadBalancing {
             .map(|(_, n)| n.clone()))
     }
 
-    async fn state(
-        &self,
-        type_name: &str,
-        id: &str,
-        j: &Json,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn state(&self, type_name: &str, id: &str, j: &Json) -> Result<ResourceState> {
         let mut a = Attrs::new();
         a.insert("id".into(), Value::from(id));
         a.insert("name".into(), jstr(j, "name"));
@@ -394,17 +384,12 @@ impl Objects for LoadBalancing {
         type_name: &str,
         name: &str,
         _config: Option<&Attrs>,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<String>> {
         let route = type_routes(type_name).list;
         Ok(named(list(self.api.call(route, &[], None).await?), name))
     }
 
-    async fn post_create(
-        &self,
-        type_name: &str,
-        name: &str,
-        config: &Attrs,
-    ) -> Result<String, ProviderError> {
+    async fn post_create(&self, type_name: &str, name: &str, config: &Attrs) -> Result<String> {
         let body = match type_name {
             LB => {
                 let net = need_str(config, "network_id")?;
@@ -425,12 +410,7 @@ impl Objects for LoadBalancing {
         answer_id(&j, type_name).map(str::to_string)
     }
 
-    async fn change(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<(), ProviderError> {
+    async fn change(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> Result<()> {
         let body = match type_name {
             POOL => pool_update_body(config),
             MONITOR => monitor_update_body(config)?,
@@ -444,7 +424,7 @@ impl Objects for LoadBalancing {
         &self,
         type_name: &str,
         ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    ) -> Result<Vec<Option<ResourceState>>> {
         let route = type_routes(type_name).list;
         let listed = list(self.api.call(route, &[], None).await?);
         let mut states = Vec::new();

@@ -10,7 +10,7 @@ use provider_api::schema::{AttributeSchema as A, ResourceSchema};
 use provider_api::{Attrs, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
 
-use crate::api::{Api, TypeRoutes};
+use crate::api::{Api, Result, TypeRoutes};
 use crate::json::{
     answer_id, js, jstr, jv, list, need_str, not_found_is_none, opt_i64, parent_value,
 };
@@ -88,7 +88,7 @@ pub fn network_body(name: &str, config: &Attrs) -> Json {
     b
 }
 
-pub fn subnet_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> {
+pub fn subnet_body(name: &str, config: &Attrs) -> Result<Json> {
     Ok(json!({
         "name": name,
         "cidr": need_str(config, "cidr")?,
@@ -99,7 +99,7 @@ pub fn subnet_body(name: &str, config: &Attrs) -> Result<Json, ProviderError> {
 }
 
 /// The subnets of a private network.
-pub async fn subnets_of(api: &Api, network_id: &str) -> Result<Vec<Json>, ProviderError> {
+pub async fn subnets_of(api: &Api, network_id: &str) -> Result<Vec<Json>> {
     Ok(list(
         api.call(r::SUBNET_LIST, &[("networkId", network_id)], None)
             .await?,
@@ -107,7 +107,7 @@ pub async fn subnets_of(api: &Api, network_id: &str) -> Result<Vec<Json>, Provid
 }
 
 /// The subnet to use when none is configured: the network's subnet with the lowest CIDR.
-pub async fn first_subnet(api: &Api, network_id: &str) -> Result<String, ProviderError> {
+pub async fn first_subnet(api: &Api, network_id: &str) -> Result<String> {
     let mut subnets = subnets_of(api, network_id).await?;
     subnets.sort_by(|a, b| js(a, "cidr").cmp(&js(b, "cidr")));
     subnets
@@ -120,11 +120,7 @@ pub async fn first_subnet(api: &Api, network_id: &str) -> Result<String, Provide
 }
 
 /// The configured `subnet_id`, else the network's first subnet.
-pub async fn configured_subnet(
-    api: &Api,
-    config: &Attrs,
-    net: &str,
-) -> Result<String, ProviderError> {
+pub async fn configured_subnet(api: &Api, config: &Attrs, net: &str) -> Result<String> {
     match attr_str(config, "subnet_id") {
         Some(s) => Ok(s.to_string()),
         None => first_subnet(api, net).await,
@@ -132,7 +128,7 @@ pub async fn configured_subnet(
 }
 
 /// The CIDRs of a network's subnets, sorted.
-pub async fn subnet_cidrs(api: &Api, net: &str) -> Result<Vec<String>, ProviderError> {
+pub async fn subnet_cidrs(api: &Api, net: &str) -> Result<Vec<String>> {
     let mut cidrs: Vec<String> = subnets_of(api, net)
         .await?
         .iter()
@@ -215,7 +211,7 @@ impl Objects for Networks {
         type_name: &str,
         name: &str,
         config: Option<&Attrs>,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<String>> {
         if type_name == NETWORK {
             return Ok(named(
                 list(self.api.call(r::NETWORK_LIST, &[], None).await?),
@@ -238,12 +234,7 @@ impl Objects for Networks {
         Ok(None)
     }
 
-    async fn post_create(
-        &self,
-        type_name: &str,
-        name: &str,
-        config: &Attrs,
-    ) -> Result<String, ProviderError> {
+    async fn post_create(&self, type_name: &str, name: &str, config: &Attrs) -> Result<String> {
         if type_name == NETWORK {
             let op = self
                 .api
@@ -268,7 +259,7 @@ impl Objects for Networks {
         &self,
         type_name: &str,
         ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    ) -> Result<Vec<Option<ResourceState>>> {
         let found = if type_name == NETWORK {
             wanted(list(self.api.call(r::NETWORK_LIST, &[], None).await?), ids)
         } else {

@@ -16,7 +16,7 @@ use provider_api::schema::{AttributeSchema as A, Body};
 use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState};
 use serde_json::Value as Json;
 
-use crate::api::{Api, TypeRoutes};
+use crate::api::{Api, Result, TypeRoutes};
 use crate::json::{id_text, js, not_found_is_none, split_id};
 
 /// Length of deterministic names: OVH accepts longer names for most objects, but node pool
@@ -78,29 +78,19 @@ pub trait Objects: Send + Sync + Debug {
         type_name: &str,
         name: &str,
         config: Option<&Attrs>,
-    ) -> Result<Option<String>, ProviderError>;
+    ) -> Result<Option<String>>;
 
     /// Sends the create request; answers the new object's id.
-    async fn post_create(
-        &self,
-        type_name: &str,
-        name: &str,
-        config: &Attrs,
-    ) -> Result<String, ProviderError>;
+    async fn post_create(&self, type_name: &str, name: &str, config: &Attrs) -> Result<String>;
 
     /// What follows a create once the object is ready.
-    async fn settle(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
+    async fn settle(&self, type_name: &str, id: &str) -> Result<()> {
         let _ = (type_name, id);
         Ok(())
     }
 
     /// Sends the in-place changes from `prior` to `config` (the wait follows).
-    async fn change(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<(), ProviderError> {
+    async fn change(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> Result<()> {
         let _ = (type_name, prior, config);
         Ok(())
     }
@@ -111,10 +101,10 @@ pub trait Objects: Send + Sync + Debug {
         &self,
         type_name: &str,
         ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError>;
+    ) -> Result<Vec<Option<ResourceState>>>;
 
     /// The raw object behind an id, `None` when it does not exist.
-    async fn get_raw(&self, type_name: &str, id: &str) -> Result<Option<Json>, ProviderError> {
+    async fn get_raw(&self, type_name: &str, id: &str) -> Result<Option<Json>> {
         let (routes, id) = self.routes(type_name, id);
         let params = routes.params(id)?;
         not_found_is_none(self.api().call(routes.get, &params, None).await)
@@ -126,7 +116,7 @@ pub trait Objects: Send + Sync + Debug {
         type_name: &str,
         listed: Vec<String>,
         ids: &[String],
-    ) -> Result<Vec<(String, Json)>, ProviderError> {
+    ) -> Result<Vec<(String, Json)>> {
         let mut out = Vec::new();
         for id in listed {
             if ids.contains(&id)
@@ -139,7 +129,7 @@ pub trait Objects: Send + Sync + Debug {
     }
 
     /// Sends a change to an object in place.
-    async fn put(&self, type_name: &str, id: &str, body: &Json) -> Result<Json, ProviderError> {
+    async fn put(&self, type_name: &str, id: &str, body: &Json) -> Result<Json> {
         let (routes, id) = self.routes(type_name, id);
         let put = routes.put.ok_or_else(|| {
             ProviderError::Invalid(format!("a {type_name} cannot be changed in place"))
@@ -153,10 +143,10 @@ pub trait Objects: Send + Sync + Debug {
 pub async fn under_parents<'a, F, Fut>(
     ids: &'a [String],
     mut items_of: F,
-) -> Result<Vec<(String, Json)>, ProviderError>
+) -> Result<Vec<(String, Json)>>
 where
     F: FnMut(&'a str, Vec<&'a str>) -> Fut,
-    Fut: Future<Output = Result<Vec<Json>, ProviderError>>,
+    Fut: Future<Output = Result<Vec<Json>>>,
 {
     let mut out = Vec::new();
     for (parent, children) in by_parent(ids)? {
@@ -167,7 +157,7 @@ where
 }
 
 /// The ids of `PARENT/CHILD` objects grouped by parent.
-fn by_parent(ids: &[String]) -> Result<BTreeMap<&str, Vec<&str>>, ProviderError> {
+fn by_parent(ids: &[String]) -> Result<BTreeMap<&str, Vec<&str>>> {
     let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for id in ids {
         let (parent, child) = split_id(id)?;
@@ -226,7 +216,7 @@ pub fn in_order(
 pub struct Managed<O>(pub O);
 
 impl<O: Objects> Managed<O> {
-    async fn read_one(&self, type_name: &str, id: &str) -> Result<ResourceState, ProviderError> {
+    async fn read_one(&self, type_name: &str, id: &str) -> Result<ResourceState> {
         self.0
             .read_many(type_name, &[id.to_string()])
             .await?
@@ -237,7 +227,7 @@ impl<O: Objects> Managed<O> {
     }
 
     /// Polls until the object is ready, with growing pauses, within `ready_timeout`.
-    async fn wait_ready(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
+    async fn wait_ready(&self, type_name: &str, id: &str) -> Result<()> {
         let timeout = self.0.api().ready_timeout;
         let start = Instant::now();
         let mut backoff = Backoff::polling();
@@ -265,7 +255,7 @@ impl<O: Objects> Managed<O> {
     }
 
     /// Polls until the object is gone.
-    async fn wait_gone(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
+    async fn wait_gone(&self, type_name: &str, id: &str) -> Result<()> {
         let what = format!("{type_name} {id} still exists");
         until(self.0.api().ready_timeout, &what, || async {
             Ok(match self.0.get_raw(type_name, id).await? {
@@ -279,12 +269,7 @@ impl<O: Objects> Managed<O> {
     /// The id of the object made for `name`: found, or created (adopting what a create
     /// answered with a retryable error made after all: a 5xx may hide a create that
     /// happened).
-    async fn find_or_create(
-        &self,
-        type_name: &str,
-        name: &str,
-        config: &Attrs,
-    ) -> Result<String, ProviderError> {
+    async fn find_or_create(&self, type_name: &str, name: &str, config: &Attrs) -> Result<String> {
         let objects = &self.0;
         if let Some(id) = objects.lookup(type_name, name, Some(config)).await? {
             tracing::debug!(type_name, %id, "ovh create: adopting");
@@ -316,7 +301,7 @@ impl<O: Objects> Service for Managed<O> {
         self.0.types()
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState> {
         let name = req.identity.name(NAME_LEN);
         let id = self
             .find_or_create(req.type_name, &name, req.config)
@@ -326,11 +311,7 @@ impl<O: Objects> Service for Managed<O> {
         self.read_one(req.type_name, &id).await
     }
 
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, type_name: &str, identity: &Identity) -> Result<Option<ResourceState>> {
         let name = identity.name(NAME_LEN);
         match self.0.lookup(type_name, &name, None).await? {
             Some(id) => Ok(self
@@ -348,7 +329,7 @@ impl<O: Objects> Service for Managed<O> {
         &self,
         type_name: &str,
         ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    ) -> Result<Vec<Option<ResourceState>>> {
         self.0.read_many(type_name, ids).await
     }
 
@@ -357,14 +338,14 @@ impl<O: Objects> Service for Managed<O> {
         type_name: &str,
         prior: &ResourceState,
         config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> Result<ResourceState> {
         self.0.change(type_name, prior, config).await?;
         // An update is accepted before it is applied: the object passes through UPDATING.
         self.wait_ready(type_name, &prior.id).await?;
         self.read_one(type_name, &prior.id).await
     }
 
-    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<()> {
         let (routes, id) = self.0.routes(type_name, &prior.id);
         let res = self
             .0
@@ -385,7 +366,7 @@ pub async fn created_by<O: Objects + ?Sized>(
     type_name: &str,
     name: &str,
     what: &str,
-) -> Result<String, ProviderError> {
+) -> Result<String> {
     match objects.api().wait_operation(op).await? {
         Some(id) => Ok(id),
         None => objects
