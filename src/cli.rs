@@ -1,6 +1,6 @@
 //! The command line: every command, flag and help text of `ss`, as clap derive types.
 //!
-//! This module only describes and parses the command line; `commands.rs` runs it.
+//! This module only describes and parses the command line; `commands/` runs it.
 
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;

@@ -2,6 +2,10 @@
 //! a tokio runtime and maps the outcome to an exit code (0 success, 1 error, 2 changes present
 //! with `--detailed-exitcode`, decided by the command).
 
+// First, so that every module below has the output macros.
+#[macro_use]
+mod out;
+
 mod backends;
 mod cli;
 mod commands;
@@ -10,7 +14,7 @@ mod progress;
 mod registry;
 mod render;
 mod report;
-mod team;
+mod session;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -61,7 +65,7 @@ fn main() -> ExitCode {
         Err(err) => {
             tracing::debug!(error = ?err, "command failed");
             // A `Reported` error has already been shown in full (diagnostics with snippets).
-            if err.downcast_ref::<commands::Reported>().is_none() {
+            if err.downcast_ref::<session::Reported>().is_none() {
                 report::print_error(&err, color);
             }
             ExitCode::FAILURE
