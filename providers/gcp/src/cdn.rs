@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use crate::api::Api;
 use crate::compute::{self, id};
-use crate::json::{cfg_str, last, num, state, text};
+use crate::json::{cfg_str, last, num, pick, state, text};
 use crate::lb::{BackendService, ForwardingRule, TargetHttpProxy, UrlMap};
 
 pub const CDN: &str = "gcp_compute_backend_service_cdn";
@@ -232,7 +232,7 @@ impl Service for Cdn {
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
         let found = self.list().await?;
-        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+        Ok(pick(&found, ids))
     }
 
     async fn update(

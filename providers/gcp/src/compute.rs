@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 use crate::api::Api;
 use crate::clients::Clients;
 use crate::error::{Kind, kind, provider_error};
-use crate::json::{js, last, model, request_id, state};
+use crate::json::{js, last, model, pick, request_id, state};
 use crate::settings::Settings;
 use crate::types::NAME_LEN;
 
@@ -374,7 +374,7 @@ impl<R: Resource> Service for Compute<R> {
             .map(|o| self.state(o))
             .map(|s| (s.id.clone(), s))
             .collect();
-        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+        Ok(pick(&found, ids))
     }
 
     async fn update(

@@ -2,10 +2,12 @@
 //! time per cluster, so every mutation holds the cluster's lock and waits out a busy answer.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use google_cloud_container_v1::model;
+use google_cloud_gax::error::Error as GaxError;
 use provider_api::kit::Service;
 use provider_api::kit::config::{attr_i64, attr_str};
 use provider_api::kit::schema::{list, n, s};
@@ -16,7 +18,7 @@ use serde_json::{Value as Json, json};
 use crate::api::Api;
 use crate::compute;
 use crate::error::{Kind, kind, provider_error};
-use crate::json::{cfg_str, js, last, model as to_model, num, partial, state, text};
+use crate::json::{cfg_str, js, last, model as to_model, num, partial, pick, state, text};
 use crate::network::Network;
 use crate::types::{NAME_LEN, base};
 
@@ -264,6 +266,32 @@ impl Gke {
         }
     }
 
+    /// Sends a delete, repeated while the cluster is busy, and waits for its operation;
+    /// `false` when the object was already gone.
+    async fn send_delete<F, Fut>(&self, what: &str, call: F) -> Result<bool, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<model::Operation, GaxError>>,
+    {
+        match self.api.while_busy(what, call).await {
+            Ok(op) => self.wait_op(what, &op).await.map(|()| true),
+            Err(ProviderError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until the cluster runs; the cluster then.
+    async fn running(&self, what: &str, id: &str) -> Result<Json, ProviderError> {
+        self.api
+            .wait_for(what, || async {
+                Ok(self
+                    .get_cluster(id)
+                    .await?
+                    .filter(|c| c["status"].as_str() == Some("RUNNING")))
+            })
+            .await
+    }
+
     /// The subnetwork of `network` in the provider's region.
     async fn subnetwork_of(&self, network: &str) -> Result<String, ProviderError> {
         let net = compute::get::<Network>(&self.api, last(network))
@@ -336,15 +364,7 @@ impl Gke {
             }
         }
         // Adopted or made: wait until it runs, then drop the bootstrap pool.
-        let cluster = self
-            .api
-            .wait_for(&what, || async {
-                Ok(self
-                    .get_cluster(&id)
-                    .await?
-                    .filter(|c| c["status"].as_str() == Some("RUNNING")))
-            })
-            .await?;
+        let cluster = self.running(&what, &id).await?;
         let has_default = cluster["nodePools"]
             .as_array()
             .into_iter()
@@ -354,27 +374,12 @@ impl Gke {
             let c = self.api.clients().await?;
             let pool = format!("{id}/nodePools/default-pool");
             let what = format!("delete the default node pool of {name}");
-            let deleted = self
-                .api
-                .while_busy(&what, || {
-                    c.gke.delete_node_pool().set_name(pool.clone()).send()
-                })
-                .await;
-            match deleted {
-                Ok(op) => self.wait_op(&what, &op).await?,
-                Err(ProviderError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let cluster = self
-            .api
-            .wait_for(&what, || async {
-                Ok(self
-                    .get_cluster(&id)
-                    .await?
-                    .filter(|c| c["status"].as_str() == Some("RUNNING")))
+            self.send_delete(&what, || {
+                c.gke.delete_node_pool().set_name(pool.clone()).send()
             })
             .await?;
+        }
+        let cluster = self.running(&what, &id).await?;
         Ok(self.cluster_state(&cluster))
     }
 
@@ -419,14 +424,11 @@ impl Gke {
         let _held = lock.lock().await;
         let what = format!("delete cluster {}", last(id));
         let c = self.api.clients().await?;
-        match self
-            .api
-            .while_busy(&what, || c.gke.delete_cluster().set_name(id).send())
-            .await
+        if !self
+            .send_delete(&what, || c.gke.delete_cluster().set_name(id).send())
+            .await?
         {
-            Ok(op) => self.wait_op(&what, &op).await?,
-            Err(ProviderError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(e),
+            return Ok(());
         }
         self.api
             .wait_for(&what, || async {
@@ -549,14 +551,11 @@ impl Gke {
         let _held = lock.lock().await;
         let what = format!("delete node pool {}", last(id));
         let c = self.api.clients().await?;
-        match self
-            .api
-            .while_busy(&what, || c.gke.delete_node_pool().set_name(id).send())
-            .await
+        if !self
+            .send_delete(&what, || c.gke.delete_node_pool().set_name(id).send())
+            .await?
         {
-            Ok(op) => self.wait_op(&what, &op).await?,
-            Err(ProviderError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(e),
+            return Ok(());
         }
         self.api
             .wait_for(&what, || async {
@@ -603,7 +602,7 @@ impl Service for Gke {
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
         let found = self.list(type_name).await?;
-        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+        Ok(pick(&found, ids))
     }
 
     async fn update(

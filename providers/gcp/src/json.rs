@@ -2,6 +2,8 @@
 //! discovery documents' field names and converted to the client crates' typed models
 //! (`serde`), and answers are read back the same way.
 
+use std::collections::BTreeMap;
+
 use provider_api::kit::config::attr_str;
 use provider_api::{Attrs, ProviderError, ResourceState, Value};
 use serde::Serialize;
@@ -76,4 +78,9 @@ pub fn state(id: String, pairs: Vec<(&str, Value)>) -> ResourceState {
 /// the first one's operation.
 pub fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// The objects of `ids` among those a list found, in order; `None` for one not found.
+pub fn pick(found: &BTreeMap<String, ResourceState>, ids: &[String]) -> Vec<Option<ResourceState>> {
+    ids.iter().map(|id| found.get(id).cloned()).collect()
 }

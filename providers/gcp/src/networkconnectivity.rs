@@ -17,7 +17,7 @@ use reqwest::Method;
 use serde_json::{Value as Json, json};
 
 use crate::api::Api;
-use crate::json::{cfg_str, last, partial, reference, request_id, state, text};
+use crate::json::{cfg_str, last, partial, pick, reference, request_id, state, text};
 use crate::types::{NAME_LEN, base};
 
 pub const SC_POLICY: &str = "gcp_network_connectivity_service_connection_policy";
@@ -188,10 +188,8 @@ impl Service for NetworkConnectivity {
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
         let found = self.list().await?;
-        Ok(ids
-            .iter()
-            .map(|id| found.iter().find(|s| s.id == *id).cloned())
-            .collect())
+        let found = found.into_iter().map(|s| (s.id.clone(), s)).collect();
+        Ok(pick(&found, ids))
     }
 
     async fn update(

@@ -20,7 +20,9 @@ use serde_json::{Value as Json, json};
 
 use crate::api::Api;
 use crate::error::{Kind, kind, provider_error};
-use crate::json::{cfg_str, js, last, model as to_model, num, partial, request_id, state, text};
+use crate::json::{
+    cfg_str, js, last, model as to_model, num, partial, pick, request_id, state, text,
+};
 use crate::types::{NAME_LEN, base};
 
 pub const REDIS: &str = "gcp_redis_cluster";
@@ -280,7 +282,7 @@ impl Service for Redis {
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
         let found = self.list().await?;
-        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+        Ok(pick(&found, ids))
     }
 
     async fn update(

@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 
 use crate::api::Api;
 use crate::error::provider_error;
-use crate::json::{cfg_str, last, list_value, partial, state, text};
+use crate::json::{cfg_str, last, list_value, partial, pick, state, text};
 use crate::rest::op_error;
 
 pub const SN_CONNECTION: &str = "gcp_service_networking_connection";
@@ -248,7 +248,7 @@ impl Service for ServiceNetworking {
         ids: &[String],
     ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
         let found = self.list(ids).await?;
-        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+        Ok(pick(&found, ids))
     }
 
     async fn update(

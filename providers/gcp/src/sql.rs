@@ -17,7 +17,7 @@ use serde_json::{Value as Json, json};
 
 use crate::api::Api;
 use crate::error::{Kind, kind, provider_error};
-use crate::json::{cfg_str, js, last, model as to_model, num, reference, state, text};
+use crate::json::{cfg_str, js, last, model as to_model, num, pick, reference, state, text};
 use crate::types::{NAME_LEN, base};
 
 pub const SQL_INSTANCE: &str = "gcp_sql_instance";
@@ -476,7 +476,7 @@ impl Service for Sql {
             SQL_INSTANCE => self.list_instances().await?,
             _ => self.list_users(ids).await?,
         };
-        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+        Ok(pick(&found, ids))
     }
 
     async fn update(
