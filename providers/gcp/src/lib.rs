@@ -46,10 +46,11 @@
 //! `requestId` (one UUID for all attempts) and are marked idempotent, so a repeated call
 //! answers the first one's operation instead of doing it twice. Cloud SQL and GKE have no
 //! request ids: their creates look the deterministic name up first, and after a failure look
-//! again before giving up. Long-running operations are polled to the end with backoff (200 ms
-//! growing to 10 s): compute and Redis through the crates' `google-cloud-lro` pollers, Cloud
-//! SQL (`sqladmin` operations) and GKE (`container` operations) by the provider, since those
-//! APIs' operations are not `google.longrunning` ones. GKE and Cloud SQL run one operation at
+//! again before giving up. Long-running operations are polled to the end with backoff:
+//! compute and Redis through the crates' `google-cloud-lro` pollers (200 ms growing to 10 s),
+//! Cloud SQL (`sqladmin` operations) and GKE (`container` operations) by the provider with the
+//! kit's readiness polling (`kit::wait`, 100 ms growing to 5 s), since those APIs' operations
+//! are not `google.longrunning` ones. GKE and Cloud SQL run one operation at
 //! a time per cluster / primary: the provider serialises its own and waits out a busy answer.
 //!
 //! Refresh is batched: one list per type (compute collections per project or region, GKE
