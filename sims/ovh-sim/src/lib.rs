@@ -73,7 +73,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
-use sim_kit::log::body_value;
+use sim_kit::log::{body_value, hidden_value};
 use sim_kit::text::{parse_query, split_path, unix_now};
 use sim_kit::{Entry, Fault, RequestLog, Server, Tokens, lock};
 
@@ -235,12 +235,18 @@ async fn handle(
 }
 
 fn log_request(app: &App, call: &Call, query: &[(String, String)], status: u16, fault: Fault) {
+    // The OAuth2 client secret is the application secret: no part of it reaches the log.
+    let body = if call.uri.path().ends_with("/oauth2/token") {
+        hidden_value(call.body, &["client_secret"])
+    } else {
+        body_value(call.body)
+    };
     app.log.write(Entry {
         api: None,
         method: call.method.as_str(),
         path: call.uri.path(),
         query,
-        body: body_value(call.body),
+        body,
         status,
         injected: fault.label(),
     });

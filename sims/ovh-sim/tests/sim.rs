@@ -764,6 +764,29 @@ async fn injected_answers_are_marked_in_the_request_log() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn the_oauth2_client_secret_never_reaches_the_request_log() {
+    let (dir, log) = log_dir("secret");
+    let sim = start(Config {
+        request_log: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope=all",
+        sim.cfg.app_key, sim.cfg.app_secret
+    );
+    let r = raw(sim.addr, "POST", "/auth/oauth2/token", "", &form).await;
+    assert_eq!(r.status, 200);
+    sim.handle.shutdown().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(&sim.cfg.app_secret), "{text}");
+    let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["body"]["client_secret"], "(hidden)");
+    assert_eq!(line["body"]["client_id"], sim.cfg.app_key.as_str());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Checks an answer against the schema's response model: every field the model has and no
 /// other, each of its type (nested models, arrays, enums); `null` only where allowed.
 fn check_answer(schema: &ovh_sim::schema::Schema, ty: &str, v: &Value, at: &str) {

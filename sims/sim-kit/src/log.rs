@@ -105,10 +105,46 @@ pub fn form_value(body: &str, secrets: &[&str]) -> Value {
     Value::Object(form)
 }
 
+/// A credentials body (JSON or form) as logged: an object of its fields, each field named in
+/// `hidden` replaced by `"(hidden)"`, so that the log holds no part of a client secret.
+pub fn hidden_value(body: &str, hidden: &[&str]) -> Value {
+    let mut fields = match body_value(body) {
+        Value::Object(map) => map,
+        Value::Null => return Value::Null,
+        _ => match form_value(body, &[]) {
+            Value::Object(map) => map,
+            other => return other,
+        },
+    };
+    for key in hidden {
+        if let Some(v) = fields.get_mut(*key) {
+            *v = json!("(hidden)");
+        }
+    }
+    Value::Object(fields)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_fields_leave_nothing_of_the_secret() {
+        let form = hidden_value(
+            "grant_type=client_credentials&client_secret=s3cr3t",
+            &["client_secret"],
+        );
+        assert_eq!(form["client_secret"], json!("(hidden)"));
+        assert_eq!(form["grant_type"], json!("client_credentials"));
+        let json_body = hidden_value(
+            r#"{"client_secret":"s3cr3t","client_id":"k"}"#,
+            &["client_secret"],
+        );
+        assert_eq!(json_body["client_secret"], json!("(hidden)"));
+        assert_eq!(json_body["client_id"], json!("k"));
+        assert!(!json_body.to_string().contains("s3cr3t"));
+    }
 
     #[test]
     fn form_secrets_are_shortened() {
