@@ -191,12 +191,16 @@ resource "cdn" "static" {
 /// The provider as the only entry of the registry, with the simulator's service-account key.
 fn registry(key: &Path) -> Vec<Factory> {
     let key = key.display().to_string();
-    vec![Factory::new(gcp::NAME, gcp::config_schema, move |config, _dir| {
-        let key = key.clone();
-        gcp::configure_with_env(config, move |k| {
-            (k == "GOOGLE_APPLICATION_CREDENTIALS").then(|| key.clone())
-        })
-    })]
+    vec![Factory::new(
+        gcp::NAME,
+        gcp::config_schema,
+        move |config, _dir| {
+            let key = key.clone();
+            gcp::configure_with_env(config, move |k| {
+                (k == "GOOGLE_APPLICATION_CREDENTIALS").then(|| key.clone())
+            })
+        },
+    )]
 }
 
 struct Workdir {
