@@ -8,7 +8,7 @@ use anyhow::bail;
 use planner::plan::PlanMode;
 use planner::spec;
 
-use super::converge::{Converge, plan_and_apply, run_apply};
+use super::converge::{Converge, converge, run_apply};
 use super::planfile;
 use crate::cli::ApplyArgs;
 use crate::session::{Ctx, Session, Spec, loaded};
@@ -18,9 +18,7 @@ pub async fn run(ctx: &Ctx, a: ApplyArgs) -> anyhow::Result<ExitCode> {
     if a.path.is_file() {
         return apply_saved(ctx, &a.path, parallelism, a.json).await;
     }
-    let spec = Spec::load(&a.path, &a.vars, ctx.color_err)?;
-    let session = Session::open(ctx, spec, "apply").await?;
-    let converge = Converge {
+    let c = Converge {
         mode: PlanMode::Apply,
         targets: &a.targets,
         auto_approve: a.auto_approve,
@@ -28,7 +26,7 @@ pub async fn run(ctx: &Ctx, a: ApplyArgs) -> anyhow::Result<ExitCode> {
         parallelism,
         question: "perform these actions",
     };
-    plan_and_apply(ctx, session, &converge).await
+    converge(ctx, &a.path, &a.vars, &c).await
 }
 
 /// Applies the plan saved in `path` against the configuration and variables it was made

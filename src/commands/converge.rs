@@ -2,6 +2,7 @@
 //! with live progress and Ctrl-C handling, and the closing report.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,10 +11,10 @@ use planner::apply::{ApplyOptions, ApplyReport, Interrupt, apply};
 use planner::plan::{Action, Plan, PlanMode};
 
 use super::output::print_outputs;
-use crate::cli::TargetArgs;
+use crate::cli::{TargetArgs, VarArgs};
 use crate::progress::{Progress, ProgressMode};
 use crate::render;
-use crate::session::{Ctx, Session, plan_options};
+use crate::session::{Ctx, Session, Spec, plan_options};
 
 /// How `apply DIR` and `destroy` plan, confirm and apply.
 pub struct Converge<'a> {
@@ -25,12 +26,20 @@ pub struct Converge<'a> {
     pub question: &'static str,
 }
 
-/// Plans, shows the plan, asks for confirmation (unless `auto_approve`) and applies.
-pub async fn plan_and_apply(
+/// Loads the spec in `dir`, opens its state for the plan's mode, then plans, shows the plan,
+/// asks for confirmation (unless `auto_approve`) and applies.
+pub async fn converge(
     ctx: &Ctx,
-    session: Session,
+    dir: &Path,
+    vars: &VarArgs,
     c: &Converge<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let spec = Spec::load(dir, vars, ctx.color_err)?;
+    let operation = match c.mode {
+        PlanMode::Apply => "apply",
+        PlanMode::Destroy => "destroy",
+    };
+    let session = Session::open(ctx, spec, operation).await?;
     let opts = plan_options(c.mode, true, c.targets);
     let plan = session.plan(&opts, ctx.color_err).await?;
     if !c.json {
@@ -118,26 +127,45 @@ impl Counts {
     }
 }
 
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Counts {
+            added,
+            changed,
+            destroyed,
+        } = self;
+        write!(f, "{added} added, {changed} changed, {destroyed} destroyed")
+    }
+}
+
 fn print_report(report: &ApplyReport, mode: PlanMode, json: bool) {
     let counts = Counts::of(report);
     if json {
         outln!("{}", summary_json(report, &counts));
     } else if report.interrupted {
-        print_interrupted(report, &counts);
+        errln!(
+            "\nInterrupted: {counts}; {} operation(s) not started. Run `ss apply` again to finish.",
+            report.not_started.len()
+        );
+        print_failures(report);
     } else if report.succeeded() {
-        let Counts {
-            added,
-            changed,
-            destroyed,
-        } = counts;
         match mode {
-            PlanMode::Destroy => outln!("\nDestroy complete! Resources: {destroyed} destroyed."),
-            PlanMode::Apply => outln!(
-                "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
+            PlanMode::Destroy => outln!(
+                "\nDestroy complete! Resources: {} destroyed.",
+                counts.destroyed
             ),
+            PlanMode::Apply => outln!("\nApply complete! Resources: {counts}."),
         }
     } else {
-        print_failed(report, &counts);
+        errln!(
+            "\nApply failed: {} error(s), {} resource(s) skipped; {counts}.",
+            report.failures.len(),
+            report.skipped.len()
+        );
+        print_failures(report);
+        for s in &report.skipped {
+            errln!("  skipped: {s}");
+        }
     }
 }
 
@@ -153,37 +181,9 @@ fn summary_json(report: &ApplyReport, counts: &Counts) -> serde_json::Value {
     })
 }
 
-fn print_interrupted(report: &ApplyReport, counts: &Counts) {
-    let Counts {
-        added,
-        changed,
-        destroyed,
-    } = counts;
-    errln!(
-        "\nInterrupted: {added} added, {changed} changed, {destroyed} destroyed; {} operation(s) not started. Run `ss apply` again to finish.",
-        report.not_started.len()
-    );
+fn print_failures(report: &ApplyReport) {
     for f in &report.failures {
         errln!("Error: {}: {}", f.address, f.message);
-    }
-}
-
-fn print_failed(report: &ApplyReport, counts: &Counts) {
-    let Counts {
-        added,
-        changed,
-        destroyed,
-    } = counts;
-    errln!(
-        "\nApply failed: {} error(s), {} resource(s) skipped; {added} added, {changed} changed, {destroyed} destroyed.",
-        report.failures.len(),
-        report.skipped.len()
-    );
-    for f in &report.failures {
-        errln!("Error: {}: {}", f.address, f.message);
-    }
-    for s in &report.skipped {
-        errln!("  skipped: {s}");
     }
 }
 

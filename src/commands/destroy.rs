@@ -4,14 +4,12 @@ use std::process::ExitCode;
 
 use planner::plan::PlanMode;
 
-use super::converge::{Converge, plan_and_apply};
+use super::converge::{Converge, converge};
 use crate::cli::DestroyArgs;
-use crate::session::{Ctx, Session, Spec};
+use crate::session::Ctx;
 
 pub async fn run(ctx: &Ctx, a: DestroyArgs) -> anyhow::Result<ExitCode> {
-    let spec = Spec::load(&a.dir, &a.vars, ctx.color_err)?;
-    let session = Session::open(ctx, spec, "destroy").await?;
-    let converge = Converge {
+    let c = Converge {
         mode: PlanMode::Destroy,
         targets: &a.targets,
         auto_approve: a.auto_approve,
@@ -19,5 +17,5 @@ pub async fn run(ctx: &Ctx, a: DestroyArgs) -> anyhow::Result<ExitCode> {
         parallelism: a.parallelism.map(|n| n.get()),
         question: "destroy all these resources",
     };
-    plan_and_apply(ctx, session, &converge).await
+    converge(ctx, &a.dir, &a.vars, &c).await
 }
