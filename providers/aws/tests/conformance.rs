@@ -23,7 +23,7 @@ impl Hooks for Console<'_> {
         let flag = AttributeBooleanValue::builder()
             .value(value.as_bool().ok_or("the drift value is not a bool")?)
             .build();
-        let sent = match (type_name, attr) {
+        match (type_name, attr) {
             ("aws_vpc", "enable_dns_hostnames") => self
                 .0
                 .modify_vpc_attribute()
@@ -42,9 +42,8 @@ impl Hooks for Console<'_> {
                 .await
                 .map(|_| ())
                 .map_err(|e| format!("{e:?}")),
-            other => return Err(format!("no EC2 call known for {other:?}")),
-        };
-        sent
+            other => Err(format!("no EC2 call known for {other:?}")),
+        }
     }
 }
 
