@@ -140,9 +140,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_ec2::config::SharedInterceptor;
 use provider_api::kit::schema::{list, n, s};
-use provider_api::kit::{self, Cloud, Converging, Kit, Service};
+use provider_api::kit::{self, Cloud, Converging, Expanded, Kit, Service};
 use provider_api::schema::{AttributeSchema, Body, ProviderSchema, ResourceSchema};
-use provider_api::{Attrs, Diagnostic, Expansion, ResourceState, Value, component};
+use provider_api::{Attrs, Diagnostic, ResourceState, Value, component};
 
 pub use ec2::{client_token, identity_tags};
 pub use error::classify;
@@ -279,35 +279,32 @@ pub fn configure_with(
     ));
     let ec2 = Arc::new(ec2::Ec2::new(shared.clone()));
     let services: Vec<Arc<dyn Service>> = vec![
-        Arc::new(Converging::new(ec2.clone(), ready_timeout)),
-        Arc::new(Converging::new(
-            iam::Iam::new(shared.clone()),
+        Converging::service(ec2.clone(), ready_timeout),
+        Converging::service(Arc::new(iam::Iam::new(shared.clone())), ready_timeout),
+        Converging::service(
+            Arc::new(eks::Eks::new(shared.clone(), ec2.clone())),
             ready_timeout,
-        )),
-        Arc::new(Converging::new(
-            eks::Eks::new(shared.clone(), ec2.clone()),
+        ),
+        Converging::service(
+            Arc::new(secrets::Secrets::new(shared.clone())),
             ready_timeout,
-        )),
-        Arc::new(Converging::new(
-            secrets::Secrets::new(shared.clone()),
+        ),
+        Converging::service(
+            Arc::new(rds::Rds::new(shared.clone(), ec2.clone())),
             ready_timeout,
-        )),
-        Arc::new(Converging::new(
-            rds::Rds::new(shared.clone(), ec2.clone()),
+        ),
+        Converging::service(
+            Arc::new(elasticache::Elasticache::new(shared.clone(), ec2.clone())),
             ready_timeout,
-        )),
-        Arc::new(Converging::new(
-            elasticache::Elasticache::new(shared.clone(), ec2.clone()),
+        ),
+        Converging::service(
+            Arc::new(elbv2::Elbv2::new(shared.clone(), ec2)),
             ready_timeout,
-        )),
-        Arc::new(Converging::new(
-            elbv2::Elbv2::new(shared.clone(), ec2),
+        ),
+        Converging::service(
+            Arc::new(cloudfront::CloudFront::new(shared.clone())),
             ready_timeout,
-        )),
-        Arc::new(Converging::new(
-            cloudfront::CloudFront::new(shared.clone()),
-            ready_timeout,
-        )),
+        ),
     ];
     let schema = ProviderSchema {
         config: config_schema(),
@@ -362,12 +359,7 @@ impl Cloud for Aws {
         self.offers.check(type_name, config).await
     }
 
-    fn expand(
-        &self,
-        _address: &str,
-        type_name: &str,
-        config: &Attrs,
-    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+    fn expand(&self, type_name: &str, config: &Attrs) -> Option<Expanded> {
         let settings = &self.settings;
         Some(match type_name {
             component::NETWORK => network::expand(settings, config).map_err(|d| vec![d]),

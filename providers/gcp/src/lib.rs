@@ -166,9 +166,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use provider_api::kit::config::{endpoint_url, ready_timeout, required_text, zones};
 use provider_api::kit::schema::{list, map, n, s};
-use provider_api::kit::{Cloud, Factory, Kit, Service};
+use provider_api::kit::{Cloud, Expanded, Factory, Kit, Service};
 use provider_api::schema::{AttributeSchema, Body, ProviderSchema, ResourceSchema};
-use provider_api::{Attrs, Diagnostic, Expansion, ResourceState, Value, component};
+use provider_api::{Attrs, Diagnostic, ResourceState, Value, component};
 
 pub use clients::Endpoints;
 pub use expand::{Family, machine};
@@ -426,12 +426,7 @@ impl Cloud for Gcp {
         vec![Diagnostic::error(message).at(["version"])]
     }
 
-    fn expand(
-        &self,
-        _address: &str,
-        type_name: &str,
-        config: &Attrs,
-    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+    fn expand(&self, type_name: &str, config: &Attrs) -> Option<Expanded> {
         expand::expand(&self.api.settings, type_name, config)
     }
 

@@ -112,9 +112,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use provider_api::kit::schema::{list, n, s};
-use provider_api::kit::{self, Cloud, Factory, Kit, Service};
+use provider_api::kit::{self, Cloud, Expanded, Factory, Kit, Service};
 use provider_api::schema::{AttributeSchema, Body, ProviderSchema};
-use provider_api::{Attrs, Diagnostic, Expansion, component};
+use provider_api::{Attrs, Diagnostic, component};
 
 pub use client::{Client, Credentials, signature};
 pub use expand::{DEFAULT_K8S_VERSION, Family, flavor};
@@ -298,12 +298,7 @@ impl Cloud for Ovh {
         self.offers.check(&self.api, type_name, config).await
     }
 
-    fn expand(
-        &self,
-        _address: &str,
-        type_name: &str,
-        config: &Attrs,
-    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+    fn expand(&self, type_name: &str, config: &Attrs) -> Option<Expanded> {
         expand::expand(self.settings(), type_name, config)
     }
 }

@@ -59,7 +59,6 @@ impl Size {
     }
 }
 
-
 /// The schema of a portable component; `None` when `type_name` is not one.
 pub fn schema(type_name: &str) -> Option<ResourceSchema> {
     let body = match type_name {

@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use provider_api::kit::{self, Factory, Kit};
+use provider_api::kit::{self, Expanded, Factory, Kit};
 use provider_api::schema::{AttrType, AttributeSchema, Body, ProviderSchema};
-use provider_api::{Attrs, Diagnostic, Expansion, PlanResponse, Value, component};
+use provider_api::{Attrs, Diagnostic, PlanResponse, Value, component};
 
 pub use cloud::{Cloud, CloudObject, REDACTED, SandboxError, Status};
 
@@ -131,12 +131,7 @@ impl kit::Cloud for Sandbox {
         expand::validate(type_name, config)
     }
 
-    fn expand(
-        &self,
-        _address: &str,
-        type_name: &str,
-        config: &Attrs,
-    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
+    fn expand(&self, type_name: &str, config: &Attrs) -> Option<Expanded> {
         expand::expand(type_name, config)
     }
 

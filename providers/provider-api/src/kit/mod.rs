@@ -24,5 +24,5 @@ mod service;
 pub mod wait;
 
 pub use factory::Factory;
-pub use provider::{Cloud, Kit};
+pub use provider::{Cloud, Expanded, Kit};
 pub use service::{Converging, Lifecycle, Obj, Service, read_one, unknown_type};

@@ -18,6 +18,9 @@ use crate::schema::ProviderSchema;
 
 use super::service::{Service, unknown_type};
 
+/// A component's expansion, or why it cannot be expanded.
+pub type Expanded = Result<Expansion, Vec<Diagnostic>>;
+
 /// What a provider says about its cloud beyond the operations of its services: its name, its
 /// checks, how it expands the portable components and how it adjusts a plan. Every method but
 /// `name` has a default that does nothing.
@@ -40,13 +43,8 @@ pub trait Cloud: Send + Sync + Debug + 'static {
 
     /// Expands a portable component; `None` for a type that is not one (a native type gets
     /// the identity expansion).
-    fn expand(
-        &self,
-        address: &str,
-        type_name: &str,
-        config: &Attrs,
-    ) -> Option<Result<Expansion, Vec<Diagnostic>>> {
-        let _ = (address, type_name, config);
+    fn expand(&self, type_name: &str, config: &Attrs) -> Option<Expanded> {
+        let _ = (type_name, config);
         None
     }
 
@@ -132,8 +130,9 @@ impl<C: Cloud> Provider for Kit<C> {
         type_name: &str,
         config: &Attrs,
     ) -> Result<Expansion, Vec<Diagnostic>> {
+        let _ = address;
         self.cloud
-            .expand(address, type_name, config)
+            .expand(type_name, config)
             .unwrap_or_else(|| expand_native(self.cloud.name(), &self.schema, type_name, config))
     }
 

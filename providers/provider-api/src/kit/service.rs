@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -143,19 +144,25 @@ pub trait Lifecycle: Send + Sync + Debug {
 /// wait says it does not exist.
 pub const NOT_YET_VISIBLE: Duration = Duration::from_secs(20);
 
-/// A [`Lifecycle`] service as a [`Service`].
+/// A [`Lifecycle`] service as a [`Service`]. The service is shared (`Arc`), since one
+/// service's client may serve others (EC2's network lookups serve EKS, RDS, …).
 #[derive(Debug)]
 pub struct Converging<L> {
-    inner: L,
+    inner: Arc<L>,
     ready_timeout: Duration,
 }
 
-impl<L: Lifecycle> Converging<L> {
-    pub fn new(inner: L, ready_timeout: Duration) -> Converging<L> {
+impl<L: Lifecycle + 'static> Converging<L> {
+    pub fn new(inner: Arc<L>, ready_timeout: Duration) -> Converging<L> {
         Converging {
             inner,
             ready_timeout,
         }
+    }
+
+    /// The service as a provider's [`Kit`](super::Kit) lists it.
+    pub fn service(inner: Arc<L>, ready_timeout: Duration) -> Arc<dyn Service> {
+        Arc::new(Converging::new(inner, ready_timeout))
     }
 
     /// The id of the object made for `identity`: found, or created (adopting what a create
@@ -193,7 +200,7 @@ impl<L: Lifecycle> Converging<L> {
         let start = Instant::now();
         let mut backoff = Backoff::polling();
         loop {
-            match read_one(&self.inner, type_name, id).await? {
+            match read_one(self.inner.as_ref(), type_name, id).await? {
                 Some(obj) if obj.ready => return Ok(obj),
                 Some(_) if start.elapsed() >= timeout => {
                     return Err(ProviderError::Timeout(format!(
@@ -217,7 +224,7 @@ impl<L: Lifecycle> Converging<L> {
         let start = Instant::now();
         let mut backoff = Backoff::polling();
         loop {
-            match read_one(&self.inner, type_name, id).await? {
+            match read_one(self.inner.as_ref(), type_name, id).await? {
                 None => return Ok(()),
                 Some(obj) if self.inner.is_gone(type_name, &obj) => return Ok(()),
                 Some(_) => {}
@@ -261,7 +268,7 @@ pub async fn read_one<L: Lifecycle + ?Sized>(
 }
 
 #[async_trait]
-impl<L: Lifecycle> Service for Converging<L> {
+impl<L: Lifecycle + 'static> Service for Converging<L> {
     fn types(&self) -> &'static [&'static str] {
         self.inner.types()
     }
@@ -319,7 +326,7 @@ impl<L: Lifecycle> Service for Converging<L> {
         prior: &ResourceState,
         config: &Attrs,
     ) -> Result<ResourceState, ProviderError> {
-        let current = read_one(&self.inner, type_name, &prior.id)
+        let current = read_one(self.inner.as_ref(), type_name, &prior.id)
             .await?
             .filter(|o| !self.inner.is_gone(type_name, o))
             .ok_or_else(|| ProviderError::NotFound(format!("{type_name} {}", prior.id)))?;
@@ -329,60 +336,5 @@ impl<L: Lifecycle> Service for Converging<L> {
     async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
         self.inner.delete(type_name, &prior.id).await?;
         self.wait_gone(type_name, &prior.id).await
-    }
-}
-
-/// A shared service (one client several modules use) is a service too.
-#[async_trait]
-impl<L: Lifecycle + ?Sized> Lifecycle for std::sync::Arc<L> {
-    fn types(&self) -> &'static [&'static str] {
-        (**self).types()
-    }
-
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<Obj>, ProviderError> {
-        (**self).find(type_name, identity).await
-    }
-
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        salt: &str,
-    ) -> Result<String, ProviderError> {
-        (**self).create(type_name, identity, config, salt).await
-    }
-
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<Obj>>, ProviderError> {
-        (**self).read_many(type_name, ids).await
-    }
-
-    async fn converge(
-        &self,
-        type_name: &str,
-        current: &Obj,
-        config: &Attrs,
-    ) -> Result<bool, ProviderError> {
-        (**self).converge(type_name, current, config).await
-    }
-
-    async fn delete(&self, type_name: &str, id: &str) -> Result<(), ProviderError> {
-        (**self).delete(type_name, id).await
-    }
-
-    fn is_gone(&self, type_name: &str, obj: &Obj) -> bool {
-        (**self).is_gone(type_name, obj)
-    }
-
-    fn recreate_if_vanished(&self, type_name: &str) -> bool {
-        (**self).recreate_if_vanished(type_name)
     }
 }
