@@ -16,7 +16,7 @@ use state::{Backend, Codec, Loaded, LockGuard, LockInfo, State, Store};
 
 use crate::backends::{self, Opened};
 use crate::cli::{Cli, TargetArgs, VarArgs};
-use crate::registry::Registry;
+use crate::registry::REGISTRY;
 use crate::report;
 
 /// An error already shown to the user (diagnostics with snippets): exit 1 without more output.
@@ -143,7 +143,7 @@ impl Spec {
         color: bool,
     ) -> anyhow::Result<Engine> {
         let sources = self.config.sources.clone();
-        match Engine::new(self.config, self.vars, &Registry, workspace, providers) {
+        match Engine::new(self.config, self.vars, &*REGISTRY, workspace, providers) {
             Ok(engine) => Ok(engine),
             Err(d) => {
                 check(&d, &sources, color)?;

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use crate::cli::GraphArgs;
-use crate::registry::Registry;
+use crate::registry::REGISTRY;
 use crate::session::{Ctx, check, load_config};
 
 pub fn run(ctx: &Ctx, a: GraphArgs) -> anyhow::Result<ExitCode> {
     let color = ctx.color_err;
     let config = load_config(&a.dir, color)?;
-    let graph = match planner::graph::build(&config, &planner::ProviderRegistry::names(&Registry)) {
+    let graph = match planner::graph::build(&config, &planner::ProviderRegistry::names(&*REGISTRY))
+    {
         Ok(g) => {
             check(&g.errors, &config.sources, color)?;
             g

@@ -12,7 +12,7 @@ use state::{Backend, LockInfo, ResourceRecord, State};
 
 use crate::backends::{self, Opened};
 use crate::cli::ImportArgs;
-use crate::registry::Registry;
+use crate::registry::REGISTRY;
 use crate::report;
 use crate::session::{Ctx, unsettled, var_inputs};
 
@@ -97,8 +97,14 @@ async fn open(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<(Engine, Opened)> {
         .map_err(|d| shown(&d, &config.sources, color, "could not resolve variables"))?;
     let opened = backends::open(Some(&config), &a.dir, None, ctx.workspace_flag()).await?;
     let sources = config.sources.clone();
-    let engine = Engine::new(config, vars, &Registry, &opened.workspace, &BTreeSet::new())
-        .map_err(|d| shown(&d, &sources, color, "could not prepare the providers"))?;
+    let engine = Engine::new(
+        config,
+        vars,
+        &*REGISTRY,
+        &opened.workspace,
+        &BTreeSet::new(),
+    )
+    .map_err(|d| shown(&d, &sources, color, "could not prepare the providers"))?;
     Ok((engine, opened))
 }
 
