@@ -9,7 +9,10 @@ use provider_api::kit::Service;
 use provider_api::kit::config::{attr_bool, attr_i64};
 use provider_api::kit::schema::{b, n, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use serde_json::{Value as Json, json};
 
 use crate::api::Api;
@@ -213,24 +216,16 @@ impl Service for Cdn {
         &[CDN]
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         self.apply(req.config).await
     }
 
     /// Cloud CDN has no object of its own to find by name.
-    async fn find(
-        &self,
-        _type_name: &str,
-        _identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, _type_name: &str, _identity: &Identity) -> FindResult {
         Ok(None)
     }
 
-    async fn read_many(
-        &self,
-        _type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, _type_name: &str, ids: &[String]) -> ReadResult {
         let found = self.list().await?;
         Ok(pick(&found, ids))
     }
@@ -240,7 +235,7 @@ impl Service for Cdn {
         _type_name: &str,
         _prior: &ResourceState,
         config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> StateResult {
         self.apply(config).await
     }
 

@@ -16,7 +16,10 @@ use google_cloud_compute_v1::model::Operation;
 use google_cloud_gax::error::Error as GaxError;
 use provider_api::kit::Service;
 use provider_api::schema::ResourceSchema;
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value as Json, json};
 
@@ -350,24 +353,16 @@ impl<R: Resource> Service for Compute<R> {
         R::TYPES
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         self.create_named(&req.identity.name(NAME_LEN), req.config)
             .await
     }
 
-    async fn find(
-        &self,
-        _type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, _type_name: &str, identity: &Identity) -> FindResult {
         self.get(&identity.name(NAME_LEN)).await
     }
 
-    async fn read_many(
-        &self,
-        _type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, _type_name: &str, ids: &[String]) -> ReadResult {
         let found: std::collections::BTreeMap<String, ResourceState> = list::<R>(&self.api)
             .await?
             .iter()
@@ -377,12 +372,7 @@ impl<R: Resource> Service for Compute<R> {
         Ok(pick(&found, ids))
     }
 
-    async fn update(
-        &self,
-        _type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn update(&self, _type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
         let name = last(&prior.id);
         patch::<R>(&self.api, name, R::body(config)).await?;
         self.get(name)

@@ -12,7 +12,10 @@ use provider_api::kit::Service;
 use provider_api::kit::config::{attr_i64, attr_str};
 use provider_api::kit::schema::{list, n, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use serde_json::{Value as Json, json};
 
 use crate::api::Api;
@@ -571,7 +574,7 @@ impl Service for Gke {
         &[CLUSTER, NODE_POOL]
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         let name = req.identity.name(NAME_LEN);
         match req.type_name {
             CLUSTER => self.create_cluster(&name, req.config).await,
@@ -579,11 +582,7 @@ impl Service for Gke {
         }
     }
 
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, type_name: &str, identity: &Identity) -> FindResult {
         let name = identity.name(NAME_LEN);
         match type_name {
             CLUSTER => self.cluster(&name).await,
@@ -596,21 +595,12 @@ impl Service for Gke {
         }
     }
 
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult {
         let found = self.list(type_name).await?;
         Ok(pick(&found, ids))
     }
 
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
         match type_name {
             CLUSTER => self.update_cluster(prior, config).await,
             _ => self.update_pool(prior, config).await,

@@ -12,7 +12,10 @@ use provider_api::kit::config::attr_list;
 use provider_api::kit::pages;
 use provider_api::kit::schema::{list, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
@@ -169,24 +172,16 @@ impl Service for NetworkConnectivity {
         &[SC_POLICY]
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         self.create_named(&req.identity.name(NAME_LEN), req.config)
             .await
     }
 
-    async fn find(
-        &self,
-        _type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, _type_name: &str, identity: &Identity) -> FindResult {
         self.get(&self.policy_id(&identity.name(NAME_LEN))).await
     }
 
-    async fn read_many(
-        &self,
-        _type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, _type_name: &str, ids: &[String]) -> ReadResult {
         let found = self.list().await?;
         let found = found.into_iter().map(|s| (s.id.clone(), s)).collect();
         Ok(pick(&found, ids))
@@ -197,7 +192,7 @@ impl Service for NetworkConnectivity {
         type_name: &str,
         _prior: &ResourceState,
         _config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> StateResult {
         Err(ProviderError::Invalid(format!(
             "a {type_name} is replaced, never updated"
         )))

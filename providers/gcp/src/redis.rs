@@ -15,7 +15,10 @@ use provider_api::kit::config::attr_i64;
 use provider_api::kit::pages;
 use provider_api::kit::schema::{n, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use serde_json::{Value as Json, json};
 
 use crate::api::Api;
@@ -263,34 +266,21 @@ impl Service for Redis {
         &[REDIS]
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         self.create_named(&req.identity.name(NAME_LEN), req.config)
             .await
     }
 
-    async fn find(
-        &self,
-        _type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, _type_name: &str, identity: &Identity) -> FindResult {
         self.cluster(&self.id(&identity.name(NAME_LEN))).await
     }
 
-    async fn read_many(
-        &self,
-        _type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, _type_name: &str, ids: &[String]) -> ReadResult {
         let found = self.list().await?;
         Ok(pick(&found, ids))
     }
 
-    async fn update(
-        &self,
-        _type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn update(&self, _type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
         self.update_cluster(prior, config).await
     }
 

@@ -17,7 +17,10 @@ use provider_api::kit::Service;
 use provider_api::kit::config::{attr_list, attr_str};
 use provider_api::kit::schema::{list, s, with_id};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 
@@ -229,24 +232,16 @@ impl Service for ServiceNetworking {
         &[SN_CONNECTION]
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         self.connect(req.config).await
     }
 
     /// The connection has no name of its own to find it by.
-    async fn find(
-        &self,
-        _type_name: &str,
-        _identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, _type_name: &str, _identity: &Identity) -> FindResult {
         Ok(None)
     }
 
-    async fn read_many(
-        &self,
-        _type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, _type_name: &str, ids: &[String]) -> ReadResult {
         let found = self.list(ids).await?;
         Ok(pick(&found, ids))
     }
@@ -256,7 +251,7 @@ impl Service for ServiceNetworking {
         type_name: &str,
         _prior: &ResourceState,
         _config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    ) -> StateResult {
         Err(ProviderError::Invalid(format!(
             "a {type_name} is replaced, never updated"
         )))

@@ -12,7 +12,10 @@ use provider_api::kit::config::{attr_i64, attr_str};
 use provider_api::kit::pages;
 use provider_api::kit::schema::{n, s, with_id};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use serde_json::{Value as Json, json};
 
 use crate::api::Api;
@@ -445,7 +448,7 @@ impl Service for Sql {
         &[SQL_INSTANCE, SQL_USER]
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         match req.type_name {
             SQL_INSTANCE => {
                 self.create_instance(&req.identity.name(NAME_LEN), req.config)
@@ -456,22 +459,14 @@ impl Service for Sql {
     }
 
     /// A user has no name of its own to find it by.
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, type_name: &str, identity: &Identity) -> FindResult {
         match type_name {
             SQL_INSTANCE => self.instance(&identity.name(NAME_LEN)).await,
             _ => Ok(None),
         }
     }
 
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult {
         let found = match type_name {
             SQL_INSTANCE => self.list_instances().await?,
             _ => self.list_users(ids).await?,
@@ -479,12 +474,7 @@ impl Service for Sql {
         Ok(pick(&found, ids))
     }
 
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
         match type_name {
             SQL_INSTANCE => self.update_instance(prior, config).await,
             _ => Err(ProviderError::Invalid(

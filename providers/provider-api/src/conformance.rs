@@ -510,6 +510,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+    use crate::provider::{FindResult, ReadResult, StateResult};
     use crate::schema::{AttrType, AttributeSchema, Body, ProviderSchema};
 
     const DISK: &str = "mem_disk";
@@ -572,7 +573,7 @@ mod tests {
             &self.schema
         }
 
-        async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+        async fn create(&self, req: CreateRequest<'_>) -> StateResult {
             let name = req.identity.name(40);
             let mut objects = self.objects();
             if self.adopts
@@ -587,11 +588,7 @@ mod tests {
             Ok(Memory::state(&id, &attrs))
         }
 
-        async fn find(
-            &self,
-            _type_name: &str,
-            identity: &Identity,
-        ) -> Result<Option<ResourceState>, ProviderError> {
+        async fn find(&self, _type_name: &str, identity: &Identity) -> FindResult {
             let name = identity.name(40);
             Ok(self
                 .objects()
@@ -600,11 +597,7 @@ mod tests {
                 .map(|(id, (_, attrs))| Memory::state(id, attrs)))
         }
 
-        async fn read_many(
-            &self,
-            _type_name: &str,
-            ids: &[String],
-        ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+        async fn read_many(&self, _type_name: &str, ids: &[String]) -> ReadResult {
             let objects = self.objects();
             Ok(ids
                 .iter()
@@ -617,7 +610,7 @@ mod tests {
             _type_name: &str,
             prior: &ResourceState,
             config: &Attrs,
-        ) -> Result<ResourceState, ProviderError> {
+        ) -> StateResult {
             let mut objects = self.objects();
             let Some((_, attrs)) = objects.get_mut(&prior.id) else {
                 return Err(ProviderError::NotFound(prior.id.clone()));

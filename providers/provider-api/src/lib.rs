@@ -33,7 +33,8 @@ pub use diag::{Diagnostic, Severity};
 pub use expansion::{Binding, Expansion, NativeSpec};
 pub use identity::deterministic_name;
 pub use provider::{
-    Attrs, CreateRequest, Identity, PlanRequest, PlanResponse, Provider, ProviderError,
-    ResourceState, default_plan, expand_native, same, seconds_setting, with_defaults,
+    Attrs, CreateRequest, FindResult, Identity, PlanRequest, PlanResponse, Provider, ProviderError,
+    ReadResult, ResourceState, StateResult, default_plan, expand_native, same, seconds_setting,
+    with_defaults,
 };
 pub use value::{Value, ValueKind};

@@ -20,6 +20,13 @@ pub struct ResourceState {
     pub attrs: Attrs,
 }
 
+/// What a create or an update answers: the object as it is then.
+pub type StateResult = Result<ResourceState, ProviderError>;
+/// What a lookup by identity answers: the object, if there is one.
+pub type FindResult = Result<Option<ResourceState>, ProviderError>;
+/// What a batched read answers: one entry per id, in order, `None` for a missing object.
+pub type ReadResult = Result<Vec<Option<ResourceState>>, ProviderError>;
+
 /// Who a native resource is, independent of any cloud id: enough for the provider to derive the
 /// deterministic name / client token under which it creates the object and finds it again.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,30 +147,17 @@ pub trait Provider: Send + Sync {
 
     /// Creates the object (or adopts the one that already exists under this identity) and
     /// waits until it is ready.
-    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError>;
+    async fn create(&self, req: CreateRequest<'_>) -> StateResult;
 
     /// Looks an object up by its identity (used to adopt after an interrupted create).
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError>;
+    async fn find(&self, type_name: &str, identity: &Identity) -> FindResult;
 
     /// Reads many objects of one type at once; the answer has one entry per id, in order,
     /// `None` for objects that no longer exist.
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError>;
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult;
 
     /// Changes an object in place.
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError>;
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult;
 
     /// Deletes an object and waits until it is gone. Deleting what is already gone succeeds.
     async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError>;

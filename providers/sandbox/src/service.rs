@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use provider_api::kit::Service;
-use provider_api::{Attrs, CreateRequest, Identity, ProviderError, ResourceState, Value};
+use provider_api::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult, Value,
+};
 use tokio::sync::Semaphore;
 
 use crate::cloud::{Cloud, SandboxError, Status, StoredObject};
@@ -277,7 +280,7 @@ impl Service for Simulated {
         &types::NAMES
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         let ty = self.native(req.type_name)?;
         let name = req.identity.name(types::NAME_LEN);
         let injected = self.faults.draw(true);
@@ -301,11 +304,7 @@ impl Service for Simulated {
         Ok(state(ty, &obj))
     }
 
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, type_name: &str, identity: &Identity) -> FindResult {
         let ty = self.native(type_name)?;
         let name = identity.name(types::NAME_LEN);
         let found = self
@@ -314,11 +313,7 @@ impl Service for Simulated {
         Ok(found.map(|o| state(ty, &o)))
     }
 
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult {
         let ty = self.native(type_name)?;
         // One open per id: cheaper than listing the type's directory even when every object
         // is asked for, and independent of how many objects the type has.
@@ -331,12 +326,7 @@ impl Service for Simulated {
         .await
     }
 
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
         let ty = self.native(type_name)?;
         self.faults
             .refuse(|| format!("update {} {}", ty.name, prior.id))?;

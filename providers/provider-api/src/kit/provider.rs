@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use crate::diag::Diagnostic;
 use crate::expansion::Expansion;
 use crate::provider::{
-    Attrs, CreateRequest, Identity, PlanRequest, PlanResponse, Provider, ProviderError,
-    ResourceState, default_plan, expand_native, with_defaults,
+    Attrs, CreateRequest, FindResult, Identity, PlanRequest, PlanResponse, Provider, ProviderError,
+    ReadResult, ResourceState, StateResult, default_plan, expand_native, with_defaults,
 };
 use crate::schema::ProviderSchema;
 
@@ -150,23 +150,15 @@ impl<C: Cloud> Provider for Kit<C> {
         Ok(plan)
     }
 
-    async fn create(&self, req: CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: CreateRequest<'_>) -> StateResult {
         self.service(req.type_name)?.create(&req).await
     }
 
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, type_name: &str, identity: &Identity) -> FindResult {
         self.service(type_name)?.find(type_name, identity).await
     }
 
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult {
         let svc = self.service(type_name)?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -174,12 +166,7 @@ impl<C: Cloud> Provider for Kit<C> {
         svc.read_many(type_name, ids).await
     }
 
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
         self.service(type_name)?
             .update(type_name, prior, config)
             .await

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::provider::{Attrs, CreateRequest, Identity, ProviderError, ResourceState};
+use crate::provider::{
+    Attrs, CreateRequest, FindResult, Identity, ProviderError, ReadResult, ResourceState,
+    StateResult,
+};
 
 use super::wait::Backoff;
 
@@ -22,29 +25,16 @@ pub trait Service: Send + Sync + Debug {
 
     /// Creates the object (or adopts the one made for this identity) and waits until it is
     /// ready.
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError>;
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult;
 
     /// The object made for `identity`, if any.
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError>;
+    async fn find(&self, type_name: &str, identity: &Identity) -> FindResult;
 
     /// Reads objects by id (never called with none); `None` for one that no longer exists.
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError>;
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult;
 
     /// Changes an object in place and waits until the change is done.
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError>;
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult;
 
     /// Deletes an object and waits until it is gone; deleting what is gone succeeds.
     async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError>;
@@ -273,7 +263,7 @@ impl<L: Lifecycle + 'static> Service for Converging<L> {
         self.inner.types()
     }
 
-    async fn create(&self, req: &CreateRequest<'_>) -> Result<ResourceState, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
         let id = self.find_or_create(req).await?;
         let ready = match self.wait_ready(req.type_name, &id).await {
             Ok(obj) => obj,
@@ -295,19 +285,11 @@ impl<L: Lifecycle + 'static> Service for Converging<L> {
         self.converge(req.type_name, ready, req.config).await
     }
 
-    async fn find(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-    ) -> Result<Option<ResourceState>, ProviderError> {
+    async fn find(&self, type_name: &str, identity: &Identity) -> FindResult {
         Ok(self.inner.find(type_name, identity).await?.map(|o| o.state))
     }
 
-    async fn read_many(
-        &self,
-        type_name: &str,
-        ids: &[String],
-    ) -> Result<Vec<Option<ResourceState>>, ProviderError> {
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult {
         Ok(self
             .inner
             .read_many(type_name, ids)
@@ -320,12 +302,7 @@ impl<L: Lifecycle + 'static> Service for Converging<L> {
             .collect())
     }
 
-    async fn update(
-        &self,
-        type_name: &str,
-        prior: &ResourceState,
-        config: &Attrs,
-    ) -> Result<ResourceState, ProviderError> {
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
         let current = read_one(self.inner.as_ref(), type_name, &prior.id)
             .await?
             .filter(|o| !self.inner.is_gone(type_name, o))
