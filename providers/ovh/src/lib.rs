@@ -114,7 +114,7 @@ use async_trait::async_trait;
 use provider_api::kit::schema::{list, n, s};
 use provider_api::kit::{self, Cloud, Expanded, Factory, Kit, Service};
 use provider_api::schema::{AttributeSchema, Body, ProviderSchema};
-use provider_api::{Attrs, Diagnostic, component};
+use provider_api::{Attrs, Diagnostic, Value, component};
 
 pub use client::{Client, Credentials, signature};
 pub use expand::{DEFAULT_K8S_VERSION, Family, flavor};
@@ -229,7 +229,11 @@ pub fn configure_with_env(
     };
     let project = kit::config::required_text(config, "project_id", &mut diags);
     let region = kit::config::required_text(config, "region", &mut diags).unwrap_or_default();
-    let zones = kit::config::zones(config, || region_zones(&region), &mut diags);
+    // Unlike other clouds, an empty list is a setting here: it makes the region a 1-AZ one.
+    let zones = match config.get("zones").and_then(Value::as_list) {
+        Some(list) => kit::config::strings(list),
+        None => region_zones(&region),
+    };
     let ready_timeout = kit::config::ready_timeout(config, &mut diags);
     // Missing credentials fail the first request, not the configuration: validating a spec
     // or planning with nothing to read needs none.

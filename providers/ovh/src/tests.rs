@@ -341,6 +341,20 @@ fn readiness_follows_the_status_enums() {
 }
 
 #[test]
+fn an_empty_zones_list_makes_a_one_az_region() {
+    let three_az = attrs(&[
+        ("project_id", Value::from("p")),
+        ("region", Value::from("EU-WEST-PAR")),
+    ]);
+    let p = crate::configure_with_env(&three_az, |_| None).expect("configured");
+    assert_eq!(p.settings().zones.len(), 3);
+    let mut one_az = three_az.clone();
+    one_az.insert("zones".into(), Value::List(vec![]));
+    let p = crate::configure_with_env(&one_az, |_| None).expect("an empty list is accepted");
+    assert!(p.settings().zones.is_empty());
+}
+
+#[test]
 fn missing_credentials_fail_the_first_request_not_the_configuration() {
     use provider_api::{Provider, ProviderError};
     let cfg = attrs(&[
