@@ -63,6 +63,7 @@ use aws_sdk_cloudfront::types::{
     ItemSelection, Method, Origin, OriginProtocolPolicy, Origins, PriceClass, Tag, Tags,
     ViewerProtocolPolicy,
 };
+use provider_api::CreateRequest;
 use provider_api::Value;
 use provider_api::kit::config::{attr_bool, attr_i64, attr_str};
 use provider_api::kit::schema::{b, list, n, s};
@@ -1009,13 +1010,10 @@ impl Lifecycle for CloudFront {
 
     /// Creates under the identity's name as `CallerReference`; a retried create (the
     /// reference is taken) adopts the distribution holding it.
-    async fn create(
-        &self,
-        _type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            identity, config, ..
+        } = req;
         let name = identity.name(NAME_LEN);
         let reference = if salt.is_empty() {
             name.clone()

@@ -11,6 +11,7 @@ use aws_sdk_ec2::types::{
     RouteTable, RouteTableAssociationStateCode, SecurityGroup, Subnet, SubnetState, Tag,
     TagSpecification, VpcAttributeName, VpcState,
 };
+use provider_api::CreateRequest;
 use provider_api::kit::config::{attr_bool, attr_set as attr_strings, attr_str};
 use provider_api::kit::schema::{b, list, s};
 use provider_api::kit::{Lifecycle, Obj, read_one};
@@ -814,13 +815,12 @@ impl Lifecycle for Ec2 {
 
     /// Sends the create call; answers the new object's id. Settings that EC2 does not take at
     /// create time are left to `converge`.
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            type_name,
+            identity,
+            config,
+        } = req;
         use aws_sdk_ec2::types::ResourceType as R;
         let c = self.client().await;
         let missing = |what: &str| ProviderError::Other(format!("{what} answered no id"));

@@ -117,7 +117,8 @@ use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::types::{
     Cluster, ClusterStatus, Nodegroup, NodegroupScalingConfig, NodegroupStatus, VpcConfigRequest,
 };
-use provider_api::component::{Size, SizeClass};
+use provider_api::CreateRequest;
+use provider_api::component::{self, Size, SizeClass};
 use provider_api::kit::config::{
     Reader, attr_i64, attr_set as attr_strings, attr_str, local_suffix,
 };
@@ -439,12 +440,7 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
     }
     Ok(Expansion {
         resources,
-        exports: Expansion::exports(&[
-            ("id", Binding::attr("cluster", "id")),
-            ("endpoint", Binding::attr("cluster", "endpoint")),
-            ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
-            ("version", Binding::attr("cluster", "version")),
-        ]),
+        exports: Expansion::exports_of("cluster", component::CLUSTER_EXPORTS),
     })
 }
 
@@ -789,13 +785,12 @@ impl Lifecycle for Eks {
         }
     }
 
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        _salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            type_name,
+            identity,
+            config,
+        } = req;
         let c = self.client().await;
         match type_name {
             CLUSTER => {

@@ -76,6 +76,7 @@ use aws_sdk_elasticache::types::{
     AutomaticFailoverStatus, CacheCluster, CacheSubnetGroup, ClusterMode, MultiAzStatus,
     ReplicationGroup, Tag,
 };
+use provider_api::CreateRequest;
 use provider_api::component::{Size, SizeClass};
 use provider_api::kit::config::{Reader, attr_i64, attr_str};
 use provider_api::kit::schema::{b, list, n, s};
@@ -775,13 +776,12 @@ impl Lifecycle for Elasticache {
         }
     }
 
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        _salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            type_name,
+            identity,
+            config,
+        } = req;
         let c = self.client().await;
         match type_name {
             SUBNET_GROUP => {

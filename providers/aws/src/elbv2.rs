@@ -56,6 +56,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag,
     TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
+use provider_api::CreateRequest;
 use provider_api::kit::config::{
     Reader, attr_bool, attr_i64, attr_set as attr_strings, attr_str, field,
 };
@@ -765,13 +766,12 @@ impl Lifecycle for Elbv2 {
         }
     }
 
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        _salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            type_name,
+            identity,
+            config,
+        } = req;
         let c = self.client().await;
         let missing = |what: &str| ProviderError::Other(format!("{what} answered no ARN"));
         match type_name {

@@ -38,6 +38,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{Role, Tag};
+use provider_api::CreateRequest;
 use provider_api::kit::config::attr_set as attr_strings;
 use provider_api::kit::schema::{list, s};
 use provider_api::kit::{Lifecycle, Obj};
@@ -438,13 +439,10 @@ impl Lifecycle for Iam {
         self.object(&role).await
     }
 
-    async fn create(
-        &self,
-        _type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        _salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            identity, config, ..
+        } = req;
         let name = identity.name(ROLE_NAME_LEN);
         let r = self
             .client()

@@ -154,7 +154,7 @@ use shared::Shared;
 use types::Module;
 
 /// The portable components this provider implements so far.
-pub const COMPONENTS: [&str; 6] = component::ALL;
+pub const COMPONENTS: [&str; 6] = component::INFRASTRUCTURE;
 
 /// The service modules, in routing order: each owns some native types.
 const MODULES: [Module; 8] = [

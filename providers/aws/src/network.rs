@@ -46,14 +46,7 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Diagnost
     let zone_names = net::zones(&c, &settings.region, &settings.zones)?;
     let zones = zone_names.len();
     let cidr = c.value("cidr", "10.0.0.0/16");
-    let subnet_cidrs: Vec<Value> = match cidr.as_str() {
-        Some(text) => net::split_cidr(text, zones)?
-            .into_iter()
-            .map(Value::from)
-            .collect(),
-        // Unknown until apply: each subnet's range is unknown too (and decided then).
-        None => vec![Value::Unknown; zones],
-    };
+    let subnet_cidrs = net::subnet_cidrs(&cidr, zones)?;
     let mut resources = vec![
         NativeSpec::new("vpc", ec2::VPC)
             .set("cidr_block", cidr.clone())

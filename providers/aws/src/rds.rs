@@ -64,6 +64,7 @@ use aws_sdk_rds::types::{
     ApplyMethod, AuthScheme, DbInstance, DbParameterGroup, DbProxy, DbSubnetGroup, EngineFamily,
     Filter, IamAuthMode, Parameter, Tag, UserAuthConfig,
 };
+use provider_api::CreateRequest;
 use provider_api::component::{Size, SizeClass};
 use provider_api::kit::config::{Reader, attr_bool, attr_i64, attr_str};
 use provider_api::kit::schema::{b, list, n, s};
@@ -1396,13 +1397,12 @@ impl Lifecycle for Rds {
         self.find_obj(type_name, identity).await
     }
 
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        _salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            type_name,
+            identity,
+            config,
+        } = req;
         match self.create_obj(type_name, identity, config).await {
             // An SDK retry of a create that reached RDS: adopt what it made.
             Err(e) if is_already_exists(&e) => match self.find_obj(type_name, identity).await? {

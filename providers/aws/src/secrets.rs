@@ -21,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
+use provider_api::CreateRequest;
 use provider_api::kit::config::attr_str;
 use provider_api::kit::schema::s;
 use provider_api::kit::{Lifecycle, Obj};
@@ -389,13 +390,10 @@ impl Lifecycle for Secrets {
         self.find_secret(identity).await
     }
 
-    async fn create(
-        &self,
-        _type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        _salt: &str,
-    ) -> Result<String, ProviderError> {
+    async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
+        let &CreateRequest {
+            identity, config, ..
+        } = req;
         self.create_secret(identity, config).await
     }
 

@@ -270,12 +270,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
     }
     Ok(Expansion {
         resources,
-        exports: Expansion::exports(&[
-            ("id", Binding::attr("cluster", "id")),
-            ("endpoint", Binding::attr("cluster", "endpoint")),
-            ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
-            ("version", Binding::attr("cluster", "version")),
-        ]),
+        exports: Expansion::exports_of("cluster", component::CLUSTER_EXPORTS),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Compute Engine's external Application Load Balancer chain: health check, backend service,
 //! URL map, target HTTP proxy and global forwarding rule.
 
+use provider_api::component;
 use provider_api::kit::config::attr_i64;
 use provider_api::kit::schema::{n, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
@@ -34,23 +35,11 @@ impl Resource for HealthCheck {
         ResourceSchema::native(
             HEALTH_CHECK,
             "An HTTP health check (global)",
-            base()
+            component::health_check(base())
                 .attr("port", A::optional(n(), "Port probed").default(80))
-                .attr(
-                    "path",
-                    A::optional(s(), "HTTP path probed").default("/health"),
-                )
-                .attr(
-                    "interval",
-                    A::optional(n(), "Seconds between probes").default(30),
-                )
                 .attr(
                     "timeout",
                     A::optional(n(), "Seconds a probe may take").default(5),
-                )
-                .attr(
-                    "healthy_threshold",
-                    A::optional(n(), "Successes to be healthy").default(3),
                 ),
         )
     }

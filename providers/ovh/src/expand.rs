@@ -317,12 +317,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
     }
     Ok(Expansion {
         resources,
-        exports: Expansion::exports(&[
-            ("id", Binding::attr("cluster", "id")),
-            ("version", Binding::attr("cluster", "version")),
-            ("endpoint", Binding::attr("cluster", "endpoint")),
-            ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
-        ]),
+        exports: Expansion::exports_of("cluster", component::CLUSTER_EXPORTS),
     })
 }
 

@@ -279,7 +279,10 @@ pub fn configure_with_env(
     let schema = ProviderSchema {
         config: config_schema(),
         resources,
-        components: component::ALL.iter().map(|c| c.to_string()).collect(),
+        components: component::INFRASTRUCTURE
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
     };
     let cloud = Ovh {
         api,

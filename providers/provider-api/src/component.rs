@@ -16,9 +16,14 @@ pub const POSTGRES: &str = "postgres";
 pub const REDIS_CLUSTER: &str = "redis_cluster";
 pub const LOAD_BALANCER: &str = "load_balancer";
 pub const CDN: &str = "cdn";
+pub const REDIS: &str = "redis";
+pub const SUPERSET: &str = "superset";
 
-/// Every portable component type, in the order the README documents them.
-pub const ALL: [&str; 6] = [
+mod app;
+pub use app::SUPERSET_VERSION;
+
+/// The infrastructure components, which every provider implements.
+pub const INFRASTRUCTURE: [&str; 6] = [
     NETWORK,
     KUBERNETES_CLUSTER,
     POSTGRES,
@@ -26,6 +31,22 @@ pub const ALL: [&str; 6] = [
     LOAD_BALANCER,
     CDN,
 ];
+
+/// Every portable component type, in the order the README documents them.
+pub const ALL: [&str; 8] = [
+    NETWORK,
+    KUBERNETES_CLUSTER,
+    POSTGRES,
+    REDIS_CLUSTER,
+    REDIS,
+    LOAD_BALANCER,
+    CDN,
+    SUPERSET,
+];
+
+/// What a `kubernetes_cluster` exports, each an attribute of the same name of the native
+/// cluster resource its expansion calls `cluster`.
+pub const CLUSTER_EXPORTS: &[&str] = &["id", "endpoint", "ca_certificate", "version"];
 
 pub fn is_component(type_name: &str) -> bool {
     ALL.contains(&type_name)
@@ -200,19 +221,7 @@ pub fn schema(type_name: &str) -> Option<ResourceSchema> {
                     max_items: Some(1),
                     force_new: false,
                     description: "How targets are checked",
-                    body: Body::default()
-                        .attr(
-                            "path",
-                            A::optional(s(), "HTTP path probed").default("/health"),
-                        )
-                        .attr(
-                            "interval",
-                            A::optional(n(), "Seconds between probes").default(30),
-                        )
-                        .attr(
-                            "healthy_threshold",
-                            A::optional(n(), "Consecutive successes to be healthy").default(3),
-                        ),
+                    body: health_check(Body::default()),
                 },
             )
             .attr(
@@ -244,6 +253,8 @@ pub fn schema(type_name: &str) -> Option<ResourceSchema> {
             .attr("http3", A::optional(b(), "Offer HTTP/3").default(true))
             .attr("id", A::computed(s(), "Cloud id of the distribution"))
             .attr("domain_name", A::computed(s(), "The CDN host name")),
+        REDIS => app::redis(),
+        SUPERSET => app::superset(),
         _ => return None,
     };
     Some(ResourceSchema {
@@ -254,6 +265,23 @@ pub fn schema(type_name: &str) -> Option<ResourceSchema> {
     })
 }
 
+/// `body` with the attributes of an HTTP health check and their portable defaults (what a
+/// `load_balancer`'s `health_check` block holds, and what a native health check starts from).
+pub fn health_check(body: Body) -> Body {
+    body.attr(
+        "path",
+        A::optional(s(), "HTTP path probed").default("/health"),
+    )
+    .attr(
+        "interval",
+        A::optional(n(), "Seconds between probes").default(30),
+    )
+    .attr(
+        "healthy_threshold",
+        A::optional(n(), "Consecutive successes to be healthy").default(3),
+    )
+}
+
 fn description(type_name: &str) -> &'static str {
     match type_name {
         NETWORK => "A private network spread over availability zones",
@@ -262,6 +290,8 @@ fn description(type_name: &str) -> &'static str {
         REDIS_CLUSTER => "Redis in cluster mode: shards with replicas",
         LOAD_BALANCER => "An HTTP(S) load balancer with health checks",
         CDN => "A CDN in front of an origin",
+        REDIS => "Redis without sharding: a primary with replicas and automatic failover",
+        SUPERSET => "Apache Superset on a kubernetes_cluster, wired to the stack",
         _ => "",
     }
 }
@@ -435,6 +465,17 @@ pub fn validate(type_name: &str, attrs: &BTreeMap<String, Value>) -> Vec<Diagnos
                     }
                 }
             }
+        }
+        REDIS => {
+            nonempty(&mut out, "version");
+            nonempty(&mut out, "size");
+            app::validate_redis(&mut out, attrs);
+        }
+        SUPERSET => {
+            nonempty(&mut out, "image");
+            nonempty(&mut out, "version");
+            nonempty(&mut out, "namespace");
+            app::validate_superset(&mut out, attrs);
         }
         _ => {}
     }

@@ -133,6 +133,15 @@ impl Expansion {
             .collect()
     }
 
+    /// Exports that are attributes of one of the expansion's resources under the same names
+    /// (`id` → `cluster.id`, …).
+    pub fn exports_of(local: &str, names: &[&str]) -> BTreeMap<String, Binding> {
+        names
+            .iter()
+            .map(|n| (n.to_string(), Binding::attr(local, n)))
+            .collect()
+    }
+
     /// The expansion of a native resource block: itself, under the empty local name, exporting
     /// every attribute of its schema.
     pub fn identity(schema: &ResourceSchema, config: &BTreeMap<String, Value>) -> Expansion {

@@ -269,13 +269,6 @@ pub fn expand(type_name: &str, config: &Attrs) -> Option<Result<Expansion, Vec<D
     Some(result.map_err(|d| vec![d]))
 }
 
-fn exports(pairs: &[(&str, Binding)]) -> BTreeMap<String, Binding> {
-    pairs
-        .iter()
-        .map(|(k, b)| (k.to_string(), b.clone()))
-        .collect()
-}
-
 fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     let zones = c.count("zones", 3)?;
     if !(1..=types::ZONES.len()).contains(&zones) {
@@ -285,14 +278,7 @@ fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
         );
     }
     let cidr = c.value("cidr", "10.0.0.0/16");
-    let subnet_cidrs: Vec<Value> = match cidr.as_str() {
-        Some(text) => net::split_cidr(text, zones)?
-            .into_iter()
-            .map(Value::from)
-            .collect(),
-        // The range is only known after apply: so are the subnets'.
-        None => vec![cidr.clone(); zones],
-    };
+    let subnet_cidrs = net::subnet_cidrs(&cidr, zones)?;
     let mut resources = vec![NativeSpec::new("vpc", types::VPC).set("cidr", cidr.clone())];
     let mut subnet_ids = Vec::new();
     let mut zone_names = Vec::new();
@@ -315,7 +301,7 @@ fn network(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     );
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("vpc", "id")),
             ("subnet_ids", Binding::List(subnet_ids)),
             ("zone_names", Binding::List(zone_names)),
@@ -363,12 +349,7 @@ fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     }
     Ok(Expansion {
         resources,
-        exports: exports(&[
-            ("id", Binding::attr("cluster", "id")),
-            ("endpoint", Binding::attr("cluster", "endpoint")),
-            ("ca_certificate", Binding::attr("cluster", "ca_certificate")),
-            ("version", Binding::attr("cluster", "version")),
-        ]),
+        exports: Expansion::exports_of("cluster", component::CLUSTER_EXPORTS),
     })
 }
 
@@ -476,7 +457,7 @@ fn postgres(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     };
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("primary", "id")),
             ("endpoint", Binding::attr("primary", "endpoint")),
             ("reader_endpoints", Binding::List(readers)),
@@ -504,7 +485,7 @@ fn redis_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     ];
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("cluster", "id")),
             (
                 "configuration_endpoint",
@@ -549,7 +530,7 @@ fn load_balancer(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
     ];
     Ok(Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("lb", "id")),
             ("dns_name", Binding::attr("lb", "dns_name")),
         ]),
@@ -575,7 +556,7 @@ fn cdn(c: &Config<'_>) -> Expansion {
     ];
     Expansion {
         resources,
-        exports: exports(&[
+        exports: Expansion::exports(&[
             ("id", Binding::attr("distribution", "id")),
             ("domain_name", Binding::attr("distribution", "domain_name")),
         ]),

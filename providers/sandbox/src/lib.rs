@@ -205,7 +205,10 @@ pub fn configure(config: &Attrs, spec_dir: &Path) -> Result<SandboxProvider, Vec
             let schema = ProviderSchema {
                 config: config_schema(),
                 resources: types::schemas(),
-                components: component::ALL.iter().map(|c| c.to_string()).collect(),
+                components: component::INFRASTRUCTURE
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
             };
             let simulated = Simulated::new(cloud.clone(), latency, faults, ready_timeout);
             Ok(Kit::new(

@@ -1173,7 +1173,7 @@ fn configure_checks_its_settings() {
     assert_eq!(p.latency(), Duration::from_secs(1));
     assert_eq!(p.cloud().dir(), spec.join("cloud"));
     assert_eq!(p.name(), NAME);
-    for c in component::ALL {
+    for c in component::INFRASTRUCTURE {
         assert!(p.schema().components.iter().any(|x| x == c));
     }
     assert!(config_schema().attributes.contains_key("latency"));

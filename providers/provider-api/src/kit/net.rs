@@ -52,6 +52,18 @@ pub fn split_cidr(cidr: &str, zones: usize) -> Result<Vec<String>, Diagnostic> {
     Ok(subnets)
 }
 
+/// The ranges of a network's `zones` subnets: `cidr` split by [`split_cidr`]; while `cidr` is
+/// unknown (decided at apply time), each subnet's range is unknown too.
+pub fn subnet_cidrs(cidr: &Value, zones: usize) -> Result<Vec<Value>, Diagnostic> {
+    match cidr.as_str() {
+        Some(text) => Ok(split_cidr(text, zones)?
+            .into_iter()
+            .map(Value::from)
+            .collect()),
+        None => Ok(vec![Value::Unknown; zones]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +78,19 @@ mod tests {
         assert_eq!(split_cidr("10.0.0.0/24", 6).expect("splits").len(), 6);
         assert!(split_cidr("10.0.0.0/28", 2).is_err());
         assert!(split_cidr("nonsense", 2).is_err());
+    }
+
+    #[test]
+    fn subnet_ranges_are_unknown_while_the_block_is() {
+        assert_eq!(
+            subnet_cidrs(&Value::from("10.0.0.0/16"), 2).expect("splits"),
+            vec![Value::from("10.0.0.0/20"), Value::from("10.0.16.0/20")]
+        );
+        assert_eq!(
+            subnet_cidrs(&Value::Unknown, 3).expect("unknown"),
+            vec![Value::Unknown; 3]
+        );
+        assert!(subnet_cidrs(&Value::from("10.0.0.0/28"), 2).is_err());
     }
 
     #[test]

@@ -88,13 +88,7 @@ pub trait Lifecycle: Send + Sync + Debug {
 
     /// Sends the create call and answers the new object's id. `salt` is empty, except when a
     /// create must be repeated under a fresh idempotency token.
-    async fn create(
-        &self,
-        type_name: &str,
-        identity: &Identity,
-        config: &Attrs,
-        salt: &str,
-    ) -> Result<String, ProviderError>;
+    async fn create(&self, req: &CreateRequest<'_>, salt: &str) -> Result<String, ProviderError>;
 
     /// Reads objects by id, in batches where the API allows; `None` for an id that no longer
     /// exists.
@@ -163,10 +157,7 @@ impl<L: Lifecycle + 'static> Converging<L> {
             tracing::debug!(type_name = req.type_name, id = %found.state.id, "create: adopting");
             return Ok(found.state.id);
         }
-        match svc
-            .create(req.type_name, req.identity, req.config, "")
-            .await
-        {
+        match svc.create(req, "").await {
             Ok(id) => Ok(id),
             Err(e) if e.is_retryable() => match svc.find(req.type_name, req.identity).await {
                 Ok(Some(found)) => {
@@ -274,10 +265,7 @@ impl<L: Lifecycle + 'static> Service for Converging<L> {
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap_or_default()
                 );
-                let id = self
-                    .inner
-                    .create(req.type_name, req.identity, req.config, &salt)
-                    .await?;
+                let id = self.inner.create(req, &salt).await?;
                 self.wait_ready(req.type_name, &id).await?
             }
             Err(e) => return Err(e),
