@@ -131,7 +131,7 @@ fn caches(t: &mut String, x: &Texts, tls: bool) {
         t,
         r#"
 # Gunicorn's timeout (GUNICORN_TIMEOUT) must not exceed this one (superset/config.py).
-SUPERSET_WEBSERVER_TIMEOUT = {timeout}
+SUPERSET_WEBSERVER_TIMEOUT = int({timeout})
 # Behind the cloud's load balancer: trust its X-Forwarded-* headers.
 ENABLE_PROXY_FIX = True
 # Static assets have content-hashed names (/static/assets/*.<hash>.js), so a year of caching in
@@ -139,7 +139,7 @@ ENABLE_PROXY_FIX = True
 SEND_FILE_MAX_AGE_DEFAULT = int(timedelta(days=365).total_seconds())
 
 # Caches on the Redis Cluster (Flask-Caching's RedisClusterCache).
-_CACHE_TTL = {ttl}
+_CACHE_TTL = int({ttl})
 CACHE_DEFAULT_TIMEOUT = _CACHE_TTL
 _CACHE_CLUSTER = {cluster}
 
@@ -172,8 +172,8 @@ EXPLORE_FORM_DATA_CACHE_CONFIG = _cluster_cache(
     REFRESH_TIMEOUT_ON_RETRIEVAL=True,
 )
 "#,
-        timeout = x.timeout,
-        ttl = x.ttl,
+        timeout = py(&x.timeout),
+        ttl = py(&x.ttl),
         cluster = py(&x.cache_cluster),
         cache_tls = py_bool(tls),
     );

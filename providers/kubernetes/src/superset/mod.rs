@@ -153,7 +153,10 @@ pub fn objects(s: &Superset) -> Vec<(String, Value)> {
         ("secret".to_string(), workloads::secret(s, &config)),
         ("init_job".to_string(), workloads::init_job(s)),
         ("web_deployment".to_string(), workloads::web(s, &config)),
-        ("worker_deployment".to_string(), workloads::worker(s, &config)),
+        (
+            "worker_deployment".to_string(),
+            workloads::worker(s, &config),
+        ),
         ("beat_deployment".to_string(), workloads::beat(s, &config)),
         ("web_hpa".to_string(), scaling::web_hpa(s)),
     ];
@@ -165,7 +168,10 @@ pub fn objects(s: &Superset) -> Vec<(String, Value)> {
     out.push(("worker_pdb".into(), scaling::pdb(s, "worker")));
     out.push(("web_service".into(), network::service(s)));
     if let LoadBalancer::AwsTargetGroup { arn } = &s.load_balancer {
-        out.push(("web_target_group_binding".into(), network::target_group_binding(s, arn)));
+        out.push((
+            "web_target_group_binding".into(),
+            network::target_group_binding(s, arn),
+        ));
     }
     out
 }

@@ -31,7 +31,9 @@ pub fn service(sup: &Superset) -> Value {
         }
         LoadBalancer::GcpNeg { name } => {
             let annotation = concat(&[
-                &s(&format!("{{\"exposed_ports\":{{\"{WEB_PORT}\":{{\"name\":\"")),
+                &s(&format!(
+                    "{{\"exposed_ports\":{{\"{WEB_PORT}\":{{\"name\":\""
+                )),
                 name,
                 &s("\"}}}"),
             ]);
@@ -70,10 +72,7 @@ pub fn target_group_binding(sup: &Superset, arn: &Value) -> Value {
         (
             "spec",
             map([
-                (
-                    "serviceRef",
-                    map([("name", s(WEB)), ("port", n(WEB_PORT))]),
-                ),
+                ("serviceRef", map([("name", s(WEB)), ("port", n(WEB_PORT))])),
                 ("targetGroupARN", arn.clone()),
                 ("targetType", s("ip")),
             ]),

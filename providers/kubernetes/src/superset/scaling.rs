@@ -97,7 +97,10 @@ pub fn scaled_object(sup: &Superset) -> Value {
                 ("listName", s(CELERY_QUEUE)),
                 ("listLength", string_of(&sup.worker_concurrency)),
                 ("databaseIndex", s("0")),
-                ("enableTLS", s(if sup.broker.tls { "true" } else { "false" })),
+                (
+                    "enableTLS",
+                    s(if sup.broker.tls { "true" } else { "false" }),
+                ),
             ]),
         ),
     ];

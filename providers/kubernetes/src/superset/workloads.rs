@@ -51,7 +51,10 @@ pub fn namespace(sup: &Superset) -> Value {
         ("kind", s("Namespace")),
         (
             "metadata",
-            map([("name", sup.namespace.clone()), ("labels", object_labels("namespace"))]),
+            map([
+                ("name", sup.namespace.clone()),
+                ("labels", object_labels("namespace")),
+            ]),
         ),
     ])
 }
@@ -62,7 +65,10 @@ pub fn secret(sup: &Superset, config: &Value) -> Value {
     let mut data = vec![
         (CONFIG_FILE, base64(config)),
         ("SECRET_KEY", base64(&sup.secret_key).sensitive()),
-        ("DATABASE_PASSWORD", base64(&sup.database.password).sensitive()),
+        (
+            "DATABASE_PASSWORD",
+            base64(&sup.database.password).sensitive(),
+        ),
     ];
     if let Some(password) = &sup.broker.password {
         data.push(("BROKER_REDIS_PASSWORD", base64(password).sensitive()));
@@ -96,7 +102,10 @@ fn env(name: &str, value: Value) -> Value {
 /// The environment every Superset container has: where the config is and the secrets it reads.
 fn common_env(sup: &Superset) -> Vec<Value> {
     let mut out = vec![
-        env("SUPERSET_CONFIG_PATH", s(&format!("{CONFIG_DIR}/{CONFIG_FILE}"))),
+        env(
+            "SUPERSET_CONFIG_PATH",
+            s(&format!("{CONFIG_DIR}/{CONFIG_FILE}")),
+        ),
         secret_ref(ENV_SECRET_KEY, "SECRET_KEY"),
         secret_ref(ENV_DB_PASSWORD, "DATABASE_PASSWORD"),
     ];
@@ -113,11 +122,17 @@ fn resources(r: &Resources) -> Value {
     map([
         (
             "requests",
-            map([("cpu", r.cpu_request.clone()), ("memory", r.memory_request.clone())]),
+            map([
+                ("cpu", r.cpu_request.clone()),
+                ("memory", r.memory_request.clone()),
+            ]),
         ),
         (
             "limits",
-            map([("cpu", r.cpu_limit.clone()), ("memory", r.memory_limit.clone())]),
+            map([
+                ("cpu", r.cpu_limit.clone()),
+                ("memory", r.memory_limit.clone()),
+            ]),
         ),
     ])
 }
@@ -157,12 +172,7 @@ fn container(
 
 /// A pod spec on a pool, with the config file mounted (only that key of the Secret: the
 /// passwords stay out of the file system) and spread over zones and nodes.
-fn pod_spec(
-    container: Value,
-    pool: &Pool,
-    component: &str,
-    extra: Vec<(&str, Value)>,
-) -> Value {
+fn pod_spec(container: Value, pool: &Pool, component: &str, extra: Vec<(&str, Value)>) -> Value {
     let spread = |key: &str| {
         map([
             ("maxSkew", n(1)),
@@ -178,7 +188,10 @@ fn pod_spec(
         ("nodeSelector", Value::Map(pool.node_selector.clone())),
         (
             "topologySpreadConstraints",
-            list([spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")]),
+            list([
+                spread("topology.kubernetes.io/zone"),
+                spread("kubernetes.io/hostname"),
+            ]),
         ),
         (
             "volumes",
@@ -281,7 +294,12 @@ pub fn web(sup: &Superset, config: &Value) -> Value {
             ("livenessProbe", http_probe(15, 3)),
         ],
     );
-    let pod = pod_spec(container, &sup.web, "web", vec![("terminationGracePeriodSeconds", n(60))]);
+    let pod = pod_spec(
+        container,
+        &sup.web,
+        "web",
+        vec![("terminationGracePeriodSeconds", n(60))],
+    );
     deployment(sup, WEB, "web", config, pod, vec![])
 }
 
@@ -309,7 +327,9 @@ pub fn worker(sup: &Superset, config: &Value) -> Value {
                 list([
                     s("sh"),
                     s("-c"),
-                    s(&format!("celery -A {CELERY_APP} inspect ping -d celery@$HOSTNAME")),
+                    s(&format!(
+                        "celery -A {CELERY_APP} inspect ping -d celery@$HOSTNAME"
+                    )),
                 ]),
             )]),
         ),
@@ -370,17 +390,29 @@ pub fn init_job(sup: &Superset) -> Value {
     let container = container(
         sup,
         "init",
-        vec![s("/bin/sh"), s("-c"), s("superset db upgrade && superset init")],
+        vec![
+            s("/bin/sh"),
+            s("-c"),
+            s("superset db upgrade && superset init"),
+        ],
         common_env(sup),
         &sup.web,
         vec![],
     );
-    let pod = pod_spec(container, &sup.web, "init", vec![("restartPolicy", s("Never"))]);
+    let pod = pod_spec(
+        container,
+        &sup.web,
+        "init",
+        vec![("restartPolicy", s("Never"))],
+    );
     let spec = map([
         ("backoffLimit", n(3)),
         (
             "template",
-            map([("metadata", map([("labels", selector("init"))])), ("spec", pod)]),
+            map([
+                ("metadata", map([("labels", selector("init"))])),
+                ("spec", pod),
+            ]),
         ),
     ]);
     let name = concat(&[&s("superset-init-"), &short_hash(&spec, 10)]);
