@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::schema::strings;
+
 /// One served resource (a kind at one group/version).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kind {
@@ -160,13 +162,7 @@ impl Kind {
                 kind: str_of(&names["kind"]),
                 plural: str_of(&names["plural"]),
                 namespaced: spec["scope"] == json!("Namespaced"),
-                short_names: names["shortNames"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect(),
+                short_names: strings(&names["shortNames"]),
                 status: v["subresources"].get("status").is_some(),
                 scale: v["subresources"].get("scale").is_some(),
                 crd_schema: Some(v["schema"]["openAPIV3Schema"].clone()),

@@ -167,10 +167,10 @@ fn object_key(w: &World, path: &str) -> Option<String> {
 pub async fn serve(config: Config) -> Result<(SocketAddr, Handle), String> {
     let schema = Schema::load_cached(&config.schema_dir)?;
     let log = RequestLog::open(config.request_log.as_deref())?;
-    let mut listeners = sim_kit::bind(config.listen, 1).await?;
-    let Some((listener, addr)) = listeners.pop() else {
-        return Err(format!("cannot listen on {}", config.listen));
-    };
+    let (listener, addr) = sim_kit::bind(config.listen, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| format!("cannot listen on {}", config.listen))?;
     let app = Arc::new(App {
         world: Mutex::new(World::new(
             config.delay,

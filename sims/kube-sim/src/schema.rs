@@ -26,6 +26,16 @@ pub struct Schema {
     by_gvk: HashMap<(String, String, String), String>,
 }
 
+/// The strings of a JSON array (nothing when it is not one).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
 /// The definition name of `ObjectMeta`.
 pub const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
@@ -220,13 +230,7 @@ impl<'a> Node<'a> {
     /// else atomic (the default of structured-merge-diff for built-in types).
     pub fn list_kind(self) -> ListKind {
         let n = self.resolved();
-        let keys: Vec<String> = n.v["x-kubernetes-list-map-keys"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
+        let keys = strings(&n.v["x-kubernetes-list-map-keys"]);
         match n.v["x-kubernetes-list-type"].as_str() {
             Some("map") if !keys.is_empty() => ListKind::Map(keys),
             Some("set") => ListKind::Set,

@@ -263,10 +263,8 @@ async fn the_schema_refuses_unknown_fields_wrong_types_and_missing_required() {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     let post_unknown = sim
-        .call(
-            "POST",
+        .post(
             &format!("{NS}/configmaps"),
-            "application/json",
             r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"dta":{}}"#,
         )
         .await;
@@ -298,10 +296,8 @@ async fn crud_answers_as_the_api_server_does() {
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body["message"], json!("configmaps \"c\" not found"));
     let no_ns = sim
-        .call(
-            "POST",
+        .post(
             &format!("{NS}/configmaps"),
-            "application/json",
             r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#,
         )
         .await;
@@ -310,26 +306,14 @@ async fn crud_answers_as_the_api_server_does() {
         (404, json!("namespaces \"demo\" not found"))
     );
     let ns = sim
-        .call(
-            "POST",
-            "/api/v1/namespaces",
-            "application/json",
-            &namespace().to_string(),
-        )
+        .post("/api/v1/namespaces", &namespace().to_string())
         .await;
     assert_eq!(ns.status, 201);
     assert_eq!(ns.body["status"]["phase"], json!("Active"));
     for (name, tier) in [("a", "front"), ("b", "back")] {
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "labels": {"tier": tier}}, "data": {"k": "v"}});
-        let r = sim
-            .call(
-                "POST",
-                &format!("{NS}/configmaps"),
-                "application/json",
-                &cm.to_string(),
-            )
-            .await;
+        let r = sim.post(&format!("{NS}/configmaps"), &cm.to_string()).await;
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(
             entry(&r.body, "sim-test").unwrap()["operation"],
@@ -337,10 +321,8 @@ async fn crud_answers_as_the_api_server_does() {
         );
     }
     let dup = sim
-        .call(
-            "POST",
+        .post(
             &format!("{NS}/configmaps"),
-            "application/json",
             r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}"#,
         )
         .await;
@@ -612,10 +594,8 @@ async fn scale_status_and_out_of_band_changes() {
     );
     assert!(entry(&patched, "ss").is_some());
     let via_http = sim
-        .call(
-            "POST",
+        .post(
             "/_sim/patch",
-            "application/json",
             &json!({"path": DEPLOY, "merge": {"spec": {"replicas": 9}}}).to_string(),
         )
         .await;

@@ -48,6 +48,11 @@ impl Sim {
         }
     }
 
+    /// A JSON `POST`.
+    pub async fn post(&self, target: &str, body: &str) -> Resp {
+        self.call("POST", target, "application/json", body).await
+    }
+
     pub async fn get(&self, target: &str) -> Resp {
         self.call("GET", target, "application/json", "").await
     }
