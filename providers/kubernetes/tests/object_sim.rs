@@ -5,10 +5,12 @@
 
 mod object;
 
+use std::sync::Arc;
+
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kubernetes::object::{OBJECT, ObjectId};
+use kubernetes::object::{Clusters, OBJECT, ObjectId, bearer_config};
 use provider_api::kit::Service;
-use provider_api::{Attrs, ResourceState, Value, same};
+use provider_api::{Attrs, ProviderError, ResourceState, Value, same};
 use serde_json::json;
 
 use object::{config, create, namespace, read, service, start};
@@ -248,15 +250,44 @@ async fn waits_and_refusals() {
         "metadata": {"name": "c", "namespace": "jobs"}, "dta": {"a": "b"}
     }));
     let err = create(&svc, &config(&sim.cluster, typo)).await.unwrap_err();
-    assert!(
-        matches!(err, provider_api::ProviderError::Invalid(_)),
-        "{err}"
-    );
+    assert!(matches!(err, ProviderError::Invalid(_)), "{err}");
 
     // `wait = "none"` answers at once with what the apply answered.
     let mut quick = config(&sim.cluster, job("later"));
     quick.insert("wait".into(), Value::from("none"));
     let state = create(&svc, &quick).await.unwrap();
     assert_eq!(state.attrs["wait"], Value::from("none"));
+    sim.handle.shutdown().await;
+}
+
+/// A cloud's clusters, all of them the simulator, reached by endpoint and token.
+#[derive(Debug)]
+struct OneCloud(String);
+
+#[async_trait::async_trait]
+impl Clusters for OneCloud {
+    async fn connect(&self, cluster_id: &str) -> Result<kube::Config, ProviderError> {
+        assert_eq!(cluster_id, "projects/p/locations/r/clusters/c");
+        bearer_config(&self.0, "", "a-token").await
+    }
+}
+
+#[tokio::test]
+async fn a_cloud_reference_reaches_its_cluster_through_its_clusters() {
+    let sim = start(&[]).await;
+    let svc = service().with_clusters("gke", Arc::new(OneCloud(sim.handle.url().to_string())));
+    let cluster = "gke:projects/p/locations/r/clusters/c";
+    let ns = create(&svc, &config(cluster, namespace("apps")))
+        .await
+        .unwrap();
+    assert_eq!(ns.id, format!("{cluster}|v1|Namespace||apps"));
+    assert!(read(&svc, &ns.id).await.is_some());
+    let err = create(&svc, &config("eks:other", namespace("x")))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no provider here reaches \"eks\""),
+        "{err}"
+    );
     sim.handle.shutdown().await;
 }

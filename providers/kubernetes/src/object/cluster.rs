@@ -98,13 +98,60 @@ async fn kubeconfig_config(
     path: &PathBuf,
     context: Option<String>,
 ) -> Result<kube::Config, ProviderError> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let file = Kubeconfig::read_from(path).map_err(|e| match e {
         KubeconfigError::Parse(_) => {
             ProviderError::Invalid(format!("{shown} is not a valid kubeconfig (YAML)"))
         }
         e => ProviderError::Invalid(format!("cannot read the kubeconfig {shown}: {e}")),
     })?;
+    config_of(file, context, &shown).await
+}
+
+/// The connection a kubeconfig's text describes (OVH's API answers a cluster's kubeconfig),
+/// its current context or the named one. A parse error is not shown (see above).
+pub async fn kubeconfig_text_config(
+    text: &str,
+    context: Option<String>,
+) -> Result<kube::Config, ProviderError> {
+    let file = Kubeconfig::from_yaml(text)
+        .map_err(|_| ProviderError::Invalid("not a valid kubeconfig (YAML)".to_string()))?;
+    config_of(file, context, "(text)").await
+}
+
+/// The connection to a cluster by its endpoint, its CA (base64 of the PEM certificates, as
+/// EKS's `certificateAuthority.data` and GKE's `masterAuth.clusterCaCertificate` carry it;
+/// empty for the system's roots) and a bearer token: what a cloud's [`Clusters::connect`]
+/// answers.
+pub async fn bearer_config(
+    endpoint: &str,
+    ca_data: &str,
+    token: &str,
+) -> Result<kube::Config, ProviderError> {
+    let mut cluster = serde_json::json!({"server": endpoint});
+    if !ca_data.is_empty() {
+        cluster["certificate-authority-data"] = serde_json::json!(ca_data);
+    }
+    let doc = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "cluster", "cluster": cluster}],
+        "users": [{"name": "user", "user": {"token": token}}],
+        "contexts": [{"name": "cluster", "context": {"cluster": "cluster", "user": "user"}}],
+        "current-context": "cluster"
+    });
+    let file: Kubeconfig = serde_json::from_value(doc).map_err(|_| {
+        ProviderError::Invalid(format!("cannot describe the cluster at {endpoint}"))
+    })?;
+    config_of(file, None, endpoint).await
+}
+
+/// The connection of a parsed kubeconfig; `shown` names it in messages.
+async fn config_of(
+    file: Kubeconfig,
+    context: Option<String>,
+    shown: &str,
+) -> Result<kube::Config, ProviderError> {
     let options = KubeConfigOptions {
         context,
         ..KubeConfigOptions::default()
@@ -272,6 +319,27 @@ mod tests {
         assert_eq!(connector.clients.lock().await.len(), 1);
         let err = refused(&connector, "gke:x").await;
         assert!(err.to_string().contains("known: kubeconfig, eks"), "{err}");
+    }
+
+    #[tokio::test]
+    #[allow(clippy::panic)]
+    async fn a_cloud_describes_its_cluster_by_endpoint_ca_and_token() {
+        use base64::Engine as _;
+        let pem = "-----BEGIN CERTIFICATE-----\nAAECAwQ=\n-----END CERTIFICATE-----\n";
+        let ca = base64::engine::general_purpose::STANDARD.encode(pem);
+        let config = bearer_config("https://10.0.0.1:443", &ca, "k8s-aws-v1.token")
+            .await
+            .map_err(|e| e.to_string());
+        let Ok(config) = config else {
+            panic!("{config:?}")
+        };
+        assert_eq!(config.cluster_url.host(), Some("10.0.0.1"));
+        assert_eq!(config.root_cert, Some(vec![vec![0, 1, 2, 3, 4]]));
+        assert!(config.auth_info.token.is_some());
+        let plain = bearer_config("http://127.0.0.1:8080", "", "t").await;
+        assert!(plain.is_ok_and(|c| c.root_cert.is_none()));
+        let bad = kubeconfig_text_config("clusters: [ {token: hunter2", None).await;
+        assert!(bad.is_err_and(|e| !e.to_string().contains("hunter2")));
     }
 
     #[tokio::test]

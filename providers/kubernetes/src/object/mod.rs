@@ -25,7 +25,7 @@ use provider_api::kit::schema::{map, s, with_id};
 use provider_api::schema::{AttrType, AttributeSchema as A, ResourceSchema};
 use provider_api::{Attrs, Diagnostic, PlanResponse, Value};
 
-pub use cluster::{CLIENT_TTL, ClusterRef, Clusters};
+pub use cluster::{CLIENT_TTL, ClusterRef, Clusters, bearer_config, kubeconfig_text_config};
 pub use id::ObjectId;
 pub use service::Objects;
 
