@@ -11,7 +11,7 @@
 use provider_api::Value;
 
 use super::values::{concat, list, map, n, s};
-use super::workloads::{metadata, selector};
+use super::workloads::{manifest, metadata, selector};
 use super::{LoadBalancer, Superset, WEB, WEB_PORT};
 
 /// The web Service: no session affinity (any pod serves any request: the session is a signed
@@ -47,35 +47,26 @@ pub fn service(sup: &Superset) -> Value {
         }
         LoadBalancer::AwsTargetGroup { .. } | LoadBalancer::None => "ClusterIP",
     };
-    map([
-        ("apiVersion", s("v1")),
-        ("kind", s("Service")),
-        ("metadata", meta),
-        (
-            "spec",
-            map([
-                ("type", s(service_type)),
-                ("selector", selector("web")),
-                ("ports", list([map(port)])),
-                ("sessionAffinity", s("None")),
-            ]),
-        ),
-    ])
+    let spec = map([
+        ("type", s(service_type)),
+        ("selector", selector("web")),
+        ("ports", list([map(port)])),
+        ("sessionAffinity", s("None")),
+    ]);
+    manifest("v1", "Service", meta, vec![("spec", spec)])
 }
 
 /// The TargetGroupBinding of the web Service to the stack's target group (AWS).
 pub fn target_group_binding(sup: &Superset, arn: &Value) -> Value {
-    map([
-        ("apiVersion", s("elbv2.k8s.aws/v1beta1")),
-        ("kind", s("TargetGroupBinding")),
-        ("metadata", metadata(sup, s(WEB), "web")),
-        (
-            "spec",
-            map([
-                ("serviceRef", map([("name", s(WEB)), ("port", n(WEB_PORT))])),
-                ("targetGroupARN", arn.clone()),
-                ("targetType", s("ip")),
-            ]),
-        ),
-    ])
+    let spec = map([
+        ("serviceRef", map([("name", s(WEB)), ("port", n(WEB_PORT))])),
+        ("targetGroupARN", arn.clone()),
+        ("targetType", s("ip")),
+    ]);
+    manifest(
+        "elbv2.k8s.aws/v1beta1",
+        "TargetGroupBinding",
+        metadata(sup, s(WEB), "web"),
+        vec![("spec", spec)],
+    )
 }

@@ -185,18 +185,13 @@ fn web_deployment_runs_gunicorn_on_the_web_pool() {
         at(container, "image"),
         &Value::from("apache/superset:4.1.2")
     );
-    assert_eq!(
-        env_value(container, "SERVER_WORKER_AMOUNT"),
-        &Value::from("4")
-    );
-    assert_eq!(
-        env_value(container, "SERVER_THREADS_AMOUNT"),
-        &Value::from("20")
-    );
-    assert_eq!(
-        env_value(container, "GUNICORN_TIMEOUT"),
-        &Value::from("120")
-    );
+    for (name, expected) in [
+        ("SERVER_WORKER_AMOUNT", "4"),
+        ("SERVER_THREADS_AMOUNT", "20"),
+        ("GUNICORN_TIMEOUT", "120"),
+    ] {
+        assert_eq!(env_value(container, name), &Value::from(expected), "{name}");
+    }
     let names = env_names(container);
     assert!(
         !names.iter().any(|n| n.starts_with("SUPERSET_GUNICORN")),
@@ -547,6 +542,19 @@ fn write_manifests(dir: &Path, custom: bool) -> Vec<String> {
     files
 }
 
+/// Runs a checker, removes its scratch folder, and answers its report (stdout) when it passed.
+fn run_check(command: &mut Command, dir: &Path) -> String {
+    let out = command.output().expect("run the checker");
+    let _ = std::fs::remove_dir_all(dir);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ss-superset-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -561,17 +569,11 @@ fn manifests_pass_kubernetes_validate_strict() {
     }
     let dir = scratch("validate");
     let files = write_manifests(&dir, false);
-    let out = Command::new("kubernetes-validate")
-        .args(["--strict", "--kubernetes-version", "1.33.0", "--no-warn"])
-        .args(&files)
-        .output()
-        .expect("run kubernetes-validate");
-    let _ = std::fs::remove_dir_all(&dir);
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = run_check(
+        Command::new("kubernetes-validate")
+            .args(["--strict", "--kubernetes-version", "1.33.0", "--no-warn"])
+            .args(&files),
+        &dir,
     );
     assert_eq!(
         report.matches(" passed for resource ").count(),
@@ -750,18 +752,9 @@ fn keda_objects_pass_the_keda_schemas() {
         .collect();
     let script = dir.join("check.mjs");
     std::fs::write(&script, KEDA_CHECK).expect("write");
-    let out = Command::new("node")
-        .arg(&script)
-        .arg(&module)
-        .args(&files)
-        .output()
-        .expect("run node");
-    let _ = std::fs::remove_dir_all(&dir);
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = run_check(
+        Command::new("node").arg(&script).arg(&module).args(&files),
+        &dir,
     );
     assert_eq!(report.matches("valid").count(), files.len(), "{report}");
     assert!(report.contains("ScaledObject") && report.contains("TriggerAuthentication"));

@@ -45,18 +45,28 @@ pub fn metadata(sup: &Superset, name: Value, component: &str) -> Value {
     ])
 }
 
+/// An object of `kind`: its `apiVersion`, `kind`, `metadata` and the other top-level fields.
+pub fn manifest(
+    api_version: &str,
+    kind: &str,
+    metadata: Value,
+    fields: Vec<(&str, Value)>,
+) -> Value {
+    let mut all = vec![
+        ("apiVersion", s(api_version)),
+        ("kind", s(kind)),
+        ("metadata", metadata),
+    ];
+    all.extend(fields);
+    map(all)
+}
+
 pub fn namespace(sup: &Superset) -> Value {
-    map([
-        ("apiVersion", s("v1")),
-        ("kind", s("Namespace")),
-        (
-            "metadata",
-            map([
-                ("name", sup.namespace.clone()),
-                ("labels", object_labels("namespace")),
-            ]),
-        ),
-    ])
+    let metadata = map([
+        ("name", sup.namespace.clone()),
+        ("labels", object_labels("namespace")),
+    ]);
+    manifest("v1", "Namespace", metadata, vec![])
 }
 
 /// The Secret: the config file, `SECRET_KEY` and the passwords (`data`, base64: a `stringData`
@@ -76,13 +86,12 @@ pub fn secret(sup: &Superset, config: &Value) -> Value {
     if let Some(password) = &sup.cache.password {
         data.push(("CACHE_REDIS_PASSWORD", base64(password).sensitive()));
     }
-    map([
-        ("apiVersion", s("v1")),
-        ("kind", s("Secret")),
-        ("metadata", metadata(sup, s(SECRET), "config")),
-        ("type", s("Opaque")),
-        ("data", map(data)),
-    ])
+    manifest(
+        "v1",
+        "Secret",
+        metadata(sup, s(SECRET), "config"),
+        vec![("type", s("Opaque")), ("data", map(data))],
+    )
 }
 
 fn secret_ref(env: &str, key: &str) -> Value {
@@ -242,12 +251,12 @@ fn deployment(
         ("template", template),
     ];
     spec.extend(extra_spec);
-    map([
-        ("apiVersion", s("apps/v1")),
-        ("kind", s("Deployment")),
-        ("metadata", metadata(sup, s(name), component)),
-        ("spec", map(spec)),
-    ])
+    manifest(
+        "apps/v1",
+        "Deployment",
+        metadata(sup, s(name), component),
+        vec![("spec", map(spec))],
+    )
 }
 
 fn http_probe(period: i64, failures: i64) -> Value {
@@ -307,18 +316,17 @@ fn env_of(name: &str, value: &Value) -> Value {
     env(name, string_of(value))
 }
 
+/// `celery --app=<Superset's Celery app> <args>`.
+fn celery(args: &[&str]) -> Vec<Value> {
+    let mut command = vec![s("celery"), s(&format!("--app={CELERY_APP}"))];
+    command.extend(args.iter().map(|a| s(a)));
+    command
+}
+
 /// The Celery workers. No `replicas`: KEDA owns it.
 pub fn worker(sup: &Superset, config: &Value) -> Value {
-    let command = vec![
-        s("celery"),
-        s(&format!("--app={CELERY_APP}")),
-        s("worker"),
-        s("--pool=prefork"),
-        s("-O"),
-        s("fair"),
-        s("-c"),
-        string_of(&sup.worker_concurrency),
-    ];
+    let mut command = celery(&["worker", "--pool=prefork", "-O", "fair", "-c"]);
+    command.push(string_of(&sup.worker_concurrency));
     let liveness = map([
         (
             "exec",
@@ -359,15 +367,13 @@ pub fn worker(sup: &Superset, config: &Value) -> Value {
 /// The single Celery beat: one replica owned by ss, replaced (not rolled) so that two beats
 /// never schedule the same task twice.
 pub fn beat(sup: &Superset, config: &Value) -> Value {
-    let command = vec![
-        s("celery"),
-        s(&format!("--app={CELERY_APP}")),
-        s("beat"),
-        s("--pidfile"),
-        s("/tmp/celerybeat.pid"),
-        s("--schedule"),
-        s("/tmp/celerybeat-schedule"),
-    ];
+    let command = celery(&[
+        "beat",
+        "--pidfile",
+        "/tmp/celerybeat.pid",
+        "--schedule",
+        "/tmp/celerybeat-schedule",
+    ]);
     let container = container(sup, "beat", command, common_env(sup), &sup.worker, vec![]);
     let pod = pod_spec(container, &sup.worker, "beat", vec![]);
     deployment(
@@ -416,10 +422,10 @@ pub fn init_job(sup: &Superset) -> Value {
         ),
     ]);
     let name = concat(&[&s("superset-init-"), &short_hash(&spec, 10)]);
-    map([
-        ("apiVersion", s("batch/v1")),
-        ("kind", s("Job")),
-        ("metadata", metadata(sup, name, "init")),
-        ("spec", spec),
-    ])
+    manifest(
+        "batch/v1",
+        "Job",
+        metadata(sup, name, "init"),
+        vec![("spec", spec)],
+    )
 }
