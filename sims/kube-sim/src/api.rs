@@ -60,6 +60,8 @@ pub fn dispatch(w: &mut World, schema: &Schema, req: &Req) -> Answer {
         ["apis", g] if read => kinds::group(&w.kinds(), g),
         ["api", "v1"] if read => kinds::resource_list(&w.kinds(), "", "v1"),
         ["apis", g, v] if read => kinds::resource_list(&w.kinds(), g, v),
+        ["openapi", "v3"] if read => Some(kinds::openapi_index(&w.kinds())),
+        ["openapi", "v3", gv @ ..] if read => kinds::openapi_document(&w.kinds(), &gv.join("/")),
         ["api", "v1", rest @ ..] if !rest.is_empty() => {
             return resource(w, schema, req, target(w, "", "v1", rest)?);
         }

@@ -315,3 +315,61 @@ pub fn resource_list(kinds: &[Kind], group: &str, version: &str) -> Option<Value
         "groupVersion": first.api_version(), "resources": resources,
     }))
 }
+
+/// The path of a group/version in the OpenAPI v3 index: `api/v1`, `apis/apps/v1`.
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// `GET /openapi/v3`: the index of the per-group/version documents. kubectl reads it (and the
+/// documents) to learn that the server validates fields itself (`fieldValidation`), and then
+/// leaves validation to the server.
+pub fn openapi_index(kinds: &[Kind]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for k in kinds {
+        let gv = gv_path(&k.group, &k.version);
+        let url = format!("/openapi/v3/{gv}?hash=kube-sim");
+        paths.insert(gv, json!({"serverRelativeURL": url}));
+    }
+    json!({"paths": paths})
+}
+
+/// `GET /openapi/v3/<api/v1 | apis/<group>/<version>>`: for each kind, the object path with its
+/// `patch` operation, its group/version/kind and the `fieldValidation` and `fieldManager`
+/// query parameters (the part of the real document clients look up).
+pub fn openapi_document(kinds: &[Kind], gv: &str) -> Option<Value> {
+    let served: Vec<&Kind> = kinds
+        .iter()
+        .filter(|k| gv_path(&k.group, &k.version) == gv)
+        .collect();
+    if served.is_empty() {
+        return None;
+    }
+    let mut paths = serde_json::Map::new();
+    for k in served {
+        let scope = if k.namespaced {
+            "namespaces/{namespace}/"
+        } else {
+            ""
+        };
+        let path = format!("/{gv}/{scope}{}/{{name}}", k.plural);
+        let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}});
+        let patch = json!({
+            "operationId": format!("patch{}", k.kind),
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": {"group": k.group, "version": k.version, "kind": k.kind},
+            "parameters": [query("dryRun"), query("fieldManager"), query("fieldValidation"), query("force")],
+            "responses": {"200": {"description": "OK"}},
+        });
+        paths.insert(path, json!({"patch": patch}));
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.33.0"},
+        "paths": paths,
+    }))
+}

@@ -99,17 +99,7 @@ async fn kubectl_apply(sim: &Sim, dir: &Path) -> PathBuf {
     let file = dir.join("superset.yaml");
     std::fs::write(&file, MANIFESTS).unwrap();
     let file_arg = file.display().to_string();
-    let (ok, out, err) = kubectl(
-        &kubeconfig,
-        &[
-            "apply",
-            "--server-side",
-            "--validate=false",
-            "-f",
-            &file_arg,
-        ],
-    )
-    .await;
+    let (ok, out, err) = kubectl(&kubeconfig, &["apply", "--server-side", "-f", &file_arg]).await;
     assert!(ok, "kubectl apply failed: {out}\n{err}");
     assert!(
         out.contains("deployment.apps/web serverside-applied"),
@@ -176,6 +166,19 @@ async fn kubectl_applies_lists_scales_and_deletes() {
         .get("/apis/apps/v1/namespaces/superset/deployments/web")
         .await;
     assert_eq!(web.body["spec"]["replicas"], json!(5));
+    // kubectl leaves validation to the server (it finds `fieldValidation` in /openapi/v3).
+    let typo = dir.join("typo.yaml");
+    std::fs::write(
+        &typo,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: superset\ndta:\n  a: \"1\"\n",
+    )
+    .unwrap();
+    let typo_arg = typo.display().to_string();
+    let (ok, _, err) = kubectl(&kubeconfig, &["apply", "--server-side", "-f", &typo_arg]).await;
+    assert!(
+        !ok && err.contains(".dta: field not declared in schema"),
+        "{err}"
+    );
     let (ok, _, err) = kubectl(
         &kubeconfig,
         &["delete", "namespace", "superset", "--wait=false"],
