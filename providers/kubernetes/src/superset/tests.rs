@@ -593,7 +593,9 @@ fn the_config_loads_in_python_with_the_endpoints() {
     for pooler in [true, false] {
         let mut sup = sample(LoadBalancer::None);
         if !pooler {
+            // The second round also puts the broker behind TLS (ElastiCache with AUTH).
             sup.database.pooler = None;
+            sup.broker.tls = true;
         }
         let dir = scratch(&format!("python-{pooler}"));
         let text = config_py(&sup);
@@ -681,14 +683,15 @@ fn check_python_keys(keys: &serde_json::Value, pooler: bool) {
         keys["caches"]["DATA_CACHE_CONFIG"]["CACHE_DEFAULT_TIMEOUT"],
         86400
     );
-    assert_eq!(
-        keys["broker"],
-        "redis://:broker-auth-token@broker.internal:6380/0"
-    );
-    assert_eq!(
-        keys["results"],
-        "redis://:broker-auth-token@broker.internal:6380/1"
-    );
+    let (scheme, query) = if pooler {
+        ("redis", "")
+    } else {
+        ("rediss", "?ssl_cert_reqs=required")
+    };
+    let broker = |db: u8| format!("{scheme}://:broker-auth-token@broker.internal:6380/{db}{query}");
+    assert_eq!(keys["broker"], broker(0));
+    assert_eq!(keys["results"], broker(1));
+    assert_eq!(keys["gaq"]["CACHE_REDIS_SSL"], !pooler);
     let warmup = &keys["beat"]["cache-warmup-nightly"];
     assert_eq!(warmup["task"], "cache-warmup");
     assert!(
