@@ -117,9 +117,11 @@ pub fn validate(config: &Attrs) -> Vec<Diagnostic> {
 
 /// Plans a replacement when the manifest names another object than the one recorded (its
 /// apiVersion, kind, namespace or name changed, or may change: one of them is only known
-/// after apply). The planned `id` is the recorded one until then, which says what the object
-/// was; a plan without a recorded object is left alone. A provider calls this from its
-/// [`Cloud::adjust_plan`](provider_api::kit::Cloud::adjust_plan) for [`OBJECT`].
+/// after apply), and for any change of a Job, whose pod template the API refuses to change
+/// ("field is immutable"). The planned `id` is the recorded one until then, which says what
+/// the object was; a plan without a recorded object is left alone, and a plan whose manifest
+/// is unchanged stays a no-op (the planner decides that first). A provider calls this from
+/// its [`Cloud::adjust_plan`](provider_api::kit::Cloud::adjust_plan) for [`OBJECT`].
 pub fn adjust_plan(plan: &mut PlanResponse) {
     let Some(was) = plan
         .planned
@@ -140,7 +142,9 @@ pub fn adjust_plan(plan: &mut PlanResponse) {
         ),
         (meta.and_then(|m| m.get("name")), was.name.as_str()),
     ];
-    let moved = manifest.is_unknown()
+    let immutable = was.api_version == "batch/v1" && was.kind == "Job";
+    let moved = immutable
+        || manifest.is_unknown()
         || meta.is_some_and(Value::is_unknown)
         || named.iter().any(|(now, was)| match now {
             Some(v) if v.is_unknown() => true,
@@ -217,6 +221,16 @@ mod tests {
         assert_eq!(plan(was.clone(), moved).requires_replace, ["manifest"]);
         let unknown = deployment(Value::from("superset"), Value::Unknown, 3);
         assert_eq!(plan(was.clone(), unknown).requires_replace, ["manifest"]);
+        // Any change of a Job replaces it.
+        let job = |image: &str| {
+            Value::from_json(&serde_json::json!({
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "init", "namespace": "s"},
+                "spec": {"template": {"spec": {"containers": [{"name": "i", "image": image}]}}}
+            }))
+        };
+        assert_eq!(plan(job("a:1"), job("a:2")).requires_replace, ["manifest"]);
         // Nothing recorded: a create, nothing to replace.
         let schema = schema();
         let mut fresh = default_plan(&schema, None, &with_defaults(&schema, &config(was)));
