@@ -86,21 +86,30 @@ impl ApiError {
     }
 
     /// What schema validation found: decoding problems (unknown fields, wrong types) are a
-    /// 400 as the strict decoder answers; the rest a 422 `Invalid` with one cause each.
-    pub fn invalid(kind: &Kind, name: &str, problems: &[Problem], apply: bool) -> ApiError {
+    /// 400 as the strict decoder answers (server-side apply words it its own way: `apply`
+    /// holds the object's namespace then); the rest a 422 `Invalid` with one cause each.
+    pub fn invalid(kind: &Kind, name: &str, problems: &[Problem], apply: Option<&str>) -> ApiError {
         let decoding: Vec<&Problem> = problems.iter().filter(|p| p.is_decoding()).collect();
         if !decoding.is_empty() {
-            let said: Vec<String> = decoding.iter().map(|p| decoding_text(p, apply)).collect();
-            let message = if apply {
-                format!(
-                    "failed to create typed patch object ({}; {}, Kind={}): {}",
-                    name,
-                    kind.api_version(),
+            let said: Vec<String> = decoding
+                .iter()
+                .map(|p| decoding_text(p, apply.is_some()))
+                .collect();
+            let message = match apply {
+                // As structured-merge-diff prints the object: `ns/name; group/version, Kind=K`.
+                Some(namespace) => format!(
+                    "failed to create typed patch object ({}{name}; {}/{}, Kind={}): {}",
+                    if namespace.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{namespace}/")
+                    },
+                    kind.group,
+                    kind.version,
                     kind.kind,
                     said.join(", ")
-                )
-            } else {
-                format!("strict decoding error: {}", said.join(", "))
+                ),
+                None => format!("strict decoding error: {}", said.join(", ")),
             };
             return ApiError::bad_request(message);
         }

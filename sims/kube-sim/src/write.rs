@@ -419,7 +419,7 @@ fn apply(w: &mut World, schema: &Schema, t: &Target, req: &Req) -> Answer {
         .filter(|p| !matches!(p, Problem::Required(_)))
         .collect();
     if !bad.is_empty() {
-        return Err(ApiError::invalid(&t.kind, &name, &bad, true));
+        return Err(ApiError::invalid(&t.kind, &name, &bad, Some(&t.namespace)));
     }
     let node = node_of(schema, &t.kind);
     let sub = t.sub.as_deref().unwrap_or_default();
@@ -540,7 +540,7 @@ fn invalid_name(kind: &Kind, name: &str, why: &str) -> ApiError {
             path: "metadata.name".to_string(),
             message: format!("Invalid value: {name:?}: {why}"),
         }],
-        false,
+        None,
     )
 }
 
@@ -654,7 +654,7 @@ fn commit(
     let old = w.get(&t.key()).cloned();
     let found = problems(schema, &t.kind, &new);
     if !found.is_empty() {
-        return Err(ApiError::invalid(&t.kind, &name, &found, false));
+        return Err(ApiError::invalid(&t.kind, &name, &found, None));
     }
     admit(w, t, &new, old.is_none())?;
     if t.kind.crd_schema.is_none() {

@@ -229,7 +229,7 @@ async fn the_schema_refuses_unknown_fields_wrong_types_and_missing_required() {
         r.body["message"]
             .as_str()
             .unwrap()
-            .contains(".spec.replica: field not declared in schema"),
+            .contains("failed to create typed patch object (demo/web; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema"),
         "{}",
         r.body
     );
