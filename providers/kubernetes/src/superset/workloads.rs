@@ -193,6 +193,8 @@ fn pod_spec(container: Value, pool: &Pool, component: &str, extra: Vec<(&str, Va
         ])
     };
     let mut fields = vec![
+        // Superset never calls the Kubernetes API: no token in its pods.
+        ("automountServiceAccountToken", Value::Bool(false)),
         ("containers", list([container])),
         ("nodeSelector", Value::Map(pool.node_selector.clone())),
         (
