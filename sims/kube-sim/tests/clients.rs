@@ -282,6 +282,11 @@ async fn every_object_held_passes_kubernetes_validate_strict() {
         "spec": {"serviceName": "redis", "replicas": 3, "selector": {"matchLabels": {"app": "redis"}},
             "template": {"metadata": {"labels": {"app": "redis"}},
                 "spec": {"containers": [{"name": "redis", "image": "valkey:8"}]}}}})).await;
+    apply(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobjects.keda.sh",
+        common::keda_crd(),
+    )
+    .await;
     // Let every status catch up, so that the statuses are checked too.
     sim.wait_for("/apis/batch/v1/namespaces/demo/jobs/init", |r| {
         r.body["status"].get("conditions").is_some()
@@ -289,7 +294,7 @@ async fn every_object_held_passes_kubernetes_validate_strict() {
     .await;
     let objects = sim.handle.objects();
     let items = objects["items"].as_array().unwrap();
-    assert_eq!(items.len(), 7);
+    assert_eq!(items.len(), 8);
     let mut args = vec![
         "--strict".to_string(),
         "--kubernetes-version".to_string(),
@@ -304,7 +309,7 @@ async fn every_object_held_passes_kubernetes_validate_strict() {
     assert!(ok, "{out}\n{err}");
     assert_eq!(
         out.matches(" passed for resource ").count(),
-        7,
+        8,
         "{out}\n{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -501,25 +501,7 @@ async fn custom_resources_exist_once_their_crd_does() {
         "spec": {"scaleTargetRef": {"name": "worker"}, "minReplicaCount": 10, "maxReplicaCount": 30,
             "triggers": [{"type": "redis", "metadata": {"listName": "celery", "address": "redis:6379"}}]}});
     assert_eq!(sim.apply(path, &scaled, "ss", true).await.status, 404);
-    let trigger = json!({"type": "object", "required": ["type", "metadata"], "properties": {
-        "type": {"type": "string"}, "name": {"type": "string"},
-        "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}});
-    let spec = json!({"type": "object", "required": ["scaleTargetRef", "triggers"], "properties": {
-        "scaleTargetRef": {"type": "object", "required": ["name"],
-            "properties": {"name": {"type": "string"}, "kind": {"type": "string"}}},
-        "minReplicaCount": {"type": "integer", "format": "int32"},
-        "maxReplicaCount": {"type": "integer", "format": "int32"},
-        "triggers": {"type": "array", "items": trigger}}});
-    let schema = json!({"type": "object", "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
-        "spec": spec, "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
-    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "scaledobjects.keda.sh"},
-        "spec": {"group": "keda.sh", "scope": "Namespaced",
-            "names": {"kind": "ScaledObject", "listKind": "ScaledObjectList", "plural": "scaledobjects",
-                "singular": "scaledobject", "shortNames": ["so"]},
-            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
-                "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}});
+    let crd = common::keda_crd();
     let r = sim
         .apply(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobjects.keda.sh",
