@@ -77,7 +77,7 @@ resource "postgres" "metadata" {
   }
 }
 
-# Results backend, Celery broker and chart-data cache. Three shards with one replica each
+# Chart-data, dashboard and filter-state caches. Three shards with one replica each
 # (3 primaries + 3 replicas, one replica per zone pair); "medium" nodes put the three primaries
 # in the 16–32 GB range the reference architecture asks for.
 resource "redis_cluster" "cache" {
@@ -86,6 +86,15 @@ resource "redis_cluster" "cache" {
   shards             = 3
   replicas_per_shard = 1
   size               = "medium"
+}
+
+# Celery's broker and results, and the async-query channel: Celery cannot use a Redis Cluster,
+# so this is a primary with a replica in another zone, promoted automatically on failure.
+resource "redis" "broker" {
+  network  = network.main.id
+  version  = "7.1"
+  replicas = 1
+  size     = "small"
 }
 
 # Superset keeps sessions in Redis, so any web node can serve any request: no sticky sessions,
@@ -119,4 +128,21 @@ resource "cdn" "static" {
     path = "/*"
     ttl  = 0
   }
+}
+
+# Superset itself: gunicorn web pods behind the load balancer (CPU autoscaling between the web
+# pool's bounds), Celery workers autoscaled on the broker's queue backlog, one beat, and the
+# `superset db upgrade && superset init` job that runs before any pod of a new version serves.
+# `kubeconfig` (null here) deploys into another cluster instead: `SS_VAR_kubeconfig=PATH`.
+resource "superset" "app" {
+  cluster       = kubernetes_cluster.superset
+  database      = postgres.metadata
+  cache         = redis_cluster.cache
+  broker        = redis.broker
+  load_balancer = load_balancer.web
+  web_min       = local.web_min
+  web_max       = local.web_max
+  worker_min    = local.worker_min
+  worker_max    = local.worker_max
+  kubeconfig    = var.kubeconfig
 }

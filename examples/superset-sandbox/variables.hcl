@@ -16,3 +16,9 @@ variable "sandbox_latency" {
   default     = "1s"
   description = "Scale of the sandbox cloud's simulated API latencies; \"0s\" makes an apply instant (the tests use it)"
 }
+
+variable "kubeconfig" {
+  type        = string
+  default     = null
+  description = "A kubeconfig file: deploy Superset into the cluster it names (kind, minikube, kube-sim) instead of the stack's own cluster"
+}

@@ -543,6 +543,10 @@ fn the_example_plans_the_whole_stack() {
         "the 10k stack is at least 20 native resources\n{run}"
     );
     assert_eq!((change, destroy), (0, 0), "{run}");
+    // Superset itself is part of the stack: its Deployments, its init Job and its broker.
+    run.contains("superset.app.sandbox_k8s_object.web_deployment")
+        .contains("superset.app.sandbox_k8s_object.init_job")
+        .contains("redis.broker.sandbox_redis.redis");
     let json = p.ss(&["plan", "--json"]);
     json.success();
     assert!(json.json().get("format_version").is_some(), "{json}");
@@ -579,7 +583,9 @@ fn the_example_applies_scales_and_destroys() {
     );
     run.code(2)
         .contains("will be updated in-place")
-        .contains("kubernetes_cluster.superset");
+        .contains("kubernetes_cluster.superset")
+        // The application follows: the web HPA's bounds change in place.
+        .contains("superset.app.sandbox_k8s_object.web_hpa will be updated in-place");
     let (add, change, destroy) = counts(&run);
     assert!(add == 0 && destroy == 0 && change >= 1, "{run}");
 

@@ -157,7 +157,7 @@ pub fn validate(type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
             check_version("PostgreSQL", config.get("version"), &PG_VERSIONS, &mut out);
             check_size(Family::Db, config.get("size"), &["size"], &mut out);
         }
-        component::REDIS_CLUSTER => {
+        component::REDIS_CLUSTER | component::REDIS => {
             check_version("Redis", config.get("version"), &REDIS_VERSIONS, &mut out);
             check_size(Family::Cache, config.get("size"), &["size"], &mut out);
         }
@@ -188,7 +188,7 @@ pub fn validate(type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
             &["instance_type"],
             &mut out,
         ),
-        types::REDIS_CLUSTER => check_size(
+        types::REDIS_CLUSTER | types::REDIS => check_size(
             Family::Cache,
             config.get("node_type"),
             &["node_type"],
@@ -264,6 +264,8 @@ pub fn expand(type_name: &str, config: &Attrs) -> Option<Result<Expansion, Vec<D
         component::REDIS_CLUSTER => redis_cluster(&c),
         component::LOAD_BALANCER => load_balancer(&c),
         component::CDN => Ok(cdn(&c)),
+        component::REDIS => redis(&c),
+        component::SUPERSET => kubernetes::app::superset(config, &Placement),
         _ => return None,
     };
     Some(result.map_err(|d| vec![d]))
@@ -494,6 +496,53 @@ fn redis_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
             ("port", Binding::attr("cluster", "port")),
         ]),
     })
+}
+
+fn redis(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
+    let resources = vec![
+        NativeSpec::new("subnet_group", types::CACHE_SUBNET_GROUP)
+            .set("vpc_id", c.value("network", Value::Null))
+            .set("description", Value::from("Redis nodes")),
+        NativeSpec::new("redis", types::REDIS)
+            .set("subnet_group_id", Binding::attr("subnet_group", "id"))
+            .set("version", c.value("version", "7.1"))
+            .set(
+                "node_type",
+                size_value(Family::Cache, &c.value("size", "small")),
+            )
+            .set("replicas", c.value("replicas", 1)),
+    ];
+    Ok(Expansion {
+        resources,
+        exports: Expansion::exports(&[
+            ("id", Binding::attr("redis", "id")),
+            ("endpoint", Binding::attr("redis", "primary_endpoint")),
+            ("reader_endpoint", Binding::attr("redis", "reader_endpoint")),
+            ("port", Binding::attr("redis", "port")),
+        ]),
+    })
+}
+
+/// Where the `superset` component's objects go in the sandbox: its simulated clusters, whose
+/// nodes carry their pool's name as a label; with a kubeconfig, a real cluster.
+struct Placement;
+
+impl kubernetes::app::Placement for Placement {
+    fn object_type(&self, kubeconfig: bool) -> &'static str {
+        if kubeconfig {
+            kubernetes::object::OBJECT
+        } else {
+            types::K8S_OBJECT
+        }
+    }
+
+    fn cluster_ref(&self, cluster: &Attrs) -> Value {
+        cluster.get("id").cloned().unwrap_or(Value::Unknown)
+    }
+
+    fn pool_label(&self, _cluster: &Attrs, pool: &Value) -> (String, Value) {
+        ("node.sandbox.internal/pool".into(), pool.clone())
+    }
 }
 
 fn load_balancer(c: &Config<'_>) -> Result<Expansion, Diagnostic> {

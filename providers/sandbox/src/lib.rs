@@ -128,6 +128,9 @@ impl kit::Cloud for Sandbox {
     }
 
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if type_name == kubernetes::object::OBJECT {
+            return kubernetes::object::validate(config);
+        }
         expand::validate(type_name, config)
     }
 
@@ -136,6 +139,9 @@ impl kit::Cloud for Sandbox {
     }
 
     fn adjust_plan(&self, type_name: &str, plan: &mut PlanResponse) {
+        if type_name == kubernetes::object::OBJECT {
+            kubernetes::object::adjust_plan(plan);
+        }
         if type_name == types::OBJECT {
             // `output` follows `input`, so a change of `input` shows on `output` too.
             let input = plan.planned.get("input").cloned().unwrap_or(Value::Null);
@@ -202,19 +208,31 @@ pub fn configure(config: &Attrs, spec_dir: &Path) -> Result<SandboxProvider, Vec
     };
     match cloud {
         Some(cloud) if diags.is_empty() => {
+            let mut resources = types::schemas();
+            for s in [
+                kubernetes::object::schema(),
+                kubernetes::generated::schema(),
+            ] {
+                resources.insert(s.type_name.clone(), s);
+            }
             let schema = ProviderSchema {
                 config: config_schema(),
-                resources: types::schemas(),
-                components: component::INFRASTRUCTURE
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect(),
+                resources,
+                components: component::ALL.iter().map(|c| c.to_string()).collect(),
             };
             let simulated = Simulated::new(cloud.clone(), latency, faults, ready_timeout);
+            // A `superset` given a kubeconfig deploys into that real cluster.
+            let objects = kubernetes::object::Objects::new(
+                ready_timeout.unwrap_or(provider_api::kit::wait::DEFAULT_READY_TIMEOUT),
+            );
             Ok(Kit::new(
                 Sandbox { cloud, latency },
                 schema,
-                vec![Arc::new(simulated)],
+                vec![
+                    Arc::new(simulated),
+                    Arc::new(objects),
+                    Arc::new(kubernetes::generated::Generated),
+                ],
             ))
         }
         _ => Err(diags),

@@ -23,10 +23,12 @@ pub const PG_REPLICA: &str = "sandbox_pg_replica";
 pub const PG_POOLER: &str = "sandbox_pg_pooler";
 pub const CACHE_SUBNET_GROUP: &str = "sandbox_cache_subnet_group";
 pub const REDIS_CLUSTER: &str = "sandbox_redis_cluster";
+pub const REDIS: &str = "sandbox_redis";
 pub const LB: &str = "sandbox_lb";
 pub const TARGET_GROUP: &str = "sandbox_target_group";
 pub const LISTENER: &str = "sandbox_listener";
 pub const CDN_DISTRIBUTION: &str = "sandbox_cdn_distribution";
+pub const K8S_OBJECT: &str = "sandbox_k8s_object";
 pub const OBJECT: &str = "sandbox_object";
 
 /// The simulated region every object lives in.
@@ -94,7 +96,7 @@ impl NativeType {
 }
 
 /// Every native type's name, in the order of [`TYPES`].
-pub static NAMES: [&str; 18] = [
+pub static NAMES: [&str; 20] = [
     VPC,
     SUBNET,
     SECURITY_GROUP,
@@ -108,15 +110,17 @@ pub static NAMES: [&str; 18] = [
     PG_POOLER,
     CACHE_SUBNET_GROUP,
     REDIS_CLUSTER,
+    REDIS,
     LB,
     TARGET_GROUP,
     LISTENER,
     CDN_DISTRIBUTION,
+    K8S_OBJECT,
     OBJECT,
 ];
 
 /// Every native type, in the order of the DESIGN.md component table.
-pub static TYPES: [NativeType; 18] = [
+pub static TYPES: [NativeType; 20] = [
     NativeType {
         name: VPC,
         id_prefix: "vpc",
@@ -239,6 +243,15 @@ pub static TYPES: [NativeType; 18] = [
         body: redis_cluster,
     },
     NativeType {
+        name: REDIS,
+        id_prefix: "rg",
+        arn_kind: Some(("elasticache", "replicationgroup")),
+        weight: 5.0,
+        refs: &[("subnet_group_id", CACHE_SUBNET_GROUP)],
+        description: "A Redis replication group without shards: a primary, replicas in other zones, automatic failover",
+        body: redis,
+    },
+    NativeType {
         name: LB,
         id_prefix: "lb",
         arn_kind: Some(("elasticloadbalancing", "loadbalancer")),
@@ -273,6 +286,15 @@ pub static TYPES: [NativeType; 18] = [
         refs: &[],
         description: "A CDN distribution in front of an origin",
         body: cdn_distribution,
+    },
+    NativeType {
+        name: K8S_OBJECT,
+        id_prefix: "k8so",
+        arn_kind: None,
+        weight: 1.0,
+        refs: &[("cluster", K8S_CLUSTER)],
+        description: "An object of a simulated Kubernetes cluster (what `kubernetes_object` applies to a real one)",
+        body: k8s_object,
     },
     NativeType {
         name: OBJECT,
@@ -608,6 +630,53 @@ fn listener() -> Body {
         )
 }
 
+fn redis() -> Body {
+    base()
+        .attr(
+            "subnet_group_id",
+            A::required(s(), "The cache subnet group").force_new(),
+        )
+        .attr(
+            "version",
+            A::required(s(), "Redis version; upgraded in place"),
+        )
+        .attr("node_type", A::required(s(), "Node type (cache.sandbox.*)"))
+        .attr(
+            "replicas",
+            A::required(n(), "Replicas of the primary, each in another zone"),
+        )
+        .attr(
+            "primary_endpoint",
+            A::computed(s(), "The primary's host name (follows a failover)"),
+        )
+        .attr(
+            "reader_endpoint",
+            A::computed(s(), "Host name spreading reads over the replicas"),
+        )
+        .attr("port", A::computed(n(), "Port"))
+}
+
+fn k8s_object() -> Body {
+    Body::default()
+        .attr("id", A::computed(s(), "Cloud id"))
+        .attr(
+            "cluster",
+            A::required(s(), "The id of the cluster the object is in").force_new(),
+        )
+        .attr(
+            "manifest",
+            A::required(
+                AttrType::Any,
+                "The object: apiVersion, kind, metadata, spec…",
+            ),
+        )
+        .attr(
+            "wait",
+            A::optional(s(), "What to wait for: \"ready\" or \"none\"").default("ready"),
+        )
+        .attr("uid", A::computed(s(), "The object's uid"))
+}
+
 fn cdn_distribution() -> Body {
     base()
         .attr("origin", A::required(s(), "Origin host name"))
@@ -711,6 +780,18 @@ pub fn fill_computed(ty: &NativeType, id: &str, name: &str, attrs: &mut Map<Stri
             );
             set("port", Json::from(6379));
         }
+        REDIS => {
+            set(
+                "primary_endpoint",
+                Json::from(format!("master.{name}.redis.sandbox.internal")),
+            );
+            set(
+                "reader_endpoint",
+                Json::from(format!("replica.{name}.redis.sandbox.internal")),
+            );
+            set("port", Json::from(6379));
+        }
+        K8S_OBJECT => set("uid", Json::from(uuid_like(id))),
         LB => set(
             "dns_name",
             Json::from(format!("{name}.{REGION}.lb.sandbox.net")),
@@ -742,6 +823,20 @@ pub fn refresh_derived(ty: &NativeType, attrs: &mut Map<String, Json>) {
         let input = attrs.get("input").cloned().unwrap_or(Json::Null);
         attrs.insert("output".into(), input);
     }
+}
+
+/// A Kubernetes uid (a UUID's shape) for the object `id`, the same on every read.
+fn uuid_like(id: &str) -> String {
+    let mut hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
+    hex.extend(std::iter::repeat_n('0', 32usize.saturating_sub(hex.len())));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// A random master password: 32 letters and digits, far above the 24 characters asked of

@@ -1,0 +1,360 @@
+//! The portable `superset` component's expansion, written once for every provider: the
+//! component's configuration and the values of the components it names become a
+//! `generated_secret` (Superset's `SECRET_KEY`) and one native object per Kubernetes object of
+//! [`crate::superset::objects`], ordered by [`crate::superset::after`]. A provider says only
+//! where its clusters are, how its node pools are labelled and how its load balancer reaches
+//! the web pods ([`Placement`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use provider_api::kit::config::Reader;
+use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
+
+use crate::generated::GENERATED_SECRET;
+use crate::superset::{self, Database, Endpoint, LoadBalancer, Pool, Redis, Resources, Superset};
+
+/// What a provider tells the expansion about its clusters.
+pub trait Placement {
+    /// The native type each Kubernetes object becomes (`kubernetes_object`, or the sandbox's
+    /// simulated objects).
+    fn object_type(&self, kubeconfig: bool) -> &'static str {
+        let _ = kubeconfig;
+        crate::object::OBJECT
+    }
+
+    /// The cluster reference (`eks:NAME`, …) of the cluster the component's `cluster` names.
+    fn cluster_ref(&self, cluster: &Attrs) -> Value;
+
+    /// The node label that selects the nodes of the pool `pool` (`eks.amazonaws.com/nodegroup`,
+    /// `cloud.google.com/gke-nodepool`, …) and the value for that pool.
+    fn pool_label(&self, cluster: &Attrs, pool: &Value) -> (String, Value);
+
+    /// How the cloud's load balancer (the component's `load_balancer`, when given) reaches the
+    /// web pods.
+    fn load_balancer(&self, load_balancer: Option<&Attrs>) -> LoadBalancer {
+        let _ = load_balancer;
+        LoadBalancer::None
+    }
+
+    /// The database Superset keeps its metadata in, on this cloud's managed PostgreSQL.
+    fn database_name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// The local name of the `generated_secret` holding `SECRET_KEY`.
+const SECRET_KEY: &str = "secret_key";
+
+/// Resources of a web pod: gunicorn with [`GUNICORN_WORKERS`] processes of
+/// [`GUNICORN_THREADS`] threads (Superset's docs size gunicorn at 2–4 workers per core,
+/// <https://superset.apache.org/docs/installation/configuring-superset#running-on-a-wsgi-http-server>).
+const WEB_RESOURCES: [&str; 4] = ["1", "2Gi", "2", "4Gi"];
+const GUNICORN_WORKERS: i64 = 4;
+const GUNICORN_THREADS: i64 = 8;
+/// Seconds a request may take; SQL Lab's synchronous queries are the long ones (the docs'
+/// example runs gunicorn with `--timeout 120`).
+const GUNICORN_TIMEOUT: i64 = 120;
+/// Resources of a Celery worker pod, and its processes.
+const WORKER_RESOURCES: [&str; 4] = ["1", "2Gi", "2", "4Gi"];
+const WORKER_CONCURRENCY: i64 = 8;
+
+fn component(c: &Reader<'_>, key: &str) -> Attrs {
+    match c.value(key, Value::Null) {
+        Value::Map(m) => m,
+        _ => Attrs::new(),
+    }
+}
+
+fn field(m: &Attrs, key: &str) -> Value {
+    m.get(key).cloned().unwrap_or(Value::Unknown)
+}
+
+fn endpoint(m: &Attrs, host: &str) -> Endpoint {
+    Endpoint {
+        host: field(m, host),
+        port: field(m, "port"),
+    }
+}
+
+fn resources(r: [&str; 4]) -> Resources {
+    Resources {
+        cpu_request: Value::from(r[0]),
+        memory_request: Value::from(r[1]),
+        cpu_limit: Value::from(r[2]),
+        memory_limit: Value::from(r[3]),
+    }
+}
+
+/// The cluster reference: the kubeconfig's when one is given, else the cloud's.
+fn cluster_ref(c: &Reader<'_>, place: &dyn Placement, cluster: &Attrs) -> Value {
+    match c.value("kubeconfig", Value::Null) {
+        Value::Null => place.cluster_ref(cluster),
+        Value::String(path) => match c.value("context", Value::Null) {
+            Value::String(ctx) => Value::from(format!("kubeconfig:{path}#{ctx}")),
+            Value::Null => Value::from(format!("kubeconfig:{path}")),
+            _ => Value::Unknown,
+        },
+        _ => Value::Unknown,
+    }
+}
+
+/// The pods of one pool; on a cluster given by a kubeconfig there are no ss node pools to
+/// select, so the pods go wherever the scheduler puts them.
+fn pool(c: &Reader<'_>, kind: &str, r: [&str; 4], select: Option<(String, Value)>) -> Pool {
+    Pool {
+        min: c.value(&format!("{kind}_min"), Value::Unknown),
+        max: c.value(&format!("{kind}_max"), Value::Unknown),
+        resources: resources(r),
+        node_selector: select.into_iter().collect(),
+    }
+}
+
+/// The Superset objects' inputs from the component's configuration.
+fn inputs(c: &Reader<'_>, place: &dyn Placement, kubeconfig: bool) -> Superset {
+    let cluster = component(c, "cluster");
+    let db = component(c, "database");
+    let lb = c.value("load_balancer", Value::Null);
+    let select = |kind: &str| {
+        (!kubeconfig).then(|| place.pool_label(&cluster, &c.value(&format!("{kind}_pool"), kind)))
+    };
+    let pooler = match db.get("pooler") {
+        Some(Value::Bool(true)) => Some(endpoint(&db, "pooler_endpoint")),
+        _ => None,
+    };
+    Superset {
+        namespace: c.value("namespace", "superset"),
+        image: c.value("image", "apache/superset"),
+        version: c.value("version", superset_version()),
+        web: pool(c, "web", WEB_RESOURCES, select("web")),
+        worker: pool(c, "worker", WORKER_RESOURCES, select("worker")),
+        gunicorn_workers: Value::from(GUNICORN_WORKERS),
+        gunicorn_threads: Value::from(GUNICORN_THREADS),
+        gunicorn_timeout: Value::from(GUNICORN_TIMEOUT),
+        worker_concurrency: Value::from(WORKER_CONCURRENCY),
+        database: Database {
+            endpoint: endpoint(&db, "endpoint"),
+            pooler,
+            user: field(&db, "username"),
+            password: field(&db, "password").sensitive(),
+            name: Value::from(place.database_name()),
+        },
+        cache: Redis {
+            endpoint: endpoint(&component(c, "cache"), "configuration_endpoint"),
+            password: None,
+            tls: false,
+        },
+        broker: Redis {
+            endpoint: endpoint(&component(c, "broker"), "endpoint"),
+            password: None,
+            tls: false,
+        },
+        // Bound to the generated secret below: unknown to the objects themselves.
+        secret_key: Value::Unknown,
+        load_balancer: place.load_balancer(lb.as_map()),
+        cache_ttl: c.value("cache_ttl", 86400),
+    }
+}
+
+fn superset_version() -> Value {
+    Value::from(provider_api::component::SUPERSET_VERSION)
+}
+
+/// `value` as a binding whose part at `path` is `slot` instead (the Secret's `SECRET_KEY`,
+/// which is the generated secret's attribute).
+fn bind_at(value: Value, path: &[&str], slot: Binding) -> Binding {
+    match (path.split_first(), value) {
+        (None, _) => slot,
+        (Some((key, rest)), Value::Map(map)) => {
+            let mut out: BTreeMap<String, Binding> = map
+                .into_iter()
+                .map(|(k, v)| (k, Binding::Value(v)))
+                .collect();
+            let inner = match out.remove(*key) {
+                Some(Binding::Value(v)) => v,
+                _ => Value::Map(Attrs::new()),
+            };
+            out.insert((*key).to_string(), bind_at(inner, rest, slot));
+            Binding::Map(out)
+        }
+        (Some(_), other) => Binding::Value(other),
+    }
+}
+
+/// Expands a `superset` component.
+pub fn superset(config: &Attrs, place: &dyn Placement) -> Result<Expansion, Diagnostic> {
+    let c = Reader::new(config);
+    let kubeconfig = !c.value("kubeconfig", Value::Null).is_null();
+    let cluster = cluster_ref(&c, place, &component(&c, "cluster"));
+    let sup = inputs(&c, place, kubeconfig);
+    let objects = superset::objects(&sup);
+    let names: BTreeSet<String> = objects.iter().map(|(n, _)| n.clone()).collect();
+    let object_type = place.object_type(kubeconfig);
+    let mut resources = vec![NativeSpec::new(SECRET_KEY, GENERATED_SECRET)];
+    for (local, manifest) in objects {
+        let manifest = if local == "secret" {
+            bind_at(
+                manifest,
+                &["data", "SECRET_KEY"],
+                Binding::attr(SECRET_KEY, "base64"),
+            )
+        } else {
+            Binding::Value(manifest)
+        };
+        let mut spec = NativeSpec::new(&local, object_type)
+            .set("cluster", cluster.clone())
+            .set("manifest", manifest);
+        for dep in superset::after(&local) {
+            if names.contains(*dep) {
+                spec = spec.after(dep);
+            }
+        }
+        resources.push(spec);
+    }
+    let url = match c.value("load_balancer", Value::Null) {
+        Value::Map(lb) => match lb.get("dns_name") {
+            Some(Value::String(host)) => Value::from(format!("https://{host}")),
+            Some(Value::Null) | None => Value::Null,
+            Some(_) => Value::Unknown,
+        },
+        Value::Null => Value::Null,
+        _ => Value::Unknown,
+    };
+    Ok(Expansion {
+        resources,
+        exports: Expansion::exports(&[
+            ("id", Binding::Value(sup.namespace.clone())),
+            ("url", Binding::Value(url)),
+        ]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Cloud;
+
+    impl Placement for Cloud {
+        fn cluster_ref(&self, cluster: &Attrs) -> Value {
+            match cluster.get("id") {
+                Some(Value::String(id)) => Value::from(format!("test:{id}")),
+                _ => Value::Unknown,
+            }
+        }
+
+        fn pool_label(&self, _cluster: &Attrs, pool: &Value) -> (String, Value) {
+            ("test/pool".into(), pool.clone())
+        }
+    }
+
+    fn map(pairs: &[(&str, Value)]) -> Value {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn config(kubeconfig: Option<&str>) -> Attrs {
+        let mut c = Attrs::from([
+            ("cluster".into(), map(&[("id", Value::from("c1"))])),
+            (
+                "database".into(),
+                map(&[
+                    ("endpoint", Value::from("db.internal")),
+                    ("port", Value::from(5432)),
+                    ("username", Value::from("superset")),
+                    ("password", Value::from("hunter2-db-password").sensitive()),
+                    ("pooler", Value::from(true)),
+                    ("pooler_endpoint", Value::Unknown),
+                ]),
+            ),
+            (
+                "cache".into(),
+                map(&[
+                    ("configuration_endpoint", Value::from("cache.internal")),
+                    ("port", Value::from(6379)),
+                ]),
+            ),
+            (
+                "broker".into(),
+                map(&[
+                    ("endpoint", Value::from("broker.internal")),
+                    ("port", Value::from(6379)),
+                ]),
+            ),
+            ("web_min".into(), Value::from(5)),
+            ("web_max".into(), Value::from(20)),
+            ("worker_min".into(), Value::from(10)),
+            ("worker_max".into(), Value::from(30)),
+        ]);
+        if let Some(path) = kubeconfig {
+            c.insert("kubeconfig".into(), Value::from(path));
+        }
+        c
+    }
+
+    #[test]
+    fn objects_follow_the_init_job_and_the_secret_key_is_a_binding() {
+        let e = superset(&config(None), &Cloud).expect("expands");
+        assert_eq!(e.resources[0].type_name, GENERATED_SECRET);
+        let web = e.get("web_deployment").expect("web");
+        assert_eq!(web.type_name, crate::object::OBJECT);
+        assert_eq!(
+            web.config["cluster"],
+            Binding::Value(Value::from("test:c1"))
+        );
+        assert!(web.depends_on.iter().any(|d| d == "init_job"));
+        let secret = e.get("secret").expect("secret");
+        let refs = secret.dependencies();
+        assert!(refs.contains(SECRET_KEY), "{refs:?}");
+        let Binding::Map(m) = &secret.config["manifest"] else {
+            panic!("the Secret's manifest is a binding map");
+        };
+        let Binding::Map(data) = &m["data"] else {
+            panic!("data is a binding map");
+        };
+        assert_eq!(data["SECRET_KEY"], Binding::attr(SECRET_KEY, "base64"));
+        // Every object names a dependency that exists.
+        for r in &e.resources {
+            for d in &r.depends_on {
+                assert!(e.get(d).is_some(), "{} after {d}", r.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_kubeconfig_replaces_the_cloud_cluster_and_its_pools() {
+        let e = superset(&config(Some("/tmp/kc")), &Cloud).expect("expands");
+        let web = e.get("web_deployment").expect("web");
+        assert_eq!(
+            web.config["cluster"],
+            Binding::Value(Value::from("kubeconfig:/tmp/kc"))
+        );
+        let Binding::Value(manifest) = &web.config["manifest"] else {
+            panic!("plain manifest");
+        };
+        let text = format!("{manifest:?}");
+        assert!(!text.contains("test/pool"), "no node pool selector: {text}");
+        let with_pools = superset(&config(None), &Cloud).expect("expands");
+        let Binding::Value(m) = &with_pools.get("web_deployment").expect("web").config["manifest"]
+        else {
+            panic!("plain manifest");
+        };
+        assert!(format!("{m:?}").contains("test/pool"));
+    }
+
+    #[test]
+    fn the_database_password_stays_sensitive() {
+        let e = superset(&config(None), &Cloud).expect("expands");
+        for r in &e.resources {
+            assert!(
+                !format!("{:?}", r.config).contains("hunter2-db-password"),
+                "{} shows the password",
+                r.name
+            );
+        }
+    }
+}
