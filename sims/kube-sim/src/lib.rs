@@ -13,7 +13,10 @@
 //!   1.33 OpenAPI definitions vendored under `sims/api-specs/kubernetes` ([`schema`],
 //!   [`validate`]): unknown fields and wrong types are refused while decoding (400, strict
 //!   field validation), missing required fields and values outside an enum by validation (422
-//!   `Invalid` with one cause each). Custom resources are validated against their CRD's
+//!   `Invalid` with one cause each), and so are changes to immutable fields (a Job's pod
+//!   template, a workload's selector). Unknown fields are refused whatever `fieldValidation`
+//!   says (the real server's default is `Warn`: the simulator is stricter on purpose, so that
+//!   a typo fails a test). Custom resources are validated against their CRD's
 //!   `openAPIV3Schema`, and exist only once their CRD does.
 //! * **Server-side apply** ([`write`], [`fields`]): `PATCH` with
 //!   `application/apply-patch+yaml` (JSON body), `fieldManager` required; the applied fields

@@ -617,6 +617,34 @@ fn admit(w: &World, t: &Target, obj: &Value, creating: bool) -> Result<(), ApiEr
     Ok(())
 }
 
+/// The fields of a built-in kind that cannot change once created (the API server's update
+/// validation): a Job's pod template and selector, a Deployment's or StatefulSet's selector, and
+/// a StatefulSet's spec but for the fields its controller can roll out.
+fn immutable_changes(kind: &Kind, old: &Value, new: &Value) -> Vec<Problem> {
+    if kind.crd_schema.is_some() {
+        return Vec::new();
+    }
+    let fields: &[&str] = match kind.kind.as_str() {
+        "Job" => &["template", "selector"],
+        "Deployment" => &["selector"],
+        "StatefulSet" => &[
+            "selector",
+            "serviceName",
+            "volumeClaimTemplates",
+            "podManagementPolicy",
+        ],
+        _ => &[],
+    };
+    fields
+        .iter()
+        .filter(|f| old["spec"][**f] != new["spec"][**f])
+        .map(|f| Problem::Value {
+            path: format!("spec.{f}"),
+            message: format!("Invalid value: {}: field is immutable", new["spec"][*f]),
+        })
+        .collect()
+}
+
 /// Whether the kind's objects count generations (spec changes).
 fn has_generation(kind: &Kind) -> bool {
     kind.crd_schema.is_some()
@@ -659,6 +687,12 @@ fn commit(
     admit(w, t, &new, old.is_none())?;
     if t.kind.crd_schema.is_none() {
         status::apply_defaults(&t.kind.kind, &mut new);
+    }
+    if let Some(old) = &old {
+        let changed = immutable_changes(&t.kind, &old.data, &new);
+        if !changed.is_empty() {
+            return Err(ApiError::invalid(&t.kind, &name, &changed, None));
+        }
     }
     let now = sim_kit::text::rfc3339_seconds();
     let old_meta = old.as_ref().map(|o| o.data["metadata"].clone());

@@ -437,6 +437,31 @@ async fn workload_status_catches_up_after_the_delay() {
         .filter_map(|c| c["type"].as_str())
         .collect();
     assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
+    let mut changed = job("init");
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("superset:4.2");
+    let refused = sim
+        .apply(
+            "/apis/batch/v1/namespaces/demo/jobs/init",
+            &changed,
+            "ss",
+            true,
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Job.batch \"init\" is invalid: spec.template: Invalid value: "),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("field is immutable")
+    );
     let failed = sim
         .wait_for("/apis/batch/v1/namespaces/demo/jobs/broken", |r| {
             r.body["status"].get("conditions").is_some()
