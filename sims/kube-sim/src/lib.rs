@@ -54,9 +54,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 use sim_kit::log::body_value;
@@ -197,13 +196,21 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-async fn handle(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// The largest request body the API server takes (etcd's 3 MiB limit on one object, as the
+/// real server's `MaxRequestBodyBytes`).
+const BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        let e = ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            "the request body is too large",
+        );
+        return sim_kit::reply(413, JSON, e.body().to_string());
+    };
     let body_text = String::from_utf8_lossy(&body).into_owned();
     let pairs = parse_query(uri.query());
     let query: BTreeMap<String, String> = pairs.iter().cloned().collect();

@@ -32,6 +32,17 @@ fn deployment(replicas: i64, image: &str) -> Value {
     })
 }
 
+/// A simulator holding the Namespace `demo` and the Deployment `web`, applied by `ss`.
+async fn with_web(replicas: i64) -> common::Sim {
+    let sim = start().await;
+    sim.apply(NS, &namespace(), "ss", true).await;
+    let r = sim
+        .apply(DEPLOY, &deployment(replicas, "superset:4.1"), "ss", true)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    sim
+}
+
 fn entry<'a>(obj: &'a Value, manager: &str) -> Option<&'a Value> {
     obj["metadata"]["managedFields"]
         .as_array()?
@@ -135,10 +146,7 @@ async fn apply_creates_records_managers_and_is_idempotent() {
 
 #[tokio::test]
 async fn apply_conflicts_with_another_manager_unless_forced() {
-    let sim = start().await;
-    sim.apply(NS, &namespace(), "ss", true).await;
-    sim.apply(DEPLOY, &deployment(2, "superset:4.1"), "ss", true)
-        .await;
+    let sim = with_web(2).await;
     // Someone scales the Deployment by hand: an update owned by its own manager.
     let scaled = sim
         .call(
@@ -295,15 +303,14 @@ async fn crud_answers_as_the_api_server_does() {
     let missing = sim.get("/api/v1/namespaces/demo/configmaps/c").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body["message"], json!("configmaps \"c\" not found"));
-    let no_ns = sim
-        .post(
-            &format!("{NS}/configmaps"),
-            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#,
-        )
-        .await;
+    let config_map =
+        |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+    let configmaps = format!("{NS}/configmaps");
+    let no_ns = sim.post(&configmaps, &config_map("c").to_string()).await;
+    assert_eq!(no_ns.status, 404);
     assert_eq!(
-        (no_ns.status, no_ns.body["message"].clone()),
-        (404, json!("namespaces \"demo\" not found"))
+        no_ns.body["message"],
+        json!("namespaces \"demo\" not found")
     );
     let ns = sim
         .post("/api/v1/namespaces", &namespace().to_string())
@@ -313,23 +320,16 @@ async fn crud_answers_as_the_api_server_does() {
     for (name, tier) in [("a", "front"), ("b", "back")] {
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "labels": {"tier": tier}}, "data": {"k": "v"}});
-        let r = sim.post(&format!("{NS}/configmaps"), &cm.to_string()).await;
+        let r = sim.post(&configmaps, &cm.to_string()).await;
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(
             entry(&r.body, "sim-test").unwrap()["operation"],
             json!("Update")
         );
     }
-    let dup = sim
-        .post(
-            &format!("{NS}/configmaps"),
-            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}"#,
-        )
-        .await;
-    assert_eq!(
-        (dup.status, dup.body["reason"].clone()),
-        (409, json!("AlreadyExists"))
-    );
+    let dup = sim.post(&configmaps, &config_map("a").to_string()).await;
+    assert_eq!(dup.status, 409);
+    assert_eq!(dup.body["reason"], json!("AlreadyExists"));
     let list = sim
         .get(&format!("{NS}/configmaps?labelSelector=tier%3Dfront"))
         .await;
@@ -476,10 +476,7 @@ async fn workload_status_catches_up_after_the_delay() {
 
 #[tokio::test]
 async fn deleting_a_namespace_deletes_what_it_holds() {
-    let sim = start().await;
-    sim.apply(NS, &namespace(), "ss", true).await;
-    sim.apply(DEPLOY, &deployment(1, "superset:4.1"), "ss", true)
-        .await;
+    let sim = with_web(1).await;
     let r = sim.call("DELETE", NS, "application/json", "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"]["phase"], json!("Terminating"));
@@ -495,10 +492,7 @@ async fn deleting_a_namespace_deletes_what_it_holds() {
 
 #[tokio::test]
 async fn foreground_deletion_waits_a_step() {
-    let sim = start().await;
-    sim.apply(NS, &namespace(), "ss", true).await;
-    sim.apply(DEPLOY, &deployment(1, "superset:4.1"), "ss", true)
-        .await;
+    let sim = with_web(1).await;
     let r = sim
         .call(
             "DELETE",
@@ -564,10 +558,7 @@ async fn custom_resources_exist_once_their_crd_does() {
 
 #[tokio::test]
 async fn scale_status_and_out_of_band_changes() {
-    let sim = start().await;
-    sim.apply(NS, &namespace(), "ss", true).await;
-    sim.apply(DEPLOY, &deployment(2, "superset:4.1"), "ss", true)
-        .await;
+    let sim = with_web(2).await;
     let scale = sim.get(&format!("{DEPLOY}/scale")).await;
     assert_eq!(
         (
