@@ -179,7 +179,25 @@ pub fn scale_of(obj: &Value) -> Value {
     })
 }
 
-fn list(w: &World, t: &Target, query: &BTreeMap<String, String>) -> Answer {
+/// The objects a list of the collection at `req.path` answers (what a watch follows).
+pub fn collection_items(w: &World, req: &Req) -> Result<Vec<Value>, ApiError> {
+    let segs: Vec<String> = sim_kit::text::split_path(req.path)
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let t = match s.as_slice() {
+        ["api", "v1", rest @ ..] => target(w, "", "v1", rest)?,
+        ["apis", g, v, rest @ ..] => target(w, g, v, rest)?,
+        _ => return Err(ApiError::no_route(req.path)),
+    };
+    if t.name.is_some() {
+        return Err(ApiError::method_not_allowed("WATCH"));
+    }
+    Ok(items(w, &t, req.query))
+}
+
+fn items(w: &World, t: &Target, query: &BTreeMap<String, String>) -> Vec<Value> {
     let prefix = if t.namespace.is_empty() {
         format!("{}/", t.kind.collection())
     } else {
@@ -187,13 +205,16 @@ fn list(w: &World, t: &Target, query: &BTreeMap<String, String>) -> Answer {
     };
     let labels = query.get("labelSelector").map(String::as_str);
     let fields = query.get("fieldSelector").map(String::as_str);
-    let items: Vec<Value> = w
-        .prefixed(&prefix)
+    w.prefixed(&prefix)
         .map(|(_, o)| &o.data)
         .filter(|o| labels.is_none_or(|s| labels_match(&o["metadata"]["labels"], s)))
         .filter(|o| fields.is_none_or(|s| fields_match(o, s)))
         .cloned()
-        .collect();
+        .collect()
+}
+
+fn list(w: &World, t: &Target, query: &BTreeMap<String, String>) -> Answer {
+    let items = items(w, t, query);
     let rv = w
         .objects
         .values()

@@ -123,7 +123,9 @@ const BUILTIN: &[Builtin] = &[
 ];
 
 /// The verbs every served resource answers.
-const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update"];
+const VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 impl Kind {
     /// The built-in kinds.

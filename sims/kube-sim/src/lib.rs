@@ -44,6 +44,7 @@ pub mod patch;
 pub mod schema;
 pub mod status;
 pub mod validate;
+pub mod watch;
 pub mod world;
 pub mod write;
 
@@ -126,6 +127,11 @@ impl App {
         patch::merge_patch(&mut obj.data, merge);
         obj.data["metadata"]["resourceVersion"] = json!(rv);
         Ok(obj.data.clone())
+    }
+
+    /// The objects a watch of the collection `req` names follows, now.
+    fn watched(&self, req: &api::Req) -> Result<Vec<Value>, ApiError> {
+        api::collection_items(&self.ticked(), req)
     }
 
     /// A kubeconfig (YAML) whose only context `kube-sim` reaches this simulator with a token.
@@ -223,6 +229,21 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         user_agent: header(&headers, "user-agent"),
         host: header(&headers, "host"),
     };
+    let watching = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+    if req.method == "GET" && watching {
+        let started = watch::start(app.clone(), &req);
+        let status = started.as_ref().map_or_else(|e| e.code, |_| 200);
+        app.log.write(Entry {
+            api: None,
+            method: req.method,
+            path: req.path,
+            query: &pairs,
+            body: Value::Null,
+            status,
+            injected: None,
+        });
+        return started.unwrap_or_else(|e| sim_kit::reply(e.code, JSON, e.body().to_string()));
+    }
     let mut injected = Fault::None;
     let (status, value) = match answer(&app, &req, &mut injected).await {
         Ok(ok) => ok,

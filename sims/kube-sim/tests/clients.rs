@@ -166,6 +166,20 @@ async fn kubectl_applies_lists_scales_and_deletes() {
         .get("/apis/apps/v1/namespaces/superset/deployments/web")
         .await;
     assert_eq!(web.body["spec"]["replicas"], json!(5));
+    // Watches: kubectl follows the rollout until the status catches up.
+    let (ok, out, err) = kubectl(
+        &kubeconfig,
+        &[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            "superset",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    assert!(ok && out.contains("successfully rolled out"), "{out}{err}");
     // kubectl leaves validation to the server (it finds `fieldValidation` in /openapi/v3).
     let typo = dir.join("typo.yaml");
     std::fs::write(

@@ -626,3 +626,32 @@ async fn the_request_log_hides_secret_data() {
     );
     assert!(text.contains("(hidden)"));
 }
+
+#[tokio::test]
+async fn a_watch_streams_the_changes_of_what_it_selects() {
+    // A step long enough for the watch to start before the status catches up.
+    let sim = common::start_with(kube_sim::Config {
+        delay: std::time::Duration::from_millis(400),
+        ..kube_sim::Config::default()
+    })
+    .await;
+    sim.apply(NS, &namespace(), "ss", true).await;
+    sim.apply(DEPLOY, &deployment(2, "superset:4.1"), "ss", true)
+        .await;
+    let target = "/apis/apps/v1/namespaces/demo/deployments?watch=true&timeoutSeconds=2&fieldSelector=metadata.name%3Dweb";
+    let watched = sim.get(target).await;
+    assert_eq!(watched.status, 200);
+    let text = watched.body.as_str().unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    // The Deployment as it was, then its status rolled out one step later.
+    assert_eq!(types, ["ADDED", "MODIFIED"], "{text}");
+    assert_eq!(events[1]["object"]["status"]["availableReplicas"], json!(2));
+    let none = sim
+        .get("/apis/apps/v1/namespaces/demo/deployments?watch=1&timeoutSeconds=1&fieldSelector=metadata.name%3Dother")
+        .await;
+    assert_eq!(none.body, json!(""));
+}
