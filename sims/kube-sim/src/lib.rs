@@ -7,7 +7,9 @@
 //!   `{"path": API path of an object, "merge": JSON merge patch}` changes an object behind
 //!   the API's back, managed fields untouched, for drift tests), the health endpoints, then the
 //!   API itself ([`api`]): discovery (`/api`, `/api/v1`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`,
-//!   non-aggregated), `/version` (1.33.0), and the resource paths. Any bearer token is accepted,
+//!   non-aggregated), `/version` (1.33.0), `/openapi/v3` (only what kubectl reads to leave
+//!   field validation to the server), watches ([`watch`]), and the resource paths, with the
+//!   `status` and `scale` subresources. Any bearer token is accepted,
 //!   and so is none: client-go (kubectl) sends no token to a plain-HTTP server.
 //! * **The schema is the contract.** Built-in objects are validated against the Kubernetes
 //!   1.33 OpenAPI definitions vendored under `sims/api-specs/kubernetes` ([`schema`],
