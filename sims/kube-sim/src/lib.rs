@@ -20,7 +20,7 @@
 //!   says (the real server's default is `Warn`: the simulator is stricter on purpose, so that
 //!   a typo fails a test). Custom resources are validated against their CRD's
 //!   `openAPIV3Schema`, and exist only once their CRD does.
-//! * **Server-side apply** ([`write`], [`fields`]): `PATCH` with
+//! * **Server-side apply** ([`mod@write`], [`fields`]): `PATCH` with
 //!   `application/apply-patch+yaml` (JSON body), `fieldManager` required; the applied fields
 //!   are computed from the schema's list and map semantics (keyed lists `k:{…}`, sets `v:…`,
 //!   atomic lists and maps), other managers' fields set to another value are a 409 `Conflict`

@@ -1,5 +1,5 @@
 //! Writes: create (POST), replace (PUT), the patches, and server-side apply with managed fields
-//! and conflicts. Every write ends in [`commit`]: validation against the schema, defaults,
+//! and conflicts. Every write ends in `commit`: validation against the schema, defaults,
 //! server-set metadata, the managed fields, the status the object starts with.
 
 use std::time::Instant;
