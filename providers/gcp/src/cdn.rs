@@ -91,14 +91,10 @@ pub fn normalise(proposed: &mut Attrs) {
 /// `gcp_compute_backend_service_cdn`.
 #[derive(Debug)]
 pub struct Cdn {
-    api: Arc<Api>,
+    pub(crate) api: Arc<Api>,
 }
 
 impl Cdn {
-    pub fn new(api: Arc<Api>) -> Cdn {
-        Cdn { api }
-    }
-
     /// backend service name → the address of the forwarding rule in front of it, through the
     /// proxy and URL map (one list of each).
     async fn origins(&self) -> Result<BTreeMap<String, String>, ProviderError> {

@@ -126,14 +126,10 @@ pub async fn ask_offer(api: &Api) -> Result<Offer, ProviderError> {
 /// GKE: `gcp_container_cluster` and `gcp_container_node_pool`.
 #[derive(Debug)]
 pub struct Gke {
-    api: Arc<Api>,
+    pub(crate) api: Arc<Api>,
 }
 
 impl Gke {
-    pub fn new(api: Arc<Api>) -> Gke {
-        Gke { api }
-    }
-
     fn cluster_state(&self, c: &Json) -> ResourceState {
         let name = c["name"].as_str().unwrap_or_default();
         let project = self.api.project().to_string();

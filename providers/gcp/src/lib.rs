@@ -333,12 +333,12 @@ pub fn configure_with_env(
         Arc::new(Compute::<lb::UrlMap>::new(api.clone())),
         Arc::new(Compute::<lb::TargetHttpProxy>::new(api.clone())),
         Arc::new(Compute::<lb::ForwardingRule>::new(api.clone())),
-        Arc::new(cdn::Cdn::new(api.clone())),
-        Arc::new(gke::Gke::new(api.clone())),
-        Arc::new(sql::Sql::new(api.clone())),
-        Arc::new(redis::Redis::new(api.clone())),
+        Arc::new(cdn::Cdn { api: api.clone() }),
+        Arc::new(gke::Gke { api: api.clone() }),
+        Arc::new(sql::Sql { api: api.clone() }),
+        Arc::new(redis::Redis { api: api.clone() }),
         Arc::new(servicenetworking::ServiceNetworking::new(api.clone())),
-        Arc::new(networkconnectivity::NetworkConnectivity::new(api.clone())),
+        Arc::new(networkconnectivity::NetworkConnectivity { api: api.clone() }),
     ];
     let schema = ProviderSchema {
         config: config_schema(),

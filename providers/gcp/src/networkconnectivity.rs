@@ -31,14 +31,10 @@ pub const REDIS_SERVICE_CLASS: &str = "gcp-memorystore-redis";
 /// `gcp_network_connectivity_service_connection_policy`.
 #[derive(Debug)]
 pub struct NetworkConnectivity {
-    api: Arc<Api>,
+    pub(crate) api: Arc<Api>,
 }
 
 impl NetworkConnectivity {
-    pub fn new(api: Arc<Api>) -> NetworkConnectivity {
-        NetworkConnectivity { api }
-    }
-
     fn base(&self) -> &str {
         &self.api.endpoints.networkconnectivity
     }

@@ -61,14 +61,10 @@ fn network_of(o: &Json) -> &str {
 /// Memorystore for Redis Cluster: `gcp_redis_cluster`.
 #[derive(Debug)]
 pub struct Redis {
-    api: Arc<Api>,
+    pub(crate) api: Arc<Api>,
 }
 
 impl Redis {
-    pub fn new(api: Arc<Api>) -> Redis {
-        Redis { api }
-    }
-
     /// The id of the cluster named `name`.
     fn id(&self, name: &str) -> String {
         format!("{}/clusters/{name}", self.api.location())

@@ -59,14 +59,10 @@ fn master_of(o: &Json) -> Option<String> {
 /// Cloud SQL: `gcp_sql_instance` and `gcp_sql_user`.
 #[derive(Debug)]
 pub struct Sql {
-    api: Arc<Api>,
+    pub(crate) api: Arc<Api>,
 }
 
 impl Sql {
-    pub fn new(api: Arc<Api>) -> Sql {
-        Sql { api }
-    }
-
     /// The lock of the primary an instance belongs to (its own when it is one): Cloud SQL
     /// runs one operation at a time there.
     fn primary_lock(&self, master: Option<&str>, name: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -229,6 +229,7 @@ pub fn superset(config: &Attrs, place: &dyn Placement) -> Result<Expansion, Diag
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 

@@ -177,7 +177,7 @@ mod tests {
             .await
             .expect("read");
         let st = read[0].as_ref().expect("present");
-        assert!(st.attrs.get("value").is_none());
+        assert!(!st.attrs.contains_key("value"));
         let (identity, config) = request(&Attrs::from([("length".into(), Value::from(8))]));
         let req = CreateRequest {
             type_name: GENERATED_SECRET,
