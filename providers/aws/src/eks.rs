@@ -120,7 +120,7 @@ use aws_sdk_eks::types::{
 use provider_api::CreateRequest;
 use provider_api::component::{self, Size, SizeClass};
 use provider_api::kit::config::{
-    Reader, attr_i64, attr_set as attr_strings, attr_str, local_suffix,
+    LocalNames, Reader, attr_i64, attr_set as attr_strings, attr_str, local_suffix,
 };
 use provider_api::kit::schema::{list, n, s};
 use provider_api::kit::{Lifecycle, Obj};
@@ -409,17 +409,10 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
             .set("role_arn", Binding::attr("cluster_role", "arn"))
             .set("vpc_id", network.clone()),
     ];
-    let mut taken: BTreeMap<String, &str> = BTreeMap::new();
+    let mut taken = LocalNames::default();
     for (label, pool) in &pools {
         let local = pool_local_name(label);
-        if let Some(other) = taken.insert(local.clone(), label) {
-            return Err(vec![
-                Diagnostic::error(format!(
-                    "node pools {other:?} and {label:?} are too alike: rename one"
-                ))
-                .at(["node_pool", label.as_str()]),
-            ]);
-        }
+        taken.claim(&local, label).map_err(|d| vec![d])?;
         let get = |k: &str| pool.get(k).cloned().unwrap_or(Value::Null);
         let instance = match get("size") {
             Value::Null => Value::from(instance_type("medium")),

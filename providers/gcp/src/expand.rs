@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use provider_api::component::{self, Size, SizeClass};
-use provider_api::kit::config::{Reader, field, local_suffix};
+use provider_api::kit::config::{LocalNames, Reader, field, local_suffix};
 use provider_api::kit::net;
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 
@@ -237,7 +237,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
             .set("network", c.value("network", Value::Null))
             .set("version", c.value("version", DEFAULT_K8S_VERSION)),
     ];
-    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    let mut taken = LocalNames::default();
     let mut previous: Option<String> = None;
     for (label, pool) in &pools {
         let get = |k: &str| pool.get(k).cloned().unwrap_or(Value::Null);
@@ -246,12 +246,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
             v => v,
         };
         let local = format!("pool_{}", local_suffix(label));
-        if let Some(other) = taken.insert(local.clone(), label.clone()) {
-            return Err(Diagnostic::error(format!(
-                "node pools {other:?} and {label:?} are too alike: rename one"
-            ))
-            .at(["node_pool", label.as_str()]));
-        }
+        taken.claim(&local, label)?;
         let mut spec = NativeSpec::new(&local, NODE_POOL)
             .set("cluster", Binding::attr("cluster", "id"))
             .set("machine_type", size_value(Family::Node, &size))

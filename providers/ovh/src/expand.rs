@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use provider_api::component::{self, Size, SizeClass};
-use provider_api::kit::config::{Reader, field, local_suffix};
+use provider_api::kit::config::{LocalNames, Reader, field, local_suffix};
 use provider_api::kit::net;
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 
@@ -282,7 +282,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
     } else {
         settings.zones.iter().map(Some).collect()
     };
-    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    let mut taken = LocalNames::default();
     for (label, pool) in &pools {
         let get = |k: &str| pool.get(k).cloned().unwrap_or(Value::Null);
         let size = match get("size") {
@@ -298,12 +298,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
                 ),
                 None => format!("pool_{}", local_suffix(label)),
             };
-            if let Some(other) = taken.insert(local.clone(), label.clone()) {
-                return Err(Diagnostic::error(format!(
-                    "node pools {other:?} and {label:?} are too alike: rename one"
-                ))
-                .at(["node_pool", label.as_str()]));
-            }
+            taken.claim(&local, label)?;
             let mut spec = NativeSpec::new(&local, NODEPOOL)
                 .set("cluster_id", Binding::attr("cluster", "id"))
                 .set("flavor", size_value(Family::Node, &size))

@@ -326,15 +326,10 @@ fn kubernetes_cluster(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
             .set("role_id", Binding::attr("cluster_role", "id"))
             .set("version", c.value("version", DEFAULT_K8S_VERSION)),
     ];
-    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    let mut taken = config::LocalNames::default();
     for (label, pool) in &pools {
         let local = format!("pool_{}", config::local_suffix(label));
-        if let Some(other) = taken.insert(local.clone(), label.clone()) {
-            return Err(Diagnostic::error(format!(
-                "node pools {other:?} and {label:?} are too alike: rename one"
-            ))
-            .at(["node_pool", label.as_str()]));
-        }
+        taken.claim(&local, label)?;
         let get = |key: &str| pool.get(key).cloned().unwrap_or(Value::Null);
         let size = match get("size") {
             Value::Null => Value::from("medium"),

@@ -156,6 +156,25 @@ pub fn field(object: &Value, key: &str, default: Value) -> Value {
     }
 }
 
+/// The local names given to a component's labelled blocks (node pools), each claimed once:
+/// two labels that map to the same local name ("web-1" and "Web_1") are refused, since their
+/// native resources would collide.
+#[derive(Debug, Default)]
+pub struct LocalNames(std::collections::BTreeMap<String, String>);
+
+impl LocalNames {
+    /// Claims `local` for the node pool `label`.
+    pub fn claim(&mut self, local: &str, label: &str) -> Result<(), Diagnostic> {
+        match self.0.insert(local.to_string(), label.to_string()) {
+            Some(other) => Err(Diagnostic::error(format!(
+                "node pools {other:?} and {label:?} are too alike: rename one"
+            ))
+            .at(["node_pool", label])),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A label (a node pool's, a rule's) as a local-name suffix: lowercase letters, digits and `_`.
 pub fn local_suffix(label: &str) -> String {
     label
