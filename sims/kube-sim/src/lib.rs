@@ -43,6 +43,7 @@ pub mod errors;
 pub mod fields;
 pub mod kinds;
 pub mod patch;
+pub mod request;
 pub mod schema;
 pub mod status;
 pub mod validate;
@@ -132,7 +133,7 @@ impl App {
     }
 
     /// The objects a watch of the collection `req` names follows, now.
-    fn watched(&self, req: &api::Req) -> Result<Vec<Value>, ApiError> {
+    fn watched(&self, req: &request::Req) -> Result<Vec<Value>, ApiError> {
         api::collection_items(&self.ticked(), req)
     }
 
@@ -222,7 +223,7 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
     let body_text = String::from_utf8_lossy(&body).into_owned();
     let pairs = parse_query(uri.query());
     let query: BTreeMap<String, String> = pairs.iter().cloned().collect();
-    let req = api::Req {
+    let req = request::Req {
         method: method.as_str(),
         path: uri.path(),
         query: &query,
@@ -285,7 +286,7 @@ fn logged_body(body: &str) -> Value {
 /// then the API.
 async fn answer(
     app: &App,
-    req: &api::Req<'_>,
+    req: &request::Req<'_>,
     injected: &mut Fault,
 ) -> Result<(u16, Value), ApiError> {
     match (req.method, req.path) {

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::App;
-use crate::api::Req;
 use crate::errors::ApiError;
+use crate::request::Req;
 
 /// How often the watch looks for changes.
 const POLL: Duration = Duration::from_millis(25);

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::api::{Answer, Req, Target, scale_of, stored};
 use crate::errors::ApiError;
 use crate::fields::{self, Fields};
 use crate::kinds::Kind;
 use crate::patch;
+use crate::request::{Answer, Req, Target, scale_of, stored};
 use crate::schema::{Node, OBJECT_META, Schema};
 use crate::status;
 use crate::validate::{Problem, validate};
