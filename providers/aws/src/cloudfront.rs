@@ -1011,9 +1011,7 @@ impl Lifecycle for CloudFront {
     /// Creates under the identity's name as `CallerReference`; a retried create (the
     /// reference is taken) adopts the distribution holding it.
     async fn create(&self, req: &CreateRequest<'_>, salt: &str) -> Result<String, ProviderError> {
-        let &CreateRequest {
-            identity, config, ..
-        } = req;
+        let (identity, config) = (req.identity, req.config);
         let name = identity.name(NAME_LEN);
         let reference = if salt.is_empty() {
             name.clone()

@@ -816,11 +816,7 @@ impl Lifecycle for Ec2 {
     /// Sends the create call; answers the new object's id. Settings that EC2 does not take at
     /// create time are left to `converge`.
     async fn create(&self, req: &CreateRequest<'_>, salt: &str) -> Result<String, ProviderError> {
-        let &CreateRequest {
-            type_name,
-            identity,
-            config,
-        } = req;
+        let (type_name, identity, config) = (req.type_name, req.identity, req.config);
         use aws_sdk_ec2::types::ResourceType as R;
         let c = self.client().await;
         let missing = |what: &str| ProviderError::Other(format!("{what} answered no id"));

@@ -777,11 +777,7 @@ impl Lifecycle for Elasticache {
     }
 
     async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
-        let &CreateRequest {
-            type_name,
-            identity,
-            config,
-        } = req;
+        let (type_name, identity, config) = (req.type_name, req.identity, req.config);
         let c = self.client().await;
         match type_name {
             SUBNET_GROUP => {

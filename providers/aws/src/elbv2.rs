@@ -767,11 +767,7 @@ impl Lifecycle for Elbv2 {
     }
 
     async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
-        let &CreateRequest {
-            type_name,
-            identity,
-            config,
-        } = req;
+        let (type_name, identity, config) = (req.type_name, req.identity, req.config);
         let c = self.client().await;
         let missing = |what: &str| ProviderError::Other(format!("{what} answered no ARN"));
         match type_name {

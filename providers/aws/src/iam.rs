@@ -440,9 +440,7 @@ impl Lifecycle for Iam {
     }
 
     async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
-        let &CreateRequest {
-            identity, config, ..
-        } = req;
+        let (identity, config) = (req.identity, req.config);
         let name = identity.name(ROLE_NAME_LEN);
         let r = self
             .client()

@@ -1398,11 +1398,7 @@ impl Lifecycle for Rds {
     }
 
     async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
-        let &CreateRequest {
-            type_name,
-            identity,
-            config,
-        } = req;
+        let (type_name, identity, config) = (req.type_name, req.identity, req.config);
         match self.create_obj(type_name, identity, config).await {
             // An SDK retry of a create that reached RDS: adopt what it made.
             Err(e) if is_already_exists(&e) => match self.find_obj(type_name, identity).await? {

@@ -391,9 +391,7 @@ impl Lifecycle for Secrets {
     }
 
     async fn create(&self, req: &CreateRequest<'_>, _salt: &str) -> Result<String, ProviderError> {
-        let &CreateRequest {
-            identity, config, ..
-        } = req;
+        let (identity, config) = (req.identity, req.config);
         self.create_secret(identity, config).await
     }
 

@@ -543,7 +543,9 @@ fn cache_subnet_group() -> Body {
         )
 }
 
-fn redis_cluster() -> Body {
+/// What every Redis replication group has, sharded or not: its subnets, version, node type
+/// and port.
+fn redis_group() -> Body {
     base()
         .attr(
             "subnet_group_id",
@@ -554,6 +556,11 @@ fn redis_cluster() -> Body {
             A::required(s(), "Redis version; upgraded in place"),
         )
         .attr("node_type", A::required(s(), "Node type (cache.sandbox.*)"))
+        .attr("port", A::computed(n(), "Port"))
+}
+
+fn redis_cluster() -> Body {
+    redis_group()
         .attr(
             "shards",
             A::required(n(), "Number of shards; resharded online"),
@@ -566,7 +573,6 @@ fn redis_cluster() -> Body {
             "configuration_endpoint",
             A::computed(s(), "Cluster configuration endpoint"),
         )
-        .attr("port", A::computed(n(), "Port"))
 }
 
 fn lb() -> Body {
@@ -631,16 +637,7 @@ fn listener() -> Body {
 }
 
 fn redis() -> Body {
-    base()
-        .attr(
-            "subnet_group_id",
-            A::required(s(), "The cache subnet group").force_new(),
-        )
-        .attr(
-            "version",
-            A::required(s(), "Redis version; upgraded in place"),
-        )
-        .attr("node_type", A::required(s(), "Node type (cache.sandbox.*)"))
+    redis_group()
         .attr(
             "replicas",
             A::required(n(), "Replicas of the primary, each in another zone"),
@@ -653,7 +650,6 @@ fn redis() -> Body {
             "reader_endpoint",
             A::computed(s(), "Host name spreading reads over the replicas"),
         )
-        .attr("port", A::computed(n(), "Port"))
 }
 
 fn k8s_object() -> Body {
