@@ -332,71 +332,21 @@ fn range_check(
 /// values are skipped: they are checked again at apply time.
 pub fn validate(type_name: &str, attrs: &BTreeMap<String, Value>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let nonempty = |out: &mut Vec<Diagnostic>, key: &str| {
-        if let Some(v) = attrs.get(key).and_then(Value::as_str)
-            && v.trim().is_empty()
-        {
-            out.push(Diagnostic::error(format!("`{key}` must not be empty")).at([key]));
-        }
+    let required: &[&str] = match type_name {
+        KUBERNETES_CLUSTER => &["version"],
+        POSTGRES => &["version", "size", "username"],
+        REDIS_CLUSTER | REDIS => &["version", "size"],
+        CDN => &["origin"],
+        SUPERSET => &["image", "version", "namespace"],
+        _ => &[],
     };
+    for key in required {
+        nonempty(&mut out, attrs, key);
+    }
     match type_name {
-        NETWORK => {
-            if let Some(cidr) = attrs.get("cidr").and_then(Value::as_str) {
-                match cidr.parse::<ipnet::Ipv4Net>() {
-                    Ok(net) if net.prefix_len() > 28 => out.push(
-                        Diagnostic::error(format!(
-                            "`cidr` {cidr:?} is too small: use a /28 or larger range"
-                        ))
-                        .at(["cidr"]),
-                    ),
-                    Ok(net) if net.network() != net.addr() => out.push(
-                        Diagnostic::error(format!(
-                            "`cidr` {cidr:?} has host bits set; did you mean {:?}?",
-                            net.trunc().to_string()
-                        ))
-                        .at(["cidr"]),
-                    ),
-                    Ok(_) => {}
-                    Err(_) => out.push(
-                        Diagnostic::error(format!(
-                            "`cidr` {cidr:?} is not a valid IPv4 CIDR block (like \"10.0.0.0/16\")"
-                        ))
-                        .at(["cidr"]),
-                    ),
-                }
-            }
-            range_check(&mut out, attrs, &["zones"], 1, 6);
-        }
-        KUBERNETES_CLUSTER => {
-            nonempty(&mut out, "version");
-            if let Some(pools) = attrs.get("node_pool").and_then(Value::as_map) {
-                for (name, pool) in pools {
-                    let Some(pool) = pool.as_map() else { continue };
-                    range_check(&mut out, pool, &["min"], 0, 1000);
-                    range_check(&mut out, pool, &["max"], 1, 1000);
-                    if let (Some(min), Some(max)) = (int(pool, "min"), int(pool, "max"))
-                        && min > max
-                    {
-                        out.push(
-                            Diagnostic::error(format!(
-                                "node pool {name:?}: `min` ({min}) is greater than `max` ({max})"
-                            ))
-                            .at(["node_pool", name.as_str(), "min"]),
-                        );
-                    }
-                    for d in out.iter_mut() {
-                        if d.path.len() == 1 && (d.path[0] == "min" || d.path[0] == "max") {
-                            d.path.insert(0, name.clone());
-                            d.path.insert(0, "node_pool".into());
-                        }
-                    }
-                }
-            }
-        }
+        NETWORK => validate_network(&mut out, attrs),
+        KUBERNETES_CLUSTER => validate_node_pools(&mut out, attrs),
         POSTGRES => {
-            nonempty(&mut out, "version");
-            nonempty(&mut out, "size");
-            nonempty(&mut out, "username");
             range_check(&mut out, attrs, &["read_replicas"], 0, 5);
             range_check(&mut out, attrs, &["storage_gb"], 20, 65536);
             if let Some(pw) = attrs.get("password").and_then(Value::as_str)
@@ -408,78 +358,128 @@ pub fn validate(type_name: &str, attrs: &BTreeMap<String, Value>) -> Vec<Diagnos
             }
         }
         REDIS_CLUSTER => {
-            nonempty(&mut out, "version");
-            nonempty(&mut out, "size");
             range_check(&mut out, attrs, &["shards"], 1, 500);
             range_check(&mut out, attrs, &["replicas_per_shard"], 0, 5);
         }
-        LOAD_BALANCER => {
-            range_check(&mut out, attrs, &["port"], 1, 65535);
-            if let Some(hc) = attrs.get("health_check").and_then(Value::as_map) {
-                let mut inner = Vec::new();
-                range_check(&mut inner, hc, &["interval"], 5, 300);
-                range_check(&mut inner, hc, &["healthy_threshold"], 2, 10);
-                if let Some(path) = hc.get("path").and_then(Value::as_str)
-                    && !path.starts_with('/')
-                {
-                    inner.push(
-                        Diagnostic::error(format!(
-                            "health check `path` must start with '/', got {path:?}"
-                        ))
-                        .at(["path"]),
-                    );
-                }
-                for mut d in inner {
-                    d.path.insert(0, "health_check".into());
-                    out.push(d);
-                }
-            }
-        }
-        CDN => {
-            nonempty(&mut out, "origin");
-            if let Some(list) = attrs.get("compression").and_then(Value::as_list) {
-                for v in list {
-                    if let Some(enc) = v.as_str()
-                        && enc != "br"
-                        && enc != "gzip"
-                    {
-                        out.push(
-                            Diagnostic::error(format!(
-                                "`compression` accepts \"br\" and \"gzip\", got {enc:?}"
-                            ))
-                            .at(["compression"]),
-                        );
-                    }
-                }
-            }
-            if let Some(rules) = attrs.get("cache_rule").and_then(Value::as_list) {
-                for (i, rule) in rules.iter().enumerate() {
-                    if let Some(rule) = rule.as_map() {
-                        let mut inner = Vec::new();
-                        range_check(&mut inner, rule, &["ttl"], 0, 31_536_000 * 10);
-                        for mut d in inner {
-                            d.path.insert(0, i.to_string());
-                            d.path.insert(0, "cache_rule".into());
-                            out.push(d);
-                        }
-                    }
-                }
-            }
-        }
-        REDIS => {
-            nonempty(&mut out, "version");
-            nonempty(&mut out, "size");
-            app::validate_redis(&mut out, attrs);
-        }
-        SUPERSET => {
-            nonempty(&mut out, "image");
-            nonempty(&mut out, "version");
-            nonempty(&mut out, "namespace");
-            app::validate_superset(&mut out, attrs);
-        }
+        LOAD_BALANCER => validate_load_balancer(&mut out, attrs),
+        CDN => validate_cdn(&mut out, attrs),
+        REDIS => app::validate_redis(&mut out, attrs),
+        SUPERSET => app::validate_superset(&mut out, attrs),
         _ => {}
     }
     out
+}
+
+/// A string attribute, when known, must have more than whitespace in it.
+fn nonempty(out: &mut Vec<Diagnostic>, attrs: &BTreeMap<String, Value>, key: &str) {
+    if let Some(v) = attrs.get(key).and_then(Value::as_str)
+        && v.trim().is_empty()
+    {
+        out.push(Diagnostic::error(format!("`{key}` must not be empty")).at([key]));
+    }
+}
+
+/// Runs `check` on a nested block's attributes and files what it finds under `prefix`.
+fn nested(out: &mut Vec<Diagnostic>, prefix: &[&str], check: impl FnOnce(&mut Vec<Diagnostic>)) {
+    let mut inner = Vec::new();
+    check(&mut inner);
+    for mut d in inner {
+        for (i, p) in prefix.iter().enumerate() {
+            d.path.insert(i, (*p).to_string());
+        }
+        out.push(d);
+    }
+}
+
+fn validate_network(out: &mut Vec<Diagnostic>, attrs: &BTreeMap<String, Value>) {
+    if let Some(cidr) = attrs.get("cidr").and_then(Value::as_str) {
+        let problem = match cidr.parse::<ipnet::Ipv4Net>() {
+            Ok(net) if net.prefix_len() > 28 => Some(format!(
+                "`cidr` {cidr:?} is too small: use a /28 or larger range"
+            )),
+            Ok(net) if net.network() != net.addr() => Some(format!(
+                "`cidr` {cidr:?} has host bits set; did you mean {:?}?",
+                net.trunc().to_string()
+            )),
+            Ok(_) => None,
+            Err(_) => Some(format!(
+                "`cidr` {cidr:?} is not a valid IPv4 CIDR block (like \"10.0.0.0/16\")"
+            )),
+        };
+        if let Some(message) = problem {
+            out.push(Diagnostic::error(message).at(["cidr"]));
+        }
+    }
+    range_check(out, attrs, &["zones"], 1, 6);
+}
+
+fn validate_node_pools(out: &mut Vec<Diagnostic>, attrs: &BTreeMap<String, Value>) {
+    let Some(pools) = attrs.get("node_pool").and_then(Value::as_map) else {
+        return;
+    };
+    for (name, pool) in pools {
+        let Some(pool) = pool.as_map() else { continue };
+        nested(out, &["node_pool", name.as_str()], |inner| {
+            range_check(inner, pool, &["min"], 0, 1000);
+            range_check(inner, pool, &["max"], 1, 1000);
+            if let (Some(min), Some(max)) = (int(pool, "min"), int(pool, "max"))
+                && min > max
+            {
+                inner.push(
+                    Diagnostic::error(format!(
+                        "node pool {name:?}: `min` ({min}) is greater than `max` ({max})"
+                    ))
+                    .at(["min"]),
+                );
+            }
+        });
+    }
+}
+
+fn validate_load_balancer(out: &mut Vec<Diagnostic>, attrs: &BTreeMap<String, Value>) {
+    range_check(out, attrs, &["port"], 1, 65535);
+    let Some(hc) = attrs.get("health_check").and_then(Value::as_map) else {
+        return;
+    };
+    nested(out, &["health_check"], |inner| {
+        range_check(inner, hc, &["interval"], 5, 300);
+        range_check(inner, hc, &["healthy_threshold"], 2, 10);
+        if let Some(path) = hc.get("path").and_then(Value::as_str)
+            && !path.starts_with('/')
+        {
+            inner.push(
+                Diagnostic::error(format!(
+                    "health check `path` must start with '/', got {path:?}"
+                ))
+                .at(["path"]),
+            );
+        }
+    });
+}
+
+fn validate_cdn(out: &mut Vec<Diagnostic>, attrs: &BTreeMap<String, Value>) {
+    if let Some(list) = attrs.get("compression").and_then(Value::as_list) {
+        for enc in list.iter().filter_map(Value::as_str) {
+            if enc != "br" && enc != "gzip" {
+                out.push(
+                    Diagnostic::error(format!(
+                        "`compression` accepts \"br\" and \"gzip\", got {enc:?}"
+                    ))
+                    .at(["compression"]),
+                );
+            }
+        }
+    }
+    if let Some(rules) = attrs.get("cache_rule").and_then(Value::as_list) {
+        for (i, rule) in rules.iter().enumerate() {
+            if let Some(rule) = rule.as_map() {
+                let index = i.to_string();
+                nested(out, &["cache_rule", index.as_str()], |inner| {
+                    range_check(inner, rule, &["ttl"], 0, 31_536_000 * 10);
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]
