@@ -28,6 +28,8 @@
 //!   apply, clean re-plan, out-of-band changes found by `ss diff` and undone, destroy,
 //!   convergence under injected 5xx / 429 without duplicates, missing credentials; every
 //!   request re-validated against the discovery documents.
+//! - `kube`: kube-sim in-process (a Kubernetes API with KEDA's CRD) for the tests that deploy
+//!   the `superset` component into it; the sandbox example's application deployed there.
 //! - `util`: temporary projects, running `ss` with a clean environment, assertions that print
 //!   what the command said.
 
@@ -45,6 +47,7 @@ mod failures;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod interrupt;
+mod kube;
 mod lifecycle;
 mod lifecycle2;
 mod limits;

@@ -36,6 +36,11 @@ pub trait Placement {
         LoadBalancer::None
     }
 
+    /// Whether this cloud's Redis (the cache's and the broker's) is reached over TLS.
+    fn redis_tls(&self) -> bool {
+        false
+    }
+
     /// The database Superset keeps its metadata in, on this cloud's managed PostgreSQL.
     fn database_name(&self) -> &'static str {
         "postgres"
@@ -73,6 +78,20 @@ fn endpoint(m: &Attrs, host: &str) -> Endpoint {
     Endpoint {
         host: field(m, host),
         port: field(m, "port"),
+    }
+}
+
+/// A Redis of the stack: its endpoint, its AUTH password when its component exports one that
+/// is not null, and the cloud's TLS.
+fn redis(m: &Attrs, host: &str, place: &dyn Placement) -> Redis {
+    let password = match m.get("password") {
+        None | Some(Value::Null) => None,
+        Some(p) => Some(p.clone().sensitive()),
+    };
+    Redis {
+        endpoint: endpoint(m, host),
+        password,
+        tls: place.redis_tls(),
     }
 }
 
@@ -138,16 +157,8 @@ fn inputs(c: &Reader<'_>, place: &dyn Placement, kubeconfig: bool) -> Superset {
             password: field(&db, "password").sensitive(),
             name: Value::from(place.database_name()),
         },
-        cache: Redis {
-            endpoint: endpoint(&component(c, "cache"), "configuration_endpoint"),
-            password: None,
-            tls: false,
-        },
-        broker: Redis {
-            endpoint: endpoint(&component(c, "broker"), "endpoint"),
-            password: None,
-            tls: false,
-        },
+        cache: redis(&component(c, "cache"), "configuration_endpoint", place),
+        broker: redis(&component(c, "broker"), "endpoint", place),
         // Bound to the generated secret below: unknown to the objects themselves.
         secret_key: Value::Unknown,
         load_balancer: place.load_balancer(lb.as_map()),

@@ -514,6 +514,7 @@ fn redis(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
             ("endpoint", Binding::attr("redis", "primary_endpoint")),
             ("reader_endpoint", Binding::attr("redis", "reader_endpoint")),
             ("port", Binding::attr("redis", "port")),
+            ("password", Binding::Value(Value::Null)),
         ]),
     })
 }

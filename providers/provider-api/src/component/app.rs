@@ -41,6 +41,14 @@ pub(super) fn redis() -> Body {
             A::computed(s(), "Host name spreading reads over the replicas"),
         )
         .attr("port", A::computed(n(), "Port"))
+        .attr(
+            "password",
+            A::computed(
+                s(),
+                "AUTH password the clients send; null when the Redis takes none",
+            )
+            .sensitive(),
+        )
 }
 
 /// A reference to another component of the stack, as its whole value (`postgres.metadata`).
