@@ -11,6 +11,7 @@ use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 use crate::cdn::{CDN, CDN_TTL_DEFAULTS, ORIGIN_HEADERS};
 use crate::gke::{CLUSTER, NODE_POOL};
 use crate::lb::{BACKEND_SERVICE, FORWARDING_RULE, HEALTH_CHECK, HTTP_PROXY, URL_MAP};
+use crate::memorystore::{REDIS_INSTANCE, REDIS_VERSIONS, memory_gb, redis_version};
 use crate::network::{ADDRESS, NETWORK, SUBNETWORK};
 use crate::networkconnectivity::{REDIS_SERVICE_CLASS, SC_POLICY};
 use crate::redis::REDIS;
@@ -110,6 +111,7 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
                 );
             }
         }
+        component::REDIS => validate_redis(config, &mut out),
         component::LOAD_BALANCER => {
             if let Some(p) = int("port")
                 && p != 80
@@ -162,6 +164,8 @@ pub fn expand(
         component::KUBERNETES_CLUSTER => kubernetes(settings, &c),
         component::POSTGRES => postgres(&c),
         component::REDIS_CLUSTER => Ok(redis(&c)),
+        component::REDIS => Ok(redis_instance(&c)),
+        component::SUPERSET => crate::placement::superset(config),
         component::LOAD_BALANCER => Ok(load_balancer(&c)),
         component::CDN => Ok(cdn(&c)),
         _ => return None,
@@ -252,6 +256,7 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
             .set("machine_type", size_value(Family::Node, &size))
             .set("min_nodes", get("min"))
             .set("max_nodes", get("max"))
+            .set("pool_label", Value::from(label.as_str()))
             .set(
                 "initial_nodes_per_zone",
                 per_zone(&get("min"), settings.zones.len()),
@@ -345,6 +350,73 @@ fn redis(c: &Reader<'_>) -> Expansion {
                 Binding::attr("cluster", "endpoint"),
             ),
             ("port", Binding::attr("cluster", "port")),
+        ]),
+    }
+}
+
+/// Memorystore for Redis's checks: a version it offers (or one below an offered one of the
+/// same major) and a size it can make.
+fn validate_redis(config: &Attrs, out: &mut Vec<Diagnostic>) {
+    if let Some(v) = config.get("version").and_then(Value::as_str)
+        && redis_version(v).is_none()
+    {
+        out.push(
+            Diagnostic::error(format!(
+                "Memorystore for Redis does not offer Redis {v:?}; offered: {}",
+                REDIS_VERSIONS.join(", ")
+            ))
+            .at(["version"]),
+        );
+    }
+    if let Some(size) = config.get("size").and_then(Value::as_str)
+        && let Size::Native(name) = Size::parse(size)
+        && name.parse::<i64>().map_or(true, |gb| gb < 5)
+    {
+        out.push(
+            Diagnostic::error(format!(
+                "a Memorystore for Redis size is a class (small, medium, large, xlarge) or a \
+                 memory size in GB of at least 5 (read replicas need 5), got {size:?}"
+            ))
+            .at(["size"]),
+        );
+    }
+}
+
+/// The memory of a `redis`, GB, from its size (a class or a number of GB).
+fn redis_memory(size: &Value) -> Value {
+    match size.peel() {
+        Value::String(s) => match Size::parse(s) {
+            Size::Class(class) => Value::from(memory_gb(class)),
+            Size::Native(name) => name.parse::<i64>().map_or(Value::Unknown, Value::from),
+        },
+        _ => size.clone(),
+    }
+}
+
+/// A `redis`: a Memorystore for Redis instance, `STANDARD_HA` with read replicas, on the
+/// network's private services access range (made by the `network` component for Cloud SQL).
+/// No AUTH and no TLS (`authEnabled` false, `transitEncryptionMode` DISABLED): the instance is
+/// reachable only inside the VPC, as the Cloud SQL instances are.
+fn redis_instance(c: &Reader<'_>) -> Expansion {
+    let version = match c.value("version", "7.1") {
+        Value::String(v) => redis_version(&v).map_or(Value::Unknown, Value::from),
+        other => other,
+    };
+    let resources = vec![
+        NativeSpec::new("redis", REDIS_INSTANCE)
+            .set("network", c.value("network", Value::Null))
+            .set("memory_gb", redis_memory(&c.value("size", "small")))
+            .set("redis_version", version)
+            .set("replicas", c.value("replicas", 1)),
+    ];
+    Expansion {
+        resources,
+        exports: Expansion::exports(&[
+            ("id", Binding::attr("redis", "id")),
+            ("endpoint", Binding::attr("redis", "host")),
+            ("reader_endpoint", Binding::attr("redis", "read_endpoint")),
+            ("port", Binding::attr("redis", "port")),
+            ("password", Binding::Value(Value::Null)),
         ]),
     }
 }

@@ -26,6 +26,9 @@ use crate::network::Network;
 use crate::types::{NAME_LEN, base};
 
 pub const CLUSTER: &str = "gcp_container_cluster";
+/// The node label a pool's nodes carry with the pool's label in the spec as value.
+pub const POOL_LABEL: &str = "node.ss.internal/pool";
+
 pub const NODE_POOL: &str = "gcp_container_node_pool";
 
 /// `1.33.5-gke.1162000` → `1.33`.
@@ -184,6 +187,7 @@ impl Gke {
                 ("min_nodes", num(&a["totalMinNodeCount"])),
                 ("max_nodes", num(&a["totalMaxNodeCount"])),
                 ("initial_nodes_per_zone", num(&p["initialNodeCount"])),
+                ("pool_label", text(&p["config"]["labels"][POOL_LABEL])),
             ],
         )
     }
@@ -454,6 +458,18 @@ impl Gke {
         })
     }
 
+    /// A pool's node configuration: its machine type and, when the pool has a label, the
+    /// node label [`POOL_LABEL`] that workloads select the pool's nodes by (the node pool's
+    /// own name, in `cloud.google.com/gke-nodepool`, is derived from its identity and so is
+    /// not known to the components that schedule onto it).
+    fn node_config(config: &Attrs) -> Json {
+        let mut c = json!({"machineType": cfg_str(config, "machine_type")});
+        if let Some(label) = attr_str(config, "pool_label") {
+            c["labels"] = json!({ POOL_LABEL: label });
+        }
+        c
+    }
+
     async fn create_pool(
         &self,
         name: &str,
@@ -468,7 +484,7 @@ impl Gke {
             let body = json!({
                 "name": name,
                 "initialNodeCount": attr_i64(config, "initial_nodes_per_zone", 1),
-                "config": {"machineType": cfg_str(config, "machine_type")},
+                "config": Self::node_config(config),
                 "autoscaling": Self::autoscaling(config),
                 "management": {"autoUpgrade": true, "autoRepair": true},
             });
@@ -654,6 +670,14 @@ pub fn schemas() -> [ResourceSchema; 2] {
                 .attr(
                     "initial_nodes_per_zone",
                     A::required(n(), "Nodes per zone at creation").force_new(),
+                )
+                .attr(
+                    "pool_label",
+                    A::optional(
+                        s(),
+                        "The value of the node label node.ss.internal/pool on the pool's nodes",
+                    )
+                    .force_new(),
                 ),
         ),
     ]

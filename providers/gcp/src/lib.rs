@@ -151,8 +151,10 @@ mod expand;
 mod gke;
 mod json;
 mod lb;
+mod memorystore;
 mod network;
 mod networkconnectivity;
+mod placement;
 mod redis;
 mod rest;
 mod servicenetworking;
@@ -168,7 +170,7 @@ use provider_api::kit::config::{endpoint_url, ready_timeout, required_text, zone
 use provider_api::kit::schema::{list, map, n, s};
 use provider_api::kit::{Cloud, Expanded, Factory, Kit, Service};
 use provider_api::schema::{AttributeSchema, Body, ProviderSchema, ResourceSchema};
-use provider_api::{Attrs, Diagnostic, ResourceState, Value, component};
+use provider_api::{Attrs, Diagnostic, PlanResponse, ResourceState, Value, component};
 
 pub use clients::Endpoints;
 pub use expand::{Family, machine};
@@ -180,7 +182,7 @@ use compute::{Compute, Resource};
 pub const NAME: &str = "gcp";
 
 /// Every native type, one service module after another.
-pub const NATIVE_TYPES: [&str; 16] = [
+pub const NATIVE_TYPES: [&str; 17] = [
     network::NETWORK,
     network::SUBNETWORK,
     gke::CLUSTER,
@@ -188,6 +190,7 @@ pub const NATIVE_TYPES: [&str; 16] = [
     sql::SQL_INSTANCE,
     sql::SQL_USER,
     redis::REDIS,
+    memorystore::REDIS_INSTANCE,
     lb::HEALTH_CHECK,
     lb::BACKEND_SERVICE,
     lb::URL_MAP,
@@ -257,6 +260,11 @@ impl Gcp {
     /// The project, region and zones of the provider block.
     pub fn settings(&self) -> &Settings {
         &self.api.settings
+    }
+
+    /// How this provider reaches its GKE clusters (`gke:<cluster id>` references).
+    pub fn clusters(&self) -> Arc<dyn kubernetes::object::Clusters> {
+        Arc::new(placement::GkeClusters::new(self.api.clone()))
     }
 }
 
@@ -337,16 +345,22 @@ pub fn configure_with_env(
         Arc::new(gke::Gke { api: api.clone() }),
         Arc::new(sql::Sql { api: api.clone() }),
         Arc::new(redis::Redis { api: api.clone() }),
+        Arc::new(memorystore::Memorystore { api: api.clone() }),
         Arc::new(servicenetworking::ServiceNetworking::new(api.clone())),
         Arc::new(networkconnectivity::NetworkConnectivity { api: api.clone() }),
+        // The `superset` component's objects, in GKE clusters or one a kubeconfig names.
+        Arc::new(
+            kubernetes::object::Objects::new(ready_timeout).with_clusters(
+                placement::CLOUD,
+                Arc::new(placement::GkeClusters::new(api.clone())),
+            ),
+        ),
+        Arc::new(kubernetes::generated::Generated),
     ];
     let schema = ProviderSchema {
         config: config_schema(),
         resources: schemas(),
-        components: component::INFRASTRUCTURE
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
+        components: component::ALL.iter().map(|c| c.to_string()).collect(),
     };
     let gcp = Gcp {
         api,
@@ -368,7 +382,10 @@ fn schemas() -> std::collections::BTreeMap<String, ResourceSchema> {
         lb::ForwardingRule::schema(),
         cdn::schema(),
         redis::schema(),
+        memorystore::schema(),
         servicenetworking::schema(),
+        kubernetes::object::schema(),
+        kubernetes::generated::schema(),
         networkconnectivity::schema(),
     ]
     .into_iter()
@@ -385,7 +402,16 @@ impl Cloud for Gcp {
     }
 
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if type_name == kubernetes::object::OBJECT {
+            return kubernetes::object::validate(config);
+        }
         expand::validate(&self.api.settings, type_name, config)
+    }
+
+    fn adjust_plan(&self, type_name: &str, plan: &mut PlanResponse) {
+        if type_name == kubernetes::object::OBJECT {
+            kubernetes::object::adjust_plan(plan);
+        }
     }
 
     async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {

@@ -943,3 +943,126 @@ resource "kubernetes_cluster" "k8s" {{
     let asked = requests_to(&sim, "container", "GET", "/serverConfig");
     assert_eq!(asked.len(), 1, "{asked:#?}");
 }
+
+fn broker_spec(sim: &Sim, replicas: u32) -> String {
+    format!(
+        r#"{}{NETWORK}
+resource "kubernetes_cluster" "k8s" {{
+  network = network.main.id
+  node_pool "web" {{
+    min = 1
+    max = 3
+  }}
+}}
+
+resource "redis" "broker" {{
+  network  = network.main.id
+  replicas = {replicas}
+}}
+"#,
+        sim.provider_block()
+    )
+}
+
+/// The provider itself, configured against the simulator, for what the planner does not
+/// reach (its GKE connections).
+fn provider(sim: &Sim) -> gcp::GcpProvider {
+    let u = &sim.urls;
+    let overrides: Attrs = [
+        ("sqladmin", &u.sqladmin),
+        ("redis", &u.redis),
+        ("container", &u.container),
+        ("compute", &u.compute),
+        ("servicenetworking", &u.servicenetworking),
+        ("networkconnectivity", &u.networkconnectivity),
+        ("token", &u.token),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Value::from(v.as_str())))
+    .collect();
+    let config: Attrs = [
+        ("project".to_string(), Value::from(PROJECT)),
+        ("region".to_string(), Value::from(REGION)),
+        ("endpoint_overrides".to_string(), Value::Map(overrides)),
+    ]
+    .into_iter()
+    .collect();
+    let key = sim.key.display().to_string();
+    gcp::configure_with_env(&config, move |k| {
+        (k == "GOOGLE_APPLICATION_CREDENTIALS").then(|| key.clone())
+    })
+    .unwrap()
+}
+
+/// Issue 14: the `redis` component is a Memorystore for Redis instance, STANDARD_HA with
+/// read replicas in other zones, on the network's private services access; its replica
+/// count changes in place. The GKE node pools carry the pool label the `superset` pods
+/// select, and a cluster is reached by its id with the provider's access token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_is_a_standard_ha_instance_and_gke_clusters_are_reachable() {
+    let sim = start_sim(0.0, 0.0).await;
+    let work = Workdir::new("broker", &sim, &broker_spec(&sim, 2));
+    work.converge(PlanMode::Apply).await;
+    let instances = sim.of_kind("redis:instance");
+    assert_eq!(instances.len(), 1, "{instances:#?}");
+    let i = &instances[0];
+    assert_eq!(i["tier"], json!("STANDARD_HA"));
+    assert_eq!(i["replicaCount"], json!(2));
+    assert_eq!(i["readReplicasMode"], json!("READ_REPLICAS_ENABLED"));
+    assert_eq!(i["connectMode"], json!("PRIVATE_SERVICE_ACCESS"));
+    assert_eq!(i["redisVersion"], json!("REDIS_7_2"));
+    assert_eq!(i["memorySizeGb"], json!(5));
+    let zones: BTreeSet<&str> = i["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["zone"].as_str())
+        .collect();
+    assert_eq!(zones.len(), 3, "{i:#}");
+    let redis = record(&work, "gcp_redis_instance").await;
+    assert_eq!(redis.attributes["host"], i["host"]);
+    assert_eq!(redis.attributes["read_endpoint"], i["readEndpoint"]);
+    let pools = sim.of_kind("container:nodePool");
+    assert!(!pools.is_empty());
+    for p in &pools {
+        assert_eq!(
+            p["config"]["labels"]["node.ss.internal/pool"],
+            json!("web"),
+            "{p:#}"
+        );
+    }
+    let (_, plan, _) = work.plan(PlanMode::Apply).await;
+    assert_eq!(changes(&plan), vec![], "re-plan after apply");
+
+    std::fs::write(work.dir.join("main.hcl"), broker_spec(&sim, 3)).unwrap();
+    let (engine, plan, state) = work.plan(PlanMode::Apply).await;
+    let planned = changes(&plan);
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].1, Action::Update, "{planned:?}");
+    let failures = work.apply(engine, &plan, state).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+    let patches = requests_to(&sim, "redis", "PATCH", "/instances/");
+    assert_eq!(patches.len(), 1, "{patches:#?}");
+    assert_eq!(patches[0]["query"]["updateMask"], json!("replicaCount"));
+    assert_eq!(sim.of_kind("redis:instance")[0]["replicaCount"], json!(3));
+
+    let cluster = record(&work, "gcp_container_cluster").await;
+    let config = provider(&sim).clusters().connect(&cluster.id).await;
+    let config = config.unwrap_or_else(|e| panic!("{e}"));
+    let endpoint = cluster.attributes["endpoint"].as_str().unwrap().to_string();
+    assert_eq!(config.cluster_url.host(), Some(endpoint.as_str()));
+    assert!(config.root_cert.is_some_and(|c| !c.is_empty()));
+    assert!(config.auth_info.token.is_some());
+    let missing = provider(&sim)
+        .clusters()
+        .connect(&format!(
+            "projects/{PROJECT}/locations/{REGION}/clusters/nope"
+        ))
+        .await;
+    assert!(missing.is_err());
+
+    work.converge(PlanMode::Destroy).await;
+    let left = sim.objects();
+    assert!(left.is_empty(), "left behind: {:#?}", left.keys());
+    check_conformance_of(&sim, 20);
+}

@@ -43,6 +43,9 @@ fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
         Api::Compute => crate::compute::dispatch(w, r),
         Api::Container => crate::container::dispatch(w, r),
         Api::Sqladmin => crate::sql::dispatch(w, r),
+        Api::Redis if r.method.name.starts_with("projects.locations.instances.") => {
+            crate::instances::dispatch(w, r)
+        }
         Api::Redis => crate::redis::dispatch(w, r),
         Api::Servicenetworking => crate::servicenetworking::dispatch(w, r),
         Api::Networkconnectivity => crate::networkconnectivity::dispatch(w, r),

@@ -1,5 +1,5 @@
 //! `gcp-sim`: a test-only simulator of the Google Cloud REST APIs the GCP provider calls —
-//! Cloud SQL Admin v1, Memorystore for Redis v1 (clusters), GKE (container v1), Compute
+//! Cloud SQL Admin v1, Memorystore for Redis v1 (clusters and instances), GKE (container v1), Compute
 //! Engine v1, Service Networking v1 and Network Connectivity v1 — plus an OAuth2 token
 //! endpoint. It is never a dependency of a production crate.
 //!
@@ -104,6 +104,10 @@
 //!   `pscConnections`, `clusterEndpoints`, `pscServiceAttachments`, …; never `pscConfigs`);
 //!   a create without a service connection policy for its network fails; `patch` takes one
 //!   `updateMask` field.
+//! * **redis instances** ([`instances`]): Memorystore for Redis, `projects.locations.instances`
+//!   `create` / `get` / `list` / `patch` / `delete`; `CREATING` → `READY` with `host`, `port`,
+//!   `readEndpoint`, `readEndpointPort` and `nodes[]`; the tier, replica count, read-replica,
+//!   version and private services access rules of the discovery document are enforced.
 //! * **servicenetworking** ([`servicenetworking`]): `services.connections` `list` / `create` /
 //!   `patch` / `deleteConnection`, `operations.get`; a connection needs `VPC_PEERING` global
 //!   addresses of its network and adds the peering `servicenetworking-googleapis-com` to it.
@@ -150,6 +154,7 @@ pub mod compute;
 pub mod container;
 pub mod discovery;
 mod http;
+pub mod instances;
 pub mod links;
 pub mod networkconnectivity;
 pub mod redis;

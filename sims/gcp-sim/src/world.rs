@@ -290,11 +290,13 @@ impl World {
                 let response = match self.store.objects.get(&op.target) {
                     Some(obj) if slot.data["metadata"]["verb"] != json!("delete") => {
                         let mut r = obj.data.clone();
+                        let kind = if obj.kind == "redis:instance" {
+                            "type.googleapis.com/google.cloud.redis.v1.Instance"
+                        } else {
+                            "type.googleapis.com/google.cloud.redis.cluster.v1.Cluster"
+                        };
                         if let Some(m) = r.as_object_mut() {
-                            m.insert(
-                                "@type".to_string(),
-                                json!("type.googleapis.com/google.cloud.redis.cluster.v1.Cluster"),
-                            );
+                            m.insert("@type".to_string(), json!(kind));
                         }
                         r
                     }
