@@ -8,8 +8,10 @@ use provider_api::kit::config::{LocalNames, Reader, field, local_suffix};
 use provider_api::kit::net;
 use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 
+use crate::app::{POOL_LABEL, Placement};
 use crate::cdn::{CDN_BACKEND, CDN_DOMAIN, CDN_RULE};
 use crate::database::{POSTGRES, VALKEY};
+use crate::dbuser::VALKEY_USER;
 use crate::kube::{KUBE, NODEPOOL, k8s_minor};
 use crate::loadbalancer::{LB, LISTENER, MONITOR, POOL};
 use crate::network::{NETWORK, SUBNET};
@@ -193,6 +195,19 @@ pub fn validate(settings: &Settings, type_name: &str, config: &Attrs) -> Vec<Dia
                 );
             }
         }
+        component::REDIS => {
+            if let Some(r) = int("replicas")
+                && r > 2
+            {
+                out.push(
+                    Diagnostic::error(format!(
+                        "OVH Managed Valkey has at most 3 nodes: `replicas` can be at most 2, \
+                         got {r}"
+                    ))
+                    .at(["replicas"]),
+                );
+            }
+        }
         component::CDN if settings.cdn_service.is_none() || settings.cdn_zone.is_none() => {
             out.push(Diagnostic::error(
                 "a `cdn` on OVH needs `cdn_service` (the CDN dedicated service name) and \
@@ -216,6 +231,8 @@ pub fn expand(
         component::KUBERNETES_CLUSTER => kubernetes(settings, &c),
         component::POSTGRES => postgres(settings, &c),
         component::REDIS_CLUSTER => valkey(&c),
+        component::REDIS => redis(&c),
+        component::SUPERSET => kubernetes::app::superset(config, &Placement),
         component::LOAD_BALANCER => Ok(load_balancer(&c)),
         component::CDN => Ok(cdn(&c)),
         _ => return None,
@@ -303,7 +320,8 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
                 .set("cluster_id", Binding::attr("cluster", "id"))
                 .set("flavor", size_value(Family::Node, &size))
                 .set("min_nodes", per_zone(&get("min"), zones.len()))
-                .set("max_nodes", per_zone(&get("max"), zones.len()));
+                .set("max_nodes", per_zone(&get("max"), zones.len()))
+                .set("labels", pool_labels(label));
             if let Some(z) = zone {
                 spec = spec.set("zone", Value::from(z.as_str()));
             }
@@ -314,6 +332,12 @@ fn kubernetes(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnost
         resources,
         exports: Expansion::exports_of("cluster", component::CLUSTER_EXPORTS),
     })
+}
+
+/// The labels of a pool's nodes: the portable pool name under [`POOL_LABEL`], the same on the
+/// pool's OVH node pools of every zone, so that one node selector finds them all.
+fn pool_labels(label: &str) -> Value {
+    Value::Map(Attrs::from([(POOL_LABEL.to_string(), Value::from(label))]))
 }
 
 fn postgres(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
@@ -350,22 +374,25 @@ fn postgres(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic
     })
 }
 
+/// The Managed Valkey service of a `redis_cluster` or a `redis`: the primary and `replicas`
+/// replicas as nodes of the `production` plan.
+fn valkey_service(c: &Reader<'_>, replicas: i64, default_size: &str) -> NativeSpec {
+    let (plan, nodes) = valkey_plan(replicas);
+    NativeSpec::new("service", VALKEY)
+        .set("network_id", c.value("network", Value::Null))
+        .set("version", c.value("version", DEFAULT_VALKEY_VERSION))
+        .set("plan", Value::from(plan))
+        .set("nodes", Value::from(nodes))
+        .set(
+            "flavor",
+            size_value(Family::Gen3Database, &c.value("size", default_size)),
+        )
+}
+
 fn valkey(c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
     let replicas = c.known("replicas_per_shard", 1, Value::as_i64)?;
-    let (plan, nodes) = valkey_plan(replicas);
-    let resources = vec![
-        NativeSpec::new("service", VALKEY)
-            .set("network_id", c.value("network", Value::Null))
-            .set("version", c.value("version", DEFAULT_VALKEY_VERSION))
-            .set("plan", Value::from(plan))
-            .set("nodes", Value::from(nodes))
-            .set(
-                "flavor",
-                size_value(Family::Gen3Database, &c.value("size", "medium")),
-            ),
-    ];
     Ok(Expansion {
-        resources,
+        resources: vec![valkey_service(c, replicas, "medium")],
         exports: Expansion::exports(&[
             ("id", Binding::attr("service", "id")),
             (
@@ -373,6 +400,27 @@ fn valkey(c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
                 Binding::attr("service", "endpoint"),
             ),
             ("port", Binding::attr("service", "port")),
+        ]),
+    })
+}
+
+/// A `redis` (Celery's broker): a Managed Valkey service and the `default` user whose password
+/// clients send. The service's one endpoint leads to the primary and follows a failover; OVH
+/// gives no separate reader endpoint, so `reader_endpoint` is the same host.
+fn redis(c: &Reader<'_>) -> Result<Expansion, Diagnostic> {
+    let replicas = c.known("replicas", 1, Value::as_i64)?;
+    let resources = vec![
+        valkey_service(c, replicas, "small"),
+        NativeSpec::new("user", VALKEY_USER).set("service_id", Binding::attr("service", "id")),
+    ];
+    Ok(Expansion {
+        resources,
+        exports: Expansion::exports(&[
+            ("id", Binding::attr("service", "id")),
+            ("endpoint", Binding::attr("service", "endpoint")),
+            ("reader_endpoint", Binding::attr("service", "endpoint")),
+            ("port", Binding::attr("service", "port")),
+            ("password", Binding::attr("user", "password")),
         ]),
     })
 }
@@ -598,6 +646,85 @@ mod tests {
             assert_eq!(svc["flavor"], Binding::Value(Value::from("b3-16")));
             assert_eq!(svc["nodes"], Binding::Value(Value::from(2)));
         }
+    }
+
+    #[test]
+    fn a_redis_is_a_valkey_service_with_a_replica_and_its_default_user() {
+        let cfg = Attrs::from([
+            ("network".into(), Value::from("net-1")),
+            ("version".into(), Value::from("8.0")),
+            ("replicas".into(), Value::from(1)),
+            ("size".into(), Value::from("small")),
+        ]);
+        let e = expand(&par(), component::REDIS, &cfg)
+            .expect("component")
+            .expect("ok");
+        let svc = &e.get("service").expect("service").config;
+        assert_eq!(svc["plan"], Binding::Value(Value::from("production")));
+        assert_eq!(svc["nodes"], Binding::Value(Value::from(2)));
+        assert_eq!(svc["flavor"], Binding::Value(Value::from("b3-8")));
+        let user = e.get("user").expect("user");
+        assert_eq!(user.type_name, VALKEY_USER);
+        assert_eq!(user.config["service_id"], Binding::attr("service", "id"));
+        assert_eq!(e.exports["password"], Binding::attr("user", "password"));
+        assert_eq!(e.exports["endpoint"], Binding::attr("service", "endpoint"));
+        let too_many = validate(
+            &par(),
+            component::REDIS,
+            &Attrs::from([("replicas".into(), Value::from(3))]),
+        );
+        assert_eq!(too_many.len(), 1, "{too_many:?}");
+    }
+
+    #[test]
+    fn every_zone_pool_of_a_portable_pool_carries_its_label() {
+        let pool = Value::Map(Attrs::from([
+            ("min".into(), Value::from(3)),
+            ("max".into(), Value::from(6)),
+        ]));
+        let cfg = Attrs::from([
+            ("network".into(), Value::from("net-1")),
+            (
+                "node_pool".into(),
+                Value::Map(Attrs::from([("worker".into(), pool)])),
+            ),
+        ]);
+        let e = expand(&par(), component::KUBERNETES_CLUSTER, &cfg)
+            .expect("component")
+            .expect("ok");
+        for zone in ["a", "b", "c"] {
+            let p = e.get(&format!("pool_worker_{zone}")).expect("pool");
+            assert_eq!(p.config["labels"], Binding::Value(pool_labels("worker")));
+        }
+    }
+
+    #[test]
+    fn superset_runs_in_the_ovh_cluster_on_the_labelled_pools() {
+        let cfg = Attrs::from([
+            (
+                "cluster".into(),
+                Value::Map(Attrs::from([("id".into(), Value::from("kube-1"))])),
+            ),
+            ("database".into(), Value::Map(Attrs::new())),
+            ("cache".into(), Value::Map(Attrs::new())),
+            ("broker".into(), Value::Map(Attrs::new())),
+            (
+                "load_balancer".into(),
+                Value::Map(Attrs::from([("id".into(), Value::from("lb-1"))])),
+            ),
+        ]);
+        let e = expand(&par(), component::SUPERSET, &cfg)
+            .expect("component")
+            .expect("ok");
+        let web = e.get("web_deployment").expect("web");
+        assert_eq!(
+            web.config["cluster"],
+            Binding::Value(Value::from("ovh:kube-1"))
+        );
+        let manifest = format!("{:?}", web.config["manifest"]);
+        assert!(manifest.contains(POOL_LABEL), "{manifest}");
+        let service = format!("{:?}", e.get("web_service").expect("service").config);
+        assert!(service.contains("NodePort"), "{service}");
     }
 
     #[test]

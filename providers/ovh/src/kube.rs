@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use provider_api::kit::config::{attr_bool, attr_str};
-use provider_api::kit::schema::{b, n, s};
+use provider_api::kit::schema::{b, map, n, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
 use provider_api::{Attrs, ProviderError, ResourceState, Value};
 use serde_json::{Value as Json, json};
@@ -76,7 +76,14 @@ pub fn schemas() -> Vec<ResourceSchema> {
                     A::optional(b(), "Let the autoscaler move between min and max").default(true),
                 )
                 .attr("min_nodes", A::required(n(), "Fewest nodes"))
-                .attr("max_nodes", A::required(n(), "Most nodes")),
+                .attr("max_nodes", A::required(n(), "Most nodes"))
+                .attr(
+                    "labels",
+                    A::optional_computed(
+                        map(s()),
+                        "Kubernetes labels of the pool's nodes (its node template); changed in place",
+                    ),
+                ),
         ),
     ]
 }
@@ -171,18 +178,40 @@ pub fn nodepool_body(name: &str, config: &Attrs) -> Result<Json> {
     if let Some(zone) = attr_str(config, "zone") {
         b["availabilityZones"] = json!([zone]);
     }
+    if let Some(t) = template(config) {
+        b["template"] = t;
+    }
     Ok(b)
+}
+
+/// The node template carrying the configured `labels`, when some are configured. The API
+/// takes the whole template (`cloud.kube.NodePoolTemplate`: none of its fields may be null).
+fn template(config: &Attrs) -> Option<Json> {
+    let labels: serde_json::Map<String, Json> = config
+        .get("labels")?
+        .as_map()?
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), json!(v.as_str()?))))
+        .collect();
+    Some(json!({
+        "metadata": {"annotations": {}, "finalizers": [], "labels": labels},
+        "spec": {"taints": [], "unschedulable": false},
+    }))
 }
 
 pub fn nodepool_update_body(config: &Attrs, current_desired: Option<i64>) -> Result<Json> {
     let min = need_i64(config, "min_nodes")?;
     let max = need_i64(config, "max_nodes")?;
-    Ok(json!({
+    let mut b = json!({
         "autoscale": attr_bool(config, "autoscale", true),
         "minNodes": min,
         "maxNodes": max,
         "desiredNodes": current_desired.unwrap_or(min).clamp(min, max.max(min)),
-    }))
+    });
+    if let Some(t) = template(config) {
+        b["template"] = t;
+    }
+    Ok(b)
 }
 
 /// Clusters and node pools.
@@ -272,6 +301,11 @@ impl Kube {
         a.insert("autoscale".into(), jv(j, "autoscale"));
         a.insert("min_nodes".into(), jv(j, "minNodes"));
         a.insert("max_nodes".into(), jv(j, "maxNodes"));
+        let labels = j
+            .pointer("/template/metadata/labels")
+            .map(Value::from_json)
+            .unwrap_or_else(|| Value::Map(Attrs::new()));
+        a.insert("labels".into(), labels);
         ResourceState {
             id: id.to_string(),
             attrs: a,

@@ -29,10 +29,12 @@
 //! | component | native types (local names) | API paths (under `/cloud/project/{serviceName}`) |
 //! |---|---|---|
 //! | `network` | `ovh_cloud_network` (`network`), `ovh_cloud_subnet` (`subnet_0`…, one per zone of a 3-AZ region, else one) | `POST /region/{regionName}/network` (an operation, polled at `/operation/{operationId}`), `…/network/{networkId}/subnet` |
-//! | `kubernetes_cluster` | `ovh_cloud_kube` (`cluster`), `ovh_cloud_kube_nodepool` (`pool_<label>_<zone>` in 3-AZ regions with `min`/`max` divided by the zone count, rounded up; else `pool_<label>`) | `/kube`, `/kube/{kubeId}/nodepool`, `/kube/{kubeId}/update` (one minor at a time), `/kube/{kubeId}/kubeconfig` (for the CA) |
+//! | `kubernetes_cluster` | `ovh_cloud_kube` (`cluster`), `ovh_cloud_kube_nodepool` (`pool_<label>_<zone>` in 3-AZ regions with `min`/`max` divided by the zone count, rounded up; else `pool_<label>`; every node labelled `node.ss.internal/pool=<label>` through the pool's template) | `/kube`, `/kube/{kubeId}/nodepool`, `/kube/{kubeId}/update` (one minor at a time), `/kube/{kubeId}/kubeconfig` (for the CA) |
 //! | `kubernetes_cluster` `version` | the minor (default [`DEFAULT_K8S_VERSION`], exported as `version`); the API answers the patch build (`1.32.9-1`), which is read back as its minor | |
 //! | `postgres` | `ovh_cloud_database_postgresql` (`service`), plan by region (below); IP restrictions in the service body (the network's subnets) | `/database/postgresql` |
 //! | `redis_cluster` | `ovh_cloud_database_valkey` (`service`): plan `production`, `replicas_per_shard + 1` nodes; `shards` must be 1 | `/database/valkey` (`engine = "redis"`: `/database/redis`) |
+//! | `redis` | `ovh_cloud_database_valkey` (`service`): plan `production`, `replicas + 1` nodes (at most 3), one endpoint that follows a failover (also `reader_endpoint`); `ovh_cloud_database_valkey_user` (`user`): the service's `default` user, adopted with a new password (exported as `password`, sensitive) | `/database/valkey`, `…/{clusterId}/user`, `…/user/{userId}/credentials/reset` |
+//! | `superset` | `generated_secret` and `kubernetes_object`s (the shared expansion of the `kubernetes` crate) in the cluster `ovh:<kube id>`, reached through `POST /kube/{kubeId}/kubeconfig`; pods on the pools' `node.ss.internal/pool` label; the web Service a NodePort (30080) for the load balancer; Redis over TLS; metadata in `defaultdb` | `/kube/{kubeId}/kubeconfig` |
 //! | `load_balancer` | `ovh_cloud_loadbalancer` (`lb`, with a new floating IP), `…_listener` (`listener`), `…_pool` (`pool`), `…_health_monitor` (`health_monitor`) | `/region/{regionName}/loadbalancing/{loadbalancer,listener,pool,healthMonitor,flavor}`; the load balancer create is an operation |
 //! | `cdn` | `ovh_cdn_domain` (`domain`), `ovh_cdn_backend` (`backend`, the origin: an IPv4), `ovh_cdn_cache_rule` (`cache_rule_N`) | `/cdn/dedicated/{serviceName}/domains/{domain}[/backends|/cacheRules]` |
 //!
@@ -80,23 +82,26 @@
 //!
 //! `postgres.pooler` (OVH connection pools) is ignored with a warning, and `password` is not
 //! exported (OVH generates it). `cdn.compression` and `cdn.http3` have no setting in the CDN
-//! dedicated API. The load balancer's pool gets no members: the cluster's ingress registers
-//! them.
+//! dedicated API. The load balancer's pool gets no members yet: the nodes, on Superset's
+//! NodePort, are to be registered as they join and leave the node pools.
 
 //! # Layout
 //!
 //! One module per API family, each the [`Objects`](object::Objects) of its native types (their
 //! schemas, request bodies, lookups, reads and readiness) made a kit service by
 //! [`Managed`](object::Managed): [`network`], [`kube`], [`database`], [`loadbalancer`],
-//! [`cdn`]. Below them: the signed [`client`], the route table ([`routes`]), the project's
+//! [`cdn`]; [`dbuser`] (a database user and the password only its create shows) is a kit
+//! service of its own. [`app`] says where Superset runs and how ss reaches an OVH cluster. Below them: the signed [`client`], the route table ([`routes`]), the project's
 //! view of the API with OVH operations ([`api`]), JSON helpers ([`json`]) and the provider
 //! block's [`settings`]. Above them: the expansion of the portable components ([`expand`]) and
 //! the offer checks ([`offers`]); this file ties them into [`Ovh`], the kit's [`Cloud`].
 
 mod api;
+mod app;
 mod cdn;
 mod client;
 mod database;
+mod dbuser;
 mod expand;
 mod json;
 mod kube;
@@ -114,7 +119,7 @@ use async_trait::async_trait;
 use provider_api::kit::schema::{list, n, s};
 use provider_api::kit::{self, Cloud, Expanded, Factory, Kit, Service};
 use provider_api::schema::{AttributeSchema, Body, ProviderSchema};
-use provider_api::{Attrs, Diagnostic, Value, component};
+use provider_api::{Attrs, Diagnostic, PlanResponse, Value, component};
 
 pub use client::{Client, Credentials, signature};
 pub use expand::{DEFAULT_K8S_VERSION, Family, flavor};
@@ -128,13 +133,14 @@ use object::Managed;
 pub const NAME: &str = "ovh";
 
 /// Every native type, by API family.
-pub const NATIVE_TYPES: [&str; 13] = [
+pub const NATIVE_TYPES: [&str; 14] = [
     network::NETWORK,
     network::SUBNET,
     kube::KUBE,
     kube::NODEPOOL,
     database::POSTGRES,
     database::VALKEY,
+    dbuser::VALKEY_USER,
     loadbalancer::LB,
     loadbalancer::LISTENER,
     loadbalancer::POOL,
@@ -262,15 +268,27 @@ pub fn configure_with_env(
         Arc::new(Managed(network::Networks::new(api.clone()))),
         Arc::new(Managed(kube::Kube::new(api.clone()))),
         Arc::new(Managed(database::Databases::new(api.clone()))),
+        Arc::new(dbuser::ValkeyUsers::new(api.clone())),
         Arc::new(Managed(loadbalancer::LoadBalancing::new(api.clone()))),
         Arc::new(Managed(cdn::Cdn::new(api.clone()))),
+        // The `superset` component's objects, in OVH clusters or one a kubeconfig names.
+        Arc::new(
+            kubernetes::object::Objects::new(ready_timeout)
+                .with_clusters(app::CLOUD, Arc::new(app::OvhClusters::new(api.clone()))),
+        ),
+        Arc::new(kubernetes::generated::Generated),
     ];
     let resources = [
         network::schemas(),
         kube::schemas(),
         database::schemas(),
+        dbuser::schemas(),
         loadbalancer::schemas(),
         cdn::schemas(),
+        vec![
+            kubernetes::object::schema(),
+            kubernetes::generated::schema(),
+        ],
     ]
     .into_iter()
     .flatten()
@@ -279,10 +297,7 @@ pub fn configure_with_env(
     let schema = ProviderSchema {
         config: config_schema(),
         resources,
-        components: component::INFRASTRUCTURE
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
+        components: component::ALL.iter().map(|c| c.to_string()).collect(),
     };
     let cloud = Ovh {
         api,
@@ -298,6 +313,9 @@ impl Cloud for Ovh {
     }
 
     fn validate(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if type_name == kubernetes::object::OBJECT {
+            return kubernetes::object::validate(config);
+        }
         expand::validate(self.settings(), type_name, config)
     }
 
@@ -307,6 +325,12 @@ impl Cloud for Ovh {
 
     fn expand(&self, type_name: &str, config: &Attrs) -> Option<Expanded> {
         expand::expand(self.settings(), type_name, config)
+    }
+
+    fn adjust_plan(&self, type_name: &str, plan: &mut PlanResponse) {
+        if type_name == kubernetes::object::OBJECT {
+            kubernetes::object::adjust_plan(plan);
+        }
     }
 }
 

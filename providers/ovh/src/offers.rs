@@ -152,17 +152,22 @@ fn db_choice<'a>(settings: &Settings, type_name: &str, config: &'a Attrs) -> Opt
                 nodes_at: plan_at,
             })
         }
-        component::REDIS_CLUSTER => {
-            let plan = int_or(config, "replicas_per_shard", 1).map(valkey_plan);
+        component::REDIS_CLUSTER | component::REDIS => {
+            let replicas_at = if type_name == component::REDIS {
+                "replicas"
+            } else {
+                "replicas_per_shard"
+            };
+            let plan = int_or(config, replicas_at, 1).map(valkey_plan);
             Some(DbChoice {
                 engine: "valkey".into(),
                 version: str_or(config, "version", DEFAULT_VALKEY_VERSION),
                 plan: plan.map(|(p, _)| p.to_string()),
                 flavor: size_flavor(config, Family::Gen3Database),
                 nodes: plan.map(|(_, n)| n),
-                plan_at: "replicas_per_shard",
+                plan_at: replicas_at,
                 flavor_at: "size",
-                nodes_at: "replicas_per_shard",
+                nodes_at: replicas_at,
             })
         }
         POSTGRES | VALKEY => Some(DbChoice {

@@ -84,6 +84,18 @@ pub const VALKEY_GET: Route = get("/cloud/project/{serviceName}/database/valkey/
 pub const VALKEY_PUT: Route = put("/cloud/project/{serviceName}/database/valkey/{clusterId}");
 pub const VALKEY_DELETE: Route = delete("/cloud/project/{serviceName}/database/valkey/{clusterId}");
 
+pub const VALKEY_USER_LIST: Route =
+    get("/cloud/project/{serviceName}/database/valkey/{clusterId}/user");
+pub const VALKEY_USER_CREATE: Route =
+    post("/cloud/project/{serviceName}/database/valkey/{clusterId}/user");
+pub const VALKEY_USER_GET: Route =
+    get("/cloud/project/{serviceName}/database/valkey/{clusterId}/user/{userId}");
+pub const VALKEY_USER_DELETE: Route =
+    delete("/cloud/project/{serviceName}/database/valkey/{clusterId}/user/{userId}");
+pub const VALKEY_USER_RESET: Route = post(
+    "/cloud/project/{serviceName}/database/valkey/{clusterId}/user/{userId}/credentials/reset",
+);
+
 pub const REDIS_LIST: Route = get("/cloud/project/{serviceName}/database/redis");
 pub const REDIS_CREATE: Route = post("/cloud/project/{serviceName}/database/redis");
 pub const REDIS_GET: Route = get("/cloud/project/{serviceName}/database/redis/{clusterId}");
@@ -202,6 +214,11 @@ pub const ROUTES: &[Route] = &[
     VALKEY_GET,
     VALKEY_PUT,
     VALKEY_DELETE,
+    VALKEY_USER_LIST,
+    VALKEY_USER_CREATE,
+    VALKEY_USER_GET,
+    VALKEY_USER_DELETE,
+    VALKEY_USER_RESET,
     REDIS_LIST,
     REDIS_CREATE,
     REDIS_GET,

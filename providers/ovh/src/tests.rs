@@ -391,7 +391,8 @@ fn every_component_expands_into_known_native_types() {
         ("cdn_zone", Value::from("cdn.example.com")),
     ]);
     let p = crate::configure_with_env(&cfg, |k| Some(format!("{k}-value"))).expect("ok");
-    for component in provider_api::component::INFRASTRUCTURE {
+    let infrastructure = provider_api::component::INFRASTRUCTURE.into_iter();
+    for component in infrastructure.chain([provider_api::component::REDIS]) {
         let schema = provider_api::component::schema(component).expect("schema");
         let mut config = Attrs::new();
         for (k, a) in &schema.body.attributes {

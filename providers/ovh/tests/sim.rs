@@ -468,3 +468,109 @@ async fn offers_are_checked_against_what_the_region_sells() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valkey_user_is_adopted_with_a_new_password_kept_sensitive() {
+    let (sim, endpoint) = start(fast()).await;
+    let p = provider(&endpoint, "sim-app-secret");
+    let create = |type_name: &'static str, address: &'static str, config: Attrs| {
+        let p = &p;
+        async move {
+            p.create(CreateRequest {
+                type_name,
+                identity: &identity(address),
+                config: &config,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{type_name}: {e}"))
+        }
+    };
+    let net = create("ovh_cloud_network", "redis.b.net", Attrs::new()).await;
+    let net_id = Value::from(net.id.as_str());
+    create(
+        "ovh_cloud_subnet",
+        "redis.b.subnet",
+        attrs(&[
+            ("network_id", net_id.clone()),
+            ("cidr", Value::from("10.0.0.0/16")),
+        ]),
+    )
+    .await;
+    let service = create(
+        "ovh_cloud_database_valkey",
+        "redis.b.ovh_cloud_database_valkey.service",
+        attrs(&[
+            ("network_id", net_id),
+            ("version", Value::from("8.0")),
+            ("plan", Value::from("production")),
+            ("flavor", Value::from("b3-8")),
+            ("nodes", Value::from(2)),
+        ]),
+    )
+    .await;
+    let user_config = attrs(&[
+        ("service_id", Value::from(service.id.as_str())),
+        ("username", Value::from("default")),
+    ]);
+    let user = create(
+        "ovh_cloud_database_valkey_user",
+        "redis.b.user",
+        user_config.clone(),
+    )
+    .await;
+    let first = user.attrs["password"].clone();
+    assert!(first.is_sensitive());
+    assert!(first.as_str().is_some_and(|p| p.len() >= 8), "a password");
+    assert!(
+        user.id.starts_with(&format!("{}/", service.id)),
+        "{}",
+        user.id
+    );
+    // OVH shows a password once: a read has none (the state keeps it, write-only).
+    let read = p
+        .read_many(
+            "ovh_cloud_database_valkey_user",
+            std::slice::from_ref(&user.id),
+        )
+        .await
+        .expect("read")
+        .remove(0)
+        .expect("exists");
+    assert!(read.attrs["password"].is_null());
+    assert_eq!(read.attrs["username"], Value::from("default"));
+    // A create made again (after a crash) adopts the service's user with a new password.
+    let again = create(
+        "ovh_cloud_database_valkey_user",
+        "redis.b.user",
+        user_config,
+    )
+    .await;
+    assert_eq!(again.id, user.id);
+    assert_ne!(again.attrs["password"].as_str(), first.as_str());
+    // The service's own `default` user goes with the service.
+    p.delete("ovh_cloud_database_valkey_user", &again)
+        .await
+        .expect("delete user");
+    assert!(
+        p.read_many(
+            "ovh_cloud_database_valkey_user",
+            std::slice::from_ref(&user.id)
+        )
+        .await
+        .expect("read")[0]
+            .is_some()
+    );
+    p.delete("ovh_cloud_database_valkey", &service)
+        .await
+        .expect("delete service");
+    assert!(
+        p.read_many(
+            "ovh_cloud_database_valkey_user",
+            std::slice::from_ref(&user.id)
+        )
+        .await
+        .expect("read")[0]
+            .is_none()
+    );
+    sim.shutdown().await;
+}

@@ -931,13 +931,12 @@ fn kubeconfig(w: &World, kube_path: &str) -> Reply {
     };
     let url = o.data["url"].as_str().unwrap_or_default();
     let name = o.data["name"].as_str().unwrap_or_default();
-    // The cluster's CA: a stand-in PEM, the same at every request for one cluster.
+    // The cluster's CA: a stand-in, the same at every request for one cluster, framed as PEM
+    // (its body base64) so that Kubernetes clients parse the kubeconfig; it is no certificate.
     let id = o.data["id"].as_str().unwrap_or_default();
+    let body = sim_kit::text::base64(format!("ovh-sim CA of cluster {id}").as_bytes());
     let ca = sim_kit::text::base64(
-        format!(
-            "-----BEGIN CERTIFICATE-----\novh-sim CA of cluster {id}\n-----END CERTIFICATE-----\n"
-        )
-        .as_bytes(),
+        format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n").as_bytes(),
     );
     Ok((
         200,
