@@ -18,6 +18,13 @@ impl KubeSim {
     /// A simulator whose statuses catch up after 20 ms, with KEDA's ScaledObject CRD installed
     /// (what a cluster with KEDA has).
     pub fn start() -> KubeSim {
+        let sim = KubeSim::bare();
+        sim.install_keda_crd();
+        sim
+    }
+
+    /// A simulator holding nothing (no KEDA).
+    pub fn bare() -> KubeSim {
         let dir = tempfile::tempdir().expect("temporary directory");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -35,14 +42,42 @@ impl KubeSim {
         handle
             .write_kubeconfig(&kubeconfig)
             .expect("write the kubeconfig");
-        let sim = KubeSim {
+        KubeSim {
             runtime,
             handle: Some(handle),
             kubeconfig,
             _dir: dir,
-        };
-        sim.install_keda_crd();
-        sim
+        }
+    }
+
+    /// Serves `body` over HTTP at `/<name>` (anything else: 404) for as long as the simulator
+    /// runs: an add-on's release manifest, as a mirror would. Answers the URL.
+    pub fn serve_file(&self, name: &str, body: &'static str) -> String {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let url = format!("http://{}/{name}", listener.local_addr().expect("address"));
+        let wanted = format!("GET /{name} ");
+        self.runtime.spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let found = String::from_utf8_lossy(&buf[..n]).starts_with(&wanted);
+                let (status, text) = if found {
+                    ("200 OK", body)
+                } else {
+                    ("404 Not Found", "")
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = conn.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
     }
 
     fn handle(&self) -> &kube_sim::Handle {
@@ -131,6 +166,48 @@ fn keda_crd() -> Json {
             "versions": [{"name": "v1alpha1", "served": true, "storage": true,
                 "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}})
 }
+
+/// A small KEDA release manifest: its namespace, the ScaledObject CRD and the operator.
+pub const SMALL_KEDA: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: keda
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: scaledobjects.keda.sh
+spec:
+  group: keda.sh
+  scope: Namespaced
+  names: {kind: ScaledObject, listKind: ScaledObjectList, plural: scaledobjects, singular: scaledobject}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: keda-operator
+  namespace: keda
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: keda-operator}
+  template:
+    metadata:
+      labels: {app: keda-operator}
+    spec:
+      containers:
+      - name: keda-operator
+        image: ghcr.io/kedacore/keda:2.21.0
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -232,5 +309,70 @@ mod tests {
             })
             .collect();
         assert!(left.is_empty(), "destroy leaves nothing: {left:?}");
+    }
+
+    /// The sandbox example with its `superset` told where KEDA's manifest is (`keda_manifest`).
+    fn with_keda_manifest(url: &str) -> Project {
+        let p = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let main = p.read("main.hcl").replace(
+            "  kubeconfig    = var.kubeconfig\n",
+            &format!("  kubeconfig    = var.kubeconfig\n  keda_manifest = {url:?}\n"),
+        );
+        assert!(
+            main.contains("keda_manifest"),
+            "the example's superset block moved"
+        );
+        p.write("main.hcl", &main);
+        p
+    }
+
+    /// On a cluster without KEDA the stack installs it from its manifest (here served by the
+    /// test, as a mirror would) before the worker's ScaledObject, and a destroy removes it
+    /// with the application; without a manifest the apply says what is missing.
+    #[test]
+    fn keda_is_installed_when_the_cluster_lacks_it() {
+        let sim = KubeSim::bare();
+        let url = sim.serve_file("keda.yaml", SMALL_KEDA);
+        let kubeconfig = sim.kubeconfig().display().to_string();
+        let env = [
+            ("SS_VAR_sandbox_latency", "0s"),
+            ("SS_VAR_kubeconfig", kubeconfig.as_str()),
+        ];
+        let p = with_keda_manifest(&url);
+        p.ss_env(&["apply", "--auto-approve"], &env)
+            .success()
+            .contains("kubernetes_manifest.keda")
+            .no_panic();
+        assert_eq!(count(&sim, "ScaledObject"), 1);
+        let operator = sim.of_kind("Deployment", "keda");
+        assert_eq!(operator.len(), 1, "KEDA's operator runs");
+        p.ss_env(&["plan", "--detailed-exitcode"], &env)
+            .code(0)
+            .no_panic();
+        p.ss_env(&["destroy", "--auto-approve"], &env).success();
+        let left: Vec<String> = sim
+            .objects()
+            .iter()
+            .map(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]))
+            .collect();
+        assert!(left.is_empty(), "destroy removes the add-on too: {left:?}");
+
+        let none = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let main = none.read("main.hcl").replace(
+            "  kubeconfig    = var.kubeconfig\n",
+            "  kubeconfig    = var.kubeconfig\n  keda_manifest = \"\"\n",
+        );
+        none.write("main.hcl", &main);
+        none.ss_env(&["apply", "--auto-approve"], &env)
+            .code(1)
+            .contains("KEDA is not installed")
+            .no_panic();
+
+        let q = with_keda_manifest(&format!("{url}.missing"));
+        q.ss_env(&["apply", "--auto-approve"], &env)
+            .code(1)
+            .contains("keda.yaml.missing")
+            .contains("404")
+            .no_panic();
     }
 }

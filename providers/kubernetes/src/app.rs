@@ -36,6 +36,12 @@ pub trait Placement {
         LoadBalancer::None
     }
 
+    /// Whether this cloud's clusters come without metrics-server (EKS), which the web
+    /// HorizontalPodAutoscaler needs: the stack then installs it.
+    fn lacks_metrics_server(&self) -> bool {
+        false
+    }
+
     /// Whether this cloud's Redis (the cache's and the broker's) is reached over TLS.
     fn redis_tls(&self) -> bool {
         false
@@ -191,6 +197,71 @@ fn bind_at(value: Value, path: &[&str], slot: Binding) -> Binding {
     }
 }
 
+/// The key object of KEDA: the ScaledObject CRD the worker autoscaling needs.
+const KEDA_KEY: &str = "apiextensions.k8s.io/v1|CustomResourceDefinition||scaledobjects.keda.sh";
+/// The key object of metrics-server: the resource metrics API the web HPA reads.
+const METRICS_KEY: &str = "apiregistration.k8s.io/v1|APIService||v1beta1.metrics.k8s.io";
+
+/// The add-on `local` from the manifest URL the setting `key` gives (none when it is null or
+/// empty), installed unless the cluster has its key object.
+fn addon(
+    c: &Reader<'_>,
+    local: &str,
+    key: &str,
+    present_if: &str,
+    cluster: &Value,
+) -> Option<NativeSpec> {
+    let url = c.value(key, Value::Null);
+    match &url {
+        Value::Null => return None,
+        Value::String(u) if u.trim().is_empty() => return None,
+        _ => {}
+    }
+    Some(
+        NativeSpec::new(local, crate::object::manifest::MANIFEST)
+            .set("cluster", cluster.clone())
+            .set("url", url)
+            .set("present_if", Value::from(present_if)),
+    )
+}
+
+/// The cluster add-ons the objects need, on a real Kubernetes API: KEDA everywhere (the
+/// worker autoscaling), metrics-server where the cloud lacks it (the web HPA); on a cluster
+/// given by a kubeconfig only KEDA, the cluster's owner runs its metrics-server (kind and
+/// minikube have it as an add-on).
+fn addons(
+    c: &Reader<'_>,
+    place: &dyn Placement,
+    kubeconfig: bool,
+    cluster: &Value,
+) -> Vec<NativeSpec> {
+    if place.object_type(kubeconfig) != crate::object::OBJECT {
+        return Vec::new();
+    }
+    let mut out: Vec<NativeSpec> = addon(c, "keda", "keda_manifest", KEDA_KEY, cluster)
+        .into_iter()
+        .collect();
+    if !kubeconfig && place.lacks_metrics_server() {
+        out.extend(addon(
+            c,
+            "metrics_server",
+            "metrics_server_manifest",
+            METRICS_KEY,
+            cluster,
+        ));
+    }
+    out
+}
+
+/// The add-on an object waits for, by the object's local name.
+fn needs_addon(local: &str) -> Option<&'static str> {
+    match local {
+        "worker_scaled_object" => Some("keda"),
+        "web_hpa" => Some("metrics_server"),
+        _ => None,
+    }
+}
+
 /// Expands a `superset` component.
 pub fn superset(config: &Attrs, place: &dyn Placement) -> Result<Expansion, Diagnostic> {
     let c = Reader::new(config);
@@ -201,6 +272,9 @@ pub fn superset(config: &Attrs, place: &dyn Placement) -> Result<Expansion, Diag
     let names: BTreeSet<String> = objects.iter().map(|(n, _)| n.clone()).collect();
     let object_type = place.object_type(kubeconfig);
     let mut resources = vec![NativeSpec::new(SECRET_KEY, GENERATED_SECRET)];
+    let addons = addons(&c, place, kubeconfig, &cluster);
+    let installed: BTreeSet<String> = addons.iter().map(|a| a.name.clone()).collect();
+    resources.extend(addons);
     for (local, manifest) in objects {
         let manifest = if local == "secret" {
             bind_at(
@@ -218,6 +292,9 @@ pub fn superset(config: &Attrs, place: &dyn Placement) -> Result<Expansion, Diag
             if names.contains(*dep) {
                 spec = spec.after(dep);
             }
+        }
+        if let Some(addon) = needs_addon(&local).filter(|a| installed.contains(*a)) {
+            spec = spec.after(addon);
         }
         resources.push(spec);
     }
@@ -301,11 +378,62 @@ mod tests {
             ("web_max".into(), Value::from(20)),
             ("worker_min".into(), Value::from(10)),
             ("worker_max".into(), Value::from(30)),
+            (
+                "keda_manifest".into(),
+                Value::from(provider_api::component::KEDA_MANIFEST),
+            ),
+            (
+                "metrics_server_manifest".into(),
+                Value::from(provider_api::component::METRICS_SERVER_MANIFEST),
+            ),
         ]);
         if let Some(path) = kubeconfig {
             c.insert("kubeconfig".into(), Value::from(path));
         }
         c
+    }
+
+    #[test]
+    fn the_autoscalers_wait_for_their_addons() {
+        let e = superset(&config(None), &Cloud).expect("expands");
+        // The test cloud has metrics-server; only KEDA is installed (when missing).
+        let keda = e.get("keda").expect("keda");
+        assert_eq!(keda.type_name, crate::object::manifest::MANIFEST);
+        assert_eq!(
+            keda.config["present_if"],
+            Binding::Value(Value::from(KEDA_KEY))
+        );
+        assert!(e.get("metrics_server").is_none());
+        let scaled = e.get("worker_scaled_object").expect("scaled object");
+        assert!(scaled.depends_on.iter().any(|d| d == "keda"));
+
+        // A cloud without metrics-server gets it too, before the HPA.
+        #[derive(Debug)]
+        struct Bare;
+        impl Placement for Bare {
+            fn cluster_ref(&self, _: &Attrs) -> Value {
+                Value::from("test:c1")
+            }
+            fn pool_label(&self, _: &Attrs, pool: &Value) -> (String, Value) {
+                ("test/pool".into(), pool.clone())
+            }
+            fn lacks_metrics_server(&self) -> bool {
+                true
+            }
+        }
+        let e = superset(&config(None), &Bare).expect("expands");
+        assert!(e.get("metrics_server").is_some());
+        let hpa = e.get("web_hpa").expect("hpa");
+        assert!(hpa.depends_on.iter().any(|d| d == "metrics_server"));
+        // With a kubeconfig, the cluster's owner runs metrics-server; "" means never install.
+        let mut c = config(Some("/tmp/kc"));
+        c.insert("keda_manifest".into(), Value::from(""));
+        let e = superset(&c, &Bare).expect("expands");
+        assert!(e.get("keda").is_none() && e.get("metrics_server").is_none());
+        assert!(
+            e.get("worker_scaled_object")
+                .is_some_and(|s| !s.depends_on.iter().any(|d| d == "keda"))
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub const REDIS: &str = "redis";
 pub const SUPERSET: &str = "superset";
 
 mod app;
-pub use app::SUPERSET_VERSION;
+pub use app::{KEDA_MANIFEST, METRICS_SERVER_MANIFEST, SUPERSET_VERSION};
 
 /// The infrastructure components, which every provider implements.
 pub const INFRASTRUCTURE: [&str; 6] = [

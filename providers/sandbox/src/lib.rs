@@ -209,10 +209,7 @@ pub fn configure(config: &Attrs, spec_dir: &Path) -> Result<SandboxProvider, Vec
     match cloud {
         Some(cloud) if diags.is_empty() => {
             let mut resources = types::schemas();
-            for s in [
-                kubernetes::object::schema(),
-                kubernetes::generated::schema(),
-            ] {
+            for s in kubernetes::schemas() {
                 resources.insert(s.type_name.clone(), s);
             }
             let schema = ProviderSchema {

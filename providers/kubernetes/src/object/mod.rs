@@ -17,6 +17,7 @@
 pub mod cluster;
 pub mod fields;
 mod id;
+pub mod manifest;
 pub mod ready;
 pub mod secret;
 mod service;

@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 use super::cluster::{Clusters, Connector};
 use super::fields::{MANAGER, applied_view};
 use super::id::ObjectId;
+use super::manifest::{self, MANIFEST};
 use super::ready::{Readiness, readiness};
 use super::secret::{mark_read_back, scrub, sensitive_strings};
 use super::{OBJECT, WAIT_NONE, WAIT_READY};
@@ -151,17 +152,9 @@ impl Objects {
                 id.what()
             ))
         })?;
-        let api = self.api(&id).await?.ok_or_else(|| not_served(&id))?;
-        let secrets = sensitive_strings(&manifest);
-        let applied = api
-            .patch(
-                &id.name,
-                &PatchParams::apply(MANAGER).force(),
-                &Patch::Apply(&body),
-            )
-            .await
-            .map_err(|e| kube_error(&format!("apply {}", id.what()), e, &secrets))?;
-        tracing::debug!(object = %id.what(), cluster = %id.cluster, "applied");
+        let applied = self
+            .apply_body(&id, &body, &sensitive_strings(&manifest))
+            .await?;
         let live = if wait == WAIT_READY {
             self.wait_ready(&id).await?
         } else {
@@ -170,6 +163,73 @@ impl Objects {
         let mut state = object_state(&id, &live);
         state.attrs.insert("wait".into(), Value::from(wait));
         Ok(state)
+    }
+
+    /// Server-side applies `body` as the object `id` (the manager `ss`, taking over
+    /// conflicting fields); a refusal's message has `secrets` hidden.
+    async fn apply_body(
+        &self,
+        id: &ObjectId,
+        body: &Json,
+        secrets: &[String],
+    ) -> Result<DynamicObject, ProviderError> {
+        let api = self.api(id).await?.ok_or_else(|| not_served(id))?;
+        let applied = api
+            .patch(
+                &id.name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(body),
+            )
+            .await
+            .map_err(|e| kube_error(&format!("apply {}", id.what()), e, secrets))?;
+        tracing::debug!(object = %id.what(), cluster = %id.cluster, "applied");
+        Ok(applied)
+    }
+
+    /// Installs the add-on `config` names (see [`manifest`]), unless its key object is there
+    /// already and not ss's.
+    async fn install(&self, config: &Attrs) -> StateResult {
+        let cluster = attr_str(config, "cluster").unwrap_or_default();
+        let url = attr_str(config, "url").unwrap_or_default();
+        let marker = manifest::marker(cluster, attr_str(config, "present_if").unwrap_or_default())?;
+        let theirs = match self.get(&marker).await? {
+            Some(live) => !managed_by_ss(&live),
+            None => false,
+        };
+        let mut applied = Vec::new();
+        if theirs {
+            tracing::info!(addon = %url, cluster = %cluster, "the cluster has it already");
+        } else {
+            let text = manifest::fetch(url).await?;
+            for doc in manifest::objects(url, &text)? {
+                let id = ObjectId::of_manifest(cluster, &Value::from_json(&doc))?;
+                self.apply_body(&id, &doc, &[]).await?;
+                applied.push(id);
+            }
+            for id in &applied {
+                self.wait_ready(id).await?;
+            }
+            tracing::info!(addon = %url, cluster = %cluster, objects = applied.len(), "installed");
+        }
+        let mut state = manifest_state(&marker, url);
+        state.attrs.insert("installed".into(), Value::from(!theirs));
+        let objects = applied.iter().map(|id| Value::from(manifest::short(id)));
+        state
+            .attrs
+            .insert("objects".into(), Value::List(objects.collect()));
+        Ok(state)
+    }
+
+    /// Deletes what the add-on's install applied, the last applied first.
+    async fn uninstall(&self, prior: &ResourceState) -> Result<(), ProviderError> {
+        let (marker, _) = manifest::parse_id(&prior.id)?;
+        for id in manifest::recorded(&marker.cluster, prior.attrs.get("objects"))?
+            .iter()
+            .rev()
+        {
+            self.delete_id(id).await?;
+        }
+        Ok(())
     }
 
     /// Polls the object until it is ready (see [`readiness`]).
@@ -226,10 +286,13 @@ impl Objects {
 #[async_trait]
 impl Service for Objects {
     fn types(&self) -> &'static [&'static str] {
-        &[OBJECT]
+        &[OBJECT, MANIFEST]
     }
 
     async fn create(&self, req: &CreateRequest<'_>) -> StateResult {
+        if req.type_name == MANIFEST {
+            return self.install(req.config).await;
+        }
         self.apply(req.config).await
     }
 
@@ -240,8 +303,16 @@ impl Service for Objects {
         Ok(None)
     }
 
-    async fn read_many(&self, _type_name: &str, ids: &[String]) -> ReadResult {
+    async fn read_many(&self, type_name: &str, ids: &[String]) -> ReadResult {
         let mut out = Vec::with_capacity(ids.len());
+        if type_name == MANIFEST {
+            for text in ids {
+                let (marker, url) = manifest::parse_id(text)?;
+                let found = self.get(&marker).await?;
+                out.push(found.map(|_| manifest_state(&marker, &url)));
+            }
+            return Ok(out);
+        }
         for text in ids {
             let id = ObjectId::parse(text)?;
             out.push(self.get(&id).await?.map(|live| object_state(&id, &live)));
@@ -249,7 +320,13 @@ impl Service for Objects {
         Ok(out)
     }
 
-    async fn update(&self, _type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
+    async fn update(&self, type_name: &str, prior: &ResourceState, config: &Attrs) -> StateResult {
+        if type_name == MANIFEST {
+            // Every setting is force-new: an update only records what was planned.
+            let mut state = prior.clone();
+            state.attrs.extend(config.clone());
+            return Ok(state);
+        }
         let was = ObjectId::parse(&prior.id)?;
         let cluster = attr_str(config, "cluster").unwrap_or_default();
         let manifest = config.get("manifest").unwrap_or(&Value::Null);
@@ -264,7 +341,10 @@ impl Service for Objects {
         self.apply(config).await
     }
 
-    async fn delete(&self, _type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+    async fn delete(&self, type_name: &str, prior: &ResourceState) -> Result<(), ProviderError> {
+        if type_name == MANIFEST {
+            return self.uninstall(prior).await;
+        }
         self.delete_id(&ObjectId::parse(&prior.id)?).await
     }
 }
@@ -285,14 +365,43 @@ fn object_state(id: &ObjectId, live: &Json) -> ResourceState {
     }
 }
 
+/// The state of an add-on found by its key object: what the id says. `installed` and
+/// `objects` are the record's (the cluster cannot say them).
+fn manifest_state(marker: &ObjectId, url: &str) -> ResourceState {
+    let id = manifest::manifest_id(marker, url);
+    let present_if = manifest::short(marker);
+    ResourceState {
+        id: id.clone(),
+        attrs: Attrs::from([
+            ("id".to_string(), Value::from(id)),
+            ("cluster".to_string(), Value::from(marker.cluster.as_str())),
+            ("url".to_string(), Value::from(url)),
+            ("present_if".to_string(), Value::from(present_if)),
+        ]),
+    }
+}
+
+/// Whether the field manager `ss` applied any of the object.
+fn managed_by_ss(live: &Json) -> bool {
+    live["metadata"]["managedFields"]
+        .as_array()
+        .is_some_and(|entries| entries.iter().any(|e| e["manager"] == MANAGER))
+}
+
 fn to_json(id: &ObjectId, object: &DynamicObject) -> Result<Json, ProviderError> {
     serde_json::to_value(object)
         .map_err(|e| ProviderError::Other(format!("{}: unreadable answer: {e}", id.what())))
 }
 
 fn not_served(id: &ObjectId) -> ProviderError {
+    let hint = if id.api_version.starts_with("keda.sh/") {
+        "KEDA is not installed: install it, or let the `superset` component do it (its \
+         `keda_manifest`)"
+    } else {
+        "is its CustomResourceDefinition installed?"
+    };
     ProviderError::Invalid(format!(
-        "{}: the cluster serves no kind {} in {} (is its CustomResourceDefinition installed?)",
+        "{}: the cluster serves no kind {} in {} ({hint})",
         id.what(),
         id.kind,
         id.api_version

@@ -15,6 +15,16 @@ use super::range_check;
 /// on Docker Hub's `apache/superset` (https://hub.docker.com/r/apache/superset/tags).
 pub const SUPERSET_VERSION: &str = "5.0.0";
 
+/// KEDA's release manifest, pinned (https://github.com/kedacore/keda/releases; 2.21 runs on
+/// Kubernetes 1.32 and later, https://keda.sh/docs/latest/operate/cluster/#kubernetes-compatibility).
+pub const KEDA_MANIFEST: &str =
+    "https://github.com/kedacore/keda/releases/download/v2.21.0/keda-2.21.0.yaml";
+
+/// metrics-server's release manifest, pinned
+/// (https://github.com/kubernetes-sigs/metrics-server/releases).
+pub const METRICS_SERVER_MANIFEST: &str =
+    "https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.8.1/components.yaml";
+
 pub(super) fn redis() -> Body {
     Body::default()
         .attr("network", A::required(s(), "Id of the network").force_new())
@@ -114,6 +124,24 @@ pub(super) fn superset() -> Body {
         .attr(
             "cache_ttl",
             A::optional(n(), "Default lifetime of cached charts and dashboards, seconds").default(86400),
+        )
+        .attr(
+            "keda_manifest",
+            A::optional(
+                s(),
+                "KEDA's release manifest, applied when the cluster has no KEDA (a mirror's URL \
+                 works; \"\": never install, the cluster must have it)",
+            )
+            .default(KEDA_MANIFEST),
+        )
+        .attr(
+            "metrics_server_manifest",
+            A::optional(
+                s(),
+                "metrics-server's release manifest, applied on clouds whose clusters lack it \
+                 (EKS) when the cluster has none (\"\": never install)",
+            )
+            .default(METRICS_SERVER_MANIFEST),
         )
         .attr(
             "kubeconfig",
