@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 /// A kube-sim server on its own runtime, with a kubeconfig file that reaches it.
 pub struct KubeSim {
@@ -116,7 +116,7 @@ impl KubeSim {
             "{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobjects.keda.sh?fieldManager=kubectl",
             self.handle().url()
         );
-        let body = keda_crd();
+        let body = kube_sim::fixtures::keda_crd();
         let status = self.runtime.block_on(async {
             reqwest::Client::new()
                 .patch(&url)
@@ -140,79 +140,11 @@ impl Drop for KubeSim {
     }
 }
 
-/// A CustomResourceDefinition of KEDA's ScaledObject: the fields the `superset` component sets.
-fn keda_crd() -> Json {
-    let trigger = json!({"type": "object", "required": ["type", "metadata"], "properties": {
-        "type": {"type": "string"}, "name": {"type": "string"},
-        "authenticationRef": {"type": "object", "properties": {"name": {"type": "string"}}},
-        "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}});
-    let spec = json!({"type": "object", "required": ["scaleTargetRef", "triggers"], "properties": {
-        "scaleTargetRef": {"type": "object", "required": ["name"],
-            "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
-                "apiVersion": {"type": "string"}}},
-        "minReplicaCount": {"type": "integer", "format": "int32"},
-        "maxReplicaCount": {"type": "integer", "format": "int32"},
-        "pollingInterval": {"type": "integer", "format": "int32"},
-        "cooldownPeriod": {"type": "integer", "format": "int32"},
-        "triggers": {"type": "array", "items": trigger}}});
-    let schema = json!({"type": "object", "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
-        "spec": spec, "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
-    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "scaledobjects.keda.sh"},
-        "spec": {"group": "keda.sh", "scope": "Namespaced",
-            "names": {"kind": "ScaledObject", "listKind": "ScaledObjectList",
-                "plural": "scaledobjects", "singular": "scaledobject", "shortNames": ["so"]},
-            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
-                "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}})
-}
-
-/// A small KEDA release manifest: its namespace, the ScaledObject CRD and the operator.
-pub const SMALL_KEDA: &str = r#"apiVersion: v1
-kind: Namespace
-metadata:
-  name: keda
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: scaledobjects.keda.sh
-spec:
-  group: keda.sh
-  scope: Namespaced
-  names: {kind: ScaledObject, listKind: ScaledObjectList, plural: scaledobjects, singular: scaledobject}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    subresources: {status: {}}
-    schema:
-      openAPIV3Schema:
-        type: object
-        x-kubernetes-preserve-unknown-fields: true
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: keda-operator
-  namespace: keda
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: keda-operator}
-  template:
-    metadata:
-      labels: {app: keda-operator}
-    spec:
-      containers:
-      - name: keda-operator
-        image: ghcr.io/kedacore/keda:2.21.0
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::util::{Project, repo_root};
+    use serde_json::json;
 
     /// The kinds the `superset` component creates, with how many of each.
     const KINDS: [(&str, usize); 9] = [
@@ -332,7 +264,7 @@ mod tests {
     #[test]
     fn keda_is_installed_when_the_cluster_lacks_it() {
         let sim = KubeSim::bare();
-        let url = sim.serve_file("keda.yaml", SMALL_KEDA);
+        let url = sim.serve_file("keda.yaml", kube_sim::fixtures::KEDA_MANIFEST);
         let kubeconfig = sim.kubeconfig().display().to_string();
         let env = [
             ("SS_VAR_sandbox_latency", "0s"),

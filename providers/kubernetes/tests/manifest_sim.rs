@@ -20,54 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use object::{config, create, service, start};
 
-/// A small KEDA: its namespace, the ScaledObject CRD, a service account and the operator.
-const KEDA: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: keda-operator
-  namespace: keda
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: keda-operator}
-  template:
-    metadata:
-      labels: {app: keda-operator}
-    spec:
-      serviceAccountName: keda-operator
-      containers:
-      - name: keda-operator
-        image: ghcr.io/kedacore/keda:2.21.0
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: keda-operator
-  namespace: keda
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: scaledobjects.keda.sh
-spec:
-  group: keda.sh
-  scope: Namespaced
-  names: {kind: ScaledObject, listKind: ScaledObjectList, plural: scaledobjects, singular: scaledobject}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        x-kubernetes-preserve-unknown-fields: true
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: keda
-"#;
+/// A small KEDA: its namespace, the ScaledObject CRD and the operator.
+const KEDA: &str = kube_sim::fixtures::KEDA_MANIFEST;
 
 const KEY: &str = "apiextensions.k8s.io/v1|CustomResourceDefinition||scaledobjects.keda.sh";
 
@@ -182,7 +136,6 @@ async fn an_addon_is_installed_in_order_and_removed_again() {
         [
             "v1|Namespace||keda",
             KEY,
-            "v1|ServiceAccount|keda|keda-operator",
             "apps/v1|Deployment|keda|keda-operator",
         ]
     );
@@ -237,15 +190,7 @@ async fn a_cluster_with_the_addon_keeps_its_own() {
         .into_iter()
         .find(|o| o["kind"] == "CustomResourceDefinition")
         .unwrap();
-    let client = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::from_yaml(&sim.handle.kubeconfig()).unwrap(),
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let client = object::client(&sim).await;
     let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
         client,
         &kube::discovery::ApiResource::from_gvk_with_plural(

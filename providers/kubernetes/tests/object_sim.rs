@@ -103,15 +103,7 @@ async fn apply_read_drift_update_delete() {
     // A plain PATCH by another field manager (as `kubectl scale` or `kubectl edit`): the
     // server moves the field's ownership to that manager, so the read no longer shows what ss
     // set: drift either way.
-    let client = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::from_yaml(&sim.handle.kubeconfig()).unwrap(),
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let client = object::client(&sim).await;
     let deployments: Api<DynamicObject> = Api::namespaced_with(
         client,
         "superset",

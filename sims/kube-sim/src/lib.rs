@@ -41,6 +41,7 @@
 pub mod api;
 pub mod errors;
 pub mod fields;
+pub mod fixtures;
 pub mod kinds;
 pub mod patch;
 pub mod request;

@@ -36,14 +36,7 @@ pub fn schema() -> ResourceSchema {
         MANIFEST,
         "A cluster add-on applied from its release manifest (a URL), as the field manager `ss`",
         with_id("`<cluster reference>|<apiVersion>|<kind>|<namespace>|<name>|<url>`")
-            .attr(
-                "cluster",
-                A::required(
-                    s(),
-                    "The cluster: `kubeconfig:<path>[#<context>]` or `<cloud>:<cluster id>`",
-                )
-                .force_new(),
-            )
+            .attr("cluster", super::cluster_attr())
             .attr(
                 "url",
                 A::required(

@@ -38,20 +38,22 @@ pub const WAIT_READY: &str = "ready";
 /// `wait = "none"`: do not wait.
 pub const WAIT_NONE: &str = "none";
 
+/// The `cluster` attribute: which cluster, as a reference enough to reconnect from.
+pub(crate) fn cluster_attr() -> A {
+    A::required(
+        s(),
+        "The cluster: `kubeconfig:<path>[#<context>]` or `<cloud>:<cluster id>`",
+    )
+    .force_new()
+}
+
 /// The schema of `kubernetes_object`.
 pub fn schema() -> ResourceSchema {
     ResourceSchema::native(
         OBJECT,
         "One Kubernetes object, applied with server-side apply as the field manager `ss`",
         with_id("`<cluster reference>|<apiVersion>|<kind>|<namespace>|<name>`")
-            .attr(
-                "cluster",
-                A::required(
-                    s(),
-                    "The cluster: `kubeconfig:<path>[#<context>]` or `<cloud>:<cluster id>`",
-                )
-                .force_new(),
-            )
+            .attr("cluster", cluster_attr())
             .attr(
                 "manifest",
                 A::required(

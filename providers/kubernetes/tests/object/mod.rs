@@ -76,3 +76,13 @@ pub async fn read(svc: &Objects, id: &str) -> Option<ResourceState> {
 pub fn namespace(name: &str) -> Value {
     Value::from_json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
 }
+
+/// A client of the simulator of its own (another field manager than ss's service).
+pub async fn client(sim: &Sim) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.handle.kubeconfig()).unwrap();
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use kube_sim::{Config, Handle, serve};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub struct Sim {
     pub addr: SocketAddr,
@@ -99,25 +99,7 @@ pub fn missing_tool(program: &str, probe: &[&str]) -> bool {
     true
 }
 
-/// A CustomResourceDefinition of KEDA's ScaledObject (the fields the tests use).
+/// A CustomResourceDefinition of KEDA's ScaledObject.
 pub fn keda_crd() -> Value {
-    let trigger = json!({"type": "object", "required": ["type", "metadata"], "properties": {
-        "type": {"type": "string"}, "name": {"type": "string"},
-        "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}});
-    let spec = json!({"type": "object", "required": ["scaleTargetRef", "triggers"], "properties": {
-        "scaleTargetRef": {"type": "object", "required": ["name"],
-            "properties": {"name": {"type": "string"}, "kind": {"type": "string"}}},
-        "minReplicaCount": {"type": "integer", "format": "int32"},
-        "maxReplicaCount": {"type": "integer", "format": "int32"},
-        "triggers": {"type": "array", "items": trigger}}});
-    let schema = json!({"type": "object", "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
-        "spec": spec, "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
-    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "scaledobjects.keda.sh"},
-        "spec": {"group": "keda.sh", "scope": "Namespaced",
-            "names": {"kind": "ScaledObject", "listKind": "ScaledObjectList", "plural": "scaledobjects",
-                "singular": "scaledobject", "shortNames": ["so"]},
-            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
-                "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}})
+    kube_sim::fixtures::keda_crd()
 }

@@ -1,0 +1,37 @@
+//! What the tests of ss and of the simulator install into it to stand for a cluster add-on:
+//! KEDA's ScaledObject CRD (the fields the `superset` component sets), and a small release
+//! manifest of KEDA (namespace, CRD, operator) as `kubernetes_manifest` downloads one.
+
+use serde_json::{Value, json};
+
+/// A small KEDA release manifest (multi-document YAML): its namespace, the ScaledObject CRD
+/// (schema left open) and the operator's Deployment.
+pub const KEDA_MANIFEST: &str = include_str!("../testdata/keda-small.yaml");
+
+/// A CustomResourceDefinition of KEDA's ScaledObject, with the fields the `superset`
+/// component sets.
+pub fn keda_crd() -> Value {
+    let trigger = json!({"type": "object", "required": ["type", "metadata"], "properties": {
+        "type": {"type": "string"}, "name": {"type": "string"},
+        "authenticationRef": {"type": "object", "properties": {"name": {"type": "string"}}},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}});
+    let spec = json!({"type": "object", "required": ["scaleTargetRef", "triggers"], "properties": {
+        "scaleTargetRef": {"type": "object", "required": ["name"],
+            "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
+                "apiVersion": {"type": "string"}}},
+        "minReplicaCount": {"type": "integer", "format": "int32"},
+        "maxReplicaCount": {"type": "integer", "format": "int32"},
+        "pollingInterval": {"type": "integer", "format": "int32"},
+        "cooldownPeriod": {"type": "integer", "format": "int32"},
+        "triggers": {"type": "array", "items": trigger}}});
+    let schema = json!({"type": "object", "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
+        "spec": spec, "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "scaledobjects.keda.sh"},
+        "spec": {"group": "keda.sh", "scope": "Namespaced",
+            "names": {"kind": "ScaledObject", "listKind": "ScaledObjectList",
+                "plural": "scaledobjects", "singular": "scaledobject", "shortNames": ["so"]},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}})
+}
