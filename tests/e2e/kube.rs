@@ -33,6 +33,7 @@ impl KubeSim {
             .expect("tokio runtime");
         let config = kube_sim::Config {
             delay: Duration::from_millis(20),
+            request_log: Some(dir.path().join("requests.jsonl")),
             ..kube_sim::Config::default()
         };
         let (_, handle) = runtime
@@ -87,6 +88,11 @@ impl KubeSim {
     /// The kubeconfig file to pass as the `kubeconfig` variable.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The request log: one JSON line per request the simulator answered.
+    pub fn request_log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("requests.jsonl")).unwrap_or_default()
     }
 
     /// Every object the simulator holds.
@@ -306,5 +312,69 @@ mod tests {
             .contains("keda.yaml.missing")
             .contains("404")
             .no_panic();
+    }
+
+    /// The Secret's values (the generated SECRET_KEY, the database password) reach the
+    /// cluster and nowhere else: not the plan, its JSON, `SS_LOG=trace` logs, nor the request
+    /// log.
+    #[test]
+    fn the_application_secrets_reach_the_cluster_only() {
+        let sim = KubeSim::start();
+        let p = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let kubeconfig = sim.kubeconfig().display().to_string();
+        let env = [
+            ("SS_VAR_sandbox_latency", "0s"),
+            ("SS_VAR_kubeconfig", kubeconfig.as_str()),
+            ("SS_LOG", "trace"),
+        ];
+        let apply = p.ss_env(&["apply", "--auto-approve"], &env);
+        apply.success();
+        let plan = p.ss_env(&["plan", "--json"], &env);
+        let show = p.ss_env(&["show", "--json"], &env);
+        let secret = sim
+            .of_kind("Secret", "superset")
+            .pop()
+            .expect("the config Secret");
+        let mut values = Vec::new();
+        for key in ["SECRET_KEY", "DATABASE_PASSWORD"] {
+            let encoded = secret["data"][key].as_str().expect(key);
+            let decoded = std::process::Command::new("base64")
+                .args(["-d"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    use std::io::Write;
+                    child
+                        .stdin
+                        .take()
+                        .expect("stdin")
+                        .write_all(encoded.as_bytes())?;
+                    child.wait_with_output()
+                })
+                .expect("base64 -d");
+            let value = String::from_utf8(decoded.stdout).expect("text");
+            assert!(value.len() >= 16, "{key} is a real secret");
+            values.push((key, encoded.to_string(), value));
+        }
+        let log = sim.request_log();
+        assert!(
+            log.contains("/secrets"),
+            "the request log saw the Secret's apply"
+        );
+        for (key, encoded, value) in &values {
+            for (what, text) in [
+                ("apply (trace logs)", apply.all()),
+                ("plan --json", plan.all()),
+                ("show --json", show.all()),
+                ("the request log", log.clone()),
+            ] {
+                assert!(!text.contains(value.as_str()), "{key} leaks into {what}");
+                assert!(
+                    !text.contains(encoded.as_str()),
+                    "{key} (base64) leaks into {what}"
+                );
+            }
+        }
     }
 }
