@@ -3,9 +3,10 @@
 # examples/superset-sandbox. On GCP the network is a custom-mode VPC with one regional
 # subnetwork (it serves every zone), the cluster a regional GKE cluster across the zones with
 # one autoscaling node pool per pool, Postgres Cloud SQL with availabilityType REGIONAL and
-# read replicas, Redis a Memorystore Redis Cluster (multi-zone), the load balancer the global
+# read replicas, the caches a Memorystore Redis Cluster (multi-zone), Celery's broker a
+# Memorystore for Redis instance (STANDARD_HA with read replicas), the load balancer the global
 # external HTTP chain (health check, backend service, URL map, target proxy, forwarding rule),
-# the CDN Cloud CDN on that backend service.
+# the CDN Cloud CDN on that backend service, and Superset itself deployed into the GKE cluster.
 #
 #   export GOOGLE_APPLICATION_CREDENTIALS=…/key.json   # or `gcloud auth application-default login`
 #   ss plan examples/superset-gcp --var gcp_project=…
@@ -98,8 +99,8 @@ resource "postgres" "metadata" {
   }
 }
 
-# Results backend, Celery broker and chart-data cache: Memorystore Redis Cluster with three
-# shards, each with a replica in another zone, on REDIS_STANDARD_SMALL nodes. Memorystore
+# Superset's caches (chart data, filter state, explore state, metadata): Memorystore Redis
+# Cluster with three shards, each with a replica in another zone, on REDIS_STANDARD_SMALL nodes. Memorystore
 # Redis Cluster has no version setting, so none is given; it reaches the network through
 # Private Service Connect, allowed by the network's service connection policy.
 resource "redis_cluster" "cache" {
@@ -109,13 +110,27 @@ resource "redis_cluster" "cache" {
   size               = "medium"
 }
 
+# Celery's broker and results, and the async-query channel: Celery cannot use a Redis Cluster,
+# so this is a Memorystore for Redis instance, STANDARD_HA with read replicas: a primary and a
+# replica in another zone, promoted automatically on failure. It takes an address from the
+# private services access range the network made for Cloud SQL. Memorystore offers Redis 7.0
+# and 7.2: the 7.1 asked here gets 7.2, the offered minor above it. "small" is 5 GB, the
+# smallest size with read replicas.
+resource "redis" "broker" {
+  network  = network.main.id
+  version  = "7.1"
+  replicas = 1
+  size     = "small"
+}
+
 # Superset keeps sessions in Redis, so any web node can serve any request: no sticky sessions,
 # which lets the autoscaler remove nodes without logging users out.
 #
 # Port 80: on GCP the chain is an HTTP target proxy (Google accepts 80 and 8080 for it; other
 # ports get a warning); certificates and an HTTPS proxy are not mapped, so TLS is left to
-# whatever fronts the address. The backend service gets no backends from ss: the cluster's
-# ingress (NEGs) registers them.
+# whatever fronts the address. The backend service gets no backends from ss: GKE's
+# NEG controller fills the standalone NEG the `superset` Service names after this backend
+# service.
 resource "load_balancer" "web" {
   network         = network.main.id
   target          = kubernetes_cluster.superset.id
@@ -147,4 +162,23 @@ resource "cdn" "static" {
     path = "/*"
     ttl  = 0
   }
+}
+
+# Superset itself: gunicorn web pods behind the load balancer (CPU autoscaling between the web
+# pool's bounds), Celery workers autoscaled on the broker's queue backlog, one beat, and the
+# `superset db upgrade && superset init` job that runs before any pod of a new version serves.
+# ss reaches the GKE cluster with its own credentials (clusters.get, then the access token);
+# the pods select their node pool by the label node.ss.internal/pool. `kubeconfig` (null here)
+# deploys into another cluster instead: `SS_VAR_kubeconfig=PATH`.
+resource "superset" "app" {
+  cluster       = kubernetes_cluster.superset
+  database      = postgres.metadata
+  cache         = redis_cluster.cache
+  broker        = redis.broker
+  load_balancer = load_balancer.web
+  web_min       = local.web_min
+  web_max       = local.web_max
+  worker_min    = local.worker_min
+  worker_max    = local.worker_max
+  kubeconfig    = var.kubeconfig
 }

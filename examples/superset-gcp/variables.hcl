@@ -11,7 +11,6 @@ variable "users" {
   }
 }
 
-
 variable "gcp_project" {
   type        = string
   default     = "superset-demo"
@@ -36,4 +35,10 @@ variable "gcp_endpoint_overrides" {
   type        = map(string)
   default     = {}
   description = "Empty for Google Cloud itself; a simulator's URLs: sqladmin, redis, container, compute, servicenetworking, networkconnectivity, token"
+}
+
+variable "kubeconfig" {
+  type        = string
+  default     = null
+  description = "A kubeconfig file: deploy Superset into the cluster it names (kind, minikube, kube-sim) instead of the stack's own cluster"
 }

@@ -9,6 +9,11 @@
 //! nothing, convergence under injected 5xx and 429 answers without duplicates, and missing
 //! credentials reported once, naming every place looked at. Every logged request is
 //! re-validated against the discovery documents with the simulator's own validator.
+//!
+//! The example's application (`superset "app"`) is deployed into kube-sim (in-process, through
+//! `SS_VAR_kubeconfig`): its objects are checked there after the apply and gone after the
+//! destroy. Celery's broker (`redis "broker"`, a Memorystore for Redis instance) is read back
+//! over HTTP from gcp-sim, as another client would.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -21,9 +26,28 @@ use crate::util::{Project, Run, repo_root, test_seed};
 
 const ZONES: [&str; 3] = ["europe-west1-b", "europe-west1-c", "europe-west1-d"];
 
-/// How many native resources `examples/superset-gcp` expands to (the network's three
-/// prerequisites of Cloud SQL and Memorystore included).
-const RESOURCES: usize = 19;
+/// How many native resources the infrastructure of `examples/superset-gcp` expands to (the
+/// network's three prerequisites of Cloud SQL and Memorystore included, and the broker).
+const INFRASTRUCTURE: usize = 20;
+
+/// How many the `superset` component expands to: its `SECRET_KEY` (a generated secret), KEDA
+/// (a `kubernetes_manifest`, which kube-sim already has: nothing is installed) and its
+/// Kubernetes objects (namespace, Secret, init Job, three Deployments, web Service, HPA,
+/// ScaledObject, two PodDisruptionBudgets). GKE has metrics-server: none is installed.
+const APPLICATION: usize = 13;
+
+const RESOURCES: usize = INFRASTRUCTURE + APPLICATION;
+
+/// The Kubernetes kinds the application holds in its namespace, with how many of each.
+const APP_KINDS: [(&str, usize); 7] = [
+    ("Secret", 1),
+    ("Job", 1),
+    ("Deployment", 3),
+    ("Service", 1),
+    ("HorizontalPodAutoscaler", 1),
+    ("ScaledObject", 1),
+    ("PodDisruptionBudget", 2),
+];
 
 /// A gcp-sim server on its own runtime, with its request log and a service-account key whose
 /// `token_uri` is the simulator's token endpoint.
@@ -34,6 +58,8 @@ struct Sim {
     log: PathBuf,
     key: PathBuf,
     dir: tempfile::TempDir,
+    /// The Kubernetes API the example's application is deployed into.
+    kube: crate::kube::KubeSim,
 }
 
 impl Sim {
@@ -70,6 +96,7 @@ impl Sim {
             log,
             key,
             dir,
+            kube: crate::kube::KubeSim::start(),
         }
     }
 
@@ -116,9 +143,92 @@ impl Sim {
         let key = self.key.display().to_string();
         let mut cmd = p.cmd(args);
         cmd.env("SS_VAR_gcp_endpoint_overrides", &overrides)
+            .env("SS_VAR_kubeconfig", self.kube.kubeconfig())
             .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
             .env("SS_LOG", "gcp=debug");
         Run::of(&mut cmd, format!("ss {} (against gcp-sim)", args.join(" ")))
+    }
+
+    /// Reads an API object over HTTP as another client would (gcloud, the console), with a
+    /// token the simulator issues directly.
+    fn read(&self, url: &str) -> Json {
+        let token = self.handle().issue_token("someone@example.com");
+        self.runtime.block_on(async {
+            // A simulator injecting faults throttles reads at random (one in ten): asked
+            // again, as a client does on 429.
+            for _ in 0..20 {
+                let answer = reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("the simulator answers");
+                if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    continue;
+                }
+                assert!(
+                    answer.status().is_success(),
+                    "GET {url}: {}",
+                    answer.status()
+                );
+                return answer.json().await.expect("a JSON answer");
+            }
+            panic!("GET {url}: throttled 20 times")
+        })
+    }
+
+    /// Checks the broker as another client reads it: a Memorystore for Redis instance,
+    /// STANDARD_HA with one read replica in another zone, on the network's private services
+    /// access.
+    #[track_caller]
+    fn assert_broker(&self, objects: &[Json]) {
+        let instances = of_kind(objects, "redis:instance");
+        assert_eq!(instances.len(), 1, "one broker");
+        let name = instances[0]["name"].as_str().expect("name");
+        let i = self.read(&format!("{}/v1/{name}", self.urls.redis));
+        assert_eq!(i["tier"], "STANDARD_HA", "{i}");
+        assert_eq!(i["replicaCount"], 1, "{i}");
+        assert_eq!(i["readReplicasMode"], "READ_REPLICAS_ENABLED", "{i}");
+        assert_eq!(i["connectMode"], "PRIVATE_SERVICE_ACCESS", "{i}");
+        assert_eq!(i["redisVersion"], "REDIS_7_2", "{i}");
+        assert_eq!(i["state"], "READY", "{i}");
+        assert!(
+            i["host"].is_string() && i["readEndpoint"].is_string(),
+            "{i}"
+        );
+        let zones: BTreeSet<&str> = i["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["zone"].as_str())
+            .collect();
+        assert_eq!(zones.len(), 2, "the replica in another zone: {i}");
+    }
+
+    /// Checks that the application's objects are in kube-sim.
+    #[track_caller]
+    fn assert_application(&self) {
+        let namespaces = self
+            .kube
+            .objects()
+            .into_iter()
+            .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
+            .count();
+        assert_eq!(namespaces, 1, "the namespace");
+        for (kind, n) in APP_KINDS {
+            assert_eq!(
+                self.kube.of_kind(kind, "superset").len(),
+                n,
+                "{kind} objects in the namespace"
+            );
+        }
+        let service = &self.kube.of_kind("Service", "superset")[0];
+        assert!(
+            service["metadata"]["annotations"]["cloud.google.com/neg"]
+                .as_str()
+                .is_some_and(|a| a.contains("exposed_ports")),
+            "the web Service names its NEG: {service}"
+        );
     }
 
     /// Sends one API request as someone else would (the console, gcloud), with a token the
@@ -333,8 +443,8 @@ fn assert_superset_with(objects: &[Json], shards: u64, replicas: u64) {
     assert!(rules[0]["IPAddress"].is_string(), "{}", rules[0]);
 
     // Network and subnetwork, their 3 prerequisites, cluster and 2 pools, 3 instances, 4
-    // users, the Redis cluster, the 5 load-balancer objects.
-    let expected: usize = 2 + 3 + 3 + 3 + 4 + 1 + 5;
+    // users, the Redis cluster, the broker, the 5 load-balancer objects.
+    let expected: usize = 2 + 3 + 3 + 3 + 4 + 1 + 1 + 5;
     assert_eq!(
         objects.len(),
         expected,
@@ -432,6 +542,13 @@ fn destroy_all(sim: &Sim, p: &Project) {
         .contains(&format!("{RESOURCES} destroyed"));
     let left = sim.objects();
     assert!(left.is_empty(), "left behind: {:?}", census(&left));
+    let app: Vec<Json> = sim
+        .kube
+        .objects()
+        .into_iter()
+        .filter(|o| o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset")
+        .collect();
+    assert!(app.is_empty(), "the application is gone: {app:?}");
 }
 
 #[test]
@@ -452,6 +569,8 @@ fn superset_on_gcp_apply_plan_drift_destroy() {
         .contains(&format!("{RESOURCES} added"));
     let objects = sim.objects();
     assert_superset(&objects);
+    sim.assert_broker(&objects);
+    sim.assert_application();
     let after_apply = sim.requests().len();
     let apply_time = apply.elapsed;
 
@@ -581,6 +700,8 @@ fn superset_on_gcp_converges_under_injected_faults() {
         .contains(&format!("{RESOURCES} added"));
     let objects = sim.objects();
     assert_superset(&objects);
+    sim.assert_broker(&objects);
+    sim.assert_application();
     let statuses = tally(&sim.requests());
     eprintln!(
         "gcp faults (seed {seed}): apply in {:?}, statuses {statuses:?}",
@@ -620,6 +741,7 @@ fn missing_gcp_credentials_are_one_error_naming_every_place_looked() {
             .env_remove("CLOUDSDK_CONFIG")
             .env("HOME", &home)
             .env("GCE_METADATA_HOST", "127.0.0.1:1")
+            .env("SS_VAR_kubeconfig", sim.kube.kubeconfig())
             .env("SS_VAR_gcp_endpoint_overrides", sim.overrides());
         Run::of(&mut cmd, format!("ss {} (no credentials)", args.join(" ")))
     };

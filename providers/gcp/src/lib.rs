@@ -2,7 +2,8 @@
 //! Google's official Rust clients (`google-cloud-sql-v1`, `google-cloud-redis-cluster-v1`,
 //! `google-cloud-container-v1`, `google-cloud-compute-v1` with only the collections used here,
 //! `google-cloud-lro` for long-running operations, `google-cloud-auth` for credentials), and
-//! `reqwest` for the two network APIs without a client here (`rest.rs`).
+//! `reqwest` for the APIs without a client here (`rest.rs`): the two network APIs and
+//! Memorystore for Redis instances.
 //!
 //! ```hcl
 //! provider "gcp" {
@@ -63,8 +64,10 @@
 //! | component | native types (local names) | API |
 //! |---|---|---|
 //! | `network` | `gcp_compute_network` (`network`, custom subnet mode), `gcp_compute_subnetwork` (`subnet`: the whole `cidr`, one regional subnetwork serves every zone), `gcp_compute_global_address` (`peering_range`: `VPC_PEERING`, a /16 Google places), `gcp_service_networking_connection` (`private_services`: the private services access connection, `reservedPeeringRanges` = that range), `gcp_network_connectivity_service_connection_policy` (`psc_policy`: `serviceClass` `gcp-memorystore-redis` on the subnetwork) | compute `networks`, `subnetworks`, `globalAddresses`; servicenetworking `services.connections`; networkconnectivity `serviceConnectionPolicies` |
-//! | `kubernetes_cluster` | `gcp_container_cluster` (`cluster`: regional, across the zones, VPC-native; its bootstrap `default-pool` removed), `gcp_container_node_pool` (`pool_<label>`, one after another: autoscaling `totalMin/MaxNodeCount` = the pool's `min`/`max`, `initialNodeCount` = `min` / zones per zone) | container `projects.locations.clusters[.nodePools]` |
+//! | `kubernetes_cluster` | `gcp_container_cluster` (`cluster`: regional, across the zones, VPC-native; its bootstrap `default-pool` removed), `gcp_container_node_pool` (`pool_<label>`, one after another: autoscaling `totalMin/MaxNodeCount` = the pool's `min`/`max`, `initialNodeCount` = `min` / zones per zone, the node label `node.ss.internal/pool` = the pool's label) | container `projects.locations.clusters[.nodePools]` |
 //! | `postgres` | `gcp_sql_instance` (`primary`: `availabilityType = REGIONAL` when `high_availability`, backups with PITR, private IP on the network; `replica_N`: `masterInstanceName` = the primary), `gcp_sql_user` (`user`) | sqladmin `instances`, `users` |
+//! | `redis` | `gcp_redis_instance` (`redis`: Memorystore for Redis, `STANDARD_HA`, `readReplicasMode` `READ_REPLICAS_ENABLED`, `replicaCount` = `replicas`, the primary in the first zone and a replica in the second, `connectMode` `PRIVATE_SERVICE_ACCESS` on the network; no AUTH, no TLS; memory and replicas changed in place, one `updateMask` field each) | redis `projects.locations.instances` (through `rest.rs`) |
+//! | `superset` | the kubernetes crate's objects (`kubernetes_object`, `generated_secret`) in the GKE cluster `gke:<cluster id>` (`placement.rs`) | container `clusters.get`, then the Kubernetes API |
 //! | `redis_cluster` | `gcp_redis_cluster` (`cluster`: `shardCount`, `replicaCount`, `MULTI_ZONE`, PSC on the network; scaled one `update_mask` field per update, shards then replicas, each awaited to ACTIVE; `network` read from `pscConnections` / `discoveryEndpoints` / `clusterEndpoints`, what the API answers) | redis `projects.locations.clusters` |
 //! | `load_balancer` | `gcp_compute_health_check`, `gcp_compute_backend_service` (`EXTERNAL_MANAGED`, `sessionAffinity` NONE / GENERATED_COOKIE), `gcp_compute_url_map`, `gcp_compute_target_http_proxy` (`proxy`), `gcp_compute_global_forwarding_rule` (`dns_name` = its address) | compute `healthChecks`, `backendServices`, `urlMaps`, `targetHttpProxies`, `globalForwardingRules` |
 //! | `cdn` | `gcp_compute_backend_service_cdn` (`cdn`): `enableCDN` and `cdnPolicy` on the backend service of the load balancer whose address is `origin` | compute `backendServices.patch` |
@@ -120,14 +123,17 @@
 //!
 //! # Size classes
 //!
-//! | class | node pool (machine type) | postgres (Cloud SQL tier) | redis_cluster (node type) |
-//! |---|---|---|---|
-//! | `small` | `e2-standard-2` | `db-custom-2-7680` | `REDIS_SHARED_CORE_NANO` |
-//! | `medium` | `e2-standard-4` | `db-custom-4-15360` | `REDIS_STANDARD_SMALL` |
-//! | `large` | `e2-standard-8` | `db-custom-8-30720` | `REDIS_HIGHMEM_MEDIUM` |
-//! | `xlarge` | `e2-standard-16` | `db-custom-16-61440` | `REDIS_HIGHMEM_XLARGE` |
+//! | class | node pool (machine type) | postgres (Cloud SQL tier) | redis_cluster (node type) | redis (memory) |
+//! |---|---|---|---|---|
+//! | `small` | `e2-standard-2` | `db-custom-2-7680` | `REDIS_SHARED_CORE_NANO` | 5 GB |
+//! | `medium` | `e2-standard-4` | `db-custom-4-15360` | `REDIS_STANDARD_SMALL` | 16 GB |
+//! | `large` | `e2-standard-8` | `db-custom-8-30720` | `REDIS_HIGHMEM_MEDIUM` | 64 GB |
+//! | `xlarge` | `e2-standard-16` | `db-custom-16-61440` | `REDIS_HIGHMEM_XLARGE` | 128 GB |
 //!
-//! Any other `size` is passed through as the native name.
+//! Any other `size` is passed through as the native name; a `redis` takes a number of GB (at
+//! least 5, the smallest Memorystore instance with read replicas). A `redis` `version` is
+//! served by the offered `redisVersion` equal to it or the lowest above it in its major
+//! (7.1 → `REDIS_7_2`); a version with none is a validation error.
 //!
 //! # Not (yet) mapped
 //!
@@ -384,11 +390,10 @@ fn schemas() -> std::collections::BTreeMap<String, ResourceSchema> {
         redis::schema(),
         memorystore::schema(),
         servicenetworking::schema(),
-        kubernetes::object::schema(),
-        kubernetes::generated::schema(),
         networkconnectivity::schema(),
     ]
     .into_iter()
+    .chain(kubernetes::schemas())
     .chain(gke::schemas())
     .chain(sql::schemas())
     .map(|schema| (schema.type_name.clone(), schema))

@@ -2352,3 +2352,126 @@ async fn load_balancer_with_cdn() {
     );
     stop_logged(sim, &log).await;
 }
+
+/// Memorystore for Redis instances: what the discovery document's field descriptions refuse
+/// (tier, replica count, read replicas, version, private services access), then a
+/// STANDARD_HA instance with read replicas: CREATING → READY with its endpoints and one node
+/// per zone, an in-place replica change, one `updateMask` field the API does not update
+/// refused, and a delete.
+#[tokio::test]
+async fn redis_instances() {
+    let sim = start(fast()).await;
+    let rd = &sim.urls.redis;
+    sim.network("vpc").await;
+    let parent = "/v1/projects/p/locations/europe-west1";
+    let good = json!({"tier": "STANDARD_HA", "memorySizeGb": 5, "replicaCount": 2,
+                      "readReplicasMode": "READ_REPLICAS_ENABLED", "redisVersion": "REDIS_7_2",
+                      "authorizedNetwork": "projects/p/global/networks/vpc",
+                      "connectMode": "PRIVATE_SERVICE_ACCESS",
+                      "locationId": "europe-west1-b", "alternativeLocationId": "europe-west1-c"});
+    let create = |id: &str| format!("{parent}/instances?instanceId={id}");
+    let refused = [
+        ("tier", json!({"tier": "BASIC", "replicaCount": 1})),
+        ("six replicas", json!({"replicaCount": 6})),
+        ("small", json!({"memorySizeGb": 4})),
+        ("version", json!({"redisVersion": "REDIS_7_1"})),
+        (
+            "no read replicas",
+            json!({"readReplicasMode": "READ_REPLICAS_DISABLED", "replicaCount": 2}),
+        ),
+        (
+            "same zone",
+            json!({"alternativeLocationId": "europe-west1-b"}),
+        ),
+    ];
+    for (what, change) in refused {
+        let mut body = good.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = sim.call(rd, "POST", &create("broker"), Some(body)).await;
+        assert_eq!(r.status, 400, "{what}: {:?}", r.body);
+        assert_eq!(r.body["error"]["status"], "INVALID_ARGUMENT", "{what}");
+    }
+    let r = sim
+        .call(rd, "POST", &create("Broker-"), Some(good.clone()))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    // Private services access first.
+    let r = sim
+        .call(rd, "POST", &create("broker"), Some(good.clone()))
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["error"]["status"], "FAILED_PRECONDITION");
+    sim.private_services_access().await;
+    let r = sim
+        .call(rd, "POST", &create("broker"), Some(good.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["done"], false);
+    let path = format!("{parent}/instances/broker");
+    let i = sim.call(rd, "GET", &path, None).await;
+    assert_eq!(i.body["state"], "CREATING");
+    let done = sim
+        .wait_done(rd, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        done["response"]["@type"],
+        "type.googleapis.com/google.cloud.redis.v1.Instance"
+    );
+    let i = sim.call(rd, "GET", &path, None).await.body;
+    assert_eq!(i["state"], "READY");
+    assert_eq!(i["port"], 6379);
+    assert_eq!(i["readEndpointPort"], 6379);
+    assert!(
+        i["host"].is_string() && i["readEndpoint"].is_string(),
+        "{i}"
+    );
+    let zones: Vec<&str> = i["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["zone"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        zones,
+        ["europe-west1-b", "europe-west1-c", "europe-west1-d"],
+        "{i}"
+    );
+    let list = sim
+        .call(rd, "GET", &format!("{parent}/instances"), None)
+        .await;
+    assert_eq!(list.body["instances"].as_array().map(Vec::len), Some(1));
+
+    let tier = sim
+        .call(
+            rd,
+            "PATCH",
+            &format!("{path}?updateMask=tier"),
+            Some(json!({"tier": "BASIC"})),
+        )
+        .await;
+    assert_eq!(tier.status, 400, "{:?}", tier.body);
+    let r = sim
+        .call(
+            rd,
+            "PATCH",
+            &format!("{path}?updateMask=replica_count"),
+            Some(json!({"replicaCount": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(rd, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    let i = sim.call(rd, "GET", &path, None).await.body;
+    assert_eq!(i["replicaCount"], 1);
+    assert_eq!(i["nodes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(i["state"], "READY");
+
+    let r = sim.call(rd, "DELETE", &path, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sim.wait_done(rd, &format!("/v1/{}", r.body["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(sim.call(rd, "GET", &path, None).await.status, 404);
+    sim.handle.shutdown().await;
+}
