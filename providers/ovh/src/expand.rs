@@ -11,7 +11,7 @@ use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 use crate::app::{POOL_LABEL, Placement};
 use crate::cdn::{CDN_BACKEND, CDN_DOMAIN, CDN_RULE};
 use crate::database::{POSTGRES, VALKEY};
-use crate::dbuser::VALKEY_USER;
+use crate::dbuser::{PG_USER, VALKEY_USER};
 use crate::kube::{KUBE, NODEPOOL, k8s_minor};
 use crate::loadbalancer::{LB, LISTENER, MONITOR, POOL};
 use crate::network::{NETWORK, SUBNET};
@@ -357,6 +357,9 @@ fn postgres(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic
                 size_value(pg_family(settings), &c.value("size", "medium")),
             )
             .set("disk_gb", c.value("storage_gb", 100)),
+        // The service's administrator, whose password ss resets once and keeps: OVH shows a
+        // password only when it makes one.
+        NativeSpec::new("user", PG_USER).set("service_id", Binding::attr("service", "id")),
     ];
     Ok(Expansion {
         resources,
@@ -369,7 +372,8 @@ fn postgres(settings: &Settings, c: &Reader<'_>) -> Result<Expansion, Diagnostic
             ),
             ("pooler_endpoint", Binding::Value(Value::Null)),
             ("port", Binding::attr("service", "port")),
-            ("password", Binding::Value(Value::Null)),
+            ("username", Binding::attr("user", "username")),
+            ("password", Binding::attr("user", "password")),
         ]),
     })
 }
@@ -622,6 +626,10 @@ mod tests {
         assert_eq!(svc["plan"], Binding::Value(Value::from("advanced")));
         assert_eq!(svc["flavor"], Binding::Value(Value::from("b3-32")));
         assert_eq!(svc["nodes"], Binding::Value(Value::from(3)));
+        // Superset connects as the service's administrator, with the password ss reset.
+        assert_eq!(e.get("user").expect("user").type_name, PG_USER);
+        assert_eq!(e.exports["username"], Binding::attr("user", "username"));
+        assert_eq!(e.exports["password"], Binding::attr("user", "password"));
         let gra = Settings {
             region: "GRA11".into(),
             ..Settings::default()

@@ -31,7 +31,7 @@
 //! | `network` | `ovh_cloud_network` (`network`), `ovh_cloud_subnet` (`subnet_0`…, one per zone of a 3-AZ region, else one) | `POST /region/{regionName}/network` (an operation, polled at `/operation/{operationId}`), `…/network/{networkId}/subnet` |
 //! | `kubernetes_cluster` | `ovh_cloud_kube` (`cluster`), `ovh_cloud_kube_nodepool` (`pool_<label>_<zone>` in 3-AZ regions with `min`/`max` divided by the zone count, rounded up; else `pool_<label>`; every node labelled `node.ss.internal/pool=<label>` through the pool's template) | `/kube`, `/kube/{kubeId}/nodepool`, `/kube/{kubeId}/update` (one minor at a time), `/kube/{kubeId}/kubeconfig` (for the CA) |
 //! | `kubernetes_cluster` `version` | the minor (default [`DEFAULT_K8S_VERSION`], exported as `version`); the API answers the patch build (`1.32.9-1`), which is read back as its minor | |
-//! | `postgres` | `ovh_cloud_database_postgresql` (`service`), plan by region (below); IP restrictions in the service body (the network's subnets) | `/database/postgresql` |
+//! | `postgres` | `ovh_cloud_database_postgresql` (`service`), plan by region (below); IP restrictions in the service body (the network's subnets); `ovh_cloud_database_postgresql_user` (`user`): the service's administrator `avnadmin` (exported as `username`; the component's `username` is not used), adopted with a new password (exported as `password`, sensitive) | `/database/postgresql`, `…/{clusterId}/user`, `…/user/{userId}/credentials/reset` |
 //! | `redis_cluster` | `ovh_cloud_database_valkey` (`service`): plan `production`, `replicas_per_shard + 1` nodes; `shards` must be 1 | `/database/valkey` (`engine = "redis"`: `/database/redis`) |
 //! | `redis` | `ovh_cloud_database_valkey` (`service`): plan `production`, `replicas + 1` nodes (at most 3), one endpoint that follows a failover (also `reader_endpoint`); `ovh_cloud_database_valkey_user` (`user`): the service's `default` user, adopted with a new password (exported as `password`, sensitive) | `/database/valkey`, `…/{clusterId}/user`, `…/user/{userId}/credentials/reset` |
 //! | `superset` | `generated_secret` and `kubernetes_object`s (the shared expansion of the `kubernetes` crate) in the cluster `ovh:<kube id>`, reached through `POST /kube/{kubeId}/kubeconfig`; pods on the pools' `node.ss.internal/pool` label; the web Service a NodePort (30080) for the load balancer; Redis over TLS; metadata in `defaultdb` | `/kube/{kubeId}/kubeconfig` |
@@ -80,8 +80,8 @@
 //!
 //! # Not (yet) mapped
 //!
-//! `postgres.pooler` (OVH connection pools) is ignored with a warning, and `password` is not
-//! exported (OVH generates it). `cdn.compression` and `cdn.http3` have no setting in the CDN
+//! `postgres.pooler` (OVH connection pools) is ignored with a warning, and `password` cannot
+//! be set (OVH generates it). `cdn.compression` and `cdn.http3` have no setting in the CDN
 //! dedicated API. The load balancer's pool gets no members yet: the nodes, on Superset's
 //! NodePort, are to be registered as they join and leave the node pools.
 
@@ -133,7 +133,7 @@ use object::Managed;
 pub const NAME: &str = "ovh";
 
 /// Every native type, by API family.
-pub const NATIVE_TYPES: [&str; 14] = [
+pub const NATIVE_TYPES: [&str; 15] = [
     network::NETWORK,
     network::SUBNET,
     kube::KUBE,
@@ -141,6 +141,7 @@ pub const NATIVE_TYPES: [&str; 14] = [
     database::POSTGRES,
     database::VALKEY,
     dbuser::VALKEY_USER,
+    dbuser::PG_USER,
     loadbalancer::LB,
     loadbalancer::LISTENER,
     loadbalancer::POOL,
@@ -268,7 +269,7 @@ pub fn configure_with_env(
         Arc::new(Managed(network::Networks::new(api.clone()))),
         Arc::new(Managed(kube::Kube::new(api.clone()))),
         Arc::new(Managed(database::Databases::new(api.clone()))),
-        Arc::new(dbuser::ValkeyUsers::new(api.clone())),
+        Arc::new(dbuser::DatabaseUsers::new(api.clone())),
         Arc::new(Managed(loadbalancer::LoadBalancing::new(api.clone()))),
         Arc::new(Managed(cdn::Cdn::new(api.clone()))),
         // The `superset` component's objects, in OVH clusters or one a kubeconfig names.
@@ -285,10 +286,7 @@ pub fn configure_with_env(
         dbuser::schemas(),
         loadbalancer::schemas(),
         cdn::schemas(),
-        vec![
-            kubernetes::object::schema(),
-            kubernetes::generated::schema(),
-        ],
+        kubernetes::schemas(),
     ]
     .into_iter()
     .flatten()

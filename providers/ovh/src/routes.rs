@@ -78,6 +78,18 @@ pub const PG_GET: Route = get("/cloud/project/{serviceName}/database/postgresql/
 pub const PG_PUT: Route = put("/cloud/project/{serviceName}/database/postgresql/{clusterId}");
 pub const PG_DELETE: Route = delete("/cloud/project/{serviceName}/database/postgresql/{clusterId}");
 
+pub const PG_USER_LIST: Route =
+    get("/cloud/project/{serviceName}/database/postgresql/{clusterId}/user");
+pub const PG_USER_CREATE: Route =
+    post("/cloud/project/{serviceName}/database/postgresql/{clusterId}/user");
+pub const PG_USER_GET: Route =
+    get("/cloud/project/{serviceName}/database/postgresql/{clusterId}/user/{userId}");
+pub const PG_USER_DELETE: Route =
+    delete("/cloud/project/{serviceName}/database/postgresql/{clusterId}/user/{userId}");
+pub const PG_USER_RESET: Route = post(
+    "/cloud/project/{serviceName}/database/postgresql/{clusterId}/user/{userId}/credentials/reset",
+);
+
 pub const VALKEY_LIST: Route = get("/cloud/project/{serviceName}/database/valkey");
 pub const VALKEY_CREATE: Route = post("/cloud/project/{serviceName}/database/valkey");
 pub const VALKEY_GET: Route = get("/cloud/project/{serviceName}/database/valkey/{clusterId}");
@@ -209,6 +221,11 @@ pub const ROUTES: &[Route] = &[
     PG_GET,
     PG_PUT,
     PG_DELETE,
+    PG_USER_LIST,
+    PG_USER_CREATE,
+    PG_USER_GET,
+    PG_USER_DELETE,
+    PG_USER_RESET,
     VALKEY_LIST,
     VALKEY_CREATE,
     VALKEY_GET,
