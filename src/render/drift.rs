@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use planner::plan::Drift;
 use serde_json::json;
 
+use super::nested::{self, NAME_COLUMN};
 use super::{Paint, paint};
 
 /// Renders drift the way `ss diff` prints it, ending with a count line.
@@ -56,11 +57,10 @@ pub(super) fn drift_body(drift: &[Drift], color: bool) -> String {
         for c in changes {
             let _ = writeln!(
                 out,
-                "      {} {:<width$} = {} -> {}",
+                "      {} {:<width$} = {}",
                 paint("~", Paint::Change, color),
                 c.name,
-                c.recorded,
-                c.actual
+                nested::change(&c.recorded, &c.actual, NAME_COLUMN, color)
             );
         }
         out.push_str("    }\n\n");

@@ -5,6 +5,7 @@
 //! `(sensitive value)`: nothing in this module can print a secret.
 
 mod drift;
+mod nested;
 mod plan;
 mod state;
 

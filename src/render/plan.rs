@@ -8,6 +8,7 @@ use provider_api::Value;
 use serde_json::json;
 
 use super::drift::{drift_body, drift_json};
+use super::nested::{self, NAME_COLUMN};
 use super::{Paint, action_name, action_symbol, paint};
 
 /// Renders a plan the way `ss plan` prints it: drift first, then one block per changed native
@@ -205,9 +206,9 @@ fn change_block(change: &ResourceChange, color: bool) -> String {
     let before = change.before.as_ref().unwrap_or(&empty);
     let after = change.after.as_ref().unwrap_or(&empty);
     let (lines, hidden) = match change.action {
-        Action::Create => (all_lines(after, Action::Create), 0),
-        Action::Delete => (all_lines(before, Action::Delete), 0),
-        _ => changed_lines(change, before, after),
+        Action::Create => (all_lines(after, Action::Create, color), 0),
+        Action::Delete => (all_lines(before, Action::Delete, color), 0),
+        _ => changed_lines(change, before, after, color),
     };
     let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
     for line in &lines {
@@ -237,7 +238,7 @@ fn change_block(change: &ResourceChange, color: bool) -> String {
 
 /// Every non-null attribute of a created (`+ name = value`) or destroyed
 /// (`- name = value -> null`) resource.
-fn all_lines(attrs: &Attrs, action: Action) -> Vec<AttrLine> {
+fn all_lines(attrs: &Attrs, action: Action, color: bool) -> Vec<AttrLine> {
     attrs
         .iter()
         .filter(|(_, v)| !v.is_null() || v.is_sensitive())
@@ -245,9 +246,9 @@ fn all_lines(attrs: &Attrs, action: Action) -> Vec<AttrLine> {
             symbol: Some(action),
             name: name.clone(),
             value: if action == Action::Delete {
-                format!("{v} -> null")
+                format!("{} -> null", nested::block(v, NAME_COLUMN, "-", color))
             } else {
-                v.to_string()
+                nested::block(v, NAME_COLUMN, "+", color)
             },
             forces_replacement: false,
         })
@@ -256,7 +257,12 @@ fn all_lines(attrs: &Attrs, action: Action) -> Vec<AttrLine> {
 
 /// The changed attributes of an update or replace, preceded by the object's id; returns the
 /// lines and how many unchanged attributes were left out.
-fn changed_lines(change: &ResourceChange, before: &Attrs, after: &Attrs) -> (Vec<AttrLine>, usize) {
+fn changed_lines(
+    change: &ResourceChange,
+    before: &Attrs,
+    after: &Attrs,
+    color: bool,
+) -> (Vec<AttrLine>, usize) {
     let changed = change.changed_attributes();
     let mut lines = Vec::new();
     let id_changes = changed.iter().any(|n| n == "id");
@@ -274,9 +280,12 @@ fn changed_lines(change: &ResourceChange, before: &Attrs, after: &Attrs) -> (Vec
             .filter(|v| !v.is_null() || v.is_sensitive());
         let a = after.get(name).filter(|v| !v.is_null() || v.is_sensitive());
         let (symbol, value) = match (b, a) {
-            (None, Some(a)) => (Action::Create, a.to_string()),
-            (Some(b), None) => (Action::Delete, format!("{b} -> null")),
-            (Some(b), Some(a)) => (Action::Update, format!("{b} -> {a}")),
+            (None, Some(a)) => (Action::Create, nested::block(a, NAME_COLUMN, "+", color)),
+            (Some(b), None) => (
+                Action::Delete,
+                format!("{} -> null", nested::block(b, NAME_COLUMN, "-", color)),
+            ),
+            (Some(b), Some(a)) => (Action::Update, nested::change(b, a, NAME_COLUMN, color)),
             (None, None) => (Action::Update, "null -> null".to_string()),
         };
         lines.push(AttrLine {
