@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use provider_api::component::SizeClass;
 use provider_api::kit::Service;
 use provider_api::kit::config::attr_i64;
-use provider_api::kit::pages;
 use provider_api::kit::schema::{n, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
 use provider_api::{
@@ -95,34 +94,21 @@ impl Memorystore {
 
     async fn get(&self, id: &str) -> Result<Option<Json>, ProviderError> {
         let url = format!("{}/v1/{id}", self.base());
-        match self.api.rest(Method::GET, &url, None, true).await {
-            Ok(o) => Ok(Some(o)),
-            Err(f) if f.is_not_found() => Ok(None),
-            Err(f) => Err(f.into_error(&format!("get redis instance {}", last(id)))),
-        }
+        let what = format!("get redis instance {}", last(id));
+        self.api.rest_get(&url, &what).await
     }
 
     async fn list(&self) -> Result<BTreeMap<String, ResourceState>, ProviderError> {
-        let found = pages::collect(|token| async move {
-            let mut url = format!("{}/v1/{}/instances", self.base(), self.api.location());
-            if let Some(token) = token.filter(|t| !t.is_empty()) {
-                url.push_str(&format!("?pageToken={token}"));
-            }
-            let page = self
-                .api
-                .rest(Method::GET, &url, None, true)
-                .await
-                .map_err(|f| f.into_error("list redis instances"))?;
-            let items: Vec<ResourceState> = page["instances"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|o| self.instance_state(o))
-                .collect();
-            Ok((items, page["nextPageToken"].as_str().map(str::to_string)))
-        })
-        .await?;
-        Ok(found.into_iter().map(|s| (s.id.clone(), s)).collect())
+        let url = format!("{}/v1/{}/instances", self.base(), self.api.location());
+        let found = self
+            .api
+            .rest_list(&url, "instances", "list redis instances")
+            .await?;
+        Ok(found
+            .iter()
+            .map(|o| self.instance_state(o))
+            .map(|s| (s.id.clone(), s))
+            .collect())
     }
 
     /// Waits for the instance to be `READY`.

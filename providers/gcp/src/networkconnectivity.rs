@@ -9,7 +9,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use provider_api::kit::Service;
 use provider_api::kit::config::attr_list;
-use provider_api::kit::pages;
 use provider_api::kit::schema::{list, s};
 use provider_api::schema::{AttributeSchema as A, ResourceSchema};
 use provider_api::{
@@ -67,37 +66,28 @@ impl NetworkConnectivity {
 
     async fn get(&self, id: &str) -> Result<Option<ResourceState>, ProviderError> {
         let url = format!("{}/v1/{id}", self.base());
-        match self.api.rest(Method::GET, &url, None, true).await {
-            Ok(o) => Ok(Some(self.policy_state(&o))),
-            Err(f) if f.is_not_found() => Ok(None),
-            Err(f) => Err(f.into_error(&format!("get policy {}", last(id)))),
-        }
+        let found = self
+            .api
+            .rest_get(&url, &format!("get policy {}", last(id)))
+            .await?;
+        Ok(found.map(|o| self.policy_state(&o)))
     }
 
     async fn list(&self) -> Result<Vec<ResourceState>, ProviderError> {
-        pages::collect(|token| async move {
-            let mut url = format!(
-                "{}/v1/{}/serviceConnectionPolicies",
-                self.base(),
-                self.api.location()
-            );
-            if let Some(token) = token {
-                url.push_str(&format!("?pageToken={token}"));
-            }
-            let page = self
-                .api
-                .rest(Method::GET, &url, None, true)
-                .await
-                .map_err(|f| f.into_error("list service connection policies"))?;
-            let items = page["serviceConnectionPolicies"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|o| self.policy_state(o))
-                .collect();
-            Ok((items, page["nextPageToken"].as_str().map(str::to_string)))
-        })
-        .await
+        let url = format!(
+            "{}/v1/{}/serviceConnectionPolicies",
+            self.base(),
+            self.api.location()
+        );
+        let found = self
+            .api
+            .rest_list(
+                &url,
+                "serviceConnectionPolicies",
+                "list service connection policies",
+            )
+            .await?;
+        Ok(found.iter().map(|o| self.policy_state(o)).collect())
     }
 
     async fn create_named(

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use provider_api::ProviderError;
+use provider_api::kit::pages;
 use reqwest::Method;
 use serde_json::Value as Json;
 
@@ -145,6 +146,42 @@ impl Api {
         } else {
             Err(failure(status, &json))
         }
+    }
+
+    /// The object at `url`; `None` when there is none (404). `what` names it in errors.
+    pub(crate) async fn rest_get(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<Option<Json>, ProviderError> {
+        match self.rest(Method::GET, url, None, true).await {
+            Ok(o) => Ok(Some(o)),
+            Err(f) if f.is_not_found() => Ok(None),
+            Err(f) => Err(f.into_error(what)),
+        }
+    }
+
+    /// Every object of the collection at `url`, page after page (`pageToken`), from each
+    /// page's `field`.
+    pub(crate) async fn rest_list(
+        &self,
+        url: &str,
+        field: &str,
+        what: &str,
+    ) -> Result<Vec<Json>, ProviderError> {
+        pages::collect(|token| async move {
+            let page_url = match token.filter(|t| !t.is_empty()) {
+                Some(token) => format!("{url}?pageToken={token}"),
+                None => url.to_string(),
+            };
+            let page = self
+                .rest(Method::GET, &page_url, None, true)
+                .await
+                .map_err(|f| f.into_error(what))?;
+            let items = page[field].as_array().cloned().unwrap_or_default();
+            Ok((items, page["nextPageToken"].as_str().map(str::to_string)))
+        })
+        .await
     }
 
     /// Polls a long-running operation of the API at `base` until it is done; the done

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::discovery::{Api, Doc, Method};
 use crate::urls::Urls;
-use crate::world::{ApiError, Effect, Op, Phase, World, key};
+use crate::world::{ApiError, Effect, Op, Phase, World, key, paginate};
 
 /// A matched and validated request.
 pub struct Req<'a> {
@@ -250,6 +250,36 @@ pub fn v1_path(r: &Req) -> String {
 /// Connectivity).
 pub fn resource_not_found(path: &str) -> ApiError {
     ApiError::not_found(format!("Resource '{path}' was not found"))
+}
+
+/// `get` of the object at the request's path, as it is stored (Memorystore clusters and
+/// instances).
+pub fn get_stored(w: &World, r: &Req) -> Result<Outcome, ApiError> {
+    let path = v1_path(r);
+    w.objects
+        .get(&key(r.api, &path))
+        .map(|o| Outcome::ok(o.data.clone()))
+        .ok_or_else(|| resource_not_found(&path))
+}
+
+/// `list` of the objects directly under the request's path, a page of them under `field`
+/// (Memorystore clusters and instances).
+pub fn list_stored(w: &World, r: &Req, field: &str) -> Result<Outcome, ApiError> {
+    let prefix = format!("{}/", key(r.api, &v1_path(r)));
+    let items: Vec<Value> = w
+        .objects
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .filter(|(k, _)| !k[prefix.len()..].contains('/'))
+        .map(|(_, o)| o.data.clone())
+        .collect();
+    let (max, token) = r.page();
+    let (page, next) = paginate(items, max, token);
+    let mut body = json!({ field: page });
+    if let Some(n) = next {
+        body["nextPageToken"] = json!(n);
+    }
+    Ok(Outcome::ok(body))
 }
 
 /// `projects.locations.operations` `get` / `list` / `delete` / `cancel` of an API whose

@@ -27,10 +27,13 @@
 
 use serde_json::{Value, json};
 
-use crate::api::{Outcome, Req, begin_op, camel, network_ref, resource_not_found, v1_path};
+use crate::api::{
+    Outcome, Req, begin_op, camel, get_stored, list_stored, network_ref, resource_not_found,
+    v1_path,
+};
 use crate::discovery::Api;
 use crate::links::connection;
-use crate::world::{ApiError, Effect, World, key, now_rfc3339, paginate, set_pointer};
+use crate::world::{ApiError, Effect, World, key, now_rfc3339, set_pointer};
 
 /// The `redisVersion` values the discovery document lists.
 const VERSIONS: [&str; 6] = [
@@ -57,30 +60,8 @@ const READ_REPLICAS_MIN_GB: i64 = 5;
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
         "projects.locations.instances.create" => create(w, r),
-        "projects.locations.instances.get" => {
-            let path = v1_path(r);
-            w.objects
-                .get(&key(Api::Redis, &path))
-                .map(|o| Outcome::ok(o.data.clone()))
-                .ok_or_else(|| resource_not_found(&path))
-        }
-        "projects.locations.instances.list" => {
-            let prefix = format!("{}/", key(Api::Redis, &v1_path(r)));
-            let items: Vec<Value> = w
-                .objects
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .filter(|(k, _)| !k[prefix.len()..].contains('/'))
-                .map(|(_, o)| o.data.clone())
-                .collect();
-            let (max, token) = r.page();
-            let (page, next) = paginate(items, max, token);
-            let mut body = json!({"instances": page});
-            if let Some(n) = next {
-                body["nextPageToken"] = json!(n);
-            }
-            Ok(Outcome::ok(body))
-        }
+        "projects.locations.instances.get" => get_stored(w, r),
+        "projects.locations.instances.list" => list_stored(w, r, "instances"),
         "projects.locations.instances.patch" => patch(w, r),
         "projects.locations.instances.delete" => delete(w, r),
         _ => Err(r.unimplemented()),

@@ -26,40 +26,18 @@
 use serde_json::{Value, json};
 
 use crate::api::{
-    Outcome, Req, begin_op, camel, longrunning_operations, network_ref, project_number,
-    resource_not_found, rfc1035, v1_path,
+    Outcome, Req, begin_op, camel, get_stored, list_stored, longrunning_operations, network_ref,
+    project_number, resource_not_found, rfc1035, v1_path,
 };
 use crate::discovery::Api;
 use crate::links::{SERVICE_CLASS, has_policy};
-use crate::world::{ApiError, Effect, World, key, now_rfc3339, paginate, set_pointer};
+use crate::world::{ApiError, Effect, World, key, now_rfc3339, set_pointer};
 
 pub fn dispatch(w: &mut World, r: &Req) -> Result<Outcome, ApiError> {
     match r.method.name.as_str() {
         "projects.locations.clusters.create" => create(w, r),
-        "projects.locations.clusters.get" => {
-            let path = v1_path(r);
-            w.objects
-                .get(&key(Api::Redis, &path))
-                .map(|o| Outcome::ok(o.data.clone()))
-                .ok_or_else(|| resource_not_found(&path))
-        }
-        "projects.locations.clusters.list" => {
-            let prefix = format!("{}/", key(Api::Redis, &v1_path(r)));
-            let items: Vec<Value> = w
-                .objects
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .filter(|(k, _)| !k[prefix.len()..].contains('/'))
-                .map(|(_, o)| o.data.clone())
-                .collect();
-            let (max, token) = r.page();
-            let (page, next) = paginate(items, max, token);
-            let mut body = json!({"clusters": page});
-            if let Some(n) = next {
-                body["nextPageToken"] = json!(n);
-            }
-            Ok(Outcome::ok(body))
-        }
+        "projects.locations.clusters.get" => get_stored(w, r),
+        "projects.locations.clusters.list" => list_stored(w, r, "clusters"),
         "projects.locations.clusters.delete" => delete(w, r),
         "projects.locations.clusters.patch" => patch(w, r),
         name if name.starts_with("projects.locations.operations.") => {
