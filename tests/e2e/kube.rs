@@ -301,10 +301,14 @@ mod tests {
             "  kubeconfig    = var.kubeconfig\n  keda_manifest = \"\"\n",
         );
         none.write("main.hcl", &main);
-        none.ss_env(&["apply", "--auto-approve"], &env)
+        // Refused by the plan, before anything is created, at the setting.
+        let refused = none.ss_env(&["apply", "--auto-approve"], &env);
+        refused
             .code(1)
             .contains("KEDA is not installed")
+            .contains("main.hcl:")
             .no_panic();
+        assert!(none.state_list().is_empty(), "nothing was created");
 
         let q = with_keda_manifest(&format!("{url}.missing"));
         q.ss_env(&["apply", "--auto-approve"], &env)

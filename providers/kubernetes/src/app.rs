@@ -110,17 +110,22 @@ fn resources(r: [&str; 4]) -> Resources {
     }
 }
 
-/// The cluster reference: the kubeconfig's when one is given, else the cloud's.
-fn cluster_ref(c: &Reader<'_>, place: &dyn Placement, cluster: &Attrs) -> Value {
+/// The reference of the cluster the component's kubeconfig names; `None` without one.
+fn kubeconfig_ref(c: &Reader<'_>) -> Option<Value> {
     match c.value("kubeconfig", Value::Null) {
-        Value::Null => place.cluster_ref(cluster),
-        Value::String(path) => match c.value("context", Value::Null) {
+        Value::Null => None,
+        Value::String(path) => Some(match c.value("context", Value::Null) {
             Value::String(ctx) => Value::from(format!("kubeconfig:{path}#{ctx}")),
             Value::Null => Value::from(format!("kubeconfig:{path}")),
             _ => Value::Unknown,
-        },
-        _ => Value::Unknown,
+        }),
+        _ => Some(Value::Unknown),
     }
+}
+
+/// The cluster reference: the kubeconfig's when one is given, else the cloud's.
+fn cluster_ref(c: &Reader<'_>, place: &dyn Placement, cluster: &Attrs) -> Value {
+    kubeconfig_ref(c).unwrap_or_else(|| place.cluster_ref(cluster))
 }
 
 /// The pods of one pool; on a cluster given by a kubeconfig there are no ss node pools to
@@ -259,6 +264,55 @@ fn needs_addon(local: &str) -> Option<&'static str> {
         "worker_scaled_object" => Some("keda"),
         "web_hpa" => Some("metrics_server"),
         _ => None,
+    }
+}
+
+/// How long the plan-time check waits for an existing cluster's discovery.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Plan-time checks of a `superset` deployed into an existing cluster (a kubeconfig) that
+/// will not install KEDA (`keda_manifest = ""`): that cluster must serve KEDA's ScaledObject,
+/// or the workers would never scale. A cluster that cannot be reached is not a finding here
+/// (the apply then says why). A provider calls this from its `check_offers` for `superset`.
+pub async fn check(config: &Attrs) -> Vec<Diagnostic> {
+    let c = Reader::new(config);
+    let installs =
+        !matches!(c.value("keda_manifest", Value::Null), Value::String(u) if u.trim().is_empty());
+    let Some(Value::String(reference)) = kubeconfig_ref(&c) else {
+        return Vec::new();
+    };
+    if installs {
+        return Vec::new();
+    }
+    let probe = async {
+        let client = crate::object::cluster::Connector::default()
+            .client(&reference)
+            .await
+            .ok()?;
+        let gvk = kube::api::GroupVersionKind::gvk("keda.sh", "v1alpha1", "ScaledObject");
+        match kube::discovery::pinned_kind(&client, &gvk).await {
+            Ok(_) => Some(true),
+            Err(kube::Error::Discovery(_)) => Some(false),
+            Err(kube::Error::Api(s)) if s.code == 404 => Some(false),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot ask the cluster about KEDA");
+                None
+            }
+        }
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
+        Ok(Some(false)) => vec![
+            Diagnostic::error(
+                "KEDA is not installed in the cluster the kubeconfig names, and `keda_manifest` \
+                 is empty: the Celery workers would never scale",
+            )
+            .with_detail(
+                "install KEDA (https://keda.sh/docs/latest/deploy/), or leave `keda_manifest` \
+                 unset so that the stack installs it",
+            )
+            .at(["keda_manifest"]),
+        ],
+        _ => Vec::new(),
     }
 }
 

@@ -122,6 +122,7 @@ impl Sandbox {
     }
 }
 
+#[async_trait::async_trait]
 impl kit::Cloud for Sandbox {
     fn name(&self) -> &'static str {
         NAME
@@ -132,6 +133,13 @@ impl kit::Cloud for Sandbox {
             return kubernetes::object::validate(config);
         }
         expand::validate(type_name, config)
+    }
+
+    async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if type_name == component::SUPERSET {
+            return kubernetes::app::check(config).await;
+        }
+        Vec::new()
     }
 
     fn expand(&self, type_name: &str, config: &Attrs) -> Option<Expanded> {
