@@ -120,6 +120,25 @@ impl Api {
         .map_err(|e| provider_error(what, &e))
     }
 
+    /// Polls `get` (an object as JSON, `None` when absent) until the object's `state` is
+    /// `wanted` (Memorystore's `ACTIVE`, `READY`); the object then.
+    pub async fn wait_state<F, Fut>(
+        &self,
+        what: &str,
+        wanted: &str,
+        get: F,
+    ) -> Result<serde_json::Value, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<serde_json::Value>, ProviderError>>,
+    {
+        self.wait_for(what, || {
+            let found = get();
+            async move { Ok(found.await?.filter(|o| o["state"].as_str() == Some(wanted))) }
+        })
+        .await
+    }
+
     /// Polls `check` with backoff until it answers `Some`, or the ready timeout; a failed poll
     /// that may be retried is polled again.
     pub async fn wait_for<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T, ProviderError>

@@ -113,15 +113,7 @@ impl Memorystore {
 
     /// Waits for the instance to be `READY`.
     async fn ready(&self, what: &str, id: &str) -> Result<ResourceState, ProviderError> {
-        let o = self
-            .api
-            .wait_for(what, || async {
-                Ok(self
-                    .get(id)
-                    .await?
-                    .filter(|o| o["state"].as_str() == Some("READY")))
-            })
-            .await?;
+        let o = self.api.wait_state(what, "READY", || self.get(id)).await?;
         Ok(self.instance_state(&o))
     }
 

@@ -126,15 +126,7 @@ impl Redis {
     }
 
     async fn active(&self, what: &str, id: &str) -> Result<ResourceState, ProviderError> {
-        let o = self
-            .api
-            .wait_for(what, || async {
-                Ok(self
-                    .get(id)
-                    .await?
-                    .filter(|o| o["state"].as_str() == Some("ACTIVE")))
-            })
-            .await?;
+        let o = self.api.wait_state(what, "ACTIVE", || self.get(id)).await?;
         Ok(self.cluster_state(&o))
     }
 
