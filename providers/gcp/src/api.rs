@@ -139,6 +139,19 @@ impl Api {
         .await
     }
 
+    /// Polls `get` until it finds nothing: a deleted object gone.
+    pub async fn wait_gone<T, F, Fut>(&self, what: &str, get: F) -> Result<(), ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<T>, ProviderError>>,
+    {
+        self.wait_for(what, || {
+            let found = get();
+            async move { Ok(found.await?.is_none().then_some(())) }
+        })
+        .await
+    }
+
     /// Polls `check` with backoff until it answers `Some`, or the ready timeout; a failed poll
     /// that may be retried is polled again.
     pub async fn wait_for<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T, ProviderError>

@@ -224,11 +224,7 @@ impl Memorystore {
             Err(f) if f.is_not_found() => return Ok(()),
             Err(f) => return Err(f.into_error(&what)),
         }
-        self.api
-            .wait_for(&what, || async {
-                Ok(self.get(id).await?.is_none().then_some(()))
-            })
-            .await
+        self.api.wait_gone(&what, || self.get(id)).await
     }
 }
 

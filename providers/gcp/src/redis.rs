@@ -240,11 +240,7 @@ impl Redis {
             Err(e) if kind(&e) == Kind::NotFound => return Ok(()),
             Err(e) => return Err(provider_error(&what, &e)),
         }
-        self.api
-            .wait_for(&what, || async {
-                Ok(self.get(id).await?.is_none().then_some(()))
-            })
-            .await
+        self.api.wait_gone(&what, || self.get(id)).await
     }
 }
 
