@@ -3,7 +3,8 @@
 # examples/superset-sandbox. On OVH the network gets one subnet per zone, each node pool one
 # OVH node pool per zone (min/max divided by three, rounded up), Postgres the advanced plan
 # (3 nodes on b3 flavors: primary + 2 standbys serving reads; 3-AZ regions sell no Gen 2
-# business/enterprise plan), Redis a Managed Valkey production service (primary + replica).
+# business/enterprise plan), the caches and Celery's broker each a Managed Valkey production
+# service (primary + replica), and Superset itself runs in the cluster.
 # `ss plan` checks every choice against what OVH sells in the region.
 #
 #   export OVH_APPLICATION_KEY=… OVH_APPLICATION_SECRET=… OVH_CONSUMER_KEY=…
@@ -94,6 +95,17 @@ resource "redis_cluster" "cache" {
   size               = "large"
 }
 
+# Celery's broker and results, and the async-query channel: Celery cannot use a Redis Cluster,
+# so this is a second Managed Valkey service, its primary with a replica in another zone that
+# takes over on failure. ss resets the password of its `default` user once and keeps it in the
+# state (`redis.broker.password`, sensitive).
+resource "redis" "broker" {
+  network  = network.main.id
+  version  = "8.0"
+  replicas = 1
+  size     = "small"
+}
+
 # Superset keeps sessions in Redis, so any web node can serve any request: no sticky sessions,
 # which lets the autoscaler remove nodes without logging users out.
 resource "load_balancer" "web" {
@@ -125,4 +137,23 @@ resource "cdn" "static" {
     path = "/*"
     ttl  = 0
   }
+}
+
+# Superset itself, in the Managed Kubernetes cluster (reached through the kubeconfig the OVH API
+# makes): gunicorn web pods on the web pool behind the load balancer (a NodePort the Octavia
+# pool reaches on the nodes; CPU autoscaling between the web bounds), Celery workers on the
+# worker pool autoscaled on the broker's queue backlog, one beat, and the
+# `superset db upgrade && superset init` job that runs before any pod of a new version serves.
+# `kubeconfig` (null here) deploys into another cluster instead: `SS_VAR_kubeconfig=PATH`.
+resource "superset" "app" {
+  cluster       = kubernetes_cluster.superset
+  database      = postgres.metadata
+  cache         = redis_cluster.cache
+  broker        = redis.broker
+  load_balancer = load_balancer.web
+  web_min       = local.web_min
+  web_max       = local.web_max
+  worker_min    = local.worker_min
+  worker_max    = local.worker_max
+  kubeconfig    = var.kubeconfig
 }

@@ -12,5 +12,15 @@ output "db_endpoint" {
 
 output "redis_endpoint" {
   value       = redis_cluster.cache.configuration_endpoint
-  description = "Redis Cluster configuration endpoint for the cache, results backend and Celery"
+  description = "Valkey endpoint of the caches"
+}
+
+output "superset_namespace" {
+  value       = superset.app.id
+  description = "The Kubernetes namespace Superset runs in"
+}
+
+output "broker_endpoint" {
+  value       = redis.broker.endpoint
+  description = "Primary of the Valkey that Celery and the async queries use"
 }

@@ -11,6 +11,11 @@ variable "users" {
   }
 }
 
+variable "kubeconfig" {
+  type        = string
+  default     = null
+  description = "A kubeconfig file: deploy Superset into the cluster it names (kind, minikube, kube-sim) instead of the stack's own cluster"
+}
 
 variable "ovh_endpoint" {
   type        = string

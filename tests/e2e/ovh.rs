@@ -5,6 +5,10 @@
 //! leaves nothing, convergence under injected 5xx and 429 answers without duplicates, and a
 //! wrong application secret reported once, without a retry storm. Every logged request is
 //! re-validated against the schema with the simulator's own validator.
+//!
+//! The example's application (`superset "app"`) is deployed into kube-sim (in-process, through
+//! `SS_VAR_kubeconfig`); its broker, a Managed Valkey service with its `default` user, is read
+//! back over HTTP with signed requests, as another OVH API client would.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -26,12 +30,44 @@ const CONSUMER_KEY: &str = "sim-consumer-key";
 /// (operations, CDN tasks). A destroy leaves them.
 const NOT_RESOURCES: [&str; 4] = ["cdn-service", "lb-flavor", "operation", "cdn-task"];
 
-/// An ovh-sim server on its own runtime, with its request log.
+/// How many native resources the infrastructure of `examples/superset-ovh` expands to: with the
+/// database's administrator (whose password ss resets) and the broker (a Valkey service and
+/// its user).
+const INFRASTRUCTURE: usize = 24;
+
+/// How many the `superset` component expands to: its `SECRET_KEY` (a generated secret), KEDA
+/// (a `kubernetes_manifest`, left alone when the cluster has KEDA, as kube-sim here does) and
+/// its Kubernetes objects (namespace, Secret, init Job, three Deployments, web Service, HPA,
+/// ScaledObject and the TriggerAuthentication that gives it the broker's password, two
+/// PodDisruptionBudgets).
+const APPLICATION: usize = 14;
+
+const RESOURCES: usize = INFRASTRUCTURE + APPLICATION;
+
+/// The Kubernetes kinds the application holds in its namespace, with how many of each.
+const APP_KINDS: [(&str, usize); 8] = [
+    ("Secret", 1),
+    ("Job", 1),
+    ("Deployment", 3),
+    ("Service", 1),
+    ("HorizontalPodAutoscaler", 1),
+    ("ScaledObject", 1),
+    ("TriggerAuthentication", 1),
+    ("PodDisruptionBudget", 2),
+];
+
+/// The node label ss puts on every node of a pool (`ovh`'s `POOL_LABEL`, not named here so
+/// that these tests build without the provider crate).
+const POOL_LABEL: &str = "node.ss.internal/pool";
+
+/// An ovh-sim server on its own runtime, with its request log, and the kube-sim the
+/// application is deployed into.
 struct Sim {
     runtime: tokio::runtime::Runtime,
     handle: Option<ovh_sim::Handle>,
     endpoint: String,
     log: PathBuf,
+    kube: crate::kube::KubeSim,
     _dir: tempfile::TempDir,
 }
 
@@ -61,6 +97,7 @@ impl Sim {
             handle: Some(handle),
             endpoint: format!("http://{addr}/v1"),
             log,
+            kube: kube_with_keda(),
             _dir: dir,
         }
     }
@@ -93,13 +130,15 @@ impl Sim {
             .collect()
     }
 
-    /// `ss ARGS` in `p`, pointed at the simulator (`SS_VAR_ovh_endpoint`), with credentials
-    /// whose secret is `secret`.
+    /// `ss ARGS` in `p`, pointed at the simulator (`SS_VAR_ovh_endpoint`) and the application
+    /// at kube-sim (`SS_VAR_kubeconfig`), with credentials whose secret is `secret`.
     fn ss_with_secret(&self, p: &Project, args: &[&str], secret: &str) -> Run {
+        let kubeconfig = self.kube.kubeconfig().display().to_string();
         p.ss_env(
             args,
             &[
                 ("SS_VAR_ovh_endpoint", self.endpoint.as_str()),
+                ("SS_VAR_kubeconfig", kubeconfig.as_str()),
                 ("OVH_APPLICATION_KEY", APP_KEY),
                 ("OVH_APPLICATION_SECRET", secret),
                 ("OVH_CONSUMER_KEY", CONSUMER_KEY),
@@ -111,6 +150,129 @@ impl Sim {
     fn ss(&self, p: &Project, args: &[&str]) -> Run {
         self.ss_with_secret(p, args, APP_SECRET)
     }
+
+    /// Reads an API object over HTTP as another client would (the OVH console, ovhcloud-cli),
+    /// with a request signed by the application's keys.
+    fn read(&self, path: &str) -> Json {
+        let url = format!("{}{path}", self.endpoint);
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            .to_string();
+        let signature = ovh_sim::signature(APP_SECRET, CONSUMER_KEY, "GET", &url, "", &ts);
+        self.runtime.block_on(async {
+            let answer = reqwest::Client::new()
+                .get(&url)
+                .header("X-Ovh-Application", APP_KEY)
+                .header("X-Ovh-Consumer", CONSUMER_KEY)
+                .header("X-Ovh-Timestamp", &ts)
+                .header("X-Ovh-Signature", &signature)
+                .send()
+                .await
+                .expect("the simulator answers");
+            assert!(
+                answer.status().is_success(),
+                "GET {url}: {}",
+                answer.status()
+            );
+            answer.json().await.expect("a JSON answer")
+        })
+    }
+
+    /// Checks the broker as another client reads it: a Managed Valkey service on the
+    /// `production` plan (a primary and a replica), in the private network, reached over TLS
+    /// at the endpoint ss exports, with its `default` user.
+    #[track_caller]
+    fn assert_broker(&self, p: &Project) {
+        let base = "/cloud/project/p0123456789/database/valkey";
+        let ids = self.read(base);
+        let services: Vec<Json> = ids
+            .as_array()
+            .expect("a list of ids")
+            .iter()
+            .map(|id| self.read(&format!("{base}/{}", id.as_str().expect("an id"))))
+            .collect();
+        let broker: Vec<&Json> = services
+            .iter()
+            .filter(|s| {
+                s["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("redis-broker"))
+            })
+            .collect();
+        assert_eq!(broker.len(), 1, "one broker: {services:?}");
+        let b = broker[0];
+        assert_eq!(b["engine"], "valkey", "{b}");
+        assert_eq!(b["plan"], "production", "{b}");
+        assert_eq!(b["nodeNumber"], 2, "a primary and its replica: {b}");
+        assert_eq!(b["nodes"].as_array().map(Vec::len), Some(2), "{b}");
+        assert_eq!(b["flavor"], "b3-8", "{b}");
+        assert_eq!(b["networkType"], "private", "{b}");
+        assert_eq!(b["status"], "READY", "{b}");
+        let endpoint = &b["endpoints"][0];
+        assert_eq!(endpoint["ssl"], true, "TLS only: {endpoint}");
+        let host = endpoint["domain"].as_str().expect("a host name");
+        let exported = p.ss(&["output", "broker_endpoint"]);
+        assert_eq!(
+            exported.stdout.trim(),
+            host,
+            "ss exports the broker's endpoint: {exported}"
+        );
+        let id = b["id"].as_str().expect("an id");
+        let users: Vec<Json> = self
+            .read(&format!("{base}/{id}/user"))
+            .as_array()
+            .expect("a list of ids")
+            .iter()
+            .map(|u| self.read(&format!("{base}/{id}/user/{}", u.as_str().expect("an id"))))
+            .collect();
+        assert!(
+            users.iter().any(|u| u["username"] == "default"),
+            "the default user whose password ss holds: {users:?}"
+        );
+    }
+
+    /// Checks that the application's objects are in kube-sim, the web Service a NodePort and
+    /// the pods on the node pools' label.
+    #[track_caller]
+    fn assert_application(&self) {
+        let namespaces = self
+            .kube
+            .objects()
+            .into_iter()
+            .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
+            .count();
+        assert_eq!(namespaces, 1, "the namespace");
+        for (kind, n) in APP_KINDS {
+            assert_eq!(
+                self.kube.of_kind(kind, "superset").len(),
+                n,
+                "{kind} objects in the namespace"
+            );
+        }
+        let service = &self.kube.of_kind("Service", "superset")[0];
+        assert_eq!(service["spec"]["type"], "NodePort", "{service}");
+        assert_eq!(service["spec"]["ports"][0]["nodePort"], 30080, "{service}");
+        let secret = &self.kube.of_kind("Secret", "superset")[0];
+        assert!(
+            secret["data"]["BROKER_REDIS_PASSWORD"]
+                .as_str()
+                .is_some_and(|p| !p.is_empty()),
+            "the broker's password reaches the pods"
+        );
+    }
+
+    /// The application's objects kube-sim still holds.
+    fn application(&self) -> Vec<Json> {
+        self.kube
+            .objects()
+            .into_iter()
+            .filter(|o| {
+                o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset"
+            })
+            .collect()
+    }
 }
 
 impl Drop for Sim {
@@ -119,6 +281,52 @@ impl Drop for Sim {
             self.runtime.block_on(handle.shutdown());
         }
     }
+}
+
+/// A kube-sim with KEDA's two CRDs: `KubeSim::start` installs the ScaledObject one, and the
+/// TriggerAuthentication one is added here, as KEDA's release manifest has it too: the broker
+/// on OVH takes a password, which the worker autoscaling reads through a
+/// TriggerAuthentication.
+fn kube_with_keda() -> crate::kube::KubeSim {
+    let kube = crate::kube::KubeSim::start();
+    let text = std::fs::read_to_string(kube.kubeconfig()).expect("the kubeconfig");
+    let server = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .expect("a server in the kubeconfig")
+        .to_string();
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "triggerauthentications.keda.sh"},
+        "spec": {"group": "keda.sh", "scope": "Namespaced",
+            "names": {"kind": "TriggerAuthentication", "listKind": "TriggerAuthenticationList",
+                "plural": "triggerauthentications", "singular": "triggerauthentication"},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let url = format!(
+        "{server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/\
+         triggerauthentications.keda.sh?fieldManager=kubectl"
+    );
+    let status = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(async {
+            reqwest::Client::new()
+                .patch(&url)
+                .header("content-type", "application/apply-patch+yaml")
+                .bearer_auth("test")
+                .body(crd.to_string())
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+        .expect("the CRD request");
+    assert!(
+        status.is_success(),
+        "installing the TriggerAuthentication CRD: {status}"
+    );
+    kube
 }
 
 /// The objects of `kind`, as the API shows them.
@@ -259,6 +467,14 @@ fn assert_superset(objects: &[Json]) {
         assert_eq!(p["flavor"], "b3-32", "{p}");
         assert!(p["minNodes"].as_i64() < p["maxNodes"].as_i64(), "{p}");
     }
+    // The portable pool's name on its nodes, what Superset's pods select: three OVH node pools
+    // (one per zone) of each.
+    let mut labels: Vec<&str> = pools
+        .iter()
+        .filter_map(|p| p["template"]["metadata"]["labels"][POOL_LABEL].as_str())
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(labels, ["web", "web", "web", "worker", "worker", "worker"]);
     // web: 5–20 nodes in all, worker: 10–30, split over three zones.
     let bounds: BTreeSet<(i64, i64)> = pools
         .iter()
@@ -283,10 +499,18 @@ fn assert_superset(objects: &[Json]) {
     assert_eq!(pg[0]["networkType"], "private");
     assert_eq!(pg[0]["ipRestrictions"].as_array().map(Vec::len), Some(3));
     let valkey: Vec<&Json> = dbs.iter().filter(|d| d["engine"] == "valkey").collect();
-    assert_eq!(valkey.len(), 1, "{dbs:?}");
-    assert_eq!(valkey[0]["plan"], "production");
-    assert_eq!(valkey[0]["nodeNumber"], 2);
-    assert_eq!(valkey[0]["flavor"], "b3-32");
+    assert_eq!(valkey.len(), 2, "the caches and the broker: {dbs:?}");
+    let mut flavors: Vec<&str> = valkey.iter().filter_map(|v| v["flavor"].as_str()).collect();
+    flavors.sort_unstable();
+    assert_eq!(
+        flavors,
+        ["b3-32", "b3-8"],
+        "the caches large, the broker small"
+    );
+    for v in &valkey {
+        assert_eq!(v["plan"], "production", "{v}");
+        assert_eq!(v["nodeNumber"], 2, "{v}");
+    }
 
     let lbs = of_kind(objects, "loadbalancer");
     assert_eq!(lbs.len(), 1);
@@ -342,7 +566,7 @@ fn superset_project() -> Project {
 fn destroy_all(sim: &Sim, p: &Project) {
     sim.ss(p, &["destroy", "--auto-approve"])
         .success()
-        .contains("21 destroyed");
+        .contains(&format!("{RESOURCES} destroyed"));
     // Deleted objects linger one status step (`DELETING`); wait them out.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !sim.resources().is_empty() && Instant::now() < deadline {
@@ -350,6 +574,8 @@ fn destroy_all(sim: &Sim, p: &Project) {
     }
     let left = sim.resources();
     assert!(left.is_empty(), "left behind: {}", Json::from(left));
+    let app = sim.application();
+    assert!(app.is_empty(), "the application is gone: {app:?}");
 }
 
 #[test]
@@ -361,7 +587,9 @@ fn superset_on_ovh_apply_plan_drift_destroy() {
     sim.ss(&p, &["validate"]).success().contains("valid");
     let plan = sim.ss(&p, &["plan"]);
     plan.success()
-        .contains("Plan: 21 to add, 0 to change, 0 to destroy.")
+        .contains(&format!(
+            "Plan: {RESOURCES} to add, 0 to change, 0 to destroy."
+        ))
         .contains("plan             = \"advanced\"")
         .contains("zone       = \"eu-west-par-c\"");
 
@@ -369,11 +597,13 @@ fn superset_on_ovh_apply_plan_drift_destroy() {
     apply
         .success()
         .no_panic()
-        .contains("21 added")
+        .contains(&format!("{RESOURCES} added"))
         .lacks(APP_SECRET, "the application secret")
         .lacks(CONSUMER_KEY, "the consumer key");
     let objects = sim.objects();
     assert_superset(&objects);
+    sim.assert_broker(&p);
+    sim.assert_application();
     assert!(
         duplicates(&objects).is_empty(),
         "{:?}",
@@ -438,7 +668,10 @@ fn superset_on_ovh_converges_under_injected_faults() {
     // One apply converges: 429s and failed reads are repeated by the client, failed creates
     // are looked up by name (adopted when they happened) and retried by ss.
     let apply = sim.ss(&p, &["apply", "--auto-approve"]);
-    apply.success().no_panic().contains("21 added");
+    apply
+        .success()
+        .no_panic()
+        .contains(&format!("{RESOURCES} added"));
     let adopted = apply
         .stderr
         .matches("adopting what a failed create made")

@@ -527,17 +527,18 @@ async fn a_valkey_user_is_adopted_with_a_new_password_kept_sensitive() {
         user.id
     );
     // OVH shows a password once: a read has none (the state keeps it, write-only).
-    let read = p
-        .read_many(
+    let read = || async {
+        p.read_many(
             "ovh_cloud_database_valkey_user",
             std::slice::from_ref(&user.id),
         )
         .await
         .expect("read")
         .remove(0)
-        .expect("exists");
-    assert!(read.attrs["password"].is_null());
-    assert_eq!(read.attrs["username"], Value::from("default"));
+    };
+    let found = read().await.expect("exists");
+    assert!(found.attrs["password"].is_null());
+    assert_eq!(found.attrs["username"], Value::from("default"));
     // A create made again (after a crash) adopts the service's user with a new password.
     let again = create(
         "ovh_cloud_database_valkey_user",
@@ -551,26 +552,10 @@ async fn a_valkey_user_is_adopted_with_a_new_password_kept_sensitive() {
     p.delete("ovh_cloud_database_valkey_user", &again)
         .await
         .expect("delete user");
-    assert!(
-        p.read_many(
-            "ovh_cloud_database_valkey_user",
-            std::slice::from_ref(&user.id)
-        )
-        .await
-        .expect("read")[0]
-            .is_some()
-    );
+    assert!(read().await.is_some());
     p.delete("ovh_cloud_database_valkey", &service)
         .await
         .expect("delete service");
-    assert!(
-        p.read_many(
-            "ovh_cloud_database_valkey_user",
-            std::slice::from_ref(&user.id)
-        )
-        .await
-        .expect("read")[0]
-            .is_none()
-    );
+    assert!(read().await.is_none());
     sim.shutdown().await;
 }
