@@ -7,7 +7,7 @@
 //! | `cluster_role` | `aws_iam_role` | assumed by `eks.amazonaws.com`, with `AmazonEKSClusterPolicy` |
 //! | `node_role` | `aws_iam_role` | assumed by `ec2.amazonaws.com`, with `AmazonEKSWorkerNodePolicy`, `AmazonEKS_CNI_Policy`, `AmazonEC2ContainerRegistryReadOnly` |
 //! | `cluster` | `aws_eks_cluster` | the control plane, in every subnet of the `network`, with its security group |
-//! | `node_pool_<label>` | `aws_eks_node_group` | one managed node group per `node_pool` block, in every subnet of the network, scaling between `min` and `max` |
+//! | `node_pool_<label>` | `aws_eks_node_group` | one managed node group per `node_pool` block, in every subnet of the network, scaling between `min` and `max`, its nodes labelled `ss.internal/node-pool=<label>` (what the `superset` pods select) |
 //!
 //! Exports: `id` (the cluster's name), `endpoint`, `ca_certificate` (base64 PEM, as EKS
 //! answers it), `version` (the Kubernetes minor version, the default when none is given).
@@ -54,7 +54,7 @@
 //! | type | attributes (in place / *force new*) | EKS calls |
 //! |---|---|---|
 //! | `aws_eks_cluster` | `version`, *`role_arn`*, *`vpc_id`*; computed `arn`, `endpoint`, `ca_certificate`, `status`, `subnet_ids`, `security_group_ids` | `CreateCluster`, `DescribeCluster`, `UpdateClusterVersion`, `DeleteCluster` |
-//! | `aws_eks_node_group` | *`cluster_name`*, *`node_role_arn`*, *`vpc_id`*, *`instance_types`*, `min_size`, `max_size`, `desired_size`; computed `arn`, `status`, `subnet_ids` | `CreateNodegroup`, `ListClusters` (find), `DescribeNodegroup`, `UpdateNodegroupConfig`, `DeleteNodegroup` |
+//! | `aws_eks_node_group` | *`cluster_name`*, *`node_role_arn`*, *`vpc_id`*, *`instance_types`*, `min_size`, `max_size`, `desired_size`, `labels`; computed `arn`, `status`, `subnet_ids` | `CreateNodegroup`, `ListClusters` (find), `DescribeNodegroup`, `UpdateNodegroupConfig`, `DeleteNodegroup` |
 //!
 //! **Names and ids.** A cluster's name is the deterministic name of its identity (EKS allows
 //! 100 characters) and is its id. A node group's name is its identity's name cut to 63
@@ -73,7 +73,8 @@
 //! node group's VPC, so it is derived from its subnets by one `DescribeSubnets` for the whole
 //! batch (moto omits the cluster's `vpcId` too, which the same lookup covers).
 //!
-//! **Scaling.** `min_size` and `max_size` are converged with `UpdateNodegroupConfig`.
+//! **Scaling and labels.** `min_size`, `max_size` and `labels` are converged with
+//! `UpdateNodegroupConfig` (only the parts that differ are sent).
 //! `desired_size` belongs to the cluster autoscaler: the expansion leaves it out, the create
 //! starts the group at `min_size`, and the read value is then kept as it is (no difference is
 //! planned when the autoscaler moves it); a scaling change sends the current desired size
@@ -115,14 +116,15 @@ use aws_sdk_eks::Client;
 use aws_sdk_eks::config::http::HttpResponse;
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::types::{
-    Cluster, ClusterStatus, Nodegroup, NodegroupScalingConfig, NodegroupStatus, VpcConfigRequest,
+    Cluster, ClusterStatus, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
+    UpdateLabelsPayload, VpcConfigRequest,
 };
 use provider_api::CreateRequest;
 use provider_api::component::{self, Size, SizeClass};
 use provider_api::kit::config::{
     LocalNames, Reader, attr_i64, attr_set as attr_strings, attr_str, local_suffix,
 };
-use provider_api::kit::schema::{list, n, s};
+use provider_api::kit::schema::{list, map, n, s};
 use provider_api::kit::{Lifecycle, Obj};
 use provider_api::schema::{AttributeSchema as A, Body};
 use provider_api::{
@@ -151,6 +153,12 @@ pub const MODULE: Module = Module {
 
 /// The Kubernetes minor version of a cluster that names none (see the module doc).
 pub const DEFAULT_VERSION: &str = "1.35";
+
+/// The node label ss gives the nodes of a `node_pool`, its block label as the value: what the
+/// `superset` component's pods select their pool by. EKS's own `eks.amazonaws.com/nodegroup`
+/// label holds the node group's name, which derives from the stack's name, and an expansion
+/// does not know the stack.
+pub const POOL_LABEL: &str = "ss.internal/node-pool";
 
 /// EKS's limits on names.
 pub const CLUSTER_NAME_LEN: usize = 100;
@@ -233,6 +241,13 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
                         n(),
                         "Current number of nodes; left to the autoscaler when not set (starts \
                          at min_size)",
+                    ),
+                )
+                .attr(
+                    "labels",
+                    A::optional(
+                        map(s()),
+                        "Kubernetes labels of the nodes (changed in place)",
                     ),
                 )
                 .attr("arn", A::computed(s(), "ARN of the node group"))
@@ -428,7 +443,14 @@ pub fn expand(settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diag
                 .set("vpc_id", network.clone())
                 .set("instance_types", Value::List(vec![instance]))
                 .set("min_size", get("min"))
-                .set("max_size", get("max")),
+                .set("max_size", get("max"))
+                .set(
+                    "labels",
+                    Value::Map(Attrs::from([(
+                        POOL_LABEL.to_string(),
+                        Value::from(label.as_str()),
+                    )])),
+                ),
         );
     }
     Ok(Expansion {
@@ -559,6 +581,17 @@ fn node_group_obj(g: &Nodegroup, vpcs: &HashMap<String, String>) -> Option<Obj> 
             "desired_size".into(),
             size(scaling.and_then(|s| s.desired_size())),
         ),
+        (
+            "labels".into(),
+            match g.labels() {
+                Some(l) if !l.is_empty() => Value::Map(
+                    l.iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                        .collect(),
+                ),
+                _ => Value::Null,
+            },
+        ),
         ("arn".into(), opt(g.nodegroup_arn())),
         (
             "status".into(),
@@ -580,6 +613,37 @@ fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
             "{id:?} is not a node group id: expected <cluster name>:<node group name>"
         ))
     })
+}
+
+/// The node labels a node group's configuration gives (none when it gives none).
+fn labels(config: &Attrs) -> Option<HashMap<String, String>> {
+    let m = config.get("labels")?.as_map()?;
+    Some(
+        m.iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
+    )
+}
+
+/// The label change from the labels a node group has to those its configuration gives:
+/// `None` when they are the same.
+fn label_change(now: &Attrs, config: &Attrs) -> Option<UpdateLabelsPayload> {
+    let want = labels(config).unwrap_or_default();
+    let have = labels(now).unwrap_or_default();
+    if want == have {
+        return None;
+    }
+    let remove: Vec<String> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
+    Some(
+        UpdateLabelsPayload::builder()
+            .set_add_or_update_labels((!want.is_empty()).then_some(want))
+            .set_remove_labels((!remove.is_empty()).then_some(remove))
+            .build(),
+    )
 }
 
 /// The scaling a node group should have: `config`'s `min_size` / `max_size`, and its
@@ -840,6 +904,7 @@ impl Lifecycle for Eks {
                             .desired_size(i32_of(desired))
                             .build(),
                     )
+                    .set_labels(labels(config))
                     .set_tags(Some(identity_tag_map(identity, NODE_GROUP_NAME_LEN)))
                     .send()
                     .await
@@ -905,20 +970,23 @@ impl Lifecycle for Eks {
                 );
                 let current_desired = now.get("desired_size").and_then(Value::as_i64);
                 let want = scaling(config, current_desired);
-                if have == want {
+                let relabel = label_change(now, config);
+                if have == want && relabel.is_none() {
                     return Ok(false);
                 }
                 let (cluster, name) = split_id(&current.state.id)?;
+                let scaling_config = (have != want).then(|| {
+                    NodegroupScalingConfig::builder()
+                        .min_size(i32_of(want.0))
+                        .max_size(i32_of(want.1))
+                        .desired_size(i32_of(want.2))
+                        .build()
+                });
                 c.update_nodegroup_config()
                     .cluster_name(cluster)
                     .nodegroup_name(name)
-                    .scaling_config(
-                        NodegroupScalingConfig::builder()
-                            .min_size(i32_of(want.0))
-                            .max_size(i32_of(want.1))
-                            .desired_size(i32_of(want.2))
-                            .build(),
-                    )
+                    .set_scaling_config(scaling_config)
+                    .set_labels(relabel)
                     .send()
                     .await
                     .map_err(|e| eks_err("UpdateNodegroupConfig", e))?;

@@ -1,4 +1,5 @@
-//! ElastiCache: cache subnet groups and cluster-mode replication groups (`redis_cluster`).
+//! ElastiCache: cache subnet groups, cluster-mode replication groups (`redis_cluster`) and
+//! unsharded replication groups (`redis`).
 //!
 //! # `redis_cluster`
 //!
@@ -8,6 +9,25 @@
 //! | `cluster` | `aws_elasticache_replication_group` | Redis in cluster mode: `num_node_groups = shards`, `replicas_per_node_group = replicas_per_shard`, the network's security group, encryption at rest and in transit, automatic failover, Multi-AZ when there are replicas |
 //!
 //! Exports: `id` (the replication group id), `configuration_endpoint`, `port`.
+//!
+//! # `redis`
+//!
+//! | local name | type | settings |
+//! |---|---|---|
+//! | `subnet_group` | `aws_elasticache_subnet_group` | as above |
+//! | `redis` | `aws_elasticache_unsharded_group` | Redis with cluster mode disabled: one node group (`NumNodeGroups = 1`), `ReplicasPerNodeGroup = replicas` (1–5), the primary in the first zone and the replicas in the next ones (`NodeGroupConfiguration`), automatic failover, Multi-AZ, encryption at rest and in transit, the non-cluster default parameter group |
+//!
+//! Exports: `id`, `endpoint` (the node group's `PrimaryEndpoint`, which follows a failover),
+//! `reader_endpoint` (its `ReaderEndpoint`), `port`, and `password` null: the group takes no
+//! AUTH token, it is reached over TLS from the network's security group only (the same as the
+//! `redis_cluster`).
+//!
+//! Why a native type of its own and not a mode of `aws_elasticache_replication_group`: the two
+//! have different attributes (a shard count and a configuration endpoint on one, a primary
+//! and a reader endpoint on the other), AWS cannot switch a group between them in place
+//! (cluster mode goes from disabled to enabled only through `compatible`, and never back), and
+//! the states of existing `redis_cluster` groups stay as they are. Both share this module's
+//! calls: create, reads, in-place steps and delete differ only where the mode does.
 //!
 //! Node types of the portable sizes (Graviton, memory-optimised from `medium` on); any other
 //! `size` is passed through as an ElastiCache node type (`cache.m7g.large`…):
@@ -37,8 +57,9 @@
 //! |---|---|---|
 //! | `aws_elasticache_subnet_group` | *`vpc_id`*; computed `subnet_ids`, `arn` | `CreateCacheSubnetGroup`, `DescribeCacheSubnetGroups`, `DeleteCacheSubnetGroup` |
 //! | `aws_elasticache_replication_group` | *`subnet_group_name`*, `engine_version`, `node_type`, `num_node_groups`, `replicas_per_node_group`; computed `configuration_endpoint`, `port`, `arn`, `status`, `security_group_ids`, `automatic_failover`, `multi_az`, `at_rest_encryption`, `transit_encryption` | `CreateReplicationGroup`, `DescribeReplicationGroups`, `DescribeCacheClusters`, `ModifyReplicationGroup`, `ModifyReplicationGroupShardConfiguration`, `Increase…`/`DecreaseReplicaCount`, `ListTagsForResource`, `AddTagsToResource`, `DeleteReplicationGroup` |
+//! | `aws_elasticache_unsharded_group` | *`subnet_group_name`*, `engine_version`, `node_type`, `replicas`; computed `primary_endpoint`, `reader_endpoint`, `port`, `arn`, `status`, `security_group_ids`, `automatic_failover`, `multi_az`, `at_rest_encryption`, `transit_encryption`, `cluster_mode` | the same calls, but no `ModifyReplicationGroupShardConfiguration` |
 //!
-//! Both are named by their identity (`ss-<stack>-<address>-<hash>`; a replication group id
+//! All three are named by their identity (`ss-<stack>-<address>-<hash>`; a replication group id
 //! has at most 40 characters), so `find` is a describe by name, then `ListTagsForResource`
 //! checks the object carries the identity's tags. A subnet group takes the network's subnets
 //! at create time (not changed afterwards); a replication group takes the security group of
@@ -74,7 +95,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::{
     AutomaticFailoverStatus, CacheCluster, CacheSubnetGroup, ClusterMode, MultiAzStatus,
-    ReplicationGroup, Tag,
+    NodeGroupConfiguration, ReplicationGroup, Tag,
 };
 use provider_api::CreateRequest;
 use provider_api::component::{Size, SizeClass};
@@ -98,10 +119,11 @@ use crate::types::{Module, NAME_LEN, base};
 
 pub const SUBNET_GROUP: &str = "aws_elasticache_subnet_group";
 pub const REPLICATION_GROUP: &str = "aws_elasticache_replication_group";
+pub const UNSHARDED_GROUP: &str = "aws_elasticache_unsharded_group";
 
 /// The native types of this module, their schemas and set-like attributes.
 pub const MODULE: Module = Module {
-    types: &[SUBNET_GROUP, REPLICATION_GROUP],
+    types: &[SUBNET_GROUP, REPLICATION_GROUP, UNSHARDED_GROUP],
     schema,
     set_like,
 };
@@ -127,6 +149,45 @@ const NOT_YET_VISIBLE: Duration = Duration::from_secs(20);
 /// ElastiCache's limit of nodes in one cluster-mode replication group.
 const MAX_NODES: i64 = 500;
 
+/// The replicas of an unsharded group: automatic failover needs one, a node group holds at
+/// most five.
+const UNSHARDED_REPLICAS: std::ops::RangeInclusive<i64> = 1..=5;
+
+/// The attributes both kinds of replication group have, configured and computed.
+fn group_base() -> Body {
+    base()
+        .attr(
+            "subnet_group_name",
+            A::required(s(), "The cache subnet group").force_new(),
+        )
+        .attr(
+            "engine_version",
+            A::optional(s(), "Redis version, like 7.1 (upgrades in place)")
+                .default(DEFAULT_VERSION),
+        )
+        .attr(
+            "node_type",
+            A::required(s(), "Node type, like cache.r6g.large"),
+        )
+        .attr("port", A::computed(n(), "Port"))
+        .attr("arn", A::computed(s(), "ARN"))
+        .attr("status", A::computed(s(), "Status, like available"))
+        .attr(
+            "security_group_ids",
+            A::computed(
+                list(s()),
+                "Security groups (the network's; null while no member cluster is listed)",
+            ),
+        )
+        .attr("automatic_failover", A::computed(b(), "Automatic failover"))
+        .attr("multi_az", A::computed(b(), "Multi-AZ"))
+        .attr("at_rest_encryption", A::computed(b(), "Encryption at rest"))
+        .attr(
+            "transit_encryption",
+            A::computed(b(), "Encryption in transit (TLS)"),
+        )
+}
+
 fn schema(type_name: &str) -> Option<(&'static str, Body)> {
     match type_name {
         SUBNET_GROUP => Some((
@@ -145,20 +206,7 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
         REPLICATION_GROUP => Some((
             "A Redis replication group in cluster mode, encrypted at rest and in transit, with \
              automatic failover, and Multi-AZ when it has replicas",
-            base()
-                .attr(
-                    "subnet_group_name",
-                    A::required(s(), "The cache subnet group").force_new(),
-                )
-                .attr(
-                    "engine_version",
-                    A::optional(s(), "Redis version, like 7.1 (upgrades in place)")
-                        .default(DEFAULT_VERSION),
-                )
-                .attr(
-                    "node_type",
-                    A::required(s(), "Node type, like cache.r6g.large"),
-                )
+            group_base()
                 .attr(
                     "num_node_groups",
                     A::optional(n(), "Shards (node groups), 1–500").default(1),
@@ -170,24 +218,27 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
                 .attr(
                     "configuration_endpoint",
                     A::computed(s(), "Cluster configuration endpoint host name"),
-                )
-                .attr("port", A::computed(n(), "Port"))
-                .attr("arn", A::computed(s(), "ARN"))
-                .attr("status", A::computed(s(), "Status, like available"))
+                ),
+        )),
+        UNSHARDED_GROUP => Some((
+            "A Redis replication group with cluster mode disabled: a primary and its replicas \
+             in other zones, automatic failover, Multi-AZ, encrypted at rest and in transit",
+            group_base()
                 .attr(
-                    "security_group_ids",
-                    A::computed(
-                        list(s()),
-                        "Security groups (the network's; null while no member cluster is \
-                         listed)",
-                    ),
+                    "replicas",
+                    A::optional(n(), "Replicas of the primary, 1–5").default(1),
                 )
-                .attr("automatic_failover", A::computed(b(), "Automatic failover"))
-                .attr("multi_az", A::computed(b(), "Multi-AZ"))
-                .attr("at_rest_encryption", A::computed(b(), "Encryption at rest"))
                 .attr(
-                    "transit_encryption",
-                    A::computed(b(), "Encryption in transit (TLS)"),
+                    "primary_endpoint",
+                    A::computed(s(), "The primary's host name (follows a failover)"),
+                )
+                .attr(
+                    "reader_endpoint",
+                    A::computed(s(), "Host name spreading reads over the replicas"),
+                )
+                .attr(
+                    "cluster_mode",
+                    A::computed(s(), "Cluster mode as ElastiCache reports it (disabled)"),
                 ),
         )),
         _ => None,
@@ -197,7 +248,7 @@ fn schema(type_name: &str) -> Option<(&'static str, Body)> {
 fn set_like(type_name: &str) -> &'static [&'static str] {
     match type_name {
         SUBNET_GROUP => &["subnet_ids"],
-        REPLICATION_GROUP => &["security_group_ids"],
+        REPLICATION_GROUP | UNSHARDED_GROUP => &["security_group_ids"],
         _ => &[],
     }
 }
@@ -234,6 +285,35 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
             .at(["shards"]),
         );
     }
+    check_size_and_version(config, &mut out);
+    out
+}
+
+/// The provider's own checks of a `redis`, on top of the portable ones (which check
+/// `replicas` 1–5): its size and version, as for a `redis_cluster`.
+pub fn validate_redis(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    check_size_and_version(config, &mut out);
+    out
+}
+
+/// Checks of the native `aws_elasticache_unsharded_group`: its replica count.
+pub fn validate_native(type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+    match config.get("replicas").and_then(Value::as_i64) {
+        Some(r) if type_name == UNSHARDED_GROUP && !UNSHARDED_REPLICAS.contains(&r) => {
+            vec![
+                Diagnostic::error(format!(
+                    "`replicas` must be from 1 to 5 (automatic failover needs a replica), not {r}"
+                ))
+                .at(["replicas"]),
+            ]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The size and version checks a `redis_cluster` and a `redis` share.
+fn check_size_and_version(config: &Attrs, out: &mut Vec<Diagnostic>) {
     if let Some(size) = config.get("size").and_then(Value::as_str)
         && let Size::Native(name) = Size::parse(size)
         && !name.starts_with("cache.")
@@ -270,7 +350,6 @@ pub fn validate(_settings: &Settings, config: &Attrs) -> Vec<Diagnostic> {
             .at(["version"]),
         );
     }
-    out
 }
 
 /// `major.minor` of a version like `7.1` or `6.2.6`.
@@ -293,31 +372,65 @@ fn version_name(v: &str) -> String {
     }
 }
 
-/// The default parameter group with cluster mode on of a Redis version.
-fn cluster_parameter_group(version: &str) -> Option<String> {
+/// The default parameter group of a Redis version, with cluster mode on or off
+/// (`default.redis7.cluster.on`, `default.redis7`).
+fn default_parameter_group(version: &str, cluster: bool) -> Option<String> {
     let (major, minor) = parse_version(version)?;
-    Some(match major {
-        7.. => format!("default.redis{major}.cluster.on"),
-        6 => "default.redis6.x.cluster.on".into(),
-        _ => format!("default.redis{major}.{minor}.cluster.on"),
+    let family = match major {
+        7.. => format!("default.redis{major}"),
+        6 => "default.redis6.x".into(),
+        _ => format!("default.redis{major}.{minor}"),
+    };
+    Some(if cluster {
+        format!("{family}.cluster.on")
+    } else {
+        family
     })
+}
+
+/// The node type of a component's `size` (default `default`), unknown while it is.
+fn node_value(r: &Reader<'_>, default: &str) -> Result<Value, Vec<Diagnostic>> {
+    match r.value("size", default) {
+        Value::String(size) => Ok(Value::from(node_type(&size))),
+        other if other.is_unknown() => Ok(Value::Unknown),
+        _ => Err(vec![
+            Diagnostic::error("`size` must be a string").at(["size"]),
+        ]),
+    }
+}
+
+/// The cache subnet group of a component's network.
+fn subnet_group(r: &Reader<'_>) -> NativeSpec {
+    NativeSpec::new("subnet_group", SUBNET_GROUP).set("vpc_id", r.value("network", Value::Null))
+}
+
+/// Expands a `redis` into native resources (see the module table).
+pub fn expand_redis(_settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diagnostic>> {
+    let r = Reader::new(config);
+    let resources = vec![
+        subnet_group(&r),
+        NativeSpec::new("redis", UNSHARDED_GROUP)
+            .set("subnet_group_name", Binding::attr("subnet_group", "id"))
+            .set("engine_version", r.value("version", DEFAULT_VERSION))
+            .set("node_type", node_value(&r, "small")?)
+            .set("replicas", r.value("replicas", 1)),
+    ];
+    let exports = Expansion::exports(&[
+        ("id", Binding::attr("redis", "id")),
+        ("endpoint", Binding::attr("redis", "primary_endpoint")),
+        ("reader_endpoint", Binding::attr("redis", "reader_endpoint")),
+        ("port", Binding::attr("redis", "port")),
+        ("password", Binding::Value(Value::Null)),
+    ]);
+    Ok(Expansion { resources, exports })
 }
 
 /// Expands a `redis_cluster` into native resources (see the module table).
 pub fn expand(_settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Diagnostic>> {
     let r = Reader::new(config);
-    let node = match r.value("size", "medium") {
-        Value::String(size) => Value::from(node_type(&size)),
-        other if other.is_unknown() => Value::Unknown,
-        _ => {
-            return Err(vec![
-                Diagnostic::error("`size` must be a string").at(["size"]),
-            ]);
-        }
-    };
+    let node = node_value(&r, "medium")?;
     let resources = vec![
-        NativeSpec::new("subnet_group", SUBNET_GROUP)
-            .set("vpc_id", r.value("network", Value::Null)),
+        subnet_group(&r),
         NativeSpec::new("cluster", REPLICATION_GROUP)
             .set("subnet_group_name", Binding::attr("subnet_group", "id"))
             .set("engine_version", r.value("version", DEFAULT_VERSION))
@@ -342,6 +455,29 @@ fn tags(identity: &Identity, extra: &[(&str, &str)]) -> Vec<Tag> {
         .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// The one node group of an unsharded replication group: its primary in the first zone,
+/// replica `i` in the zone after the previous one (round the list when there are more
+/// replicas than other zones).
+fn spread(zones: &[String], replicas: i64) -> NodeGroupConfiguration {
+    let at = |i: usize| zones.get(i % zones.len().max(1)).cloned();
+    let count = usize::try_from(replicas).unwrap_or(0);
+    NodeGroupConfiguration::builder()
+        .node_group_id("0001")
+        .replica_count(replicas as i32)
+        .set_primary_availability_zone(at(0))
+        .set_replica_availability_zones(Some((1..=count).filter_map(at).collect()))
+        .build()
+}
+
+/// The attribute holding the replicas per node group of a replication group type.
+fn replica_key(type_name: &str) -> &'static str {
+    if type_name == UNSHARDED_GROUP {
+        "replicas"
+    } else {
+        "replicas_per_node_group"
+    }
 }
 
 /// A create answered "already exists": the planner's look-up adopts it (a create retried by
@@ -472,9 +608,11 @@ impl Elasticache {
         Ok(out)
     }
 
-    /// A replication group as an object; `members` from its clusters, or else from its tags.
+    /// A replication group as an object of `type_name` (the attributes of its mode);
+    /// `members` from its clusters, or else from its tags.
     async fn replication_group_obj(
         &self,
+        type_name: &str,
         g: &ReplicationGroup,
         members: Option<&Members>,
     ) -> Result<Obj, ProviderError> {
@@ -492,14 +630,49 @@ impl Elasticache {
                 .or_else(|| tags.get(TAG_SUBNET_GROUP).cloned());
         }
         let groups = g.node_groups();
-        let replicas = groups
-            .first()
+        let first = groups.first();
+        let replicas = first
             .map(|ng| ng.node_group_members().len().saturating_sub(1))
             .unwrap_or(0);
-        let endpoint = g.configuration_endpoint();
-        let port = endpoint.and_then(|e| e.port()).unwrap_or(6379);
         let status = g.status().unwrap_or_default();
-        let attrs = Attrs::from([
+        let mut attrs = if type_name == UNSHARDED_GROUP {
+            let primary = first.and_then(|ng| ng.primary_endpoint());
+            let port = primary.and_then(|e| e.port()).unwrap_or(6379);
+            Attrs::from([
+                ("replicas".into(), Value::from(replicas as i64)),
+                (
+                    "primary_endpoint".into(),
+                    opt(primary.and_then(|e| e.address())),
+                ),
+                (
+                    "reader_endpoint".into(),
+                    opt(first
+                        .and_then(|ng| ng.reader_endpoint())
+                        .and_then(|e| e.address())),
+                ),
+                ("port".into(), Value::from(i64::from(port))),
+                (
+                    "cluster_mode".into(),
+                    opt(g.cluster_mode().map(|m| m.as_str())),
+                ),
+            ])
+        } else {
+            let endpoint = g.configuration_endpoint();
+            let port = endpoint.and_then(|e| e.port()).unwrap_or(6379);
+            Attrs::from([
+                ("num_node_groups".into(), Value::from(groups.len() as i64)),
+                (
+                    "replicas_per_node_group".into(),
+                    Value::from(replicas as i64),
+                ),
+                (
+                    "configuration_endpoint".into(),
+                    opt(endpoint.and_then(|e| e.address())),
+                ),
+                ("port".into(), Value::from(i64::from(port))),
+            ])
+        };
+        attrs.extend([
             ("id".into(), Value::from(id)),
             ("name".into(), Value::from(id)),
             (
@@ -508,16 +681,6 @@ impl Elasticache {
             ),
             ("engine_version".into(), opt(seen.engine_version.as_deref())),
             ("node_type".into(), opt(g.cache_node_type())),
-            ("num_node_groups".into(), Value::from(groups.len() as i64)),
-            (
-                "replicas_per_node_group".into(),
-                Value::from(replicas as i64),
-            ),
-            (
-                "configuration_endpoint".into(),
-                opt(endpoint.and_then(|e| e.address())),
-            ),
-            ("port".into(), Value::from(i64::from(port))),
             ("arn".into(), opt(g.arn())),
             ("status".into(), Value::from(status)),
             (
@@ -589,9 +752,11 @@ impl Elasticache {
         .await
     }
 
-    /// The in-place steps of a replication group, each waited for before the next.
+    /// The in-place steps of a replication group of either kind, each waited for before the
+    /// next (a group with cluster mode disabled has no shard step).
     async fn converge_replication_group(
         &self,
+        type_name: &str,
         current: &Obj,
         config: &Attrs,
     ) -> Result<bool, ProviderError> {
@@ -637,7 +802,7 @@ impl Elasticache {
 
         let want_shards = attr_i64(config, "num_node_groups", 1);
         let have_shards = attr_i64(now, "num_node_groups", want_shards);
-        if want_shards != have_shards {
+        if type_name == REPLICATION_GROUP && want_shards != have_shards {
             let mut call = c
                 .modify_replication_group_shard_configuration()
                 .replication_group_id(id)
@@ -668,50 +833,135 @@ impl Elasticache {
             changed = true;
         }
 
-        let want_replicas = attr_i64(config, "replicas_per_node_group", 1);
-        let have_replicas = attr_i64(now, "replicas_per_node_group", want_replicas);
+        let key = replica_key(type_name);
+        let want_replicas = attr_i64(config, key, 1);
+        let have_replicas = attr_i64(now, key, want_replicas);
         if want_replicas != have_replicas {
-            if want_replicas == 0 {
-                // Multi-AZ needs a replica: off first.
-                c.modify_replication_group()
-                    .replication_group_id(id)
-                    .multi_az_enabled(false)
-                    .apply_immediately(true)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("ModifyReplicationGroup", e))?;
-                self.settle(id).await?;
-            }
-            if want_replicas > have_replicas {
-                c.increase_replica_count()
-                    .replication_group_id(id)
-                    .new_replica_count(want_replicas as i32)
-                    .apply_immediately(true)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("IncreaseReplicaCount", e))?;
-            } else {
-                c.decrease_replica_count()
-                    .replication_group_id(id)
-                    .new_replica_count(want_replicas as i32)
-                    .apply_immediately(true)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("DecreaseReplicaCount", e))?;
-            }
-            if have_replicas == 0 {
-                self.settle(id).await?;
-                c.modify_replication_group()
-                    .replication_group_id(id)
-                    .multi_az_enabled(true)
-                    .apply_immediately(true)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("ModifyReplicationGroup", e))?;
-            }
+            self.change_replicas(id, have_replicas, want_replicas)
+                .await?;
             changed = true;
         }
         Ok(changed)
+    }
+
+    /// Creates a replication group of either kind in the network of its subnet group: the
+    /// network's security group, encrypted at rest and in transit, automatic failover.
+    async fn create_group(&self, req: &CreateRequest<'_>) -> Result<String, ProviderError> {
+        let (type_name, identity, config) = (req.type_name, req.identity, req.config);
+        let c = self.client().await;
+        let id = identity.name(REPLICATION_GROUP_ID_LEN);
+        let subnet_group = need_str(config, "subnet_group_name")?;
+        let vpc = c
+            .describe_cache_subnet_groups()
+            .cache_subnet_group_name(subnet_group)
+            .send()
+            .await
+            .map_err(|e| sdk("DescribeCacheSubnetGroups", e))?
+            .cache_subnet_groups()
+            .first()
+            .and_then(|g| g.vpc_id())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ProviderError::Invalid(format!("cache subnet group {subnet_group:?} has no VPC"))
+            })?;
+        let security_group = self.ec2.network_security_group(&vpc).await?;
+        let version = attr_str(config, "engine_version").unwrap_or(DEFAULT_VERSION);
+        let replicas = attr_i64(config, replica_key(type_name), 1);
+        let call = c
+            .create_replication_group()
+            .replication_group_id(&id)
+            .replication_group_description(format!("ss: {}", identity.address))
+            .engine("redis")
+            .engine_version(version)
+            .cache_node_type(need_str(config, "node_type")?)
+            .replicas_per_node_group(replicas as i32)
+            .cache_subnet_group_name(subnet_group)
+            .security_group_ids(security_group)
+            .automatic_failover_enabled(true)
+            .multi_az_enabled(replicas >= 1)
+            .at_rest_encryption_enabled(true)
+            .transit_encryption_enabled(true)
+            .set_tags(Some(tags(
+                identity,
+                &[
+                    (TAG_ENGINE_VERSION, version),
+                    (TAG_SUBNET_GROUP, subnet_group),
+                ],
+            )));
+        let call = if type_name == UNSHARDED_GROUP {
+            // One node group, its primary in the network's first zone and each replica in
+            // the next one (AWS spreads them only when told to).
+            let zones: Vec<String> = self
+                .ec2
+                .network_subnets(&vpc)
+                .await?
+                .into_iter()
+                .map(|(_, zone)| zone)
+                .collect();
+            call.set_cache_parameter_group_name(default_parameter_group(version, false))
+                .cluster_mode(ClusterMode::Disabled)
+                .num_node_groups(1)
+                .node_group_configuration(spread(&zones, replicas))
+        } else {
+            call.set_cache_parameter_group_name(default_parameter_group(version, true))
+                .cluster_mode(ClusterMode::Enabled)
+                .num_node_groups(attr_i64(config, "num_node_groups", 1) as i32)
+        };
+        call.send()
+            .await
+            .map_err(|e| sdk("CreateReplicationGroup", e))
+            .map_err(|e| exists_is_transient(e, &["ReplicationGroupAlreadyExists"]))?;
+        Ok(id)
+    }
+
+    /// Moves a replication group from `have` to `want` replicas per node group (Multi-AZ
+    /// switched off before going to no replica and on after leaving it).
+    async fn change_replicas(
+        &self,
+        id: &str,
+        have_replicas: i64,
+        want_replicas: i64,
+    ) -> Result<(), ProviderError> {
+        let c = self.client().await;
+        if want_replicas == 0 {
+            // Multi-AZ needs a replica: off first.
+            c.modify_replication_group()
+                .replication_group_id(id)
+                .multi_az_enabled(false)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| sdk("ModifyReplicationGroup", e))?;
+            self.settle(id).await?;
+        }
+        if want_replicas > have_replicas {
+            c.increase_replica_count()
+                .replication_group_id(id)
+                .new_replica_count(want_replicas as i32)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| sdk("IncreaseReplicaCount", e))?;
+        } else {
+            c.decrease_replica_count()
+                .replication_group_id(id)
+                .new_replica_count(want_replicas as i32)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| sdk("DecreaseReplicaCount", e))?;
+        }
+        if have_replicas == 0 {
+            self.settle(id).await?;
+            c.modify_replication_group()
+                .replication_group_id(id)
+                .multi_az_enabled(true)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| sdk("ModifyReplicationGroup", e))?;
+        }
+        Ok(())
     }
 }
 
@@ -750,7 +1000,7 @@ impl Lifecycle for Elasticache {
                 };
                 self.check_owner(type_name, obj, identity).await
             }
-            REPLICATION_GROUP => {
+            REPLICATION_GROUP | UNSHARDED_GROUP => {
                 let id = identity.name(REPLICATION_GROUP_ID_LEN);
                 let answer = c
                     .describe_replication_groups()
@@ -766,7 +1016,7 @@ impl Lifecycle for Elasticache {
                 let Some(g) = answer.replication_groups().first() else {
                     return Ok(None);
                 };
-                let obj = self.replication_group_obj(g, None).await?;
+                let obj = self.replication_group_obj(type_name, g, None).await?;
                 if self.is_gone(type_name, &obj) {
                     return Ok(None);
                 }
@@ -795,56 +1045,7 @@ impl Lifecycle for Elasticache {
                     .map_err(|e| exists_is_transient(e, &["CacheSubnetGroupAlreadyExists"]))?;
                 Ok(name)
             }
-            REPLICATION_GROUP => {
-                let id = identity.name(REPLICATION_GROUP_ID_LEN);
-                let subnet_group = need_str(config, "subnet_group_name")?;
-                let vpc = c
-                    .describe_cache_subnet_groups()
-                    .cache_subnet_group_name(subnet_group)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("DescribeCacheSubnetGroups", e))?
-                    .cache_subnet_groups()
-                    .first()
-                    .and_then(|g| g.vpc_id())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        ProviderError::Invalid(format!(
-                            "cache subnet group {subnet_group:?} has no VPC"
-                        ))
-                    })?;
-                let security_group = self.ec2.network_security_group(&vpc).await?;
-                let version = attr_str(config, "engine_version").unwrap_or(DEFAULT_VERSION);
-                let replicas = attr_i64(config, "replicas_per_node_group", 1);
-                c.create_replication_group()
-                    .replication_group_id(&id)
-                    .replication_group_description(format!("ss: {}", identity.address))
-                    .engine("redis")
-                    .engine_version(version)
-                    .set_cache_parameter_group_name(cluster_parameter_group(version))
-                    .cache_node_type(need_str(config, "node_type")?)
-                    .num_node_groups(attr_i64(config, "num_node_groups", 1) as i32)
-                    .replicas_per_node_group(replicas as i32)
-                    .cache_subnet_group_name(subnet_group)
-                    .security_group_ids(security_group)
-                    .cluster_mode(ClusterMode::Enabled)
-                    .automatic_failover_enabled(true)
-                    .multi_az_enabled(replicas >= 1)
-                    .at_rest_encryption_enabled(true)
-                    .transit_encryption_enabled(true)
-                    .set_tags(Some(tags(
-                        identity,
-                        &[
-                            (TAG_ENGINE_VERSION, version),
-                            (TAG_SUBNET_GROUP, subnet_group),
-                        ],
-                    )))
-                    .send()
-                    .await
-                    .map_err(|e| sdk("CreateReplicationGroup", e))
-                    .map_err(|e| exists_is_transient(e, &["ReplicationGroupAlreadyExists"]))?;
-                Ok(id)
-            }
+            REPLICATION_GROUP | UNSHARDED_GROUP => self.create_group(req).await,
             other => Err(unknown_type(other)),
         }
     }
@@ -859,7 +1060,7 @@ impl Lifecycle for Elasticache {
                 let all = self.subnet_groups().await?;
                 Ok(ids.iter().map(|id| all.get(id).cloned()).collect())
             }
-            REPLICATION_GROUP => {
+            REPLICATION_GROUP | UNSHARDED_GROUP => {
                 let all = self.replication_groups().await?;
                 let members = if ids.iter().any(|id| all.contains_key(id)) {
                     self.members().await?
@@ -869,7 +1070,10 @@ impl Lifecycle for Elasticache {
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids {
                     out.push(match all.get(id) {
-                        Some(g) => Some(self.replication_group_obj(g, members.get(id)).await?),
+                        Some(g) => Some(
+                            self.replication_group_obj(type_name, g, members.get(id))
+                                .await?,
+                        ),
                         None => None,
                     });
                 }
@@ -887,7 +1091,10 @@ impl Lifecycle for Elasticache {
     ) -> Result<bool, ProviderError> {
         match type_name {
             SUBNET_GROUP => Ok(false),
-            REPLICATION_GROUP => self.converge_replication_group(current, config).await,
+            REPLICATION_GROUP | UNSHARDED_GROUP => {
+                self.converge_replication_group(type_name, current, config)
+                    .await
+            }
             other => Err(unknown_type(other)),
         }
     }
@@ -902,7 +1109,7 @@ impl Lifecycle for Elasticache {
                     .await
                     .sent("DeleteCacheSubnetGroup"),
             ),
-            REPLICATION_GROUP => {
+            REPLICATION_GROUP | UNSHARDED_GROUP => {
                 let r = c
                     .delete_replication_group()
                     .replication_group_id(id)
@@ -930,7 +1137,8 @@ impl Lifecycle for Elasticache {
     }
 
     fn is_gone(&self, type_name: &str, obj: &Obj) -> bool {
-        type_name == REPLICATION_GROUP && attr_str(&obj.state.attrs, "status") == Some("deleted")
+        matches!(type_name, REPLICATION_GROUP | UNSHARDED_GROUP)
+            && attr_str(&obj.state.attrs, "status") == Some("deleted")
     }
 }
 
@@ -991,21 +1199,79 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_is_one_unsharded_group_with_its_replicas_in_the_next_zones() {
+        let config = Attrs::from([
+            ("network".to_string(), Value::from("vpc-1")),
+            ("replicas".to_string(), Value::from(2)),
+        ]);
+        let e = expand_redis(&settings(), &config).expect("expands");
+        let redis = e.get("redis").expect("redis");
+        assert_eq!(redis.type_name, UNSHARDED_GROUP);
+        assert_eq!(
+            redis.config["node_type"],
+            Binding::Value(Value::from("cache.t4g.medium"))
+        );
+        assert_eq!(redis.config["replicas"], Binding::Value(Value::from(2)));
+        assert!(redis.dependencies().contains("subnet_group"));
+        assert_eq!(
+            e.exports["endpoint"],
+            Binding::attr("redis", "primary_endpoint")
+        );
+        assert_eq!(e.exports["password"], Binding::Value(Value::Null));
+        let keys: Vec<&str> = e.exports.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["endpoint", "id", "password", "port", "reader_endpoint"]
+        );
+        assert!(validate_redis(&settings(), &config).is_empty());
+        let bad = Attrs::from([("size".to_string(), Value::from("db.r7g.large"))]);
+        assert_eq!(validate_redis(&settings(), &bad).len(), 1);
+        let none = Attrs::from([("replicas".to_string(), Value::from(0))]);
+        assert_eq!(validate_native(UNSHARDED_GROUP, &none).len(), 1);
+        assert!(validate_native(REPLICATION_GROUP, &none).is_empty());
+
+        let zones: Vec<String> = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+            .map(String::from)
+            .to_vec();
+        let ng = spread(&zones, 2);
+        assert_eq!(ng.primary_availability_zone(), Some("eu-west-1a"));
+        assert_eq!(
+            ng.replica_availability_zones(),
+            ["eu-west-1b", "eu-west-1c"]
+        );
+        assert_eq!(ng.replica_count(), Some(2));
+        // More replicas than other zones: round the list.
+        let ng = spread(&zones[..2], 3);
+        assert_eq!(
+            ng.replica_availability_zones(),
+            ["eu-west-1b", "eu-west-1a", "eu-west-1b"]
+        );
+    }
+
+    #[test]
     fn versions() {
         assert_eq!(version_name("7.1.0"), "7.1");
         assert_eq!(version_name("6.2.6"), "6.2");
         assert_eq!(version_name("5.0.6"), "5.0.6");
         assert_eq!(
-            cluster_parameter_group("7.1").as_deref(),
+            default_parameter_group("7.1", true).as_deref(),
             Some("default.redis7.cluster.on")
         );
         assert_eq!(
-            cluster_parameter_group("6.2").as_deref(),
+            default_parameter_group("6.2", true).as_deref(),
             Some("default.redis6.x.cluster.on")
         );
         assert_eq!(
-            cluster_parameter_group("5.0.6").as_deref(),
+            default_parameter_group("5.0.6", true).as_deref(),
             Some("default.redis5.0.cluster.on")
+        );
+        assert_eq!(
+            default_parameter_group("7.1", false).as_deref(),
+            Some("default.redis7")
+        );
+        assert_eq!(
+            default_parameter_group("6.2", false).as_deref(),
+            Some("default.redis6.x")
         );
     }
 }

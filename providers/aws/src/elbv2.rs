@@ -9,7 +9,8 @@
 //! | `target_group` | `aws_lb_target_group` | HTTP to IP targets on port 80, the `health_check` (path, interval, healthy threshold), stickiness on only when `sticky_sessions`, tagged `ss:target = target` |
 //! | `listener` | `aws_lb_listener` | HTTP on `port`, default action: forward to the target group |
 //!
-//! Exports: `id` (the load balancer ARN), `dns_name`.
+//! Exports: `id` (the load balancer ARN), `dns_name`, `target_group_arn` (what the `superset`
+//! component binds its web Service to).
 //!
 //! **Security group.** `aws_security_group` only models all-protocol ingress rules, so the
 //! load balancer's group lets everything in from anywhere: an ALB only accepts connections
@@ -270,6 +271,8 @@ pub fn expand(_settings: &Settings, config: &Attrs) -> Result<Expansion, Vec<Dia
     let exports = Expansion::exports(&[
         ("id", Binding::attr("lb", "id")),
         ("dns_name", Binding::attr("lb", "dns_name")),
+        // The `superset` component binds its web Service to it (placement.rs).
+        ("target_group_arn", Binding::attr("target_group", "id")),
     ]);
     Ok(Expansion { resources, exports })
 }
@@ -1044,7 +1047,7 @@ mod tests {
                 .contains("lb_security_group")
         );
         let keys: Vec<&str> = e.exports.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["dns_name", "id"]);
+        assert_eq!(keys, ["dns_name", "id", "target_group_arn"]);
         assert!(validate(&settings(), &config).is_empty());
         assert_eq!(health_timeout(5), 4);
         assert_eq!(health_timeout(30), 5);

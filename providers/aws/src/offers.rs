@@ -246,7 +246,15 @@ impl Offers {
                     None => Vec::new(),
                 }
             }
-            component::REDIS_CLUSTER => match setting(config, "size", Some("medium")) {
+            component::REDIS_CLUSTER | component::REDIS => match setting(
+                config,
+                "size",
+                Some(if type_name == component::REDIS {
+                    "small"
+                } else {
+                    "medium"
+                }),
+            ) {
                 Some(size) => {
                     let node_type = elasticache::node_type(size);
                     // A name that is no node type at all is `validate`'s to report.
@@ -258,10 +266,12 @@ impl Offers {
                 }
                 None => Vec::new(),
             },
-            elasticache::REPLICATION_GROUP => match setting(config, "node_type", None) {
-                Some(t) => self.check_cache(t, "node_type").await,
-                None => Vec::new(),
-            },
+            elasticache::REPLICATION_GROUP | elasticache::UNSHARDED_GROUP => {
+                match setting(config, "node_type", None) {
+                    Some(t) => self.check_cache(t, "node_type").await,
+                    None => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         }
     }
