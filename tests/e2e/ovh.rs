@@ -557,6 +557,23 @@ fn assert_superset(objects: &[Json]) {
     );
 }
 
+/// The passwords of the database users the state holds (`password` of each
+/// `ovh_cloud_database_*_user`).
+fn reset_passwords(p: &Project) -> Vec<String> {
+    let state: Json = serde_json::from_str(&p.read("ss.state.json")).expect("the state is JSON");
+    state["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| {
+            r["type_name"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("ovh_cloud_database_") && t.ends_with("_user"))
+        })
+        .filter_map(|r| r["attributes"]["password"].as_str().map(str::to_string))
+        .collect()
+}
+
 fn superset_project() -> Project {
     Project::copy_of(&repo_root().join("examples/superset-ovh"))
 }
@@ -611,6 +628,18 @@ fn superset_on_ovh_apply_plan_drift_destroy() {
     );
     let created = sim.resources().len();
     let after_apply = sim.requests().len();
+    // The passwords ss reset (the database's administrator, the broker's user) are in the state
+    // alone: not in the apply's output nor in any request ss sent.
+    let passwords = reset_passwords(&p);
+    assert_eq!(passwords.len(), 2, "two users: {}", passwords.len());
+    let requests = Json::from(sim.requests()).to_string();
+    for pw in &passwords {
+        apply.lacks(pw, "a database password");
+        assert!(
+            !requests.contains(pw.as_str()),
+            "a password in the request log"
+        );
+    }
 
     // The acceptance of issue 13: with the real version format in the simulator's answers, a
     // second apply changes nothing and the plan after it is empty.
