@@ -318,6 +318,10 @@ impl Cloud for Ovh {
     }
 
     async fn check_offers(&self, type_name: &str, config: &Attrs) -> Vec<Diagnostic> {
+        if type_name == component::SUPERSET {
+            // A cluster the stack does not install KEDA into must already have it.
+            return kubernetes::app::check(config).await;
+        }
         self.offers.check(&self.api, type_name, config).await
     }
 
