@@ -357,16 +357,25 @@ fn redis(c: &Reader<'_>) -> Expansion {
 /// Memorystore for Redis's checks: a version it offers (or one below an offered one of the
 /// same major) and a size it can make.
 fn validate_redis(config: &Attrs, out: &mut Vec<Diagnostic>) {
-    if let Some(v) = config.get("version").and_then(Value::as_str)
-        && redis_version(v).is_none()
-    {
-        out.push(
-            Diagnostic::error(format!(
-                "Memorystore for Redis does not offer Redis {v:?}; offered: {}",
-                REDIS_VERSIONS.join(", ")
-            ))
-            .at(["version"]),
-        );
+    if let Some(v) = config.get("version").and_then(Value::as_str) {
+        match redis_version(v) {
+            None => out.push(
+                Diagnostic::error(format!(
+                    "Memorystore for Redis does not offer Redis {v:?}; offered: {}",
+                    REDIS_VERSIONS.join(", ")
+                ))
+                .at(["version"]),
+            ),
+            Some(served) if !REDIS_VERSIONS.contains(&v) => out.push(
+                Diagnostic::warning(format!(
+                    "Memorystore for Redis does not offer Redis {v:?}: {served} is created \
+                     (offered: {})",
+                    REDIS_VERSIONS.join(", ")
+                ))
+                .at(["version"]),
+            ),
+            Some(_) => {}
+        }
     }
     if let Some(size) = config.get("size").and_then(Value::as_str)
         && let Size::Native(name) = Size::parse(size)
@@ -606,6 +615,45 @@ mod tests {
             Binding::Value(Value::from("e2-standard-8"))
         );
         assert_eq!(e.get("pool_worker").expect("w").depends_on, ["pool_web"]);
+    }
+
+    #[test]
+    fn a_redis_is_a_memorystore_instance_of_an_offered_version() {
+        let cfg = |version: &str, size: &str| {
+            Attrs::from([
+                (
+                    "network".into(),
+                    Value::from("projects/p/global/networks/n"),
+                ),
+                ("version".into(), Value::from(version)),
+                ("size".into(), Value::from(size)),
+                ("replicas".into(), Value::from(2)),
+            ])
+        };
+        let e = expand(&settings(), component::REDIS, &cfg("7.1", "medium"))
+            .expect("component")
+            .expect("ok");
+        let r = e.get("redis").expect("redis");
+        assert_eq!(
+            r.config["redis_version"],
+            Binding::Value(Value::from("REDIS_7_2"))
+        );
+        assert_eq!(r.config["memory_gb"], Binding::Value(Value::from(16)));
+        assert_eq!(e.exports["password"], Binding::Value(Value::Null));
+        let check = |version: &str, size: &str| {
+            validate(&settings(), component::REDIS, &cfg(version, size))
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert!(check("7.2", "small").is_empty());
+        let served = check("7.1", "12");
+        assert_eq!(served.len(), 1, "{served:?}");
+        assert!(served[0].contains("REDIS_7_2 is created"), "{served:?}");
+        let refused = check("8.0", "4");
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].contains("offered: 3.2"), "{refused:?}");
+        assert!(refused[1].contains("at least 5"), "{refused:?}");
     }
 
     #[test]
