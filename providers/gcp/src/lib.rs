@@ -133,7 +133,7 @@
 //! Any other `size` is passed through as the native name; a `redis` takes a number of GB (at
 //! least 5, the smallest Memorystore instance with read replicas). A `redis` `version` is
 //! served by the offered `redisVersion` equal to it or the lowest above it in its major
-//! (7.1 → `REDIS_7_2`); a version with none is a validation error.
+//! (7.1 → `REDIS_7_2`, with a warning); a version with none is a validation error.
 //!
 //! # Not (yet) mapped
 //!
