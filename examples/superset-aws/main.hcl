@@ -2,8 +2,9 @@
 # the reference architecture of DESIGN.md with portable components, as in
 # examples/superset-sandbox. On AWS the network is a VPC with one public subnet per zone,
 # the cluster EKS with one managed node group per pool, Postgres RDS Multi-AZ with read
-# replicas and an RDS Proxy, Redis an ElastiCache replication group in cluster mode, the load
-# balancer an ALB, the CDN a CloudFront distribution.
+# replicas and an RDS Proxy, the cache an ElastiCache replication group in cluster mode, the
+# broker one with cluster mode disabled, the load balancer an ALB, the CDN a CloudFront
+# distribution, and Superset itself deployed into the EKS cluster.
 #
 #   export AWS_PROFILE=…            # or any other source of the standard credential chain
 #   ss plan examples/superset-aws
@@ -92,6 +93,16 @@ resource "redis_cluster" "cache" {
   size               = "medium"
 }
 
+# Celery's broker and results, and the async-query channel: Celery cannot use a Redis Cluster,
+# so this is an ElastiCache group with cluster mode disabled, a primary with a replica in
+# another zone, promoted automatically on failure (Multi-AZ), on a cache.t4g.medium node.
+resource "redis" "broker" {
+  network  = network.main.id
+  version  = "7.1"
+  replicas = 1
+  size     = "small"
+}
+
 # Superset keeps sessions in Redis, so any web node can serve any request: no sticky sessions,
 # which lets the autoscaler remove nodes without logging users out.
 resource "load_balancer" "web" {
@@ -123,4 +134,23 @@ resource "cdn" "static" {
     path = "/*"
     ttl  = 0
   }
+}
+
+# Superset itself, in the EKS cluster: gunicorn web pods on the web node group, registered in
+# the load balancer's target group by the AWS Load Balancer Controller (CPU autoscaling between
+# the web pool's bounds, with the metrics-server the stack installs), Celery workers on the
+# worker node group autoscaled by KEDA on the broker's queue backlog, one beat, and the
+# `superset db upgrade && superset init` job that runs before any pod of a new version serves.
+# `kubeconfig` (null here) deploys into another cluster instead: `SS_VAR_kubeconfig=PATH`.
+resource "superset" "app" {
+  cluster       = kubernetes_cluster.superset
+  database      = postgres.metadata
+  cache         = redis_cluster.cache
+  broker        = redis.broker
+  load_balancer = load_balancer.web
+  web_min       = local.web_min
+  web_max       = local.web_max
+  worker_min    = local.worker_min
+  worker_max    = local.worker_max
+  kubeconfig    = var.kubeconfig
 }

@@ -1,4 +1,4 @@
-# What the Superset deployment (its Helm values) needs from the stack.
+# Where Superset runs and what it is wired to.
 
 output "superset_url" {
   value       = "https://${cdn.static.domain_name}"
@@ -12,7 +12,17 @@ output "db_endpoint" {
 
 output "redis_endpoint" {
   value       = redis_cluster.cache.configuration_endpoint
-  description = "Redis Cluster configuration endpoint for the cache, results backend and Celery"
+  description = "Redis Cluster configuration endpoint for the chart-data and metadata caches"
+}
+
+output "superset_namespace" {
+  value       = superset.app.id
+  description = "The Kubernetes namespace Superset runs in"
+}
+
+output "broker_endpoint" {
+  value       = redis.broker.endpoint
+  description = "Primary of the Redis that Celery and the async queries use"
 }
 
 output "kubernetes_version" {

@@ -11,7 +11,6 @@ variable "users" {
   }
 }
 
-
 variable "aws_region" {
   type        = string
   default     = "eu-west-3"
@@ -22,4 +21,10 @@ variable "aws_endpoint" {
   type        = string
   default     = ""
   description = "Empty for AWS itself (or AWS_ENDPOINT_URL); an emulator's URL such as moto's http://127.0.0.1:PORT"
+}
+
+variable "kubeconfig" {
+  type        = string
+  default     = null
+  description = "A kubeconfig file: deploy Superset into the cluster it names (kind, minikube, kube-sim) instead of the stack's own EKS cluster"
 }

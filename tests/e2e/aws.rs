@@ -1,8 +1,11 @@
 //! The AWS provider end to end: the real `ss` binary applies `examples/superset-aws` to a moto
 //! server (real aws-sdk-rust clients on both sides, no stubs), and the test checks what moto
 //! holds through the SDK directly, not through ss. Covered: the reference architecture as
-//! built (zones, Multi-AZ and replicas, proxy, cluster-mode shards, ALB health check and
-//! stickiness, CloudFront origin, EKS node groups and scaling), a clean re-plan, an instance
+//! built (zones, Multi-AZ and replicas, proxy, cluster-mode shards, the broker's unsharded
+//! group with failover, also read with boto3, ALB health check and stickiness, CloudFront
+//! origin, EKS node groups, their scaling and pool labels), the application deployed into a
+//! kube-sim that the example's `kubeconfig` variable names (EKS on moto has no API server), a
+//! clean re-plan, an instance
 //! class changed outside ss reported by `ss diff` and put back by `ss apply`, a destroy that
 //! leaves nothing tagged with the stack, and an apply killed with SIGKILL mid-way then re-run,
 //! which leaves no duplicate and no object the state does not record.
@@ -18,6 +21,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use serde_json::Value as Json;
 
+use crate::kube::KubeSim;
 use crate::util::{Project, Run, copy_files, repo_root, str_field};
 
 const REGION: &str = "us-east-1";
@@ -30,11 +34,13 @@ struct Tagged {
     address: String,
 }
 
-/// A moto server, SDK clients to it, and a runtime to call them from synchronous tests.
+/// A moto server, SDK clients to it, and a runtime to call them from synchronous tests; and a
+/// Kubernetes API of the test's own for the example's application.
 struct Moto {
     url: String,
     sdk: SdkConfig,
     rt: tokio::runtime::Runtime,
+    kube: KubeSim,
 }
 
 fn tags_of<'a>(
@@ -77,11 +83,69 @@ impl Moto {
                 .endpoint_url(&url)
                 .load(),
         );
-        Some(Moto { url, sdk, rt })
+        let moto = Moto {
+            url,
+            sdk,
+            rt,
+            kube: KubeSim::start(),
+        };
+        moto.install_target_group_binding_crd();
+        Some(moto)
+    }
+
+    /// Applies the AWS Load Balancer Controller's TargetGroupBinding CRD to kube-sim, the way
+    /// `kubectl apply --server-side` would: what an EKS cluster with the controller has, and
+    /// what the application's binding of its web Service to the target group needs. The
+    /// schema has the fields the `superset` component sets (the controller's v1beta1 CRD:
+    /// `serviceRef {name, port}`, `targetGroupARN`, `targetType` ip or instance).
+    fn install_target_group_binding_crd(&self) {
+        let kubeconfig = std::fs::read_to_string(self.kube.kubeconfig()).expect("kubeconfig");
+        let server = kubeconfig
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server: "))
+            .expect("the kubeconfig names its server")
+            .to_string();
+        let spec = serde_json::json!({"type": "object", "required": ["serviceRef", "targetGroupARN"],
+            "properties": {
+                "serviceRef": {"type": "object", "required": ["name", "port"], "properties": {
+                    "name": {"type": "string"},
+                    "port": {"x-kubernetes-int-or-string": true}}},
+                "targetGroupARN": {"type": "string"},
+                "targetType": {"type": "string", "enum": ["instance", "ip"]}}});
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+            "metadata": {"type": "object"}, "spec": spec,
+            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
+        let crd = serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "targetgroupbindings.elbv2.k8s.aws"},
+            "spec": {"group": "elbv2.k8s.aws", "scope": "Namespaced",
+                "names": {"kind": "TargetGroupBinding", "listKind": "TargetGroupBindingList",
+                    "plural": "targetgroupbindings", "singular": "targetgroupbinding"},
+                "versions": [{"name": "v1beta1", "served": true, "storage": true,
+                    "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}});
+        let url = format!(
+            "{server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/targetgroupbindings.elbv2.k8s.aws?fieldManager=kubectl"
+        );
+        let status = self.rt.block_on(async {
+            reqwest::Client::new()
+                .patch(&url)
+                .header("content-type", "application/apply-patch+yaml")
+                .bearer_auth("test")
+                .body(crd.to_string())
+                .send()
+                .await
+                .map(|r| r.status())
+        });
+        let status = status.expect("the CRD request");
+        assert!(
+            status.is_success(),
+            "installing the TargetGroupBinding CRD: {status}"
+        );
     }
 
     /// The environment of an `ss` run against this server: dummy credentials, no instance
-    /// metadata lookups, and the example's variables.
+    /// metadata lookups, and the example's variables (the application goes to kube-sim).
     fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -89,6 +153,10 @@ impl Moto {
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("SS_VAR_aws_endpoint", self.url.clone()),
             ("SS_VAR_aws_region", REGION.into()),
+            (
+                "SS_VAR_kubeconfig",
+                self.kube.kubeconfig().display().to_string(),
+            ),
         ]
     }
 
@@ -535,6 +603,15 @@ fn unique_stack(prefix: &str) -> String {
     format!("{prefix}{}{nanos:x}", std::process::id())
 }
 
+/// Whether a state address is an AWS object (not one of the application's Kubernetes objects
+/// or its generated secret, which moto does not hold).
+fn in_aws(address: &str) -> bool {
+    address
+        .split('.')
+        .nth(2)
+        .is_some_and(|t| t.starts_with("aws_"))
+}
+
 /// The addresses the state records (`ss state list --json`), with their ids.
 fn state_records(moto: &Moto, p: &Project) -> BTreeMap<String, String> {
     let run = moto.ss(p, &["state", "list", "--json"]);
@@ -558,7 +635,8 @@ fn state_records(moto: &Moto, p: &Project) -> BTreeMap<String, String> {
 #[track_caller]
 fn assert_tracked_once(moto: &Moto, p: &Project, stack: &str) -> usize {
     let objects = moto.inventory(stack);
-    let records = state_records(moto, p);
+    let mut records = state_records(moto, p);
+    records.retain(|address, _| in_aws(address));
     let mut seen: BTreeMap<&str, &Tagged> = BTreeMap::new();
     for o in &objects {
         if let Some(first) = seen.insert(o.address.as_str(), o) {
@@ -581,6 +659,85 @@ fn assert_tracked_once(moto: &Moto, p: &Project, stack: &str) -> usize {
         );
     }
     objects.len()
+}
+
+/// The broker's replication group as boto3 (another client than the SDK ss uses) reads it
+/// from moto: cluster mode disabled, Multi-AZ, automatic failover, one replica.
+fn assert_broker_by_boto3(url: &str, id: &str) {
+    const CHECK: &str = r#"
+import sys, boto3
+url, group_id = sys.argv[1], sys.argv[2]
+client = boto3.client("elasticache", endpoint_url=url, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+g = client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0]
+assert g["ClusterEnabled"] is False, g
+assert g["MultiAZ"] == "enabled", g
+assert g["AutomaticFailover"] == "enabled", g
+assert len(g["NodeGroups"]) == 1, g
+members = g["NodeGroups"][0]["NodeGroupMembers"]
+assert len(members) == 2, members
+assert g["NodeGroups"][0]["PrimaryEndpoint"]["Address"], g
+print("boto3: broker ok")
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", CHECK, url, id])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "boto3's check of the broker failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The application's objects in kube-sim: the namespace, its Deployments (web, worker, beat)
+/// and the web Service, the web pods selecting the web node group by the pool label.
+fn assert_application(moto: &Moto) {
+    let kube = &moto.kube;
+    let namespaces: Vec<Json> = kube
+        .objects()
+        .into_iter()
+        .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
+        .collect();
+    assert_eq!(namespaces.len(), 1, "the namespace exists");
+    let deployments = kube.of_kind("Deployment", "superset");
+    let mut names: Vec<&str> = deployments
+        .iter()
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["superset-beat", "superset-web", "superset-worker"],
+        "{deployments:?}"
+    );
+    assert_eq!(kube.of_kind("Service", "superset").len(), 1);
+    let bindings = kube.of_kind("TargetGroupBinding", "superset");
+    assert_eq!(
+        bindings.len(),
+        1,
+        "the web Service bound to the target group"
+    );
+    assert!(
+        bindings[0]["spec"]["targetGroupARN"]
+            .as_str()
+            .is_some_and(|arn| arn.contains(":targetgroup/")),
+        "{bindings:?}"
+    );
+    assert_eq!(kube.of_kind("ScaledObject", "superset").len(), 1);
+    assert_eq!(kube.of_kind("HorizontalPodAutoscaler", "superset").len(), 1);
+}
+
+/// Nothing of the application is left in kube-sim.
+fn assert_application_gone(moto: &Moto) {
+    let left: Vec<Json> = moto
+        .kube
+        .objects()
+        .into_iter()
+        .filter(|o| o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset")
+        .collect();
+    assert!(left.is_empty(), "destroy leaves nothing: {left:?}");
 }
 
 /// The reference architecture as the acceptance list of issue 4 describes it, read from moto.
@@ -646,8 +803,13 @@ fn assert_superset(moto: &Moto, stack: &str) {
         // An RDS proxy.
         assert_eq!(of("db_proxy").len(), 1, "one RDS proxy: {objects:?}");
 
-        // A replication group with 3 node groups of 2 members.
-        let group = of("replication_group");
+        // The cache: a replication group with 3 node groups of 2 members.
+        let groups = of("replication_group");
+        assert_eq!(groups.len(), 2, "the cache and the broker: {objects:?}");
+        let group: Vec<&&Tagged> = groups
+            .iter()
+            .filter(|g| g.address.contains(".aws_elasticache_replication_group."))
+            .collect();
         assert_eq!(group.len(), 1, "{objects:?}");
         let answer = moto
             .cache()
@@ -665,6 +827,34 @@ fn assert_superset(moto: &Moto, stack: &str) {
                 "2 members per shard: {ng:?}"
             );
         }
+
+        // The broker: cluster mode disabled, a primary and its replica, failover, Multi-AZ.
+        let broker: Vec<&&Tagged> = groups
+            .iter()
+            .filter(|g| g.address == "redis.broker.aws_elasticache_unsharded_group.redis")
+            .collect();
+        assert_eq!(broker.len(), 1, "{objects:?}");
+        let answer = moto
+            .cache()
+            .describe_replication_groups()
+            .replication_group_id(&broker[0].id)
+            .send()
+            .await
+            .expect("the broker's replication group");
+        let rg = &answer.replication_groups()[0];
+        assert_eq!(rg.cluster_enabled(), Some(false), "{rg:?}");
+        assert_eq!(rg.node_groups().len(), 1, "one node group: {rg:?}");
+        assert_eq!(rg.node_groups()[0].node_group_members().len(), 2);
+        assert_eq!(
+            rg.automatic_failover(),
+            Some(&aws_sdk_elasticache::types::AutomaticFailoverStatus::Enabled)
+        );
+        assert_eq!(
+            rg.multi_az(),
+            Some(&aws_sdk_elasticache::types::MultiAzStatus::Enabled)
+        );
+        assert_eq!(rg.transit_encryption_enabled(), Some(true));
+        assert_broker_by_boto3(&moto.url, &broker[0].id);
 
         // An ALB, a target group with the health check path, stickiness disabled.
         let lbs = of("load_balancer");
@@ -733,10 +923,12 @@ fn assert_superset(moto: &Moto, stack: &str) {
             .unwrap_or_default();
         assert_eq!(origins, vec![dns_name], "the CDN's origin is the ALB");
 
-        // An EKS cluster with 2 node groups and their scaling.
+        // An EKS cluster with 2 node groups, their scaling, and the node label the
+        // application's pods select each pool by.
         assert_eq!(of("eks_cluster").len(), 1, "{objects:?}");
         let cluster = &of("eks_cluster")[0].id;
         let mut scaling = Vec::new();
+        let mut pools = Vec::new();
         for ng in of("eks_node_group") {
             let name = ng.id.rsplit(':').next().unwrap_or_default();
             let answer = moto
@@ -752,8 +944,17 @@ fn assert_superset(moto: &Moto, stack: &str) {
                 .and_then(|n| n.scaling_config())
                 .expect("scaling");
             scaling.push((s.min_size(), s.max_size()));
+            pools.extend(
+                answer
+                    .nodegroup()
+                    .and_then(|n| n.labels())
+                    .and_then(|l| l.get("ss.internal/node-pool"))
+                    .cloned(),
+            );
         }
         scaling.sort();
+        pools.sort();
+        assert_eq!(pools, ["web", "worker"]);
         // web: 5–20, worker: 10–30 (the example's locals for 10,000 users).
         assert_eq!(scaling, vec![(Some(5), Some(20)), (Some(10), Some(30))]);
     });
@@ -768,6 +969,7 @@ fn superset_on_moto_apply_replan_drift_destroy() {
     let applied = moto.ss(&p, &["apply", "--auto-approve"]);
     applied.success();
     assert_superset(&moto, &stack);
+    assert_application(&moto);
     let count = assert_tracked_once(&moto, &p, &stack);
     eprintln!(
         "aws e2e: {count} objects after the apply ({:?})",
@@ -828,6 +1030,7 @@ fn superset_on_moto_apply_replan_drift_destroy() {
         left.is_empty(),
         "objects tagged with the stack after destroy: {left:?}"
     );
+    assert_application_gone(&moto);
 }
 
 #[test]
@@ -855,6 +1058,7 @@ fn a_killed_apply_then_apply_leaves_no_duplicate_or_untracked_object() {
     moto.ss(&p, &["apply", "--auto-approve"]).success();
     let count = assert_tracked_once(&moto, &p, &stack);
     assert_superset(&moto, &stack);
+    assert_application(&moto);
     moto.ss(&p, &["plan", "--detailed-exitcode"]).code(0);
     eprintln!("aws e2e: killed mid-way, re-applied: {count} objects, each once and tracked");
 
@@ -864,4 +1068,5 @@ fn a_killed_apply_then_apply_leaves_no_duplicate_or_untracked_object() {
         left.is_empty(),
         "objects tagged with the stack after destroy: {left:?}"
     );
+    assert_application_gone(&moto);
 }
