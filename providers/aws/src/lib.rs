@@ -246,11 +246,18 @@ pub struct Aws {
     settings: Settings,
     /// What the region sells, asked at plan time and kept.
     offers: offers::Offers,
+    /// The SDK configuration the services share (the EKS connections use it too).
+    shared: Arc<Shared>,
 }
 
 impl Aws {
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// How this provider reaches its EKS clusters (`eks:<cluster name>` references).
+    pub fn clusters(&self) -> Arc<dyn kubernetes::object::Clusters> {
+        Arc::new(placement::EksClusters::new(self.shared.clone()))
     }
 }
 
@@ -328,7 +335,8 @@ pub fn configure_with(
     };
     let cloud = Aws {
         settings: Settings { region, zones },
-        offers: offers::Offers::new(shared),
+        offers: offers::Offers::new(shared.clone()),
+        shared,
     };
     Ok(Kit::new(cloud, schema, services))
 }

@@ -298,6 +298,32 @@ async fn kubernetes_cluster_plan_apply_refresh_drift_destroy() {
     assert_eq!(scaling(batch), (Some(0), Some(5), Some(0)));
     assert_eq!(web.instance_types(), ["t3.large"]);
     assert_eq!(batch.instance_types(), ["c6i.2xlarge"]);
+    // Each node group's nodes carry the pool label the `superset` pods select.
+    let pool_label = |g: &Nodegroup| {
+        g.labels()
+            .and_then(|l| l.get("ss.internal/node-pool"))
+            .cloned()
+    };
+    assert_eq!(pool_label(web).as_deref(), Some("web"));
+    assert_eq!(pool_label(batch).as_deref(), Some("batch"));
+
+    // The connection to the cluster the `superset` component's objects use: EKS's endpoint,
+    // a token presigned with STS for this cluster (moto's CA is random text: not checked).
+    let config = moto
+        .provider(&calls)
+        .clusters()
+        .connect(&cluster_name)
+        .await
+        .map_err(|e| e.to_string());
+    let config = config.unwrap_or_else(|e| panic!("connect: {e}"));
+    assert_eq!(
+        config.cluster_url.to_string().trim_end_matches('/'),
+        cluster.endpoint().expect("endpoint").trim_end_matches('/')
+    );
+    // The token's form is the unit tests' (placement.rs): here, that there is one.
+    assert!(config.auth_info.token.is_some(), "a bearer token");
+    let missing = moto.provider(&calls).clusters().connect("ss-nope").await;
+    assert!(missing.is_err(), "no such cluster");
     for g in [web, batch] {
         assert_eq!(g.node_role(), Some(node_role.arn()));
         let in_subnets: BTreeSet<String> = g.subnets().iter().cloned().collect();
