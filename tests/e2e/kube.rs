@@ -15,8 +15,8 @@ pub struct KubeSim {
 }
 
 impl KubeSim {
-    /// A simulator whose statuses catch up after 20 ms, with KEDA's ScaledObject CRD installed
-    /// (what a cluster with KEDA has).
+    /// A simulator whose statuses catch up after 20 ms, with KEDA's CRDs installed (what a
+    /// cluster with KEDA has).
     pub fn start() -> KubeSim {
         let sim = KubeSim::bare();
         sim.install_keda_crd();
@@ -111,30 +111,73 @@ impl KubeSim {
             .collect()
     }
 
+    /// Checks that the `superset` component's objects are all in the namespace `superset`:
+    /// the kinds and how many of each (a TriggerAuthentication when the broker takes a
+    /// password).
+    #[track_caller]
+    pub fn assert_application(&self, broker_password: bool) {
+        let kinds = [
+            ("Namespace", 0),
+            ("Secret", 1),
+            ("Job", 1),
+            ("Deployment", 3),
+            ("Service", 1),
+            ("HorizontalPodAutoscaler", 1),
+            ("ScaledObject", 1),
+            ("TriggerAuthentication", usize::from(broker_password)),
+            ("PodDisruptionBudget", 2),
+            ("ServiceAccount", 0),
+            ("ConfigMap", 0),
+        ];
+        let namespace = self
+            .objects()
+            .into_iter()
+            .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
+            .count();
+        assert_eq!(namespace, 1, "the namespace exists");
+        for (kind, n) in kinds {
+            assert_eq!(
+                self.of_kind(kind, "superset").len(),
+                n,
+                "{kind} objects in the namespace"
+            );
+        }
+    }
+
     /// An out-of-band change: a JSON merge patch of the object at the API path `path`.
     pub fn patch(&self, path: &str, merge: &Json) {
         self.handle().patch(path, merge).expect("kube-sim patch");
     }
 
-    /// Applies KEDA's ScaledObject CRD the way `kubectl apply --server-side` would.
+    /// Applies KEDA's CRDs (ScaledObject, TriggerAuthentication) the way
+    /// `kubectl apply --server-side` would.
     fn install_keda_crd(&self) {
-        let url = format!(
-            "{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobjects.keda.sh?fieldManager=kubectl",
-            self.handle().url()
-        );
-        let body = kube_sim::fixtures::keda_crd();
-        let status = self.runtime.block_on(async {
-            reqwest::Client::new()
-                .patch(&url)
-                .header("content-type", "application/apply-patch+yaml")
-                .bearer_auth("test")
-                .body(body.to_string())
-                .send()
-                .await
-                .map(|r| r.status())
-        });
-        let status = status.expect("the CRD request");
-        assert!(status.is_success(), "installing the KEDA CRD: {status}");
+        let crds = [
+            kube_sim::fixtures::keda_crd(),
+            kube_sim::fixtures::keda_trigger_auth_crd(),
+        ];
+        for crd in crds {
+            let name = crd["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let url = format!(
+                "{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}?fieldManager=kubectl",
+                self.handle().url()
+            );
+            let status = self.runtime.block_on(async {
+                reqwest::Client::new()
+                    .patch(&url)
+                    .header("content-type", "application/apply-patch+yaml")
+                    .bearer_auth("test")
+                    .body(crd.to_string())
+                    .send()
+                    .await
+                    .map(|r| r.status())
+            });
+            let status = status.expect("the CRD request");
+            assert!(status.is_success(), "installing {name}: {status}");
+        }
     }
 }
 
@@ -152,23 +195,6 @@ mod tests {
     use crate::util::{Project, repo_root};
     use serde_json::json;
 
-    /// The kinds the `superset` component creates, with how many of each.
-    const KINDS: [(&str, usize); 9] = [
-        ("Secret", 1),
-        ("Job", 1),
-        ("Deployment", 3),
-        ("Service", 1),
-        ("HorizontalPodAutoscaler", 1),
-        ("ScaledObject", 1),
-        ("PodDisruptionBudget", 2),
-        ("ServiceAccount", 0),
-        ("ConfigMap", 0),
-    ];
-
-    fn count(sim: &KubeSim, kind: &str) -> usize {
-        sim.of_kind(kind, "superset").len()
-    }
-
     /// `examples/superset-sandbox` with `kubeconfig` at kube-sim: the application lands in the
     /// Kubernetes API, a re-plan is empty, a replica count changed by hand shows in `ss diff`
     /// and is undone by the next apply, and `ss destroy` leaves the namespace gone.
@@ -184,15 +210,7 @@ mod tests {
         p.ss_env(&["apply", "--auto-approve"], &env)
             .success()
             .no_panic();
-        let namespaces: Vec<Json> = sim
-            .objects()
-            .into_iter()
-            .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
-            .collect();
-        assert_eq!(namespaces.len(), 1, "the namespace exists");
-        for (kind, n) in KINDS {
-            assert_eq!(count(&sim, kind), n, "{kind} objects in the namespace");
-        }
+        sim.assert_application(false);
         let web = sim
             .of_kind("Deployment", "superset")
             .into_iter()
@@ -281,7 +299,7 @@ mod tests {
             .success()
             .contains("kubernetes_manifest.keda")
             .no_panic();
-        assert_eq!(count(&sim, "ScaledObject"), 1);
+        assert_eq!(sim.of_kind("ScaledObject", "superset").len(), 1);
         let operator = sim.of_kind("Deployment", "keda");
         assert_eq!(operator.len(), 1, "KEDA's operator runs");
         p.ss_env(&["plan", "--detailed-exitcode"], &env)

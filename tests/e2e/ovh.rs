@@ -44,18 +44,6 @@ const APPLICATION: usize = 14;
 
 const RESOURCES: usize = INFRASTRUCTURE + APPLICATION;
 
-/// The Kubernetes kinds the application holds in its namespace, with how many of each.
-const APP_KINDS: [(&str, usize); 8] = [
-    ("Secret", 1),
-    ("Job", 1),
-    ("Deployment", 3),
-    ("Service", 1),
-    ("HorizontalPodAutoscaler", 1),
-    ("ScaledObject", 1),
-    ("TriggerAuthentication", 1),
-    ("PodDisruptionBudget", 2),
-];
-
 /// The node label ss puts on every node of a pool (`ovh`'s `POOL_LABEL`, not named here so
 /// that these tests build without the provider crate).
 const POOL_LABEL: &str = "node.ss.internal/pool";
@@ -97,7 +85,7 @@ impl Sim {
             handle: Some(handle),
             endpoint: format!("http://{addr}/v1"),
             log,
-            kube: kube_with_keda(),
+            kube: crate::kube::KubeSim::start(),
             _dir: dir,
         }
     }
@@ -237,20 +225,7 @@ impl Sim {
     /// the pods on the node pools' label.
     #[track_caller]
     fn assert_application(&self) {
-        let namespaces = self
-            .kube
-            .objects()
-            .into_iter()
-            .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
-            .count();
-        assert_eq!(namespaces, 1, "the namespace");
-        for (kind, n) in APP_KINDS {
-            assert_eq!(
-                self.kube.of_kind(kind, "superset").len(),
-                n,
-                "{kind} objects in the namespace"
-            );
-        }
+        self.kube.assert_application(true);
         let service = &self.kube.of_kind("Service", "superset")[0];
         assert_eq!(service["spec"]["type"], "NodePort", "{service}");
         assert_eq!(service["spec"]["ports"][0]["nodePort"], 30080, "{service}");
@@ -281,52 +256,6 @@ impl Drop for Sim {
             self.runtime.block_on(handle.shutdown());
         }
     }
-}
-
-/// A kube-sim with KEDA's two CRDs: `KubeSim::start` installs the ScaledObject one, and the
-/// TriggerAuthentication one is added here, as KEDA's release manifest has it too: the broker
-/// on OVH takes a password, which the worker autoscaling reads through a
-/// TriggerAuthentication.
-fn kube_with_keda() -> crate::kube::KubeSim {
-    let kube = crate::kube::KubeSim::start();
-    let text = std::fs::read_to_string(kube.kubeconfig()).expect("the kubeconfig");
-    let server = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: "))
-        .expect("a server in the kubeconfig")
-        .to_string();
-    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "triggerauthentications.keda.sh"},
-        "spec": {"group": "keda.sh", "scope": "Namespaced",
-            "names": {"kind": "TriggerAuthentication", "listKind": "TriggerAuthenticationList",
-                "plural": "triggerauthentications", "singular": "triggerauthentication"},
-            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object",
-                    "x-kubernetes-preserve-unknown-fields": true}}}]}});
-    let url = format!(
-        "{server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/\
-         triggerauthentications.keda.sh?fieldManager=kubectl"
-    );
-    let status = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async {
-            reqwest::Client::new()
-                .patch(&url)
-                .header("content-type", "application/apply-patch+yaml")
-                .bearer_auth("test")
-                .body(crd.to_string())
-                .send()
-                .await
-                .map(|r| r.status())
-        })
-        .expect("the CRD request");
-    assert!(
-        status.is_success(),
-        "installing the TriggerAuthentication CRD: {status}"
-    );
-    kube
 }
 
 /// The objects of `kind`, as the API shows them.

@@ -136,6 +136,7 @@ async fn an_addon_is_installed_in_order_and_removed_again() {
         [
             "v1|Namespace||keda",
             KEY,
+            "apiextensions.k8s.io/v1|CustomResourceDefinition||triggerauthentications.keda.sh",
             "apps/v1|Deployment|keda|keda-operator",
         ]
     );

@@ -1,11 +1,12 @@
 //! What the tests of ss and of the simulator install into it to stand for a cluster add-on:
-//! KEDA's ScaledObject CRD (the fields the `superset` component sets), and a small release
-//! manifest of KEDA (namespace, CRD, operator) as `kubernetes_manifest` downloads one.
+//! KEDA's CRDs (ScaledObject with the fields the `superset` component sets, and
+//! TriggerAuthentication), and a small release manifest of KEDA (namespace, CRDs, operator) as
+//! `kubernetes_manifest` downloads one.
 
 use serde_json::{Value, json};
 
-/// A small KEDA release manifest (multi-document YAML): its namespace, the ScaledObject CRD
-/// (schema left open) and the operator's Deployment.
+/// A small KEDA release manifest (multi-document YAML): its namespace, the ScaledObject and
+/// TriggerAuthentication CRDs (schemas left open) and the operator's Deployment.
 pub const KEDA_MANIFEST: &str = include_str!("../testdata/keda-small.yaml");
 
 /// A CustomResourceDefinition of KEDA's ScaledObject, with the fields the `superset`
@@ -34,4 +35,17 @@ pub fn keda_crd() -> Value {
                 "plural": "scaledobjects", "singular": "scaledobject", "shortNames": ["so"]},
             "versions": [{"name": "v1alpha1", "served": true, "storage": true,
                 "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}})
+}
+
+/// KEDA's TriggerAuthentication CRD (its schema left open): what a trigger's credentials come
+/// from (the broker's password).
+pub fn keda_trigger_auth_crd() -> Value {
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "triggerauthentications.keda.sh"},
+        "spec": {"group": "keda.sh", "scope": "Namespaced",
+            "names": {"kind": "TriggerAuthentication", "listKind": "TriggerAuthenticationList",
+                "plural": "triggerauthentications", "singular": "triggerauthentication"},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true}}}]}})
 }
