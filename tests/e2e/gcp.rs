@@ -421,6 +421,11 @@ fn assert_superset_with(objects: &[Json], shards: u64, replicas: u64) {
     let checks = of_kind(objects, "compute:healthChecks");
     assert_eq!(checks.len(), 1);
     assert_eq!(checks[0]["httpHealthCheck"]["requestPath"], "/health");
+    // Each NEG endpoint (a web pod) is probed on its own port, as its readiness probe is.
+    assert_eq!(
+        checks[0]["httpHealthCheck"]["portSpecification"],
+        "USE_SERVING_PORT"
+    );
     assert_eq!(checks[0]["checkIntervalSec"], 10);
     assert_eq!(checks[0]["healthyThreshold"], 2);
     let services = of_kind(objects, "compute:backendServices");

@@ -36,7 +36,14 @@ impl Resource for HealthCheck {
             HEALTH_CHECK,
             "An HTTP health check (global)",
             component::health_check(base())
-                .attr("port", A::optional(n(), "Port probed").default(80))
+                .attr(
+                    "port",
+                    A::optional(
+                        n(),
+                        "Port probed; none: each endpoint's own port (USE_SERVING_PORT), \
+                         what the web pods of a NEG serve and are probed on",
+                    ),
+                )
                 .attr(
                     "timeout",
                     A::optional(n(), "Seconds a probe may take").default(5),
@@ -45,12 +52,18 @@ impl Resource for HealthCheck {
     }
 
     fn body(config: &Attrs) -> Json {
+        // Without a port, each endpoint is probed on the port it serves: behind a NEG of pods,
+        // the web pods' readiness probe (`/health` on their port), as the issue asks.
+        let http = match config.get("port").and_then(Value::as_i64) {
+            Some(port) => json!({"port": port, "requestPath": cfg_str(config, "path")}),
+            None => json!({
+                "portSpecification": "USE_SERVING_PORT",
+                "requestPath": cfg_str(config, "path"),
+            }),
+        };
         json!({
             "type": "HTTP",
-            "httpHealthCheck": {
-                "port": attr_i64(config, "port", 80),
-                "requestPath": cfg_str(config, "path"),
-            },
+            "httpHealthCheck": http,
             "checkIntervalSec": attr_i64(config, "interval", 30),
             "timeoutSec": attr_i64(config, "timeout", 5),
             "healthyThreshold": attr_i64(config, "healthy_threshold", 3),
