@@ -321,6 +321,14 @@ pub fn superset(config: &Attrs, place: &dyn Placement) -> Result<Expansion, Diag
     let c = Reader::new(config);
     let kubeconfig = !c.value("kubeconfig", Value::Null).is_null();
     let cluster = cluster_ref(&c, place, &component(&c, "cluster"));
+    let password = component(&c, "database").get("password").cloned();
+    if password.is_some_and(|p| p.unmark().0.is_null()) {
+        return Err(Diagnostic::error(
+            "the `database` exports no password, so Superset could not sign in to it",
+        )
+        .with_detail("the provider of that postgres keeps no password for its user")
+        .at(["database"]));
+    }
     let sup = inputs(&c, place, kubeconfig);
     let objects = superset::objects(&sup);
     let names: BTreeSet<String> = objects.iter().map(|(n, _)| n.clone()).collect();
@@ -445,6 +453,19 @@ mod tests {
             c.insert("kubeconfig".into(), Value::from(path));
         }
         c
+    }
+
+    #[test]
+    fn a_database_without_a_password_is_refused_at_the_setting() {
+        let mut c = config(None);
+        if let Some(Value::Map(db)) = c.get_mut("database") {
+            db.insert("password".into(), Value::Null.sensitive());
+        }
+        let Err(d) = superset(&c, &Cloud) else {
+            panic!("a null password is refused");
+        };
+        assert!(d.to_string().contains("no password"), "{d}");
+        assert_eq!(d.path, ["database"]);
     }
 
     #[test]
