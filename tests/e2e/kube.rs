@@ -239,9 +239,22 @@ mod tests {
             "/apis/apps/v1/namespaces/superset/deployments/superset-beat",
             &json!({"spec": {"replicas": 3}}),
         );
-        p.ss_env(&["diff"], &env)
-            .contains("superset-beat")
-            .contains("replicas")
+        // And an environment variable of the web pods, changed by hand.
+        let mut containers = web["spec"]["template"]["spec"]["containers"].clone();
+        for var in containers[0]["env"].as_array_mut().expect("env") {
+            if var["name"] == "SERVER_WORKER_AMOUNT" {
+                var["value"] = json!("1");
+            }
+        }
+        sim.patch(
+            "/apis/apps/v1/namespaces/superset/deployments/superset-web",
+            &json!({"spec": {"template": {"spec": {"containers": containers}}}}),
+        );
+        let diff = p.ss_env(&["diff"], &env);
+        diff.contains("superset-beat")
+            .contains("~ replicas = 1 -> 3")
+            .contains("superset-web")
+            .contains(r#"~ value = "4" -> "1""#)
             .no_panic();
         p.ss_env(&["apply", "--auto-approve"], &env).success();
         let beat = sim
@@ -253,6 +266,9 @@ mod tests {
             beat["spec"]["replicas"], 1,
             "one beat, whatever was set by hand"
         );
+        p.ss_env(&["plan", "--detailed-exitcode"], &env)
+            .code(0)
+            .no_panic();
 
         p.ss_env(&["destroy", "--auto-approve"], &env)
             .success()
