@@ -38,17 +38,6 @@ const APPLICATION: usize = 13;
 
 const RESOURCES: usize = INFRASTRUCTURE + APPLICATION;
 
-/// The Kubernetes kinds the application holds in its namespace, with how many of each.
-const APP_KINDS: [(&str, usize); 7] = [
-    ("Secret", 1),
-    ("Job", 1),
-    ("Deployment", 3),
-    ("Service", 1),
-    ("HorizontalPodAutoscaler", 1),
-    ("ScaledObject", 1),
-    ("PodDisruptionBudget", 2),
-];
-
 /// A gcp-sim server on its own runtime, with its request log and a service-account key whose
 /// `token_uri` is the simulator's token endpoint.
 struct Sim {
@@ -205,29 +194,26 @@ impl Sim {
         assert_eq!(zones.len(), 2, "the replica in another zone: {i}");
     }
 
-    /// Checks that the application's objects are in kube-sim.
+    /// Checks that the application's objects are in kube-sim, and its web Service names the
+    /// NEG of the load balancer.
     #[track_caller]
-    fn assert_application(&self) {
-        let namespaces = self
-            .kube
-            .objects()
-            .into_iter()
-            .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
-            .count();
-        assert_eq!(namespaces, 1, "the namespace");
-        for (kind, n) in APP_KINDS {
-            assert_eq!(
-                self.kube.of_kind(kind, "superset").len(),
-                n,
-                "{kind} objects in the namespace"
-            );
-        }
+    fn assert_application(&self, objects: &[Json]) {
+        // The broker takes no AUTH on GCP: no TriggerAuthentication.
+        self.kube.assert_application(false);
+        let backend = of_kind(objects, "compute:backendServices")[0]["name"]
+            .as_str()
+            .expect("the backend service's name")
+            .to_string();
         let service = &self.kube.of_kind("Service", "superset")[0];
-        assert!(
+        let neg: Json = serde_json::from_str(
             service["metadata"]["annotations"]["cloud.google.com/neg"]
                 .as_str()
-                .is_some_and(|a| a.contains("exposed_ports")),
-            "the web Service names its NEG: {service}"
+                .unwrap_or_else(|| panic!("the web Service names its NEG: {service}")),
+        )
+        .expect("the NEG annotation is JSON");
+        assert_eq!(
+            neg["exposed_ports"]["8088"]["name"], backend,
+            "the NEG is named after the backend service: {service}"
         );
     }
 
@@ -575,7 +561,7 @@ fn superset_on_gcp_apply_plan_drift_destroy() {
     let objects = sim.objects();
     assert_superset(&objects);
     sim.assert_broker(&objects);
-    sim.assert_application();
+    sim.assert_application(&objects);
     let after_apply = sim.requests().len();
     let apply_time = apply.elapsed;
 
@@ -706,7 +692,7 @@ fn superset_on_gcp_converges_under_injected_faults() {
     let objects = sim.objects();
     assert_superset(&objects);
     sim.assert_broker(&objects);
-    sim.assert_application();
+    sim.assert_application(&objects);
     let statuses = tally(&sim.requests());
     eprintln!(
         "gcp faults (seed {seed}): apply in {:?}, statuses {statuses:?}",
