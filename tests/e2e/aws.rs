@@ -691,28 +691,11 @@ print("boto3: broker ok")
     );
 }
 
-/// The application's objects in kube-sim: the namespace, its Deployments (web, worker, beat)
-/// and the web Service, the web pods selecting the web node group by the pool label.
+/// The application's objects in kube-sim (the kinds every cloud's have; the broker takes no
+/// AUTH password on AWS), and the web Service bound to the stack's target group.
 fn assert_application(moto: &Moto) {
     let kube = &moto.kube;
-    let namespaces: Vec<Json> = kube
-        .objects()
-        .into_iter()
-        .filter(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "superset")
-        .collect();
-    assert_eq!(namespaces.len(), 1, "the namespace exists");
-    let deployments = kube.of_kind("Deployment", "superset");
-    let mut names: Vec<&str> = deployments
-        .iter()
-        .filter_map(|d| d["metadata"]["name"].as_str())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        ["superset-beat", "superset-web", "superset-worker"],
-        "{deployments:?}"
-    );
-    assert_eq!(kube.of_kind("Service", "superset").len(), 1);
+    kube.assert_application(false);
     let bindings = kube.of_kind("TargetGroupBinding", "superset");
     assert_eq!(
         bindings.len(),
@@ -725,8 +708,6 @@ fn assert_application(moto: &Moto) {
             .is_some_and(|arn| arn.contains(":targetgroup/")),
         "{bindings:?}"
     );
-    assert_eq!(kube.of_kind("ScaledObject", "superset").len(), 1);
-    assert_eq!(kube.of_kind("HorizontalPodAutoscaler", "superset").len(), 1);
 }
 
 /// Nothing of the application is left in kube-sim.
