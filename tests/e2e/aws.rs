@@ -89,59 +89,11 @@ impl Moto {
             rt,
             kube: KubeSim::start(),
         };
-        moto.install_target_group_binding_crd();
+        // What an EKS cluster running the AWS Load Balancer Controller has, and what the
+        // application's binding of its web Service to the target group needs.
+        moto.kube
+            .install_crd(&kube_sim::fixtures::target_group_binding_crd());
         Some(moto)
-    }
-
-    /// Applies the AWS Load Balancer Controller's TargetGroupBinding CRD to kube-sim, the way
-    /// `kubectl apply --server-side` would: what an EKS cluster with the controller has, and
-    /// what the application's binding of its web Service to the target group needs. The
-    /// schema has the fields the `superset` component sets (the controller's v1beta1 CRD:
-    /// `serviceRef {name, port}`, `targetGroupARN`, `targetType` ip or instance).
-    fn install_target_group_binding_crd(&self) {
-        let kubeconfig = std::fs::read_to_string(self.kube.kubeconfig()).expect("kubeconfig");
-        let server = kubeconfig
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("server: "))
-            .expect("the kubeconfig names its server")
-            .to_string();
-        let spec = serde_json::json!({"type": "object", "required": ["serviceRef", "targetGroupARN"],
-            "properties": {
-                "serviceRef": {"type": "object", "required": ["name", "port"], "properties": {
-                    "name": {"type": "string"},
-                    "port": {"x-kubernetes-int-or-string": true}}},
-                "targetGroupARN": {"type": "string"},
-                "targetType": {"type": "string", "enum": ["instance", "ip"]}}});
-        let schema = serde_json::json!({"type": "object", "properties": {
-            "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-            "metadata": {"type": "object"}, "spec": spec,
-            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
-        let crd = serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": "targetgroupbindings.elbv2.k8s.aws"},
-            "spec": {"group": "elbv2.k8s.aws", "scope": "Namespaced",
-                "names": {"kind": "TargetGroupBinding", "listKind": "TargetGroupBindingList",
-                    "plural": "targetgroupbindings", "singular": "targetgroupbinding"},
-                "versions": [{"name": "v1beta1", "served": true, "storage": true,
-                    "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}});
-        let url = format!(
-            "{server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/targetgroupbindings.elbv2.k8s.aws?fieldManager=kubectl"
-        );
-        let status = self.rt.block_on(async {
-            reqwest::Client::new()
-                .patch(&url)
-                .header("content-type", "application/apply-patch+yaml")
-                .bearer_auth("test")
-                .body(crd.to_string())
-                .send()
-                .await
-                .map(|r| r.status())
-        });
-        let status = status.expect("the CRD request");
-        assert!(
-            status.is_success(),
-            "installing the TargetGroupBinding CRD: {status}"
-        );
     }
 
     /// The environment of an `ss` run against this server: dummy credentials, no instance
@@ -710,17 +662,6 @@ fn assert_application(moto: &Moto) {
     );
 }
 
-/// Nothing of the application is left in kube-sim.
-fn assert_application_gone(moto: &Moto) {
-    let left: Vec<Json> = moto
-        .kube
-        .objects()
-        .into_iter()
-        .filter(|o| o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset")
-        .collect();
-    assert!(left.is_empty(), "destroy leaves nothing: {left:?}");
-}
-
 /// The reference architecture as the acceptance list of issue 4 describes it, read from moto.
 fn assert_superset(moto: &Moto, stack: &str) {
     moto.rt.block_on(async {
@@ -929,7 +870,7 @@ fn assert_superset(moto: &Moto, stack: &str) {
                 answer
                     .nodegroup()
                     .and_then(|n| n.labels())
-                    .and_then(|l| l.get("ss.internal/node-pool"))
+                    .and_then(|l| l.get("node.ss.internal/pool"))
                     .cloned(),
             );
         }
@@ -1011,7 +952,7 @@ fn superset_on_moto_apply_replan_drift_destroy() {
         left.is_empty(),
         "objects tagged with the stack after destroy: {left:?}"
     );
-    assert_application_gone(&moto);
+    moto.kube.assert_application_gone();
 }
 
 #[test]
@@ -1049,5 +990,5 @@ fn a_killed_apply_then_apply_leaves_no_duplicate_or_untracked_object() {
         left.is_empty(),
         "objects tagged with the stack after destroy: {left:?}"
     );
-    assert_application_gone(&moto);
+    moto.kube.assert_application_gone();
 }

@@ -533,13 +533,7 @@ fn destroy_all(sim: &Sim, p: &Project) {
         .contains(&format!("{RESOURCES} destroyed"));
     let left = sim.objects();
     assert!(left.is_empty(), "left behind: {:?}", census(&left));
-    let app: Vec<Json> = sim
-        .kube
-        .objects()
-        .into_iter()
-        .filter(|o| o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset")
-        .collect();
-    assert!(app.is_empty(), "the application is gone: {app:?}");
+    sim.kube.assert_application_gone();
 }
 
 #[test]

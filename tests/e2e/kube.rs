@@ -144,40 +144,54 @@ impl KubeSim {
         }
     }
 
+    /// The application's objects the simulator holds: its namespace and what is in it.
+    pub fn application(&self) -> Vec<Json> {
+        self.objects()
+            .into_iter()
+            .filter(|o| {
+                o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset"
+            })
+            .collect()
+    }
+
+    /// Checks that nothing of the application is left.
+    #[track_caller]
+    pub fn assert_application_gone(&self) {
+        let left = self.application();
+        assert!(left.is_empty(), "the application is gone: {left:?}");
+    }
+
     /// An out-of-band change: a JSON merge patch of the object at the API path `path`.
     pub fn patch(&self, path: &str, merge: &Json) {
         self.handle().patch(path, merge).expect("kube-sim patch");
     }
 
-    /// Applies KEDA's CRDs (ScaledObject, TriggerAuthentication) the way
-    /// `kubectl apply --server-side` would.
+    /// Applies KEDA's CRDs (ScaledObject, TriggerAuthentication).
     fn install_keda_crd(&self) {
-        let crds = [
-            kube_sim::fixtures::keda_crd(),
-            kube_sim::fixtures::keda_trigger_auth_crd(),
-        ];
-        for crd in crds {
-            let name = crd["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let url = format!(
-                "{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}?fieldManager=kubectl",
-                self.handle().url()
-            );
-            let status = self.runtime.block_on(async {
-                reqwest::Client::new()
-                    .patch(&url)
-                    .header("content-type", "application/apply-patch+yaml")
-                    .bearer_auth("test")
-                    .body(crd.to_string())
-                    .send()
-                    .await
-                    .map(|r| r.status())
-            });
-            let status = status.expect("the CRD request");
-            assert!(status.is_success(), "installing {name}: {status}");
-        }
+        self.install_crd(&kube_sim::fixtures::keda_crd());
+        self.install_crd(&kube_sim::fixtures::keda_trigger_auth_crd());
+    }
+
+    /// Applies a CustomResourceDefinition the way `kubectl apply --server-side` would (the
+    /// field manager `kubectl`): what a cluster with that add-on has.
+    pub fn install_crd(&self, crd: &Json) {
+        let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+        let url = format!(
+            "{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}?fieldManager=kubectl",
+            self.handle().url()
+        );
+        let status = self.runtime.block_on(async {
+            reqwest::Client::new()
+                .patch(&url)
+                .header("content-type", "application/apply-patch+yaml")
+                .bearer_auth("test")
+                .body(crd.to_string())
+                .send()
+                .await
+                .map(|r| r.status())
+        });
+        let status = status.expect("the CRD request");
+        assert!(status.is_success(), "installing {name}: {status}");
     }
 }
 
@@ -273,14 +287,7 @@ mod tests {
         p.ss_env(&["destroy", "--auto-approve"], &env)
             .success()
             .no_panic();
-        let left: Vec<Json> = sim
-            .objects()
-            .into_iter()
-            .filter(|o| {
-                o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset"
-            })
-            .collect();
-        assert!(left.is_empty(), "destroy leaves nothing: {left:?}");
+        sim.assert_application_gone();
     }
 
     /// The sandbox example with its `superset` told where KEDA's manifest is (`keda_manifest`).

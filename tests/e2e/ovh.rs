@@ -237,17 +237,6 @@ impl Sim {
             "the broker's password reaches the pods"
         );
     }
-
-    /// The application's objects kube-sim still holds.
-    fn application(&self) -> Vec<Json> {
-        self.kube
-            .objects()
-            .into_iter()
-            .filter(|o| {
-                o["metadata"]["namespace"] == "superset" || o["metadata"]["name"] == "superset"
-            })
-            .collect()
-    }
 }
 
 impl Drop for Sim {
@@ -520,8 +509,7 @@ fn destroy_all(sim: &Sim, p: &Project) {
     }
     let left = sim.resources();
     assert!(left.is_empty(), "left behind: {}", Json::from(left));
-    let app = sim.application();
-    assert!(app.is_empty(), "the application is gone: {app:?}");
+    sim.kube.assert_application_gone();
 }
 
 #[test]

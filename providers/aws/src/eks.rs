@@ -7,7 +7,7 @@
 //! | `cluster_role` | `aws_iam_role` | assumed by `eks.amazonaws.com`, with `AmazonEKSClusterPolicy` |
 //! | `node_role` | `aws_iam_role` | assumed by `ec2.amazonaws.com`, with `AmazonEKSWorkerNodePolicy`, `AmazonEKS_CNI_Policy`, `AmazonEC2ContainerRegistryReadOnly` |
 //! | `cluster` | `aws_eks_cluster` | the control plane, in every subnet of the `network`, with its security group |
-//! | `node_pool_<label>` | `aws_eks_node_group` | one managed node group per `node_pool` block, in every subnet of the network, scaling between `min` and `max`, its nodes labelled `ss.internal/node-pool=<label>` (what the `superset` pods select) |
+//! | `node_pool_<label>` | `aws_eks_node_group` | one managed node group per `node_pool` block, in every subnet of the network, scaling between `min` and `max`, its nodes labelled `node.ss.internal/pool=<label>` (what the `superset` pods select) |
 //!
 //! Exports: `id` (the cluster's name), `endpoint`, `ca_certificate` (base64 PEM, as EKS
 //! answers it), `version` (the Kubernetes minor version, the default when none is given).
@@ -158,7 +158,7 @@ pub const DEFAULT_VERSION: &str = "1.35";
 /// `superset` component's pods select their pool by. EKS's own `eks.amazonaws.com/nodegroup`
 /// label holds the node group's name, which derives from the stack's name, and an expansion
 /// does not know the stack.
-pub const POOL_LABEL: &str = "ss.internal/node-pool";
+pub use kubernetes::app::POOL_LABEL;
 
 /// EKS's limits on names.
 pub const CLUSTER_NAME_LEN: usize = 100;

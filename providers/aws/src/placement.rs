@@ -12,7 +12,7 @@
 //!   administrator). The provider's credentials chain signs it.
 //! - Node pools: an EKS node group's name (`eks.amazonaws.com/nodegroup`) derives from its
 //!   identity, which the `superset` component does not know; so every node group a
-//!   `kubernetes_cluster` makes carries the node label [`POOL_LABEL`] = the pool's label in
+//!   `kubernetes_cluster` makes carries the node label [`POOL_LABEL`](kubernetes::app::POOL_LABEL) = the pool's label in
 //!   the spec (`web`, `worker`), which the pods select.
 //! - The load balancer reaches the web pods through its `ip` target group, filled by the AWS
 //!   Load Balancer Controller from a `TargetGroupBinding` (the `load_balancer`'s
@@ -38,7 +38,6 @@ use kubernetes::object::{Clusters, bearer_config};
 use kubernetes::superset::LoadBalancer;
 use provider_api::{Attrs, Diagnostic, Expansion, ProviderError, Value};
 
-use crate::eks::POOL_LABEL;
 use crate::error::sdk;
 use crate::shared::{LazyClient, Shared};
 
@@ -60,15 +59,8 @@ const URL_EXPIRES: Duration = Duration::from_secs(60);
 struct Eks;
 
 impl Placement for Eks {
-    fn cluster_ref(&self, cluster: &Attrs) -> Value {
-        match cluster.get("id") {
-            Some(Value::String(id)) => Value::from(format!("{CLOUD}:{id}")),
-            _ => Value::Unknown,
-        }
-    }
-
-    fn pool_label(&self, _cluster: &Attrs, pool: &Value) -> (String, Value) {
-        (POOL_LABEL.to_string(), pool.clone())
+    fn cloud(&self) -> &'static str {
+        CLOUD
     }
 
     fn load_balancer(&self, load_balancer: Option<&Attrs>) -> LoadBalancer {
@@ -89,10 +81,6 @@ impl Placement for Eks {
 
     fn redis_tls(&self) -> bool {
         true
-    }
-
-    fn database_name(&self) -> &'static str {
-        "postgres"
     }
 }
 
@@ -240,6 +228,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use kubernetes::app::POOL_LABEL;
 
     /// The query parameters of a URL, decoded.
     fn query(url: &str) -> BTreeMap<String, String> {

@@ -301,7 +301,7 @@ async fn kubernetes_cluster_plan_apply_refresh_drift_destroy() {
     // Each node group's nodes carry the pool label the `superset` pods select.
     let pool_label = |g: &Nodegroup| {
         g.labels()
-            .and_then(|l| l.get("ss.internal/node-pool"))
+            .and_then(|l| l.get("node.ss.internal/pool"))
             .cloned()
     };
     assert_eq!(pool_label(web).as_deref(), Some("web"));

@@ -27,7 +27,7 @@ use crate::types::{NAME_LEN, base};
 
 pub const CLUSTER: &str = "gcp_container_cluster";
 /// The node label a pool's nodes carry with the pool's label in the spec as value.
-pub const POOL_LABEL: &str = "node.ss.internal/pool";
+pub use kubernetes::app::POOL_LABEL;
 
 pub const NODE_POOL: &str = "gcp_container_node_pool";
 

@@ -8,7 +8,7 @@
 //!   token), as `gke-gcloud-auth-plugin` does with the user's.
 //! - Node pools: a GKE node pool's name (`cloud.google.com/gke-nodepool`) is derived from its
 //!   identity, which the `superset` component does not know; so every pool made by a
-//!   `kubernetes_cluster` carries the node label [`POOL_LABEL`] = the pool's label in the
+//!   `kubernetes_cluster` carries the node label [`POOL_LABEL`](kubernetes::app::POOL_LABEL) = the pool's label in the
 //!   spec (`web`, `worker`), which the pods select.
 //! - The load balancer reaches the web pods through a standalone NEG named after the
 //!   `load_balancer`'s backend service (the last segment of its `id`), which the GKE NEG
@@ -26,7 +26,6 @@ use provider_api::{Attrs, Diagnostic, Expansion, ProviderError, Value};
 
 use crate::api::Api;
 use crate::error::provider_error;
-use crate::gke::POOL_LABEL;
 use crate::json::last;
 
 /// The prefix of GKE cluster references.
@@ -36,15 +35,8 @@ pub const CLOUD: &str = "gke";
 struct Gke;
 
 impl Placement for Gke {
-    fn cluster_ref(&self, cluster: &Attrs) -> Value {
-        match cluster.get("id") {
-            Some(Value::String(id)) => Value::from(format!("{CLOUD}:{id}")),
-            _ => Value::Unknown,
-        }
-    }
-
-    fn pool_label(&self, _cluster: &Attrs, pool: &Value) -> (String, Value) {
-        (POOL_LABEL.to_string(), pool.clone())
+    fn cloud(&self) -> &'static str {
+        CLOUD
     }
 
     fn load_balancer(&self, load_balancer: Option<&Attrs>) -> LoadBalancer {
@@ -56,10 +48,6 @@ impl Placement for Gke {
             _ => Value::Unknown,
         };
         LoadBalancer::GcpNeg { name }
-    }
-
-    fn database_name(&self) -> &'static str {
-        "postgres"
     }
 }
 
@@ -140,6 +128,7 @@ impl Clusters for GkeClusters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kubernetes::app::POOL_LABEL;
 
     fn attrs(pairs: &[(&str, Value)]) -> Attrs {
         pairs

@@ -13,6 +13,10 @@ use provider_api::{Attrs, Binding, Diagnostic, Expansion, NativeSpec, Value};
 use crate::generated::GENERATED_SECRET;
 use crate::superset::{self, Database, Endpoint, LoadBalancer, Pool, Redis, Resources, Superset};
 
+/// The node label ss puts on every node of a node pool it makes, its value the portable
+/// pool's name (`web`, `worker`): what the pods' `nodeSelector` names.
+pub const POOL_LABEL: &str = "node.ss.internal/pool";
+
 /// What a provider tells the expansion about its clusters.
 pub trait Placement {
     /// The native type each Kubernetes object becomes (`kubernetes_object`, or the sandbox's
@@ -22,12 +26,27 @@ pub trait Placement {
         crate::object::OBJECT
     }
 
-    /// The cluster reference (`eks:NAME`, …) of the cluster the component's `cluster` names.
-    fn cluster_ref(&self, cluster: &Attrs) -> Value;
+    /// The prefix of this cloud's cluster references (`eks`, `gke`, `ovh`): the cloud's
+    /// [`Clusters`](crate::object::Clusters) are registered under it.
+    fn cloud(&self) -> &'static str;
 
-    /// The node label that selects the nodes of the pool `pool` (`eks.amazonaws.com/nodegroup`,
-    /// `cloud.google.com/gke-nodepool`, …) and the value for that pool.
-    fn pool_label(&self, cluster: &Attrs, pool: &Value) -> (String, Value);
+    /// The cluster reference of the cluster the component's `cluster` names:
+    /// `<cloud>:<the cluster component's id>`.
+    fn cluster_ref(&self, cluster: &Attrs) -> Value {
+        match cluster.get("id") {
+            Some(Value::String(id)) => Value::from(format!("{}:{id}", self.cloud())),
+            _ => Value::Unknown,
+        }
+    }
+
+    /// The node label that selects the nodes of the pool `pool`, and the value for that pool:
+    /// [`POOL_LABEL`], which every cloud puts on the nodes of the pools ss makes (a cloud's own
+    /// label names its node pool objects, several per portable pool on some clouds, and their
+    /// names are not among the cluster component's exports).
+    fn pool_label(&self, cluster: &Attrs, pool: &Value) -> (String, Value) {
+        let _ = cluster;
+        (POOL_LABEL.to_string(), pool.clone())
+    }
 
     /// How the cloud's load balancer (the component's `load_balancer`, when given) reaches the
     /// web pods.
@@ -387,15 +406,8 @@ mod tests {
     struct Cloud;
 
     impl Placement for Cloud {
-        fn cluster_ref(&self, cluster: &Attrs) -> Value {
-            match cluster.get("id") {
-                Some(Value::String(id)) => Value::from(format!("test:{id}")),
-                _ => Value::Unknown,
-            }
-        }
-
-        fn pool_label(&self, _cluster: &Attrs, pool: &Value) -> (String, Value) {
-            ("test/pool".into(), pool.clone())
+        fn cloud(&self) -> &'static str {
+            "test"
         }
     }
 
@@ -486,11 +498,8 @@ mod tests {
         #[derive(Debug)]
         struct Bare;
         impl Placement for Bare {
-            fn cluster_ref(&self, _: &Attrs) -> Value {
-                Value::from("test:c1")
-            }
-            fn pool_label(&self, _: &Attrs, pool: &Value) -> (String, Value) {
-                ("test/pool".into(), pool.clone())
+            fn cloud(&self) -> &'static str {
+                "test"
             }
             fn lacks_metrics_server(&self) -> bool {
                 true
@@ -552,13 +561,13 @@ mod tests {
             panic!("plain manifest");
         };
         let text = format!("{manifest:?}");
-        assert!(!text.contains("test/pool"), "no node pool selector: {text}");
+        assert!(!text.contains(POOL_LABEL), "no node pool selector: {text}");
         let with_pools = superset(&config(None), &Cloud).expect("expands");
         let Binding::Value(m) = &with_pools.get("web_deployment").expect("web").config["manifest"]
         else {
             panic!("plain manifest");
         };
-        assert!(format!("{m:?}").contains("test/pool"));
+        assert!(format!("{m:?}").contains(POOL_LABEL));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::routes as r;
 /// The node label ss gives the nodes of each pool (through the OVH node pools' template), its
 /// value the portable pool name. OVH's own `nodepool` label names one OVH node pool, and a
 /// portable pool is three of them in a 3-AZ region (one per zone).
-pub const POOL_LABEL: &str = "node.ss.internal/pool";
+pub use kubernetes::app::POOL_LABEL;
 
 /// The NodePort of the web Service: what the load balancer's pool reaches on the nodes. Fixed,
 /// in the cluster's default NodePort range (30000–32767), so that the load balancer and the
@@ -34,15 +34,8 @@ pub const CLOUD: &str = "ovh";
 pub struct Placement;
 
 impl kubernetes::app::Placement for Placement {
-    fn cluster_ref(&self, cluster: &Attrs) -> Value {
-        match cluster.get("id") {
-            Some(Value::String(id)) => Value::from(format!("{CLOUD}:{id}")),
-            _ => Value::Unknown,
-        }
-    }
-
-    fn pool_label(&self, _cluster: &Attrs, pool: &Value) -> (String, Value) {
-        (POOL_LABEL.to_string(), pool.clone())
+    fn cloud(&self) -> &'static str {
+        CLOUD
     }
 
     fn load_balancer(&self, load_balancer: Option<&Attrs>) -> LoadBalancer {

@@ -524,6 +524,10 @@ fn redis(c: &Config<'_>) -> Result<Expansion, Diagnostic> {
 struct Placement;
 
 impl kubernetes::app::Placement for Placement {
+    fn cloud(&self) -> &'static str {
+        crate::NAME
+    }
+
     fn object_type(&self, kubeconfig: bool) -> &'static str {
         if kubeconfig {
             kubernetes::object::OBJECT

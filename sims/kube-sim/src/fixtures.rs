@@ -49,3 +49,27 @@ pub fn keda_trigger_auth_crd() -> Value {
                 "schema": {"openAPIV3Schema": {"type": "object",
                     "x-kubernetes-preserve-unknown-fields": true}}}]}})
 }
+
+/// The AWS Load Balancer Controller's TargetGroupBinding CRD (`elbv2.k8s.aws/v1beta1`), with
+/// the fields the `superset` component sets on AWS: `serviceRef {name, port}`,
+/// `targetGroupARN`, `targetType` (ip or instance).
+pub fn target_group_binding_crd() -> Value {
+    let spec = json!({"type": "object", "required": ["serviceRef", "targetGroupARN"],
+        "properties": {
+            "serviceRef": {"type": "object", "required": ["name", "port"], "properties": {
+                "name": {"type": "string"},
+                "port": {"x-kubernetes-int-or-string": true}}},
+            "targetGroupARN": {"type": "string"},
+            "targetType": {"type": "string", "enum": ["instance", "ip"]}}});
+    let schema = json!({"type": "object", "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"type": "object"}, "spec": spec,
+        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "targetgroupbindings.elbv2.k8s.aws"},
+        "spec": {"group": "elbv2.k8s.aws", "scope": "Namespaced",
+            "names": {"kind": "TargetGroupBinding", "listKind": "TargetGroupBindingList",
+                "plural": "targetgroupbindings", "singular": "targetgroupbinding"},
+            "versions": [{"name": "v1beta1", "served": true, "storage": true,
+                "subresources": {"status": {}}, "schema": {"openAPIV3Schema": schema}}]}})
+}
