@@ -422,4 +422,118 @@ mod tests {
             }
         }
     }
+
+    /// Whether `program` runs; under CI it must (`.ci/run` installs it).
+    fn have(program: &str, probe: &[&str]) -> bool {
+        let found = std::process::Command::new(program)
+            .args(probe)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found && std::env::var_os("CI").is_some() {
+            panic!("{program} is required under CI (see .ci/run)");
+        }
+        if !found {
+            eprintln!("note: {program} is not installed; skipping this check");
+        }
+        found
+    }
+
+    /// What the official Python client reads back of the application.
+    const READ_BACK: &str = r#"
+import json, sys
+from kubernetes import client, config
+config.load_kube_config(config_file=sys.argv[1])
+apps, core = client.AppsV1Api(), client.CoreV1Api()
+hpa = client.AutoscalingV2Api().read_namespaced_horizontal_pod_autoscaler("superset-web", "superset")
+web = apps.read_namespaced_deployment("superset-web", "superset")
+so = client.CustomObjectsApi().get_namespaced_custom_object(
+    "keda.sh", "v1alpha1", "superset", "scaledobjects", "superset-worker")
+secret = core.read_namespaced_secret("superset-config", "superset")
+print(json.dumps({
+    "image": web.spec.template.spec.containers[0].image,
+    "probe": web.spec.template.spec.containers[0].readiness_probe.http_get.path,
+    "hpa": [hpa.spec.min_replicas, hpa.spec.max_replicas],
+    "workers": [so["spec"]["minReplicaCount"], so["spec"]["maxReplicaCount"]],
+    "trigger": so["spec"]["triggers"][0]["type"],
+    "secret_keys": sorted(secret.data),
+    "managers": sorted({m.manager for m in web.metadata.managed_fields}),
+}))
+"#;
+
+    /// What ss applied, checked by tools nobody here wrote: every built-in object passes
+    /// `kubernetes-validate --strict` for Kubernetes 1.33, and the official Python client
+    /// reads the application back as the spec says.
+    #[test]
+    fn independent_clients_accept_what_ss_applied() {
+        let sim = KubeSim::start();
+        let p = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let kubeconfig = sim.kubeconfig().display().to_string();
+        let env = [
+            ("SS_VAR_sandbox_latency", "0s"),
+            ("SS_VAR_kubeconfig", kubeconfig.as_str()),
+        ];
+        p.ss_env(&["apply", "--auto-approve"], &env).success();
+
+        if have("kubernetes-validate", &["--version"]) {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let mut args = vec![
+                "--strict".to_string(),
+                "--kubernetes-version".to_string(),
+                "1.33.0".to_string(),
+            ];
+            // Custom resources have no schema in kubernetes-validate; their CRDs do.
+            let builtin: Vec<Json> = sim
+                .application()
+                .into_iter()
+                .filter(|o| {
+                    let api = o["apiVersion"].as_str().unwrap_or_default();
+                    !api.starts_with("keda.sh/") && !api.starts_with("elbv2.k8s.aws/")
+                })
+                .collect();
+            assert!(
+                builtin.len() >= 9,
+                "the application's objects: {}",
+                builtin.len()
+            );
+            for (i, object) in builtin.iter().enumerate() {
+                let file = dir.path().join(format!("object-{i}.json"));
+                std::fs::write(&file, object.to_string()).expect("write");
+                args.push(file.display().to_string());
+            }
+            let out = std::process::Command::new("kubernetes-validate")
+                .args(&args)
+                .output()
+                .expect("kubernetes-validate runs");
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{text}");
+            assert_eq!(
+                text.matches(" passed for resource ").count(),
+                builtin.len(),
+                "{text}"
+            );
+        }
+
+        if have("python3", &["-c", "import kubernetes"]) {
+            let out = std::process::Command::new("python3")
+                .args(["-c", READ_BACK, &kubeconfig])
+                .output()
+                .expect("python3 runs");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            let read: Json = serde_json::from_slice(&out.stdout).expect("JSON");
+            assert_eq!(
+                read,
+                json!({
+                    "image": "apache/superset:5.0.0",
+                    "probe": "/health",
+                    "hpa": [5, 20],
+                    "workers": [10, 30],
+                    "trigger": "redis",
+                    "secret_keys": ["DATABASE_PASSWORD", "SECRET_KEY", "superset_config.py"],
+                    "managers": ["ss"],
+                })
+            );
+        }
+    }
 }
