@@ -209,18 +209,29 @@ mod tests {
     use crate::util::{Project, repo_root};
     use serde_json::json;
 
+    /// A copy of `examples/superset-sandbox`.
+    fn sandbox_example() -> Project {
+        Project::copy_of(&repo_root().join("examples").join("superset-sandbox"))
+    }
+
+    /// The environment that runs the sandbox example with no latency and its application in
+    /// the cluster of `kubeconfig`.
+    fn env(kubeconfig: &str) -> [(&'static str, &str); 2] {
+        [
+            ("SS_VAR_sandbox_latency", "0s"),
+            ("SS_VAR_kubeconfig", kubeconfig),
+        ]
+    }
+
     /// `examples/superset-sandbox` with `kubeconfig` at kube-sim: the application lands in the
     /// Kubernetes API, a re-plan is empty, a replica count changed by hand shows in `ss diff`
     /// and is undone by the next apply, and `ss destroy` leaves the namespace gone.
     #[test]
     fn the_sandbox_example_deploys_into_a_kubernetes_api() {
         let sim = KubeSim::start();
-        let p = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let p = sandbox_example();
         let kubeconfig = sim.kubeconfig().display().to_string();
-        let env = [
-            ("SS_VAR_sandbox_latency", "0s"),
-            ("SS_VAR_kubeconfig", kubeconfig.as_str()),
-        ];
+        let env = env(&kubeconfig);
         p.ss_env(&["apply", "--auto-approve"], &env)
             .success()
             .no_panic();
@@ -292,7 +303,7 @@ mod tests {
 
     /// The sandbox example with its `superset` told where KEDA's manifest is (`keda_manifest`).
     fn with_keda_manifest(url: &str) -> Project {
-        let p = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let p = sandbox_example();
         let main = p.read("main.hcl").replace(
             "  kubeconfig    = var.kubeconfig\n",
             &format!("  kubeconfig    = var.kubeconfig\n  keda_manifest = {url:?}\n"),
@@ -313,10 +324,7 @@ mod tests {
         let sim = KubeSim::bare();
         let url = sim.serve_file("keda.yaml", kube_sim::fixtures::KEDA_MANIFEST);
         let kubeconfig = sim.kubeconfig().display().to_string();
-        let env = [
-            ("SS_VAR_sandbox_latency", "0s"),
-            ("SS_VAR_kubeconfig", kubeconfig.as_str()),
-        ];
+        let env = env(&kubeconfig);
         let p = with_keda_manifest(&url);
         p.ss_env(&["apply", "--auto-approve"], &env)
             .success()
@@ -336,7 +344,7 @@ mod tests {
             .collect();
         assert!(left.is_empty(), "destroy removes the add-on too: {left:?}");
 
-        let none = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let none = sandbox_example();
         let main = none.read("main.hcl").replace(
             "  kubeconfig    = var.kubeconfig\n",
             "  kubeconfig    = var.kubeconfig\n  keda_manifest = \"\"\n",
@@ -365,13 +373,10 @@ mod tests {
     #[test]
     fn the_application_secrets_reach_the_cluster_only() {
         let sim = KubeSim::start();
-        let p = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let p = sandbox_example();
         let kubeconfig = sim.kubeconfig().display().to_string();
-        let env = [
-            ("SS_VAR_sandbox_latency", "0s"),
-            ("SS_VAR_kubeconfig", kubeconfig.as_str()),
-            ("SS_LOG", "trace"),
-        ];
+        let mut env = env(&kubeconfig).to_vec();
+        env.push(("SS_LOG", "trace"));
         let apply = p.ss_env(&["apply", "--auto-approve"], &env);
         apply.success();
         let plan = p.ss_env(&["plan", "--json"], &env);
@@ -466,12 +471,9 @@ print(json.dumps({
     #[test]
     fn independent_clients_accept_what_ss_applied() {
         let sim = KubeSim::start();
-        let p = Project::copy_of(&repo_root().join("examples").join("superset-sandbox"));
+        let p = sandbox_example();
         let kubeconfig = sim.kubeconfig().display().to_string();
-        let env = [
-            ("SS_VAR_sandbox_latency", "0s"),
-            ("SS_VAR_kubeconfig", kubeconfig.as_str()),
-        ];
+        let env = env(&kubeconfig);
         p.ss_env(&["apply", "--auto-approve"], &env).success();
 
         if have("kubernetes-validate", &["--version"]) {
